@@ -1,0 +1,22 @@
+# The two commands of the README: `make run` (main job on the default scenario) and
+# `make test` (the whole test suite). Both install the system libraries first.
+SCENARIO ?= scenarios/lqc_2d_chain3.toml
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: deps run test bench lint
+
+deps:
+	@bash scripts/install-deps.sh
+
+run: deps
+	cargo run --release -- solve $(SCENARIO)
+
+test: deps
+	cargo test --workspace
+
+bench: deps
+	cargo bench --workspace
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

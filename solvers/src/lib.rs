@@ -1,0 +1,11 @@
+//! Numerics of tufield: mean-field equilibria of coalitional (TU) games.
+//!
+//! No file, terminal or HDF5 I/O lives here; the application crate does that.
+//! Equation numbers refer to Bauso & Başar (2016); see DESIGN.md for corrections.
+
+pub mod error;
+pub mod graph;
+pub mod linalg;
+pub mod model;
+
+pub use error::{Result, SolverError};

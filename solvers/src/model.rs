@@ -1,0 +1,150 @@
+//! The reduced model on the grid axes: A, costs, noise, horizon, populations, graph.
+//!
+//! The HJI (backward) and FPK (forward) of DESIGN.md §1 on R^d,
+//!
+//!   ∂t v + ½∇vᵀA∇v + ½(ρ−x)ᵀQ(ρ−x) + σ²/2 Δv = 0,   v(T) = ½(ρ(T)−x)ᵀS(ρ(T)−x)
+//!   ∂t m + div(m A∇v) − σ²/2 Δm = 0,                m(0) = m0,
+//!
+//! are fully described by a [`Model`]: A (d×d, symmetric, negative definite by (17)),
+//! Q and S (d×d, symmetric positive semidefinite), σ, T, the initial populations and
+//! the graph that defines each population's target ρ_k.
+
+use crate::error::{Result, SolverError};
+use crate::graph::Graph;
+use crate::linalg::{is_symmetric, symmetric_eigenvalues};
+use ndarray::{Array1, Array2};
+
+/// Initial density of one population: a Gaussian N(mean, cov) on the grid axes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Population {
+    /// Display name (HDF5 attribute `name`).
+    pub name: String,
+    /// m̄_k(0), length d.
+    pub mean: Array1<f64>,
+    /// Covariance of m_k(·, 0), d×d symmetric positive definite.
+    pub cov: Array2<f64>,
+}
+
+/// The reduced problem on d grid axes (d = number of projected coalitions, or 1 per mode).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Names of the grid axes (coalitions such as "{1,2}", or "x1" for an expert A).
+    pub axis_labels: Vec<String>,
+    /// A = −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ, d×d, symmetric negative definite.
+    pub a: Array2<f64>,
+    /// Running cost weight Q (d×d, symmetric PSD).
+    pub q: Array2<f64>,
+    /// Terminal cost weight S (d×d, symmetric PSD).
+    pub s: Array2<f64>,
+    /// Noise intensity σ ≥ 0 (diffusion σ²/2 Δ).
+    pub sigma: f64,
+    /// Horizon T > 0.
+    pub horizon: f64,
+    /// Initial populations, one per graph node.
+    pub populations: Vec<Population>,
+    /// Who tracks whom.
+    pub graph: Graph,
+}
+
+impl Model {
+    /// Grid dimension d.
+    pub fn dim(&self) -> usize {
+        self.a.nrows()
+    }
+
+    /// Number of populations p.
+    pub fn num_populations(&self) -> usize {
+        self.populations.len()
+    }
+
+    /// Checks shapes, symmetry, definiteness (condition (17) for A, without the γ hint:
+    /// use [`crate::game::check_condition_17`] for that) and finiteness.
+    pub fn validate(&self) -> Result<()> {
+        let d = self.dim();
+        if d == 0 || self.a.ncols() != d {
+            return Err(SolverError::invalid("model.a", "A must be a non-empty square matrix"));
+        }
+        for (field, m) in [("cost.q", &self.q), ("cost.s", &self.s)] {
+            if m.dim() != (d, d) {
+                return Err(SolverError::invalid(
+                    field,
+                    format!("expected a {d}×{d} matrix, got {}×{}", m.nrows(), m.ncols()),
+                ));
+            }
+        }
+        for (field, m) in [("model.a", &self.a), ("cost.q", &self.q), ("cost.s", &self.s)] {
+            if m.iter().any(|v| !v.is_finite()) {
+                return Err(SolverError::invalid(field, "entries must be finite"));
+            }
+            if !is_symmetric(m) {
+                return Err(SolverError::invalid(field, "matrix must be symmetric"));
+            }
+        }
+        let ev = symmetric_eigenvalues(&self.a)?;
+        let largest = ev.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        if largest >= 0.0 {
+            return Err(SolverError::IllPosed {
+                largest_eigenvalue: largest,
+                min_gamma: None,
+            });
+        }
+        for (field, m) in [("cost.q", &self.q), ("cost.s", &self.s)] {
+            let ev = symmetric_eigenvalues(m)?;
+            let smallest = ev.iter().cloned().fold(f64::INFINITY, f64::min);
+            if smallest < -1e-12 * (1.0 + ev.iter().map(|x| x.abs()).fold(0.0, f64::max)) {
+                return Err(SolverError::invalid(
+                    field,
+                    format!("must be positive semidefinite; smallest eigenvalue {smallest:.3e}"),
+                ));
+            }
+        }
+        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
+            return Err(SolverError::invalid("noise.sigma", "must be finite and ≥ 0"));
+        }
+        if !(self.horizon.is_finite() && self.horizon > 0.0) {
+            return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
+        }
+        if self.populations.len() != self.graph.len() {
+            return Err(SolverError::invalid(
+                "graph",
+                format!(
+                    "graph has {} nodes but there are {} populations",
+                    self.graph.len(),
+                    self.populations.len()
+                ),
+            ));
+        }
+        for (k, pop) in self.populations.iter().enumerate() {
+            let field = format!("population[{}]", k + 1);
+            if pop.mean.len() != d {
+                return Err(SolverError::invalid(
+                    format!("{field}.mean"),
+                    format!("expected {d} entries (one per grid axis), got {}", pop.mean.len()),
+                ));
+            }
+            if pop.mean.iter().any(|v| !v.is_finite()) {
+                return Err(SolverError::invalid(format!("{field}.mean"), "entries must be finite"));
+            }
+            if pop.cov.dim() != (d, d) {
+                return Err(SolverError::invalid(
+                    format!("{field}.cov"),
+                    format!("expected a {d}×{d} matrix"),
+                ));
+            }
+            if pop.cov.iter().any(|v| !v.is_finite()) || !is_symmetric(&pop.cov) {
+                return Err(SolverError::invalid(
+                    format!("{field}.cov"),
+                    "covariance must be finite and symmetric",
+                ));
+            }
+            let ev = symmetric_eigenvalues(&pop.cov)?;
+            if ev.iter().any(|&l| l <= 0.0) {
+                return Err(SolverError::invalid(
+                    format!("{field}.cov"),
+                    "covariance must be positive definite (std > 0 on every axis)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

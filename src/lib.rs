@@ -1,0 +1,1 @@
+//! tufield application library.
