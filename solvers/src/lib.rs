@@ -4,6 +4,7 @@
 //! Equation numbers refer to Bauso & Başar (2016); see DESIGN.md for corrections.
 
 pub mod error;
+pub mod game;
 pub mod graph;
 pub mod linalg;
 pub mod model;
