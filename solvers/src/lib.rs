@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod fixed_point;
+pub mod game;
 pub mod graph;
 pub mod linalg;
 pub mod model;
