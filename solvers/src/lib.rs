@@ -5,7 +5,9 @@
 
 pub mod error;
 pub mod graph;
+pub mod grid;
 pub mod linalg;
 pub mod model;
+pub mod sweep;
 
 pub use error::{Result, SolverError};
