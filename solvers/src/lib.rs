@@ -7,7 +7,9 @@ pub mod error;
 pub mod fixed_point;
 pub mod game;
 pub mod graph;
+pub mod grid;
 pub mod linalg;
 pub mod model;
+pub mod sweep;
 
 pub use error::{Result, SolverError};
