@@ -6,6 +6,7 @@
 pub mod error;
 pub mod graph;
 pub mod linalg;
+pub mod lq;
 pub mod model;
 
 pub use error::{Result, SolverError};
