@@ -19,7 +19,7 @@
 //! with one-interval transition matrices computed during the backward sweep, so long
 //! horizons (the paper's T = 50) are as accurate as short ones.
 //!
-//! Modules: [`ode`] (integrator), [`riccati`] (φ and its scalar closed form), [`value`]
+//! Modules: [`ode`] (integrator), [`mod@riccati`] (φ and its scalar closed form), [`value`]
 //! (h, χ and v for a given target path), [`single`] (exact single-population
 //! equilibrium), [`multi`] (exact multi-population equilibrium on the graph), [`moments`]
 //! (closed-loop Gaussian moments), [`heuristic`] (the paper's Section 5 and Section 7
@@ -27,6 +27,7 @@
 
 mod equilibrium;
 pub mod moments;
+pub mod multi;
 pub mod ode;
 pub mod riccati;
 pub mod single;
@@ -34,6 +35,7 @@ pub mod value;
 
 pub use equilibrium::{LqEquilibrium, LqPopulation};
 pub use moments::{closed_loop_moments, exact_covariance, GaussianMoments};
+pub use multi::exact_equilibrium;
 pub use ode::{Direction, Dopri5, LevelFailure, OdeFailure, OdeOptions};
 pub use riccati::{riccati, scalar_riccati_closed_form};
 pub use single::single_population_equilibrium;

@@ -17,7 +17,7 @@
 //! levels cost nothing. The accepted step size is carried from one interval to the next.
 //!
 //! Accuracy: with the defaults rtol = 1e-12, atol = 1e-13 the global error measured
-//! against closed forms (tests of [`crate::lq::riccati`], [`crate::lq::heuristic`]) is a
+//! against closed forms (tests of [`mod@crate::lq::riccati`], [`crate::lq::heuristic`]) is a
 //! few 1e-13 relative, including horizons T = 50 integrated in the stable direction; the
 //! brief's target is ≤ 1e-11.
 
