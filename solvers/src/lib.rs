@@ -10,6 +10,7 @@ pub mod game;
 pub mod graph;
 pub mod grid;
 pub mod linalg;
+pub mod lq;
 pub mod model;
 pub mod sweep;
 

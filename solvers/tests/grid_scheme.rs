@@ -449,3 +449,65 @@ fn discrete_gaussian_has_the_requested_moments() {
     );
     assert!(mom.boundary_mass < 1e-10 && mom.min_density >= 0.0);
 }
+
+#[test]
+fn auto_domain_follows_the_stated_rule() {
+    use tufield_solvers::graph::{Graph, GraphKind};
+    use tufield_solvers::model::{Model, Population};
+    // With Q = S = 0 the Riccati solution is φ ≡ 0 and the covariance is C_k + σ²t exactly,
+    // so the rule gives lo_i = min_k m̄_k,i − κ (max_k C_k,ii + σ²T)^{1/2} (and hi likewise).
+    let (sigma, horizon) = (0.4, 2.0);
+    let pops = vec![
+        Population {
+            name: "a".into(),
+            mean: array![0.5, -1.0],
+            cov: array![[0.04, 0.01], [0.01, 0.09]],
+        },
+        Population {
+            name: "b".into(),
+            mean: array![-0.3, 0.7],
+            cov: array![[0.16, 0.0], [0.0, 0.01]],
+        },
+    ];
+    let model = Model {
+        axis_labels: vec!["x1".into(), "x2".into()],
+        a: array![[-1.0, 0.3], [0.3, -0.8]],
+        q: Array2::zeros((2, 2)),
+        s: Array2::zeros((2, 2)),
+        sigma,
+        horizon,
+        populations: pops,
+        graph: Graph::new(2, &GraphKind::Chain).unwrap(),
+    };
+    let g = Grid::auto(&model, &[41, 31], 6.0).unwrap();
+    let s = [
+        (0.16f64 + sigma * sigma * horizon).sqrt(),
+        (0.09f64 + sigma * sigma * horizon).sqrt(),
+    ];
+    let expect = [
+        (-0.3 - 6.0 * s[0], 0.5 + 6.0 * s[0]),
+        (-1.0 - 6.0 * s[1], 0.7 + 6.0 * s[1]),
+    ];
+    for (ax, (lo, hi)) in g.axes().iter().zip(expect) {
+        assert!(
+            (ax.lo() - lo).abs() < 1e-9 && (ax.hi() - hi).abs() < 1e-9,
+            "{ax:?}"
+        );
+    }
+    assert_eq!(g.shape(), &[41, 31]);
+    // With a tracking cost the spread is smaller than the uncontrolled one, but never below
+    // the initial spread.
+    let mut m2 = model.clone();
+    m2.q = array![[2.0, 0.0], [0.0, 2.0]];
+    let g2 = Grid::auto(&m2, &[41], 6.0).unwrap();
+    let w = g2.axis(0).hi() - g2.axis(0).lo();
+    assert!(w < expect[0].1 - expect[0].0 && w >= 0.8 + 12.0 * 0.4);
+    assert_eq!(
+        field_of(Grid::auto(&model, &[41, 31, 5], 6.0).unwrap_err()),
+        "solver.points"
+    );
+    assert_eq!(
+        field_of(Grid::auto(&model, &[41], 0.0).unwrap_err()),
+        "solver.domain"
+    );
+}
