@@ -1,0 +1,649 @@
+//! Uniform node-centred tensor grids in d = 1, 2 or 3 dimensions (DESIGN.md §4).
+//!
+//! Axis i has `n_i ≥ 3` nodes `x = lo_i + j h_i`, `j = 0..n_i`, `h_i = (hi_i − lo_i)/(n_i − 1)`.
+//! Fields on the grid are flat `f64` arrays in row-major (C) order, the last axis contiguous;
+//! every node carries the cell volume `Π h_i`, so a density `m` has mass `Σ m · Π h_i`.
+//!
+//! # Automatic domain ([`Grid::auto`])
+//!
+//! The PDE pair of DESIGN.md §1 is linear-quadratic, so whatever the target path ρ, the
+//! covariance of every population's density solves the closed-loop Lyapunov ODE
+//!
+//!   Σ' = AφΣ + ΣφA + σ²I,  Σ(0) = C_k,   with φ' = −φAφ − Q, φ(T) = S   (eq. (15))
+//!
+//! (ρ enters only the mean). [`Grid::auto`] integrates these small ODEs (RK4, step count
+//! chosen from the stiffness bound ‖A‖(‖S‖ + T‖Q‖)), takes per axis the largest standard
+//! deviation `s_i = max_k max_{t∈[0,T]} Σ_k,ii(t)^{1/2}`, and sets
+//!
+//!   lo_i = min_k m̄_k,i(0) − κ s_i,   hi_i = max_k m̄_k,i(0) + κ s_i,
+//!
+//! with κ = [`DEFAULT_STD_MULTIPLE`] = 6 unless told otherwise. Means of a single
+//! population are constant at equilibrium (DESIGN.md §3); for several populations the means
+//! move towards each other (consensus), inside the hull of the initial means up to small
+//! overshoots, which the κ-standard-deviation margin covers. A Gaussian puts less than
+//! 1e-9 of its mass beyond 6 standard deviations on one side, so the mass reaching the
+//! reflecting boundary is negligible ([`Moments::boundary_mass`] reports it).
+
+#![allow(clippy::needless_range_loop)] // index loops over d ≤ 3 axes read best as maths
+
+use crate::error::{Result, SolverError};
+use crate::linalg::symmetric_eigen;
+use crate::model::Model;
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, IxDyn};
+use rayon::prelude::*;
+
+/// Largest supported grid dimension.
+pub const MAX_DIM: usize = 3;
+
+/// Default half-width of the automatic domain, in standard deviations (see module docs).
+pub const DEFAULT_STD_MULTIPLE: f64 = 6.0;
+
+/// Largest number of nodes a grid may have (memory guard).
+pub const MAX_POINTS: usize = 1 << 32;
+
+/// Target number of nodes per parallel task for row-wise passes (fixed: results do not
+/// depend on the number of threads).
+pub(crate) const ROW_TASK_POINTS: usize = 8192;
+
+/// One grid axis: `n` equally spaced nodes from `lo` to `hi` inclusive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    lo: f64,
+    hi: f64,
+    n: usize,
+    h: f64,
+}
+
+impl Axis {
+    /// Axis with `n ≥ 3` nodes on `[lo, hi]`, `lo < hi` finite.
+    /// Errors name `solver.points` / `solver.domain`.
+    pub fn new(lo: f64, hi: f64, n: usize) -> Result<Self> {
+        if n < 3 {
+            return Err(SolverError::invalid(
+                "solver.points",
+                format!("each axis needs at least 3 points, got {n}"),
+            ));
+        }
+        if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+            return Err(SolverError::invalid(
+                "solver.domain",
+                format!("axis bounds must be finite with lo < hi, got [{lo}, {hi}]"),
+            ));
+        }
+        let h = (hi - lo) / (n - 1) as f64;
+        if !(h.is_finite() && h > 0.0) {
+            return Err(SolverError::invalid(
+                "solver.domain",
+                format!("axis [{lo}, {hi}] with {n} points has no positive finite spacing"),
+            ));
+        }
+        Ok(Axis { lo, hi, n, h })
+    }
+
+    /// Lower bound (first node).
+    pub fn lo(&self) -> f64 {
+        self.lo
+    }
+
+    /// Upper bound (last node, up to rounding of `lo + (n−1)h`).
+    pub fn hi(&self) -> f64 {
+        self.hi
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Always false (an axis has at least 3 nodes).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Spacing h.
+    pub fn spacing(&self) -> f64 {
+        self.h
+    }
+
+    /// Coordinate of node `j`: `lo + j h`.
+    pub fn node(&self, j: usize) -> f64 {
+        self.lo + j as f64 * self.h
+    }
+
+    /// All node coordinates.
+    pub fn nodes(&self) -> Array1<f64> {
+        Array1::from_iter((0..self.n).map(|j| self.node(j)))
+    }
+}
+
+/// A uniform tensor grid of dimension 1..=3 (row-major, last axis contiguous).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    axes: Vec<Axis>,
+    shape: Vec<usize>,
+    strides: Vec<usize>,
+    len: usize,
+}
+
+/// Mass and moments of a density on the grid (mean and covariance are normalised by the
+/// mass, i.e. they are those of the probability `m / mass`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moments {
+    /// `Σ m · cell`.
+    pub mass: f64,
+    /// `Σ x m · cell / mass`.
+    pub mean: Array1<f64>,
+    /// `Σ (x − mean)(x − mean)ᵀ m · cell / mass`.
+    pub cov: Array2<f64>,
+    /// `Σ m · cell` over the nodes on the boundary of the box (any index 0 or n−1).
+    pub boundary_mass: f64,
+    /// Smallest nodal value.
+    pub min_density: f64,
+}
+
+/// Partial sums of one row task (combined in task order: fixed-order reduction).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MomentPartial {
+    s0: f64,
+    s1: [f64; MAX_DIM],
+    s2: [[f64; MAX_DIM]; MAX_DIM],
+    boundary: f64,
+    min: f64,
+}
+
+impl Grid {
+    /// Grid from its axes (1 to 3 of them).
+    pub fn new(axes: Vec<Axis>) -> Result<Self> {
+        let d = axes.len();
+        if d == 0 || d > MAX_DIM {
+            return Err(SolverError::invalid(
+                "solver.points",
+                format!("grids have 1 to {MAX_DIM} axes, got {d}"),
+            ));
+        }
+        let shape: Vec<usize> = axes.iter().map(|a| a.n).collect();
+        let mut len = 1usize;
+        for &n in &shape {
+            len = len
+                .checked_mul(n)
+                .filter(|&l| l <= MAX_POINTS)
+                .ok_or_else(|| {
+                    SolverError::invalid(
+                        "solver.points",
+                        format!("grid {shape:?} has more than {MAX_POINTS} points"),
+                    )
+                })?;
+        }
+        let mut strides = vec![1usize; d];
+        for i in (0..d - 1).rev() {
+            strides[i] = strides[i + 1] * shape[i + 1];
+        }
+        Ok(Grid {
+            axes,
+            shape,
+            strides,
+            len,
+        })
+    }
+
+    /// Grid on the box `[lo_i, hi_i]` with `points[i]` nodes per axis (`points` may also have
+    /// a single entry used for every axis).
+    pub fn from_bounds(lo: &[f64], hi: &[f64], points: &[usize]) -> Result<Self> {
+        let d = lo.len();
+        if hi.len() != d {
+            return Err(SolverError::invalid(
+                "solver.domain",
+                format!("{d} lower bounds but {} upper bounds", hi.len()),
+            ));
+        }
+        let pts = broadcast_points(points, d)?;
+        let axes = (0..d)
+            .map(|i| Axis::new(lo[i], hi[i], pts[i]))
+            .collect::<Result<Vec<_>>>()?;
+        Grid::new(axes)
+    }
+
+    /// Automatic box from the model's populations (rule in the module docs):
+    /// `[min_k m̄_k,i − κ s_i, max_k m̄_k,i + κ s_i]` with `s_i` the largest standard
+    /// deviation along axis i over populations and time of the exact LQ covariance ODE,
+    /// κ = `std_multiple` (use [`DEFAULT_STD_MULTIPLE`]).
+    pub fn auto(model: &Model, points: &[usize], std_multiple: f64) -> Result<Self> {
+        model.validate()?;
+        let d = model.dim();
+        if d > MAX_DIM {
+            return Err(SolverError::invalid(
+                "solver.points",
+                format!("grids have at most {MAX_DIM} axes; the model has {d}"),
+            ));
+        }
+        if !(std_multiple.is_finite() && std_multiple > 0.0) {
+            return Err(SolverError::invalid(
+                "solver.domain",
+                format!(
+                    "the margin in standard deviations must be finite and > 0, got {std_multiple}"
+                ),
+            ));
+        }
+        let pts = broadcast_points(points, d)?;
+        let var = lq_variance_bound(model);
+        let mut lo = vec![f64::INFINITY; d];
+        let mut hi = vec![f64::NEG_INFINITY; d];
+        for pop in &model.populations {
+            for i in 0..d {
+                lo[i] = lo[i].min(pop.mean[i]);
+                hi[i] = hi[i].max(pop.mean[i]);
+            }
+        }
+        for i in 0..d {
+            let s = var[i].sqrt();
+            if !(s.is_finite() && s > 0.0) {
+                return Err(SolverError::invalid(
+                    "solver.domain",
+                    format!(
+                        "could not bound the spread along axis {} (got {s}); give explicit bounds",
+                        i + 1
+                    ),
+                ));
+            }
+            lo[i] -= std_multiple * s;
+            hi[i] += std_multiple * s;
+        }
+        Grid::from_bounds(&lo, &hi, &pts)
+    }
+
+    /// Dimension d.
+    pub fn dim(&self) -> usize {
+        self.axes.len()
+    }
+
+    /// Number of nodes `Π n_i`.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false (a grid has at least 3 nodes).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Nodes per axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Row-major strides (in elements) per axis; the last is 1.
+    pub fn strides(&self) -> &[usize] {
+        &self.strides
+    }
+
+    /// The axes.
+    pub fn axes(&self) -> &[Axis] {
+        &self.axes
+    }
+
+    /// Axis `i`.
+    pub fn axis(&self, i: usize) -> &Axis {
+        &self.axes[i]
+    }
+
+    /// Cell volume `Π h_i` (the quadrature weight of every node).
+    pub fn cell_volume(&self) -> f64 {
+        self.axes.iter().map(|a| a.h).product()
+    }
+
+    /// Coordinates of the node with flat (row-major) index `flat`.
+    pub fn point(&self, flat: usize) -> Array1<f64> {
+        let mut rem = flat;
+        let mut x = Array1::zeros(self.dim());
+        for i in (0..self.dim()).rev() {
+            let j = rem % self.shape[i];
+            rem /= self.shape[i];
+            x[i] = self.axes[i].node(j);
+        }
+        x
+    }
+
+    /// Rows along the last (contiguous) axis and how they are split into parallel tasks:
+    /// `(row_len, rows, rows_per_task, tasks)`; independent of the thread count.
+    pub(crate) fn row_tasks(&self) -> (usize, usize, usize, usize) {
+        let nl = self.shape[self.dim() - 1];
+        let rows = self.len / nl;
+        let per = (ROW_TASK_POINTS / nl).max(1);
+        (nl, rows, per, rows.div_ceil(per))
+    }
+
+    /// Outer multi-index (axes 0..d−1) of row `r`, and whether the row lies on the boundary
+    /// of one of those axes.
+    pub(crate) fn row_index(&self, r: usize) -> ([usize; MAX_DIM], bool) {
+        let d = self.dim();
+        let mut idx = [0usize; MAX_DIM];
+        let mut rem = r;
+        let mut on_boundary = false;
+        for i in (0..d - 1).rev() {
+            idx[i] = rem % self.shape[i];
+            rem /= self.shape[i];
+            on_boundary |= idx[i] == 0 || idx[i] == self.shape[i] - 1;
+        }
+        (idx, on_boundary)
+    }
+
+    /// Discretised Gaussian N(mean, cov): nodal values of the normal density, scaled so that
+    /// `Σ m · cell = 1` exactly (up to round-off). Initial condition m(0) = m0 of the FPK.
+    /// Errors name `population.mean` / `population.cov`.
+    pub fn gaussian(&self, mean: ArrayView1<f64>, cov: ArrayView2<f64>) -> Result<ArrayD<f64>> {
+        let d = self.dim();
+        if mean.len() != d || mean.iter().any(|v| !v.is_finite()) {
+            return Err(SolverError::invalid(
+                "population.mean",
+                format!("expected {d} finite entries"),
+            ));
+        }
+        if cov.dim() != (d, d) || cov.iter().any(|v| !v.is_finite()) {
+            return Err(SolverError::invalid(
+                "population.cov",
+                format!("expected a finite {d}×{d} matrix"),
+            ));
+        }
+        let (ev, u) = symmetric_eigen(&cov.to_owned())?;
+        if ev.iter().any(|&l| l <= 0.0) {
+            return Err(SolverError::invalid(
+                "population.cov",
+                "covariance must be positive definite",
+            ));
+        }
+        // Precision matrix P = U diag(1/λ) Uᵀ.
+        let mut p = [[0.0; MAX_DIM]; MAX_DIM];
+        for i in 0..d {
+            for j in 0..d {
+                p[i][j] = (0..d).map(|k| u[[i, k]] * u[[j, k]] / ev[k]).sum();
+            }
+        }
+        let mu: Vec<f64> = mean.to_vec();
+        let mut out = vec![0.0; self.len];
+        let (nl, _rows, per, _tasks) = self.row_tasks();
+        let last = &self.axes[d - 1];
+        out.par_chunks_mut(per * nl)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                for (rr, row) in chunk.chunks_mut(nl).enumerate() {
+                    let (idx, _) = self.row_index(t * per + rr);
+                    let mut w = [0.0; MAX_DIM];
+                    for i in 0..d - 1 {
+                        w[i] = self.axes[i].node(idx[i]) - mu[i];
+                    }
+                    for (j, m) in row.iter_mut().enumerate() {
+                        w[d - 1] = last.node(j) - mu[d - 1];
+                        let mut qf = 0.0;
+                        for i in 0..d {
+                            for k in 0..d {
+                                qf += w[i] * p[i][k] * w[k];
+                            }
+                        }
+                        *m = (-0.5 * qf).exp();
+                    }
+                }
+            });
+        let total = self.mass(&out);
+        if !(total.is_finite() && total > 0.0) {
+            return Err(SolverError::invalid(
+                "population.mean",
+                "the Gaussian has no mass on the grid (mean far outside the domain?)",
+            ));
+        }
+        let scale = 1.0 / total;
+        out.par_chunks_mut(per * nl)
+            .for_each(|c| c.iter_mut().for_each(|m| *m *= scale));
+        Ok(ArrayD::from_shape_vec(IxDyn(&self.shape), out).expect("shape matches length"))
+    }
+
+    /// `Σ m · cell` in a fixed summation order (thread-count independent).
+    pub fn mass(&self, m: &[f64]) -> f64 {
+        let (nl, _rows, per, _tasks) = self.row_tasks();
+        let partial: Vec<f64> = m
+            .par_chunks(per * nl)
+            .map(|c| c.iter().sum::<f64>())
+            .collect();
+        partial.iter().sum::<f64>() * self.cell_volume()
+    }
+
+    /// Mass, mean, covariance, boundary mass and minimum of a density (fixed-order
+    /// reduction). Errors (`density`) if `m` does not have `len()` entries.
+    pub fn moments(&self, m: &[f64]) -> Result<Moments> {
+        if m.len() != self.len {
+            return Err(SolverError::invalid(
+                "density",
+                format!("expected {} values, got {}", self.len, m.len()),
+            ));
+        }
+        let mut partials = vec![MomentPartial::default(); self.row_tasks().3];
+        Ok(self.moments_with(m, &mut partials))
+    }
+
+    /// [`Grid::moments`] with a caller-provided buffer of `row_tasks().3` partials.
+    pub(crate) fn moments_with(&self, m: &[f64], partials: &mut [MomentPartial]) -> Moments {
+        let d = self.dim();
+        let (nl, _rows, per, tasks) = self.row_tasks();
+        debug_assert_eq!(partials.len(), tasks);
+        // Shift coordinates by the box centre to limit cancellation in E[xxᵀ] − E[x]E[x]ᵀ.
+        let mut c = [0.0; MAX_DIM];
+        for i in 0..d {
+            c[i] = 0.5 * (self.axes[i].lo + self.axes[i].hi);
+        }
+        let last = &self.axes[d - 1];
+        partials
+            .par_iter_mut()
+            .zip(m.par_chunks(per * nl))
+            .enumerate()
+            .for_each(|(t, (p, chunk))| {
+                let mut acc = MomentPartial {
+                    min: f64::INFINITY,
+                    ..Default::default()
+                };
+                for (rr, row) in chunk.chunks(nl).enumerate() {
+                    let (idx, row_boundary) = self.row_index(t * per + rr);
+                    // Row sums Σm, Σm z, Σm z² with z = x_last − c_last, in 4 fixed lanes.
+                    let mut l0 = [0.0; 4];
+                    let mut l1 = [0.0; 4];
+                    let mut l2 = [0.0; 4];
+                    let mut lmin = [f64::INFINITY; 4];
+                    let z0 = last.lo - c[d - 1];
+                    let mut quads = row.chunks_exact(4);
+                    let mut j0 = 0usize;
+                    for q in &mut quads {
+                        for l in 0..4 {
+                            let z = z0 + (j0 + l) as f64 * last.h;
+                            let v = q[l];
+                            l0[l] += v;
+                            l1[l] += v * z;
+                            l2[l] += v * z * z;
+                            lmin[l] = lmin[l].min(v);
+                        }
+                        j0 += 4;
+                    }
+                    for (l, &v) in quads.remainder().iter().enumerate() {
+                        let z = z0 + (j0 + l) as f64 * last.h;
+                        l0[l] += v;
+                        l1[l] += v * z;
+                        l2[l] += v * z * z;
+                        lmin[l] = lmin[l].min(v);
+                    }
+                    let s0 = (l0[0] + l0[1]) + (l0[2] + l0[3]);
+                    let s1 = (l1[0] + l1[1]) + (l1[2] + l1[3]);
+                    let s2 = (l2[0] + l2[1]) + (l2[2] + l2[3]);
+                    for &v in &lmin {
+                        acc.min = acc.min.min(v);
+                    }
+                    // NaN is not caught by min(); propagate it through the sums instead.
+                    let mut y = [0.0; MAX_DIM];
+                    for i in 0..d - 1 {
+                        y[i] = self.axes[i].node(idx[i]) - c[i];
+                    }
+                    acc.s0 += s0;
+                    for i in 0..d - 1 {
+                        acc.s1[i] += y[i] * s0;
+                        for k in 0..d - 1 {
+                            acc.s2[i][k] += y[i] * y[k] * s0;
+                        }
+                        acc.s2[i][d - 1] += y[i] * s1;
+                        acc.s2[d - 1][i] += y[i] * s1;
+                    }
+                    acc.s1[d - 1] += s1;
+                    acc.s2[d - 1][d - 1] += s2;
+                    acc.boundary += if row_boundary {
+                        s0
+                    } else {
+                        row[0] + row[nl - 1]
+                    };
+                }
+                *p = acc;
+            });
+        let mut tot = MomentPartial {
+            min: f64::INFINITY,
+            ..Default::default()
+        };
+        for p in partials.iter() {
+            tot.s0 += p.s0;
+            for i in 0..d {
+                tot.s1[i] += p.s1[i];
+                for k in 0..d {
+                    tot.s2[i][k] += p.s2[i][k];
+                }
+            }
+            tot.boundary += p.boundary;
+            tot.min = tot.min.min(p.min);
+        }
+        let cell = self.cell_volume();
+        let mut mean = Array1::zeros(d);
+        let mut cov = Array2::zeros((d, d));
+        for i in 0..d {
+            mean[i] = c[i] + tot.s1[i] / tot.s0;
+        }
+        for i in 0..d {
+            for k in 0..d {
+                cov[[i, k]] = tot.s2[i][k] / tot.s0 - (tot.s1[i] / tot.s0) * (tot.s1[k] / tot.s0);
+            }
+        }
+        Moments {
+            mass: tot.s0 * cell,
+            mean,
+            cov,
+            boundary_mass: tot.boundary * cell,
+            min_density: tot.min,
+        }
+    }
+}
+
+fn broadcast_points(points: &[usize], d: usize) -> Result<Vec<usize>> {
+    match points.len() {
+        1 => Ok(vec![points[0]; d]),
+        l if l == d => Ok(points.to_vec()),
+        l => Err(SolverError::invalid(
+            "solver.points",
+            format!("give one point count or one per axis ({d}), got {l}"),
+        )),
+    }
+}
+
+type M3 = [[f64; MAX_DIM]; MAX_DIM];
+
+fn mm(a: &M3, b: &M3) -> M3 {
+    let mut c = [[0.0; MAX_DIM]; MAX_DIM];
+    for i in 0..MAX_DIM {
+        for k in 0..MAX_DIM {
+            for j in 0..MAX_DIM {
+                c[i][j] += a[i][k] * b[k][j];
+            }
+        }
+    }
+    c
+}
+
+fn axpy(a: &M3, s: f64, b: &M3) -> M3 {
+    let mut c = *a;
+    for i in 0..MAX_DIM {
+        for j in 0..MAX_DIM {
+            c[i][j] += s * b[i][j];
+        }
+    }
+    c
+}
+
+fn frob(a: &M3) -> f64 {
+    a.iter().flatten().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+fn to_m3(a: &Array2<f64>) -> M3 {
+    let mut m = [[0.0; MAX_DIM]; MAX_DIM];
+    for ((i, j), v) in a.indexed_iter() {
+        m[i][j] = *v;
+    }
+    m
+}
+
+/// Per axis, max over populations and t ∈ [0, T] of the exact closed-loop variance
+/// Σ_ii(t): Riccati φ backward then Lyapunov Σ forward, both RK4 (module docs).
+fn lq_variance_bound(model: &Model) -> Vec<f64> {
+    let d = model.dim();
+    let (a, q, s) = (to_m3(&model.a), to_m3(&model.q), to_m3(&model.s));
+    let t = model.horizon;
+    // φ ≤ S + TQ (zero control is admissible), so the linearised rates are ≤ 2‖A‖‖φ‖.
+    let rate = 2.0 * frob(&a) * (frob(&s) + t * frob(&q));
+    let steps = ((4.0 * t * rate).ceil() as usize).clamp(256, 100_000);
+    let dt = t / steps as f64;
+    // φ on the 2·steps half-step grid, index k ↔ time k·dt/2.
+    let rhs_phi = |p: &M3| axpy(&mm(&mm(p, &a), p), 1.0, &q); // dφ/dτ = φAφ + Q, τ = T − t
+    let mut phi = vec![[[0.0; MAX_DIM]; MAX_DIM]; 2 * steps + 1];
+    let mut p = s;
+    phi[2 * steps] = p;
+    let hh = 0.5 * dt;
+    for k in (0..2 * steps).rev() {
+        let k1 = rhs_phi(&p);
+        let k2 = rhs_phi(&axpy(&p, 0.5 * hh, &k1));
+        let k3 = rhs_phi(&axpy(&p, 0.5 * hh, &k2));
+        let k4 = rhs_phi(&axpy(&p, hh, &k3));
+        for i in 0..MAX_DIM {
+            for j in 0..MAX_DIM {
+                p[i][j] += hh / 6.0 * (k1[i][j] + 2.0 * k2[i][j] + 2.0 * k3[i][j] + k4[i][j]);
+            }
+        }
+        phi[k] = p;
+    }
+    let sig2 = model.sigma * model.sigma;
+    let rhs_cov = |c: &M3, ph: &M3| {
+        let ap = mm(&a, ph);
+        let mut r = mm(&ap, c);
+        let rt = mm(c, &mm(ph, &a));
+        for i in 0..MAX_DIM {
+            for j in 0..MAX_DIM {
+                r[i][j] += rt[i][j];
+            }
+        }
+        for (i, row) in r.iter_mut().enumerate().take(d) {
+            row[i] += sig2;
+        }
+        r
+    };
+    let mut var = vec![0.0f64; d];
+    for pop in &model.populations {
+        let mut c = to_m3(&pop.cov);
+        for i in 0..d {
+            var[i] = var[i].max(c[i][i]);
+        }
+        for n in 0..steps {
+            let (p0, pm, p1) = (&phi[2 * n], &phi[2 * n + 1], &phi[2 * n + 2]);
+            let k1 = rhs_cov(&c, p0);
+            let k2 = rhs_cov(&axpy(&c, 0.5 * dt, &k1), pm);
+            let k3 = rhs_cov(&axpy(&c, 0.5 * dt, &k2), pm);
+            let k4 = rhs_cov(&axpy(&c, dt, &k3), p1);
+            for i in 0..MAX_DIM {
+                for j in 0..MAX_DIM {
+                    c[i][j] += dt / 6.0 * (k1[i][j] + 2.0 * k2[i][j] + 2.0 * k3[i][j] + k4[i][j]);
+                }
+            }
+            for i in 0..d {
+                var[i] = var[i].max(c[i][i]);
+            }
+        }
+    }
+    var
+}

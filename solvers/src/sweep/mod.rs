@@ -1,0 +1,596 @@
+//! Monotone HJI sweep backward and its exact discrete adjoint, the FPK, forward
+//! (DESIGN.md §1 and §4) on a [`Grid`].
+//!
+//! For a given target path ρ(t) (one row per time level t_n = nT/N) this solves
+//!
+//! * HJI (backward): ∂t v + ½∇vᵀA∇v + ½(ρ−x)ᵀQ(ρ−x) + σ²/2 Δv = 0,  v(T) = ½(ρ(T)−x)ᵀS(ρ(T)−x)
+//! * FPK (forward):  ∂t m + div(m A∇v) − σ²/2 Δm = 0,                 m(0) = m0
+//!
+//! with A symmetric negative definite (condition (17)), possibly non-diagonal.
+//!
+//! # Scheme
+//!
+//! *Hamiltonian over the drift.* ½pᵀAp = min_b { b·p − ½bᵀA⁻¹b }, attained at b = Ap.
+//! The HJI is the Bellman equation of the control problem "choose the drift b".
+//!
+//! *One backward step* (level n+1 → n, dt = T/N), semi-implicit policy step:
+//!
+//! 1. drift b^n = A∇v^{n+1} at every node, ∇ by centred differences inside and one-sided
+//!    differences on the boundary faces;
+//! 2. source g^n = ½(ρ^n−x)ᵀQ(ρ^n−x) − ½ b^n·∇v^{n+1}, which at b = A∇v equals
+//!    f − ½bᵀA⁻¹b = ½∇vᵀA∇v + f − b·∇v (so b·∇v + g = ½∇vᵀA∇v + f: the Hamiltonian);
+//! 3. linear generator L^n = Σ_i L_i, L_i = upwind b_i ∂_i (forward difference where
+//!    b_i > 0, backward where b_i < 0; off-diagonals b_i⁺/h_i and b_i⁻/h_i, both ≥ 0)
+//!    plus σ²/2 ∂_ii (3-point). Reflecting (Neumann) boundary: couplings that would leave
+//!    the grid are dropped, so every row of every L_i sums to zero and its off-diagonals
+//!    are non-negative (L_i generates a continuous-time Markov chain on the nodes);
+//! 4. (I − dt L^n) v^n = v^{n+1} + dt g^n, solved by dimensional (Lie) splitting with
+//!    tridiagonal line solves: v^n = E_1 E_2 ⋯ E_d (v^{n+1} + dt g^n),
+//!    E_i = (I − dt L_i)⁻¹. The linear part of the step is S_n = E_1⋯E_d.
+//!
+//! Each I − dt L_i is a strictly diagonally dominant M-matrix (unconditionally stable,
+//! no CFL), so E_i ≥ 0 entrywise and E_i 1 = 1: the scheme is monotone and preserves
+//! constants. It is first order in h and dt (upwinding, splitting, explicit policy).
+//!
+//! *FPK = exact discrete adjoint* (Achdou–Capuzzo-Dolcetta): m^{n+1} = S_nᵀ m^n =
+//! E_dᵀ⋯E_1ᵀ m^n (transposed factors in reverse order), with the same b^n, recomputed
+//! bit-identically from the stored v^{n+1} (one field per level is kept, not the drift).
+//! Since 1ᵀE_iᵀ = (E_i 1)ᵀ = 1ᵀ and E_iᵀ ≥ 0, mass Σ m·cell is conserved to round-off and
+//! m stays ≥ 0 with no boundary code; no-flux boundaries come with the transpose. The
+//! discrete pair (v, m) satisfies Σ_x v^n m^n = Σ_x v^{n+1} m^{n+1} + dt Σ_x g^n m^n exactly.
+//!
+//! *Line solves.* Thomas algorithm without pivoting (diagonally dominant). For the
+//! transpose the sub- and super-diagonals are exchanged: row j of (I − dt L_i)ᵀ has
+//! −β_{j−1} below and −α_{j+1} above the diagonal (α, β: the backward/forward couplings of
+//! `kernels::line`). On the contiguous last axis one task solves a block of rows; on
+//! the other axes the array is seen as (outer, n_axis, inner) and a task sweeps along the
+//! axis over a block of `BLOCK` = 32 consecutive inner indices, the inner loop running over
+//! contiguous memory (SIMD).
+//!
+//! *Determinism.* rayon tasks have fixed sizes (independent of the thread count), each
+//! output element is written by one task, and reductions (mass, moments) are combined in
+//! task order, so results are bit-identical for any number of threads.
+//!
+//! *Checks.* Every time level is checked for NaN/∞ ([`SolverError::NonFinite`] with stage
+//! "HJI" or "FPK", the level and the caller's population index).
+
+mod kernels;
+mod par;
+
+use crate::error::{Result, SolverError};
+use crate::grid::{Grid, MomentPartial, MAX_DIM};
+use crate::linalg::{is_symmetric, symmetric_eigenvalues};
+use crate::model::Model;
+use kernels::{Geometry, M3};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, IxDyn};
+use sprs::{CsMat, TriMat};
+
+/// Coefficients of the HJI–FPK pair (DESIGN.md §1): drift matrix A, running and terminal
+/// cost weights Q and S, noise σ, horizon T.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepParams {
+    /// A (d×d, symmetric negative definite), drift b = A∇v (eqs. (11)-(12)).
+    pub a: Array2<f64>,
+    /// Q (d×d symmetric), running cost ½(ρ−x)ᵀQ(ρ−x).
+    pub q: Array2<f64>,
+    /// S (d×d symmetric), terminal cost ½(ρ(T)−x)ᵀS(ρ(T)−x).
+    pub s: Array2<f64>,
+    /// σ ≥ 0: diffusion σ²/2 Δ.
+    pub sigma: f64,
+    /// Horizon T > 0.
+    pub horizon: f64,
+}
+
+impl From<&Model> for SweepParams {
+    fn from(m: &Model) -> Self {
+        SweepParams {
+            a: m.a.clone(),
+            q: m.q.clone(),
+            s: m.s.clone(),
+            sigma: m.sigma,
+            horizon: m.horizon,
+        }
+    }
+}
+
+impl SweepParams {
+    /// Checks shapes against the grid dimension, finiteness, symmetry, negative
+    /// definiteness of A (condition (17)), σ ≥ 0 and T > 0.
+    pub fn validate(&self, d: usize) -> Result<()> {
+        for (field, m) in [
+            ("model.a", &self.a),
+            ("cost.q", &self.q),
+            ("cost.s", &self.s),
+        ] {
+            if m.dim() != (d, d) {
+                return Err(SolverError::invalid(
+                    field,
+                    format!(
+                        "expected a {d}×{d} matrix (one row per grid axis), got {}×{}",
+                        m.nrows(),
+                        m.ncols()
+                    ),
+                ));
+            }
+            if m.iter().any(|v| !v.is_finite()) {
+                return Err(SolverError::invalid(field, "entries must be finite"));
+            }
+            if !is_symmetric(m) {
+                return Err(SolverError::invalid(field, "matrix must be symmetric"));
+            }
+        }
+        let largest = symmetric_eigenvalues(&self.a)?
+            .iter()
+            .cloned()
+            .fold(f64::NEG_INFINITY, f64::max);
+        if largest >= 0.0 {
+            return Err(SolverError::IllPosed {
+                largest_eigenvalue: largest,
+                min_gamma: None,
+            });
+        }
+        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
+            return Err(SolverError::invalid(
+                "noise.sigma",
+                "must be finite and ≥ 0",
+            ));
+        }
+        if !(self.horizon.is_finite() && self.horizon > 0.0) {
+            return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Uniform time levels t_n = n·dt, n = 0..=steps, dt = horizon/steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeStepping {
+    /// T.
+    pub horizon: f64,
+    /// Number of steps N (levels 0..=N).
+    pub steps: usize,
+}
+
+impl TimeStepping {
+    /// dt = T/N.
+    pub fn dt(&self) -> f64 {
+        self.horizon / self.steps as f64
+    }
+
+    /// t_n = n T/N.
+    pub fn time(&self, n: usize) -> f64 {
+        n as f64 * self.dt()
+    }
+}
+
+/// The value function v^n on the grid at every time level n = 0..=steps (HJI solution).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HjiSolution {
+    values: Array2<f64>,
+    shape: Vec<usize>,
+    population: usize,
+}
+
+impl HjiSolution {
+    /// Empty solution to be filled by [`Sweeper::solve_hji_into`] (no allocation yet).
+    pub fn empty() -> Self {
+        HjiSolution {
+            values: Array2::zeros((0, 0)),
+            shape: Vec::new(),
+            population: 0,
+        }
+    }
+
+    /// Number of time steps N (levels 0..=N).
+    pub fn steps(&self) -> usize {
+        self.values.nrows().saturating_sub(1)
+    }
+
+    /// Population index this solution belongs to.
+    pub fn population(&self) -> usize {
+        self.population
+    }
+
+    /// All levels, shape (steps+1, grid points), each row a row-major field.
+    pub fn values(&self) -> ArrayView2<'_, f64> {
+        self.values.view()
+    }
+
+    /// v^n with the grid's shape. Panics if `level > steps`.
+    pub fn value(&self, level: usize) -> ArrayViewD<'_, f64> {
+        self.values
+            .row(level)
+            .into_shape_with_order(IxDyn(&self.shape))
+            .expect("row is contiguous with the grid's size")
+    }
+
+    /// v^n as a flat row-major slice. Panics if `level > steps`.
+    pub fn level_slice(&self, level: usize) -> &[f64] {
+        self.values
+            .row(level)
+            .to_slice()
+            .expect("rows are contiguous")
+    }
+}
+
+/// What the forward FPK sweep reports at every level n = 0..=steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FpkSummary {
+    /// m̄(t_n) = Σ x m^n cell / mass, shape (steps+1, d).
+    pub mean: Array2<f64>,
+    /// Covariance of m^n/mass, shape (steps+1, d, d).
+    pub cov: Array3<f64>,
+    /// Σ m^n cell (1 up to round-off for a normalised m0).
+    pub mass: Array1<f64>,
+    /// Mass on the boundary nodes (how much the reflecting wall is felt).
+    pub boundary_mass: Array1<f64>,
+    /// Smallest nodal density over all levels (≥ 0 by monotonicity).
+    pub min_density: f64,
+}
+
+/// Reusable solver for one grid, one set of coefficients and one time stepping: owns the
+/// workspace (drift components, density, reduction buffers) so repeated HJI/FPK solves,
+/// e.g. in a fixed-point loop, do not reallocate.
+#[derive(Debug, Clone)]
+pub struct Sweeper {
+    grid: Grid,
+    geo: Geometry,
+    time: TimeStepping,
+    drift: Vec<Vec<f64>>,
+    density: Vec<f64>,
+    partials: Vec<MomentPartial>,
+}
+
+fn to_m3(a: &Array2<f64>) -> M3 {
+    let mut m = [[0.0; MAX_DIM]; MAX_DIM];
+    for ((i, j), v) in a.indexed_iter() {
+        m[i][j] = *v;
+    }
+    m
+}
+
+impl Sweeper {
+    /// Validates the coefficients against the grid and allocates the workspace
+    /// (d + 1 fields). `steps ≥ 1` (field `solver.steps`).
+    pub fn new(params: &SweepParams, grid: &Grid, steps: usize) -> Result<Self> {
+        params.validate(grid.dim())?;
+        if steps == 0 {
+            return Err(SolverError::invalid(
+                "solver.steps",
+                "need at least 1 time step",
+            ));
+        }
+        let time = TimeStepping {
+            horizon: params.horizon,
+            steps,
+        };
+        let geo = Geometry::new(
+            grid,
+            to_m3(&params.a),
+            to_m3(&params.q),
+            to_m3(&params.s),
+            params.sigma,
+            time.dt(),
+        );
+        Ok(Sweeper {
+            grid: grid.clone(),
+            time,
+            drift: vec![vec![0.0; grid.len()]; grid.dim()],
+            density: vec![0.0; grid.len()],
+            partials: vec![MomentPartial::default(); grid.row_tasks().3],
+            geo,
+        })
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// Time levels.
+    pub fn time(&self) -> TimeStepping {
+        self.time
+    }
+
+    fn check_rho(&self, rho: &ArrayView2<f64>) -> Result<()> {
+        let want = (self.time.steps + 1, self.grid.dim());
+        if rho.dim() != want {
+            return Err(SolverError::invalid(
+                "rho",
+                format!(
+                    "target path must have shape {want:?} (levels × axes), got {:?}",
+                    rho.dim()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_field(&self, field: &'static str, len: usize) -> Result<()> {
+        if len != self.grid.len() {
+            return Err(SolverError::invalid(
+                field,
+                format!(
+                    "expected {} values (one per grid node), got {len}",
+                    self.grid.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Solves the HJI backward for the target path `rho` (shape (steps+1, d), row n = ρ(t_n)).
+    /// `population` only labels errors.
+    pub fn solve_hji(&mut self, rho: ArrayView2<f64>, population: usize) -> Result<HjiSolution> {
+        let mut out = HjiSolution::empty();
+        self.solve_hji_into(rho, population, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Sweeper::solve_hji`] into an existing solution, reusing its storage when the size
+    /// matches.
+    pub fn solve_hji_into(
+        &mut self,
+        rho: ArrayView2<f64>,
+        population: usize,
+        out: &mut HjiSolution,
+    ) -> Result<()> {
+        self.check_rho(&rho)?;
+        let steps = self.time.steps;
+        let n_pts = self.grid.len();
+        if out.values.dim() != (steps + 1, n_pts) {
+            out.values = Array2::zeros((steps + 1, n_pts));
+        }
+        out.shape = self.grid.shape().to_vec();
+        out.population = population;
+        let values = out
+            .values
+            .as_slice_mut()
+            .expect("freshly allocated or standard-layout values");
+        let d = self.grid.dim();
+        let mut rho_n = [0.0; MAX_DIM];
+        let nonfinite = |level| SolverError::NonFinite {
+            stage: "HJI",
+            level,
+            population,
+        };
+        {
+            for i in 0..d {
+                rho_n[i] = rho[[steps, i]];
+            }
+            let last = &mut values[steps * n_pts..];
+            kernels::terminal_pass(&self.geo, last, &rho_n[..d]);
+            if !kernels::all_finite(&self.geo, last) {
+                return Err(nonfinite(steps));
+            }
+        }
+        for n in (0..steps).rev() {
+            let (lower, upper) = values.split_at_mut((n + 1) * n_pts);
+            let out_n = &mut lower[n * n_pts..];
+            let v_next = &upper[..n_pts];
+            for i in 0..d {
+                rho_n[i] = rho[[n, i]];
+            }
+            kernels::drift_pass(
+                &self.geo,
+                v_next,
+                &mut self.drift,
+                Some((out_n, &rho_n[..d])),
+            );
+            for axis in (0..d).rev() {
+                kernels::solve_axis(&self.geo, axis, false, out_n, &mut self.drift[axis]);
+            }
+            if !kernels::all_finite(&self.geo, out_n) {
+                return Err(nonfinite(n));
+            }
+        }
+        Ok(())
+    }
+
+    /// Solves the FPK forward from `m0` (grid-shaped, non-negative, finite; not renormalised)
+    /// with the drift of `hji`, calling `observer(level, m^level)` at every level 0..=steps.
+    pub fn solve_fpk(
+        &mut self,
+        hji: &HjiSolution,
+        m0: ArrayViewD<f64>,
+        population: usize,
+        observer: &mut dyn FnMut(usize, ArrayViewD<'_, f64>),
+    ) -> Result<FpkSummary> {
+        let steps = self.time.steps;
+        let d = self.grid.dim();
+        if hji.values.dim() != (steps + 1, self.grid.len()) || hji.shape != self.grid.shape() {
+            return Err(SolverError::invalid(
+                "hji",
+                "value function does not belong to this grid and time stepping",
+            ));
+        }
+        let field = format!("population[{}].density", population + 1);
+        if m0.shape() != self.grid.shape() {
+            return Err(SolverError::invalid(
+                field,
+                format!(
+                    "initial density must have shape {:?}, got {:?}",
+                    self.grid.shape(),
+                    m0.shape()
+                ),
+            ));
+        }
+        if m0.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(SolverError::invalid(
+                field,
+                "initial density must be finite and ≥ 0",
+            ));
+        }
+        for (dst, src) in self.density.iter_mut().zip(m0.iter()) {
+            *dst = *src;
+        }
+        let mut summary = FpkSummary {
+            mean: Array2::zeros((steps + 1, d)),
+            cov: Array3::zeros((steps + 1, d, d)),
+            mass: Array1::zeros(steps + 1),
+            boundary_mass: Array1::zeros(steps + 1),
+            min_density: f64::INFINITY,
+        };
+        for n in 0..=steps {
+            if n > 0 {
+                kernels::drift_pass(&self.geo, hji.level_slice(n), &mut self.drift, None);
+                for axis in 0..d {
+                    kernels::solve_axis(
+                        &self.geo,
+                        axis,
+                        true,
+                        &mut self.density,
+                        &mut self.drift[axis],
+                    );
+                }
+            }
+            let mom = self.grid.moments_with(&self.density, &mut self.partials);
+            if !mom.mass.is_finite()
+                || mom.cov.iter().any(|v| !v.is_finite())
+                || !kernels::all_finite(&self.geo, &self.density)
+            {
+                return Err(SolverError::NonFinite {
+                    stage: "FPK",
+                    level: n,
+                    population,
+                });
+            }
+            summary.mean.row_mut(n).assign(&mom.mean);
+            summary
+                .cov
+                .index_axis_mut(ndarray::Axis(0), n)
+                .assign(&mom.cov);
+            summary.mass[n] = mom.mass;
+            summary.boundary_mass[n] = mom.boundary_mass;
+            summary.min_density = summary.min_density.min(mom.min_density);
+            observer(
+                n,
+                ArrayViewD::from_shape(IxDyn(self.grid.shape()), &self.density)
+                    .expect("density has the grid's size"),
+            );
+        }
+        Ok(summary)
+    }
+
+    /// The feedback drift b = A∇v of a value field (same discrete gradient as the sweeps),
+    /// shape (d, n_0, …, n_{d−1}). The FPK step from level n to n+1 uses the drift of v^{n+1}:
+    /// `optimal_drift(hji.value(n + 1))`.
+    pub fn optimal_drift(&mut self, v: ArrayViewD<f64>) -> Result<ArrayD<f64>> {
+        if v.shape() != self.grid.shape() {
+            return Err(SolverError::invalid(
+                "value",
+                "value field must have the grid's shape",
+            ));
+        }
+        let v: Vec<f64> = v.iter().cloned().collect();
+        kernels::drift_pass(&self.geo, &v, &mut self.drift, None);
+        let mut shape = vec![self.grid.dim()];
+        shape.extend_from_slice(self.grid.shape());
+        let flat: Vec<f64> = self.drift.iter().flatten().cloned().collect();
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), flat).expect("d fields of grid size"))
+    }
+
+    /// Applies one splitting factor E_axis = (I − dt L_axis)⁻¹, or its transpose, to the flat
+    /// field `x` in place, with the drift of `v_next` (building block of [`Sweeper::apply_step`]).
+    pub fn apply_factor(
+        &mut self,
+        v_next: &[f64],
+        axis: usize,
+        transpose: bool,
+        x: &mut [f64],
+    ) -> Result<()> {
+        self.check_field("value", v_next.len())?;
+        self.check_field("field", x.len())?;
+        if axis >= self.grid.dim() {
+            return Err(SolverError::invalid(
+                "axis",
+                format!("axis {axis} ≥ dimension {}", self.grid.dim()),
+            ));
+        }
+        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
+        kernels::solve_axis(&self.geo, axis, transpose, x, &mut self.drift[axis]);
+        Ok(())
+    }
+
+    /// x ← S x with S = E_1⋯E_d the linear part of one HJI step whose drift comes from
+    /// `v_next` (flat fields of the grid's size).
+    pub fn apply_step(&mut self, v_next: &[f64], x: &mut [f64]) -> Result<()> {
+        self.check_field("value", v_next.len())?;
+        self.check_field("field", x.len())?;
+        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
+        for axis in (0..self.grid.dim()).rev() {
+            kernels::solve_axis(&self.geo, axis, false, x, &mut self.drift[axis]);
+        }
+        Ok(())
+    }
+
+    /// y ← Sᵀ y = E_dᵀ⋯E_1ᵀ y: one FPK step with the drift of `v_next`.
+    pub fn apply_step_transpose(&mut self, v_next: &[f64], y: &mut [f64]) -> Result<()> {
+        self.check_field("value", v_next.len())?;
+        self.check_field("field", y.len())?;
+        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
+        for axis in 0..self.grid.dim() {
+            kernels::solve_axis(&self.geo, axis, true, y, &mut self.drift[axis]);
+        }
+        Ok(())
+    }
+
+    /// The generators L_i (i = 0..d) of step 3 of the scheme as sparse matrices (CSR,
+    /// N×N), with the drift of `v_next`. For tests and analysis; the sweeps never form them.
+    pub fn assemble_generators(&mut self, v_next: &[f64]) -> Result<Vec<CsMat<f64>>> {
+        self.check_field("value", v_next.len())?;
+        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
+        let g = &self.geo;
+        let n_pts = g.len;
+        let diff = g.diff;
+        let mut out = Vec::with_capacity(g.d);
+        for axis in 0..g.d {
+            let (n, stride) = (g.shape[axis], g.strides[axis]);
+            let (ih, dh2) = (g.inv_h[axis], diff * g.inv_h[axis] * g.inv_h[axis]);
+            let mut tri = TriMat::with_capacity((n_pts, n_pts), 3 * n_pts);
+            for p in 0..n_pts {
+                let j = (p / stride) % n;
+                let b = self.drift[axis][p];
+                let lo = if j > 0 { (-b).max(0.0) * ih + dh2 } else { 0.0 };
+                let up = if j + 1 < n {
+                    b.max(0.0) * ih + dh2
+                } else {
+                    0.0
+                };
+                if j > 0 {
+                    tri.add_triplet(p, p - stride, lo);
+                }
+                if j + 1 < n {
+                    tri.add_triplet(p, p + stride, up);
+                }
+                tri.add_triplet(p, p, -(lo + up));
+            }
+            out.push(tri.to_csr());
+        }
+        Ok(out)
+    }
+}
+
+/// One-shot [`Sweeper::solve_hji`] (allocates a workspace).
+pub fn solve_hji(
+    params: &SweepParams,
+    grid: &Grid,
+    steps: usize,
+    rho: ArrayView2<f64>,
+    population: usize,
+) -> Result<HjiSolution> {
+    Sweeper::new(params, grid, steps)?.solve_hji(rho, population)
+}
+
+/// One-shot [`Sweeper::solve_fpk`] (allocates a workspace).
+pub fn solve_fpk(
+    params: &SweepParams,
+    grid: &Grid,
+    steps: usize,
+    hji: &HjiSolution,
+    m0: ArrayViewD<f64>,
+    population: usize,
+    observer: &mut dyn FnMut(usize, ArrayViewD<'_, f64>),
+) -> Result<FpkSummary> {
+    Sweeper::new(params, grid, steps)?.solve_fpk(hji, m0, population, observer)
+}
