@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a scenario; print the reduced A, its eigenvalues and the margin in (17).
     Check(ScenarioArgs),
+    /// Exact linear-quadratic (Riccati) equilibrium and the paper's heuristics → HDF5.
+    Lq(LqArgs),
 }
 
 /// A scenario file and its overrides.

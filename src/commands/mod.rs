@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod format;
+pub mod lq;
 
 use crate::cli::{Cli, Command};
 use crate::AppResult;
@@ -14,5 +15,6 @@ use crate::AppResult;
 pub fn run(cli: &Cli) -> AppResult<()> {
     match &cli.command {
         Command::Check(args) => check::run(args, cli.quiet),
+        Command::Lq(args) => lq::run(args, cli.quiet),
     }
 }
