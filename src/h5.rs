@@ -368,3 +368,95 @@ impl SnapshotWriter {
         &self.ds
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2, Array3};
+
+    #[test]
+    fn dropped_writer_removes_its_temporary_and_commit_renames() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let dest = dir.path().join("x.h5");
+        {
+            let w = AtomicH5::create(&dest, "a = 1").unwrap();
+            assert!(w.tmp_path().exists());
+            assert!(!dest.exists());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let w = AtomicH5::create(&dest, "a = 1").unwrap();
+        let tmp = w.tmp_path().to_path_buf();
+        w.commit().unwrap();
+        assert!(dest.is_file() && !tmp.exists());
+    }
+
+    #[test]
+    fn attributes_arrays_snapshots_and_scales_round_trip() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let dest = dir.path().join("y.h5");
+        let w = AtomicH5::create(&dest, "name = \"π ≈ 3.14\"").unwrap();
+        let g = w.group("/a/b").unwrap();
+        w.str_attr(&g, "note", "ünïcode ✓").unwrap();
+        w.scalar_attr(&g, "count", 7u64).unwrap();
+        w.str_list_attr(&g, "labels", &["{1}".to_string(), "{1,2}".to_string()])
+            .unwrap();
+        let x = Array1::linspace(-1.0, 1.0, 5);
+        let xs = w.array(&g, "x", &x).unwrap();
+        let y = Array1::linspace(0.0, 2.0, 3);
+        let ys = w.array(&g, "y", &y).unwrap();
+        let t = Array1::from(vec![0.0, 0.5, 1.0, 1.5]);
+        let ts = w.array(&g, "t", &t).unwrap();
+        let mut snap = w.snapshots(&g, "density", 4, &[5, 3]).unwrap();
+        let frames: Vec<Array2<f64>> = (0..4)
+            .map(|n| Array2::from_shape_fn((5, 3), |(i, j)| (n * 100 + i * 10 + j) as f64))
+            .collect();
+        for f in &frames {
+            snap.push(f.view().into_dyn()).unwrap();
+        }
+        assert!(
+            snap.push(frames[0].view().into_dyn()).is_err(),
+            "a fifth snapshot does not fit"
+        );
+        assert!(
+            snap.push(Array2::<f64>::zeros((2, 2)).view().into_dyn())
+                .is_err(),
+            "wrong frame shape"
+        );
+        let ds = snap.dataset().clone();
+        w.attach_scale(&ds, &ts, 0, "time").unwrap();
+        w.attach_scale(&ds, &xs, 1, "x").unwrap();
+        w.attach_scale(&ds, &ys, 2, "y").unwrap();
+        w.label_dim(&ds, 1, "x").unwrap();
+        // Transposed (non-standard layout) input is written in logical order.
+        let m = Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as f64);
+        w.array(&g, "mt", m.t()).unwrap();
+        drop((g, xs, ys, ts, ds, snap));
+        w.commit().unwrap();
+
+        let f = hdf5::File::open(&dest).unwrap();
+        let s: VarLenUnicode = f.attr("scenario").unwrap().read_scalar().unwrap();
+        assert_eq!(s.as_str(), "name = \"π ≈ 3.14\"");
+        let g = f.group("a/b").unwrap();
+        let note: VarLenUnicode = g.attr("note").unwrap().read_scalar().unwrap();
+        assert_eq!(note.as_str(), "ünïcode ✓");
+        assert_eq!(g.attr("count").unwrap().read_scalar::<u64>().unwrap(), 7);
+        let labels: Vec<VarLenUnicode> = g.attr("labels").unwrap().read_raw().unwrap();
+        assert_eq!(labels[1].as_str(), "{1,2}");
+        let d = g.dataset("density").unwrap();
+        assert!(d.is_chunked());
+        assert_eq!(d.chunk(), Some(vec![1, 5, 3]));
+        if hdf5::filters::deflate_available() {
+            assert!(!d.filters().is_empty(), "deflate filter set");
+        }
+        let back: Array3<f64> = d.read().unwrap();
+        for (n, f) in frames.iter().enumerate() {
+            assert_eq!(back.index_axis(ndarray::Axis(0), n), f.view());
+        }
+        assert!(d.attr("DIMENSION_LIST").is_ok());
+        let cls = g.dataset("t").unwrap().attr("CLASS").unwrap();
+        let cls: hdf5::types::FixedAscii<16> = cls.read_scalar().unwrap();
+        assert_eq!(cls.as_str(), "DIMENSION_SCALE");
+        let mt: Array2<f64> = g.dataset("mt").unwrap().read_2d().unwrap();
+        assert_eq!(mt, m.t());
+    }
+}

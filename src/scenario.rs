@@ -531,6 +531,13 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
                 }
             }
             let a = square_matrix(src, "model.a", &model.a)?;
+            if !is_symmetric(&a) {
+                return Err(AppError::invalid(
+                    src,
+                    "model.a",
+                    "matrix must be symmetric (A = −B R⁻¹ Bᵀ + Γ⁻¹ always is)",
+                ));
+            }
             let d = a.nrows();
             let labels = match model.labels {
                 Some(l) if l.len() != d => {
