@@ -262,7 +262,9 @@ pub fn heuristic_consensus(model: &Model, steps: usize) -> Result<ConsensusHeuri
     phi_out.slice_mut(s![grid.steps, .., ..]).assign(s_mat);
     let mut trans = vec![Array3::zeros((p, d, d)); steps];
     let mut y = vec![0.0; dd + p * dd];
-    y[..dd].copy_from_slice(s_mat.as_slice().expect("contiguous"));
+    for (t, v) in y[..dd].iter_mut().zip(s_mat.iter()) {
+        *t = *v;
+    }
     let (mut work, mut aphi) = (vec![0.0; dd], Array2::zeros((d, d)));
     integrate_levels(
         &grid,
