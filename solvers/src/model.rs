@@ -58,7 +58,7 @@ impl Model {
     }
 
     /// Checks shapes, symmetry, definiteness (condition (17) for A, without the γ hint:
-    /// use [`crate::game::check_condition_17`] for that) and finiteness.
+    /// use `crate::game::check_condition_17` for that) and finiteness.
     pub fn validate(&self) -> Result<()> {
         let d = self.dim();
         if d == 0 || self.a.ncols() != d {

@@ -115,7 +115,9 @@ pub(crate) fn boundary_residuals(
 
     // Forward: means carried from the given initial values; φ and h restarted.
     let mut y = vec![0.0; dd + 2 * n];
-    y[dd + n..].copy_from_slice(mean0.as_slice().expect("contiguous"));
+    for (t, v) in y[dd + n..].iter_mut().zip(mean0.iter()) {
+        *t = *v;
+    }
     let mut res_init = max_diff(&y[dd + n..], mean.row(0));
     integrate_levels(
         grid,

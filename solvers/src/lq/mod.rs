@@ -26,6 +26,7 @@
 //! heuristics, labelled as such).
 
 mod equilibrium;
+pub mod heuristic;
 pub mod moments;
 pub mod multi;
 pub mod ode;
@@ -34,6 +35,9 @@ pub mod single;
 pub mod value;
 
 pub use equilibrium::{LqEquilibrium, LqPopulation};
+pub use heuristic::{
+    heuristic_augmented_state, heuristic_consensus, AugmentedStateHeuristic, ConsensusHeuristic,
+};
 pub use moments::{closed_loop_moments, exact_covariance, GaussianMoments};
 pub use multi::exact_equilibrium;
 pub use ode::{Direction, Dopri5, LevelFailure, OdeFailure, OdeOptions};

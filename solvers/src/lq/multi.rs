@@ -313,8 +313,8 @@ fn backward_sweep(model: &Model, modes: &GraphModes, fine: &TimeGrid, r: usize) 
     let len = o_psi + p * dd;
     let gamma = modes.gamma();
     let lam = modes.lambda.to_vec();
-    let qs = q.as_slice().expect("contiguous").to_vec();
-    let a_s = a.as_slice().expect("contiguous").to_vec();
+    let qs: Vec<f64> = q.iter().copied().collect();
+    let a_s: Vec<f64> = a.iter().copied().collect();
 
     let levels = fine.levels();
     let out_levels = fine.steps / r + 1;
@@ -326,16 +326,16 @@ fn backward_sweep(model: &Model, modes: &GraphModes, fine: &TimeGrid, r: usize) 
         c: vec![0.0; out_levels],
     };
     // Terminal values: φ = S, P_i = γ_iS, Ñ_ij = λ_iλ_jS, c = 0.
-    let ss = s_mat.as_slice().expect("contiguous");
+    let ss: Vec<f64> = s_mat.iter().copied().collect();
     let mut y = vec![0.0; len];
-    y[..dd].copy_from_slice(ss);
+    y[..dd].copy_from_slice(&ss);
     for i in 0..p {
-        for (t, v) in y[o_pm + i * dd..o_pm + (i + 1) * dd].iter_mut().zip(ss) {
+        for (t, v) in y[o_pm + i * dd..o_pm + (i + 1) * dd].iter_mut().zip(&ss) {
             *t = gamma[i] * v;
         }
         for j in i..p {
             let o = o_n + pair_index(i, j, p) * dd;
-            for (t, v) in y[o..o + dd].iter_mut().zip(ss) {
+            for (t, v) in y[o..o + dd].iter_mut().zip(&ss) {
                 *t = lam[i] * lam[j] * v;
             }
         }
@@ -861,6 +861,28 @@ mod tests {
         let (ri, rt) = res(&mp, &h);
         eprintln!("means scaled by 1 + 1e-6: residuals {ri:.2e} / {rt:.2e}");
         assert!(ri > 2e-7 && rt > 1e-9);
+    }
+
+    /// Column-major (Fortran-order) input arrays give the same result (no layout panics).
+    #[test]
+    fn fortran_layout_inputs_are_accepted() {
+        let m = model_2d_chain3(2.0);
+        let mut f = m.clone();
+        f.a = m.a.t().to_owned();
+        f.q = m.q.t().to_owned();
+        f.s = m.s.t().to_owned();
+        assert!(!f.s.is_standard_layout());
+        for pop in f.populations.iter_mut() {
+            pop.cov = pop.cov.t().to_owned();
+        }
+        let (e1, e2) = (
+            exact_equilibrium(&m, 20).unwrap(),
+            exact_equilibrium(&f, 20).unwrap(),
+        );
+        for (p1, p2) in e1.populations.iter().zip(&e2.populations) {
+            assert!(sup(&p1.mean, &p2.mean) < 1e-14 && sup(&p1.h, &p2.h) < 1e-14);
+        }
+        assert!(crate::lq::heuristic_consensus(&f, 20).is_ok());
     }
 
     #[test]
