@@ -54,6 +54,9 @@ pub struct Scenario {
     pub model: Model,
     /// `[solver]` settings with defaults filled in.
     pub settings: SolverSettings,
+    /// `[heuristic] theta`: rate θ ≥ 0 of the internal model m̃' = −θm̃ of the paper's
+    /// Section 5 heuristic (19). Default [`DEFAULT_THETA`].
+    pub theta: f64,
     /// How the graph was given ("chain", "edges", "single population").
     pub graph_kind: String,
     /// Margin of condition (17): −λ_max(A) > 0.
@@ -161,6 +164,14 @@ struct RawScenario {
     graph: Option<RawGraph>,
     #[serde(default)]
     solver: RawSolver,
+    #[serde(default)]
+    heuristic: RawHeuristic,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeuristic {
+    theta: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,8 +245,19 @@ struct RawSolver {
 
 /// Top-level keys that are tables (for "missing table [x]" messages).
 const TABLES: &[&str] = &[
-    "game", "model", "cost", "noise", "horizon", "graph", "solver",
+    "game",
+    "model",
+    "cost",
+    "noise",
+    "horizon",
+    "graph",
+    "solver",
+    "heuristic",
 ];
+
+/// Default θ of the Section 5 heuristic's internal model m̃' = −θm̃ (the paper's first
+/// scenario of Section 8.1).
+pub const DEFAULT_THETA: f64 = 0.01;
 
 // ---------------------------------------------------------------------------------------
 // Error formatting.
@@ -591,6 +613,16 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
     }
     let (graph, graph_kind) = graph(src, raw.graph, populations.len())?;
     let settings = solver_settings(src, raw.solver, d)?;
+    let theta = match raw.heuristic.theta {
+        Some(x) => finite(
+            src,
+            "heuristic.theta",
+            x,
+            |x| x >= 0.0,
+            "θ must be a finite number ≥ 0",
+        )?,
+        None => DEFAULT_THETA,
+    };
 
     let model = Model {
         axis_labels: labels,
@@ -617,6 +649,7 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         reduction,
         model,
         settings,
+        theta,
         graph_kind,
         margin,
         min_gamma,

@@ -45,7 +45,7 @@ fn lq_file_round_trips_against_the_in_memory_oracle() {
             "lqc_2d_chain3.toml",
             vec!["solver.steps=40", "population.3.mean=[0.75, 0.5]"],
         ),
-        ("lqc_3d_single.toml", vec![]),
+        ("lqc_3d_single.toml", vec!["heuristic.theta=0.5"]),
     ] {
         let path = scenario(name);
         let out = dir.path().join(format!("{name}.h5"));
@@ -101,7 +101,46 @@ fn lq_file_round_trips_against_the_in_memory_oracle() {
                 assert!((mean[[0, i]] - sc.model.populations[k].mean[i]).abs() < 1e-12);
             }
         }
-        let _ = HEURISTIC_NOTE;
+        // The heuristics, labelled as such, equal the in-memory ones.
+        for path in [
+            "lq/heuristic",
+            "lq/heuristic/augmented_state",
+            "lq/heuristic/consensus",
+        ] {
+            assert_eq!(
+                str_attr(&f.group(path).unwrap(), "note"),
+                HEURISTIC_NOTE,
+                "{path}"
+            );
+        }
+        let aug = f.group("lq/heuristic/augmented_state").unwrap();
+        assert_eq!(f64_attr(&aug, "theta"), sc.theta);
+        let p: Array3<f64> = aug.dataset("p").unwrap().read().unwrap();
+        assert_eq!(p.dim(), (steps + 1, 2 * d, 2 * d));
+        assert_eq!(p, res.augmented.p);
+        let con = f.group("lq/heuristic/consensus").unwrap();
+        let cphi: Array3<f64> = con.dataset("phi").unwrap().read().unwrap();
+        assert_eq!(cphi, res.consensus.phi);
+        for k in 0..sc.model.num_populations() {
+            let ag = aug.group(&format!("populations/{k}")).unwrap();
+            for (name, want) in [
+                ("mean", &res.augmented.mean[k]),
+                ("mean_with_estimate", &res.augmented.mean_with_estimate[k]),
+                ("estimate", &res.augmented.estimate[k]),
+            ] {
+                let got: Array2<f64> = ag.dataset(name).unwrap().read_2d().unwrap();
+                assert_eq!(&got, want, "augmented_state/{k}/{name}");
+            }
+            let cg = con.group(&format!("populations/{k}")).unwrap();
+            for (name, want) in [
+                ("mean", &res.consensus.mean[k]),
+                ("target", &res.consensus.target[k]),
+                ("h", &res.consensus.h[k]),
+            ] {
+                let got: Array2<f64> = cg.dataset(name).unwrap().read_2d().unwrap();
+                assert_eq!(&got, want, "consensus/{k}/{name}");
+            }
+        }
     }
 }
 

@@ -12,8 +12,15 @@
 //! /lq/exact/phi           (steps+1, d, d)
 //! /lq/exact/populations/<k>/{mean, h, target} (steps+1, d), chi (steps+1),
 //!                          cov (steps+1, d, d); attr name
-//! /lq/heuristic/...       the paper's heuristics, each group with attr note
+//! /lq/heuristic          attr note
+//! /lq/heuristic/augmented_state      Section 5: attrs note, method, theta;
+//!                          p (steps+1, 2d, 2d) (game Riccati (20));
+//!                          populations/<k>/{mean, mean_with_estimate, estimate} (steps+1, d)
+//! /lq/heuristic/consensus            Section 7: attrs note, method; phi (steps+1, d, d);
+//!                          populations/<k>/{mean, target, h} (steps+1, d)
 //! ```
+//!
+//! Every heuristic group carries the attribute `note` = [`HEURISTIC_NOTE`].
 
 use super::format::{num, vector};
 use crate::cli::LqArgs;
@@ -24,7 +31,10 @@ use hdf5::Dataset;
 use ndarray::{s, Array2};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tufield_solvers::lq::{exact_equilibrium, LqEquilibrium};
+use tufield_solvers::lq::{
+    exact_equilibrium, heuristic_augmented_state, heuristic_consensus, AugmentedStateHeuristic,
+    ConsensusHeuristic, LqEquilibrium,
+};
 
 /// Attribute `note` on every heuristic group.
 pub const HEURISTIC_NOTE: &str = "heuristic of the paper (Section 5/7), not the exact equilibrium";
@@ -34,13 +44,24 @@ pub const HEURISTIC_NOTE: &str = "heuristic of the paper (Section 5/7), not the 
 pub struct LqResults {
     /// The exact equilibrium.
     pub exact: LqEquilibrium,
+    /// The paper's Section 5 heuristic (augmented state, θ from `[heuristic] theta`).
+    pub augmented: AugmentedStateHeuristic,
+    /// The paper's Section 7 heuristic (h = −φρ_k, consensus of the means).
+    pub consensus: ConsensusHeuristic,
 }
 
 /// Computes the LQ results of a validated scenario on `settings.steps` intervals.
 pub fn compute(sc: &Scenario) -> AppResult<LqResults> {
     let map = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
-    let exact = exact_equilibrium(&sc.model, sc.settings.steps).map_err(map)?;
-    Ok(LqResults { exact })
+    let steps = sc.settings.steps;
+    let exact = exact_equilibrium(&sc.model, steps).map_err(map)?;
+    let augmented = heuristic_augmented_state(&sc.model, sc.theta, steps).map_err(map)?;
+    let consensus = heuristic_consensus(&sc.model, steps).map_err(map)?;
+    Ok(LqResults {
+        exact,
+        augmented,
+        consensus,
+    })
 }
 
 /// Default output path: `output/<scenario file stem>_lq.h5`.
@@ -123,7 +144,69 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
         let cov = w.array(&g, "cov", &pop.cov)?;
         time_axis(&w, &cov, &time)?;
     }
+    write_heuristics(&w, sc, res, &time)?;
     w.commit()?;
+    Ok(())
+}
+
+/// Writes `ds` with the time scale on its first dimension.
+fn timed<'a, D: ndarray::Dimension>(
+    w: &AtomicH5,
+    g: &hdf5::Group,
+    name: &str,
+    data: impl Into<ndarray::ArrayView<'a, f64, D>>,
+    time: &Dataset,
+) -> AppResult<Dataset> {
+    let ds = w.array(g, name, data)?;
+    time_axis(w, &ds, time)?;
+    Ok(ds)
+}
+
+fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset) -> AppResult<()> {
+    let top = w.group("/lq/heuristic")?;
+    w.str_attr(&top, "note", HEURISTIC_NOTE)?;
+
+    let aug = &res.augmented;
+    let g = w.group("/lq/heuristic/augmented_state")?;
+    w.str_attr(&g, "note", HEURISTIC_NOTE)?;
+    w.str_attr(
+        &g,
+        "method",
+        "Section 5: internal model m̃' = −θm̃ (19), game Riccati (20) in (x, m̃), policies (21)-(22); \
+         mean: policy fed the actual mean, m̄' = A(P11 + P12)m̄; mean_with_estimate: policy fed m̃",
+    )?;
+    w.scalar_attr(&g, "theta", aug.theta)?;
+    timed(w, &g, "p", &aug.p, time)?;
+    for (k, spec) in sc.model.populations.iter().enumerate() {
+        let pg = w.group(&format!("/lq/heuristic/augmented_state/populations/{k}"))?;
+        w.str_attr(&pg, "name", &spec.name)?;
+        timed(w, &pg, "mean", &aug.mean[k], time)?;
+        timed(
+            w,
+            &pg,
+            "mean_with_estimate",
+            &aug.mean_with_estimate[k],
+            time,
+        )?;
+        timed(w, &pg, "estimate", &aug.estimate[k], time)?;
+    }
+
+    let con = &res.consensus;
+    let g = w.group("/lq/heuristic/consensus")?;
+    w.str_attr(&g, "note", HEURISTIC_NOTE)?;
+    w.str_attr(
+        &g,
+        "method",
+        "Section 7 (Theorem 4): h_k = −φρ_k, consensus dynamics m̄_k' = Aφ(m̄_k − ρ_k) on the graph",
+    )?;
+    timed(w, &g, "phi", &con.phi, time)?;
+    for (k, spec) in sc.model.populations.iter().enumerate() {
+        let pg = w.group(&format!("/lq/heuristic/consensus/populations/{k}"))?;
+        w.str_attr(&pg, "name", &spec.name)?;
+        timed(w, &pg, "mean", &con.mean[k], time)?;
+        timed(w, &pg, "target", &con.target[k], time)?;
+        timed(w, &pg, "h", &con.h[k], time)?;
+    }
     Ok(())
 }
 
@@ -153,9 +236,25 @@ pub fn summary(sc: &Scenario, res: &LqResults, out: &Path, compute_s: f64, wall_
             "  mean at T     {} ({:?}; at t = 0: {})\n",
             vector(pop.mean.row(steps), 5),
             spec.name,
-            vector(pop.mean.row(0), 5)
+            vector(spec.mean.view(), 5)
         ));
     }
+    s.push_str(&format!(
+        "  heuristics    (not equilibria) means at T\n    Section 5, augmented state (θ = {}): {}\n    Section 7, consensus (h = −φρ):        {}\n",
+        num(res.augmented.theta, 3),
+        res.augmented
+            .mean
+            .iter()
+            .map(|m| vector(m.row(steps), 4))
+            .collect::<Vec<_>>()
+            .join(" "),
+        res.consensus
+            .mean
+            .iter()
+            .map(|m| vector(m.row(steps), 4))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     s.push_str(&format!(
         "  residuals     initial {:.2e}, terminal {:.2e}\n",
         ex.residual_initial, ex.residual_terminal
