@@ -64,6 +64,11 @@ fn lq_file_round_trips_against_the_in_memory_oracle() {
         for s in &set {
             assert!(sc.text.contains(&format!("--set {s}")), "{}", sc.text);
         }
+        // The stored text is itself a valid scenario describing the same model.
+        let again =
+            Scenario::from_text("stored", "stored", &str_attr(&f, "scenario"), &[]).unwrap();
+        assert_eq!(again.model, sc.model);
+        assert_eq!(again.settings, sc.settings);
         let time: Array1<f64> = f.dataset("time").unwrap().read_1d().unwrap();
         assert_eq!(time.len(), steps + 1);
         assert_eq!(time, ex.time);
