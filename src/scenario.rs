@@ -27,7 +27,7 @@ pub use tufield_solvers::game::MAX_PLAYERS;
 /// Largest total number of grid points (guards against exhausting memory).
 pub const MAX_GRID_POINTS: usize = 50_000_000;
 /// Largest number of time steps.
-pub const MAX_STEPS: usize = 10_000_000;
+pub const MAX_STEPS: usize = 1_000_000;
 
 /// How the grid axes were obtained.
 #[derive(Debug, Clone, PartialEq)]
