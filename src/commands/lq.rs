@@ -211,7 +211,8 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
 }
 
 fn time_axis(w: &AtomicH5, ds: &Dataset, time: &Dataset) -> AppResult<()> {
-    w.attach_scale(ds, time, 0, "time")
+    w.attach_scale(ds, time, 0, "time")?;
+    w.label_dim(ds, 0, "time")
 }
 
 /// The terminal summary: sizes, φ(0), means at T, boundary residuals, wall time.
