@@ -20,7 +20,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands. Commands still to come (`solve`, `simulate`, `compare`, `plot`) get a
+/// The subcommands. Commands still to come (`simulate`, `compare`, `plot`) get a
 /// variant here and a module in `commands/` when their numerics exist.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -28,6 +28,8 @@ pub enum Command {
     Check(ScenarioArgs),
     /// Exact linear-quadratic (Riccati) equilibrium and the paper's heuristics → HDF5.
     Lq(LqArgs),
+    /// Mean-field equilibrium by the HJI–FPK fixed point → HDF5 (checkpointed, resumable).
+    Solve(SolveArgs),
 }
 
 /// A scenario file and its overrides.
@@ -57,4 +59,20 @@ pub struct LqArgs {
     /// Output file (default: output/<scenario file stem>_lq.h5; output/ is created).
     #[arg(long, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
+}
+
+/// Arguments of `tufield solve`.
+#[derive(Debug, Args)]
+pub struct SolveArgs {
+    /// Scenario and overrides.
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Output file (default: output/<scenario file stem>.h5; output/ is created). The
+    /// checkpoint <stem>.checkpoint.h5 is kept next to it until the run converges.
+    #[arg(long, value_name = "FILE.h5")]
+    pub out: Option<PathBuf>,
+    /// Continue from a checkpoint (<stem>.checkpoint.h5) of an interrupted or killed run
+    /// of the same scenario (same model, grid and steps; tol and max_iter may change).
+    #[arg(long, value_name = "CHECKPOINT.h5")]
+    pub resume: Option<PathBuf>,
 }

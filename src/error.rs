@@ -15,7 +15,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_OTHER: i32 = 1;
 /// Exit code for invalid input (scenario, `--set`, command line, condition (17)).
 pub const EXIT_INVALID: i32 = 2;
-/// Exit code for numerical failure (NaN/∞, linear algebra).
+/// Exit code for numerical failure (NaN/∞, linear algebra) and for a fixed point that
+/// did not converge.
 pub const EXIT_NUMERICAL: i32 = 3;
 
 /// Everything the application can fail with.
@@ -48,6 +49,22 @@ pub enum AppError {
         /// The solver's error.
         source: SolverError,
     },
+    /// The fixed point stopped without converging (max iterations, stagnation,
+    /// divergence, non-finite values, interrupt). The output file, if any, is complete
+    /// and says so in its `status` attribute.
+    #[error("{source_name}: no equilibrium: {outcome} after {iterations} iterations (residual {residual:.3e}){detail}")]
+    NotConverged {
+        /// Scenario file being solved.
+        source_name: String,
+        /// The outcome's name (`max_iterations`, `diverged`, ...).
+        outcome: String,
+        /// Iterations done.
+        iterations: usize,
+        /// Last residual (∞ when no iteration completed).
+        residual: f64,
+        /// Extra explanation (starts with "; " when not empty).
+        detail: String,
+    },
     /// A file could not be read, written or renamed.
     #[error("{path}: {message}")]
     Io {
@@ -73,7 +90,7 @@ impl AppError {
     pub fn exit_code(&self) -> i32 {
         match self {
             AppError::Invalid { .. } | AppError::InvalidFile { .. } => EXIT_INVALID,
-            AppError::Numerical { .. } => EXIT_NUMERICAL,
+            AppError::Numerical { .. } | AppError::NotConverged { .. } => EXIT_NUMERICAL,
             AppError::Io { .. } | AppError::Hdf5 { .. } => EXIT_OTHER,
         }
     }

@@ -3,11 +3,13 @@
 //!
 //! Exit codes and error messages: see [`error`].
 
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod h5;
 pub mod overrides;
+pub mod progress;
 pub mod reduction;
 pub mod scenario;
 pub mod settings;

@@ -107,10 +107,18 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     w.str_attr(&root, "command", "lq")?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
 
-    let ex = &res.exact;
-    let time = w.array(&root, "time", &ex.time)?;
+    let time = w.array(&root, "time", &res.exact.time)?;
     w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
+    write_groups(&w, sc, res, &time)?;
+    w.commit()?;
+    Ok(())
+}
 
+/// Writes `/model` and `/lq/...` (layout in the module docs) into an open file whose
+/// `/time` dataset is `time` (`solve` shares this with its own datasets).
+pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset) -> AppResult<()> {
+    let out = w.dest();
+    let ex = &res.exact;
     let model = w.group("/model")?;
     w.array(&model, "a", &sc.model.a)?;
     w.array(&model, "q", &sc.model.q)?;
@@ -128,7 +136,7 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     w.scalar_attr(&exact, "residual_initial", ex.residual_initial)?;
     w.scalar_attr(&exact, "residual_terminal", ex.residual_terminal)?;
     let phi = w.array(&exact, "phi", &ex.phi)?;
-    time_axis(&w, &phi, &time)?;
+    time_axis(w, &phi, time)?;
     let pops = w.group("/lq/exact/populations")?;
     for (k, (pop, spec)) in ex.populations.iter().zip(&sc.model.populations).enumerate() {
         let g = pops
@@ -137,15 +145,14 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
         w.str_attr(&g, "name", &spec.name)?;
         for (name, data) in [("mean", &pop.mean), ("h", &pop.h), ("target", &pop.target)] {
             let ds = w.array(&g, name, data)?;
-            time_axis(&w, &ds, &time)?;
+            time_axis(w, &ds, time)?;
         }
         let chi = w.array(&g, "chi", &pop.chi)?;
-        time_axis(&w, &chi, &time)?;
+        time_axis(w, &chi, time)?;
         let cov = w.array(&g, "cov", &pop.cov)?;
-        time_axis(&w, &cov, &time)?;
+        time_axis(w, &cov, time)?;
     }
-    write_heuristics(&w, sc, res, &time)?;
-    w.commit()?;
+    write_heuristics(w, sc, res, time)?;
     Ok(())
 }
 
@@ -210,7 +217,7 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     Ok(())
 }
 
-fn time_axis(w: &AtomicH5, ds: &Dataset, time: &Dataset) -> AppResult<()> {
+pub(crate) fn time_axis(w: &AtomicH5, ds: &Dataset, time: &Dataset) -> AppResult<()> {
     w.attach_scale(ds, time, 0, "time")?;
     w.label_dim(ds, 0, "time")
 }

@@ -1,0 +1,442 @@
+//! `tufield solve SCENARIO [--out FILE.h5] [--resume CHECKPOINT.h5]`: the mean-field
+//! equilibrium by the HJI–FPK fixed point on the mean trajectories (DESIGN.md §4), with
+//! progress, a checkpoint after every iteration, and an HDF5 file of the result next to
+//! the exact LQ oracle.
+//!
+//! File layout (paths are a contract; `<k>` is the 0-based population index, `<i>` the
+//! 0-based axis):
+//!
+//! ```text
+//! /                      attrs tufield_version, scenario (TOML after overrides), name,
+//!                              command = "solve", axis_labels, status, iterations,
+//!                              threads, residual, tol, mass_error, lq_mean_distance, steps
+//! /time                  (steps+1)          dimension scale "time"
+//! /snapshot_time         (snapshots)        dimension scale "snapshot_time"
+//! /snapshot_level        (snapshots) u64    time level of each snapshot
+//! /grid/x<i>             (n_i)              dimension scale; attrs label, lo, hi, spacing
+//! /populations/<k>       attr name
+//!     mean, target       (steps+1, d)       m̄_k(t_n) and ρ_k(t_n) of the last evaluation
+//!     cov                (steps+1, d, d)    covariance of m_k
+//!     mass, boundary_mass (steps+1)
+//!     density, value     (snapshots, n_0[, n_1[, n_2]]) chunked per snapshot, deflate;
+//!                        scales snapshot_time and grid/x<i>
+//! /fixed_point           attrs outcome, tol, acceleration, damping
+//!     residual, damping, wall_s (iterations) f64; accelerated (iterations) u8
+//! /model, /lq/...        as written by `tufield lq` (same time levels)
+//! ```
+//!
+//! The checkpoint (`<out stem>.checkpoint.h5`, see [`crate::checkpoint`]) is rewritten
+//! after every iteration and removed once the run has converged and the output is written.
+
+use super::format::num;
+use super::lq;
+use crate::checkpoint::{self, checkpoint_path};
+use crate::cli::SolveArgs;
+use crate::h5::AtomicH5;
+use crate::progress::{FixedPointProgress, ProgressMode};
+use crate::scenario::Scenario;
+use crate::settings::Domain;
+use crate::{AppError, AppResult};
+use ndarray::Array1;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap, SweepEvent};
+use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
+use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
+use tufield_solvers::SolverError;
+
+/// Set by Ctrl-C; the fixed point polls it before each evaluation.
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
+static HANDLER: OnceLock<bool> = OnceLock::new();
+
+fn install_interrupt_handler() {
+    HANDLER.get_or_init(|| ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::SeqCst)).is_ok());
+    INTERRUPT.store(false, Ordering::SeqCst);
+}
+
+/// Default output path: `output/<scenario file stem>.h5`.
+pub fn default_output(scenario: &Path) -> PathBuf {
+    let stem = scenario
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    PathBuf::from("output").join(format!("{stem}.h5"))
+}
+
+/// The grid of a scenario: `solver.points` per axis on the `solver.domain` box.
+pub fn grid_for(sc: &Scenario) -> AppResult<Grid> {
+    let d = sc.dim();
+    let points = sc.settings.points_per_axis(d);
+    let map = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
+    match &sc.settings.domain {
+        Domain::Auto => Grid::auto(&sc.model, &points, DEFAULT_STD_MULTIPLE).map_err(map),
+        Domain::Explicit(b) => {
+            let lo: Vec<f64> = b.iter().map(|p| p.0).collect();
+            let hi: Vec<f64> = b.iter().map(|p| p.1).collect();
+            Grid::from_bounds(&lo, &hi, &points).map_err(map)
+        }
+    }
+}
+
+/// What a finished (or stopped) run produced.
+#[derive(Debug)]
+pub struct SolveReport {
+    /// Why the iteration stopped.
+    pub outcome: Outcome,
+    /// The output file, when one was written.
+    pub out: Option<PathBuf>,
+    /// The checkpoint left behind (None once converged).
+    pub checkpoint: Option<PathBuf>,
+    /// Iterations done (including those before a resume).
+    pub iterations: usize,
+    /// Last residual (∞ if none).
+    pub residual: f64,
+    /// Largest |mass − 1| in the last evaluation.
+    pub mass_error: f64,
+    /// max over populations, levels and axes of |m̄_PDE − m̄_LQ|.
+    pub lq_mean_distance: f64,
+    /// Wall time of the command.
+    pub wall_s: f64,
+    /// Message of the numerical failure, if any.
+    pub failure: Option<String>,
+}
+
+/// Runs the command: load, (resume), iterate with progress and checkpoints, write,
+/// summarise. Exit status via the error: not converged → [`AppError::NotConverged`].
+pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
+    let start = Instant::now();
+    let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
+    let out = match &args.out {
+        Some(p) => p.clone(),
+        None => default_output(&args.scenario.scenario),
+    };
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::io(dir, "cannot create the output directory", &e))?;
+    }
+    let resume = match &args.resume {
+        Some(p) => Some(load_compatible(p, &sc)?),
+        None => None,
+    };
+    let report = solve(&sc, &out, resume, ProgressMode::detect(quiet), start)?;
+    if !quiet {
+        print!("{}", summary(&sc, &report));
+    }
+    match report.outcome {
+        Outcome::Converged => Ok(()),
+        o => Err(AppError::NotConverged {
+            source_name: sc.source_name.clone(),
+            outcome: o.as_str().to_string(),
+            iterations: report.iterations,
+            residual: report.residual,
+            detail: match (&report.failure, &report.checkpoint) {
+                (Some(f), _) => format!("; {f}"),
+                (None, Some(c)) => format!(
+                    "; continue with: tufield solve {} --resume {}",
+                    args.scenario.scenario.display(),
+                    c.display()
+                ),
+                (None, None) => String::new(),
+            },
+        }),
+    }
+}
+
+/// Loads a checkpoint and checks that it belongs to this scenario: same model, grid and
+/// time steps (fixed-point settings such as `tol` or `max_iter` may change).
+fn load_compatible(path: &Path, sc: &Scenario) -> AppResult<FixedPointState> {
+    let ck = checkpoint::load(path)?;
+    let bad = |what: &str| AppError::Invalid {
+        source_name: path.display().to_string(),
+        key: "--resume".to_string(),
+        message: format!(
+            "the checkpoint was written for a different {what}; resume with the scenario \
+             and --set overrides it was started with"
+        ),
+    };
+    let old = Scenario::from_text(&path.display().to_string(), &sc.name, &ck.scenario, &[])
+        .map_err(|_| bad("scenario (its stored text no longer loads)"))?;
+    if old.model != sc.model {
+        return Err(bad("model"));
+    }
+    let (a, b) = (&old.settings, &sc.settings);
+    if a.steps != b.steps
+        || a.points_per_axis(old.dim()) != b.points_per_axis(sc.dim())
+        || a.domain != b.domain
+    {
+        return Err(bad("grid or number of time steps"));
+    }
+    Ok(ck.state)
+}
+
+/// The fixed point of one scenario written to `out` (library entry point of the command).
+pub fn solve(
+    sc: &Scenario,
+    out: &Path,
+    resume: Option<FixedPointState>,
+    mode: ProgressMode,
+    start: Instant,
+) -> AppResult<SolveReport> {
+    let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
+    let st = &sc.settings;
+    let grid = grid_for(sc)?;
+    let levels = snapshot_levels(st.steps, st.snapshot_every());
+    let mut map = MeanFieldMap::new(&sc.model, &grid, st.steps, levels).map_err(err)?;
+    let state = match resume {
+        Some(s) if s.x.len() != map.len() => {
+            return Err(AppError::Invalid {
+                source_name: sc.source_name.clone(),
+                key: "--resume".to_string(),
+                message: format!(
+                    "checkpoint iterate has {} values, this run needs {}",
+                    s.x.len(),
+                    map.len()
+                ),
+            })
+        }
+        Some(s) => s,
+        None => FixedPointState::new(map.initial_guess()),
+    };
+    let done = state.history.len();
+    let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
+    let oracle = lq::compute(sc)?;
+    let ckpt = checkpoint_path(out);
+    install_interrupt_handler();
+
+    if mode != ProgressMode::Quiet {
+        eprintln!("{}", header(sc, &grid, done));
+    }
+    let p = sc.model.num_populations();
+    let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);
+    let mut failure: Option<SolverError> = None;
+    let mut ckpt_error: Option<AppError> = None;
+    let outcome = {
+        let mut eval = |x: &[f64]| {
+            map.evaluate(x, &mut |ev| match ev {
+                SweepEvent::HjiDone(k) => progress.sweep(&format!("HJI population {}", k + 1)),
+                SweepEvent::FpkDone(k) => progress.sweep(&format!("FPK population {}", k + 1)),
+            })
+            .inspect_err(|e| failure = Some(e.clone()))
+        };
+        let mut observe = |state: &FixedPointState, rec: &_, _g: &[f64]| {
+            progress.iteration(state.history.len() - 1, rec);
+            match checkpoint::save(&ckpt, &sc.text, state) {
+                Ok(()) => Control::Continue,
+                Err(e) => {
+                    ckpt_error = Some(e);
+                    Control::Stop
+                }
+            }
+        };
+        fp.run(&mut eval, &mut observe, &INTERRUPT)
+    };
+    progress.finish();
+    if let Some(e) = ckpt_error {
+        return Err(e);
+    }
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return Err(err(e)),
+    };
+    let history = &fp.state().history;
+    let residual = history.last().map_or(f64::INFINITY, |r| r.residual);
+    let failure = match outcome {
+        Outcome::NonFinite => failure.map(|e| e.to_string()),
+        _ => None,
+    };
+    let mut report = SolveReport {
+        outcome,
+        out: None,
+        checkpoint: ckpt.is_file().then(|| ckpt.clone()),
+        iterations: history.len(),
+        residual,
+        mass_error: map.mass_error(),
+        lq_mean_distance: f64::NAN,
+        wall_s: 0.0,
+        failure,
+    };
+    if !map.results().is_empty() {
+        report.lq_mean_distance = lq_distance(&map, &oracle);
+        write(out, sc, &grid, &map, &fp, &oracle, &report)?;
+        report.out = Some(out.to_path_buf());
+        if outcome == Outcome::Converged && ckpt.is_file() {
+            std::fs::remove_file(&ckpt)
+                .map_err(|e| AppError::io(&ckpt, "cannot remove the checkpoint", &e))?;
+            report.checkpoint = None;
+        }
+    }
+    report.wall_s = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// max over populations, levels and axes of |m̄_PDE − m̄_exact LQ|.
+fn lq_distance(map: &MeanFieldMap, oracle: &lq::LqResults) -> f64 {
+    map.results()
+        .iter()
+        .zip(&oracle.exact.populations)
+        .flat_map(|(r, e)| {
+            r.fpk
+                .mean
+                .iter()
+                .zip(e.mean.iter())
+                .map(|(a, b)| (a - b).abs())
+                .collect::<Vec<_>>()
+        })
+        .fold(0.0, f64::max)
+}
+
+fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
+    let st = &sc.settings;
+    let shape: Vec<String> = grid.shape().iter().map(|n| n.to_string()).collect();
+    let boxes: Vec<String> = grid
+        .axes()
+        .iter()
+        .map(|a| format!("[{}, {}]", num(a.lo(), 3), num(a.hi(), 3)))
+        .collect();
+    let mut s = format!(
+        "{}: {} population(s), d = {}, grid {} on {}, {} steps, {}, tol {:.1e}, {} thread(s)",
+        sc.name,
+        sc.model.num_populations(),
+        sc.dim(),
+        shape.join("×"),
+        boxes.join("×"),
+        st.steps,
+        st.acceleration_name(),
+        st.tol,
+        rayon::current_num_threads()
+    );
+    if done > 0 {
+        s.push_str(&format!(" (resuming after iteration {done})"));
+    }
+    s
+}
+
+/// Writes the results atomically (layout in the module docs).
+fn write(
+    out: &Path,
+    sc: &Scenario,
+    grid: &Grid,
+    map: &MeanFieldMap,
+    fp: &FixedPoint,
+    oracle: &lq::LqResults,
+    report: &SolveReport,
+) -> AppResult<()> {
+    let w = AtomicH5::create(out, &sc.text)?;
+    let root = w.root().clone();
+    let hist = &fp.state().history;
+    w.str_attr(&root, "name", &sc.name)?;
+    w.str_attr(&root, "command", "solve")?;
+    w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    w.str_attr(&root, "status", report.outcome.as_str())?;
+    w.scalar_attr(&root, "iterations", hist.len() as u64)?;
+    w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
+    w.scalar_attr(&root, "residual", report.residual)?;
+    w.scalar_attr(&root, "tol", sc.settings.tol)?;
+    w.scalar_attr(&root, "mass_error", report.mass_error)?;
+    w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
+    w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
+
+    let time = w.array(&root, "time", &oracle.exact.time)?;
+    w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
+    let levels = map.snapshot_levels();
+    let snap_time: Array1<f64> = levels.iter().map(|&l| oracle.exact.time[l]).collect();
+    let snap = w.array(&root, "snapshot_time", &snap_time)?;
+    let lv: Array1<u64> = levels.iter().map(|&l| l as u64).collect();
+    let lvds = w.array(&root, "snapshot_level", &lv)?;
+    w.attach_scale(&lvds, &snap, 0, "snapshot_time")?;
+
+    let g = w.group("/grid")?;
+    let mut axes = Vec::new();
+    for (i, ax) in grid.axes().iter().enumerate() {
+        let name = format!("x{i}");
+        let ds = w.array(&g, &name, &ax.nodes())?;
+        w.str_attr(&ds, "label", &sc.model.axis_labels[i])?;
+        w.scalar_attr(&ds, "lo", ax.lo())?;
+        w.scalar_attr(&ds, "hi", ax.hi())?;
+        w.scalar_attr(&ds, "spacing", ax.spacing())?;
+        axes.push(ds);
+    }
+
+    w.group("/populations")?;
+    for (k, (res, spec)) in map.results().iter().zip(&sc.model.populations).enumerate() {
+        let pg = w.group(&format!("/populations/{k}"))?;
+        w.str_attr(&pg, "name", &spec.name)?;
+        for (name, data) in [("mean", &res.fpk.mean), ("target", &res.target)] {
+            let ds = w.array(&pg, name, data)?;
+            lq::time_axis(&w, &ds, &time)?;
+        }
+        let cov = w.array(&pg, "cov", &res.fpk.cov)?;
+        lq::time_axis(&w, &cov, &time)?;
+        for (name, data) in [
+            ("mass", &res.fpk.mass),
+            ("boundary_mass", &res.fpk.boundary_mass),
+        ] {
+            let ds = w.array(&pg, name, data)?;
+            lq::time_axis(&w, &ds, &time)?;
+        }
+        for (name, frames) in [("density", &res.density), ("value", &res.value)] {
+            let mut sw = w.snapshots(&pg, name, frames.len(), grid.shape())?;
+            for f in frames {
+                sw.push(f.view())?;
+            }
+            let ds = sw.dataset().clone();
+            w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
+            w.label_dim(&ds, 0, "snapshot_time")?;
+            for (i, ax) in axes.iter().enumerate() {
+                w.attach_scale(&ds, ax, i + 1, &sc.model.axis_labels[i])?;
+                w.label_dim(&ds, i + 1, &sc.model.axis_labels[i])?;
+            }
+        }
+    }
+
+    let fpg = w.group("/fixed_point")?;
+    w.str_attr(&fpg, "outcome", report.outcome.as_str())?;
+    w.scalar_attr(&fpg, "tol", sc.settings.tol)?;
+    w.scalar_attr(&fpg, "damping", sc.settings.damping)?;
+    w.str_attr(&fpg, "acceleration", &sc.settings.acceleration_name())?;
+    let col = |f: fn(&tufield_solvers::fixed_point::IterationRecord) -> f64| -> Array1<f64> {
+        hist.iter().map(f).collect()
+    };
+    w.array(&fpg, "residual", &col(|r| r.residual))?;
+    w.array(&fpg, "damping", &col(|r| r.damping))?;
+    w.array(&fpg, "wall_s", &col(|r| r.wall_s))?;
+    let acc: Array1<u8> = hist.iter().map(|r| u8::from(r.accelerated)).collect();
+    w.array(&fpg, "accelerated", &acc)?;
+
+    lq::write_groups(&w, sc, oracle, &time)?;
+    w.commit()?;
+    Ok(())
+}
+
+/// The closing summary.
+pub fn summary(sc: &Scenario, r: &SolveReport) -> String {
+    let mut s = format!(
+        "{}: {} after {} iteration(s), residual {:.3e} (tol {:.1e})\n",
+        sc.name,
+        r.outcome.as_str(),
+        r.iterations,
+        r.residual,
+        sc.settings.tol
+    );
+    if let Some(f) = &r.failure {
+        s.push_str(&format!("  failure           {f}\n"));
+    }
+    s.push_str(&format!("  mass error        {:.2e}\n", r.mass_error));
+    if r.lq_mean_distance.is_finite() {
+        s.push_str(&format!(
+            "  distance to LQ    {:.3e} (max |m̄_PDE − m̄_exact| over populations, times, axes)\n",
+            r.lq_mean_distance
+        ));
+    }
+    match &r.out {
+        Some(o) => s.push_str(&format!("  wrote {}\n", o.display())),
+        None => s.push_str("  no output written (no iteration completed)\n"),
+    }
+    if let Some(c) = &r.checkpoint {
+        s.push_str(&format!("  checkpoint {}\n", c.display()));
+    }
+    s.push_str(&format!("  wall time {:.2} s\n", r.wall_s));
+    s
+}

@@ -1,0 +1,132 @@
+//! Progress reporting of long runs (stderr, so stdout stays the summary).
+//!
+//! * On a terminal: two indicatif bars, the outer one over fixed-point iterations showing
+//!   the latest residual, the inner one over the HJI/FPK sweeps of the current iteration.
+//! * Not a terminal (a log file, CI, a batch job): one plain line per iteration.
+//! * `--quiet`: nothing.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use tufield_solvers::fixed_point::IterationRecord;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// indicatif bars on stderr.
+    Bars,
+    /// One line per iteration on stderr.
+    Lines,
+    /// Nothing.
+    Quiet,
+}
+
+impl ProgressMode {
+    /// Bars when stderr is a terminal, lines otherwise, nothing when `quiet`.
+    pub fn detect(quiet: bool) -> Self {
+        if quiet {
+            ProgressMode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            ProgressMode::Bars
+        } else {
+            ProgressMode::Lines
+        }
+    }
+}
+
+/// Progress of a fixed-point run: `max_iter` iterations of `sweeps` sweeps each.
+/// All methods take `&self` so the map and the observer of the iteration can share it.
+#[derive(Debug)]
+pub struct FixedPointProgress {
+    mode: ProgressMode,
+    _multi: Option<MultiProgress>,
+    outer: Option<ProgressBar>,
+    inner: Option<ProgressBar>,
+    tol: f64,
+}
+
+impl FixedPointProgress {
+    /// Starts the bars (if any); `done` iterations are already behind (a resumed run).
+    pub fn new(mode: ProgressMode, max_iter: usize, sweeps: usize, done: usize, tol: f64) -> Self {
+        if mode != ProgressMode::Bars {
+            return FixedPointProgress {
+                mode,
+                _multi: None,
+                outer: None,
+                inner: None,
+                tol,
+            };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let outer = multi.add(ProgressBar::new(max_iter as u64));
+        outer.set_style(
+            ProgressStyle::with_template(
+                "iterations {bar:30.cyan/blue} {pos:>4}/{len:4} {elapsed_precise} {msg}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        outer.set_position(done as u64);
+        outer.set_message(format!("tol {tol:.1e}"));
+        let inner = multi.add(ProgressBar::new(sweeps as u64));
+        inner.set_style(
+            ProgressStyle::with_template("sweeps     {bar:30.green/white} {pos:>4}/{len:4} {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        FixedPointProgress {
+            mode,
+            _multi: Some(multi),
+            outer: Some(outer),
+            inner: Some(inner),
+            tol,
+        }
+    }
+
+    /// One HJI or FPK sweep finished; `what` names it (e.g. "FPK population 2").
+    pub fn sweep(&self, what: &str) {
+        if let Some(b) = &self.inner {
+            b.inc(1);
+            b.set_message(what.to_string());
+        }
+    }
+
+    /// Iteration `index` (0-based) finished with `record`.
+    pub fn iteration(&self, index: usize, record: &IterationRecord) {
+        match self.mode {
+            ProgressMode::Bars => {
+                if let Some(b) = &self.outer {
+                    b.set_position(index as u64 + 1);
+                    b.set_message(format!(
+                        "residual {:.3e} (tol {:.1e}){}",
+                        record.residual,
+                        self.tol,
+                        if record.accelerated { " anderson" } else { "" }
+                    ));
+                }
+                if let Some(b) = &self.inner {
+                    b.reset();
+                }
+            }
+            ProgressMode::Lines => eprintln!(
+                "iteration {:4}: residual {:.3e} (tol {:.1e}), {:.2} s{}",
+                index + 1,
+                record.residual,
+                self.tol,
+                record.wall_s,
+                if record.accelerated {
+                    ", next step anderson"
+                } else {
+                    ""
+                }
+            ),
+            ProgressMode::Quiet => {}
+        }
+    }
+
+    /// Removes the bars (before the summary is printed).
+    pub fn finish(&self) {
+        for b in [&self.inner, &self.outer].into_iter().flatten() {
+            b.finish_and_clear();
+        }
+    }
+}
