@@ -3,8 +3,9 @@
 #   libopenblas-dev  BLAS/LAPACK for ndarray-linalg (feature openblas-system)
 #   libhdf5-dev      HDF5 C library for the hdf5-metno crate
 #   pkg-config       lets the -sys crates find both
+#   hdf5-tools       h5dump/h5ls, used by the tests to check that output files read back
 set -euo pipefail
-pkgs=(libopenblas-dev libhdf5-dev pkg-config)
+pkgs=(libopenblas-dev libhdf5-dev pkg-config hdf5-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

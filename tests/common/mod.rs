@@ -112,3 +112,68 @@ kind = "chain"
 [solver]
 steps = 50
 "#;
+
+/// Every dataset and attribute of an HDF5 file, keyed by path (`/a/b` for datasets,
+/// `/a/b@name` for attributes), numbers as exact bit patterns (f64) or integers and strings
+/// as text, for bit-for-bit comparisons of whole files.
+pub fn h5_contents(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let file = hdf5::File::open(path).expect("output opens");
+    let mut out = std::collections::BTreeMap::new();
+    walk(&file, &mut out);
+    out
+}
+
+fn attrs(loc: &hdf5::Location, prefix: &str, out: &mut std::collections::BTreeMap<String, String>) {
+    for name in loc.attr_names().expect("attribute names") {
+        // Dimension-scale bookkeeping attributes hold object references; skip them.
+        if name == "DIMENSION_LIST" || name == "REFERENCE_LIST" {
+            continue;
+        }
+        let a = loc.attr(&name).expect("attribute opens");
+        out.insert(format!("{prefix}@{name}"), value_text(&a));
+    }
+}
+
+fn value_text(c: &hdf5::Container) -> String {
+    use hdf5::types::TypeDescriptor as T;
+    match c.dtype().and_then(|t| t.to_descriptor()).expect("type") {
+        T::Float(_) => format!(
+            "{:?}",
+            c.read_raw::<f64>()
+                .expect("f64 data")
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        ),
+        T::Unsigned(_) | T::Integer(_) => {
+            format!("{:?}", c.read_raw::<i64>().expect("integer data"))
+        }
+        T::VarLenUnicode => format!(
+            "{:?}",
+            c.read_raw::<hdf5::types::VarLenUnicode>()
+                .expect("string data")
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect::<Vec<_>>()
+        ),
+        other => format!("<{other:?}>"),
+    }
+}
+
+fn walk(g: &hdf5::Group, out: &mut std::collections::BTreeMap<String, String>) {
+    let prefix = if g.name() == "/" {
+        String::new()
+    } else {
+        g.name()
+    };
+    attrs(g, &prefix, out);
+    for ds in g.datasets().expect("datasets") {
+        let name = ds.name();
+        out.insert(format!("{name}#shape"), format!("{:?}", ds.shape()));
+        out.insert(name.clone(), value_text(&ds));
+        attrs(&ds, &name, out);
+    }
+    for sub in g.groups().expect("groups") {
+        walk(&sub, out);
+    }
+}
