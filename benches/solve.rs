@@ -1,0 +1,90 @@
+//! Full `tufield solve` of the default scenario (scenarios/lqc_2d_chain3.toml: 3
+//! populations, 101² points, 100 steps, Anderson), including the LQ oracle and the HDF5
+//! output (to a temporary directory).
+//!
+//! * `cargo bench --bench solve` — criterion timing of the whole solve.
+//! * `cargo bench --bench solve -- --report [--threads 1,2]` — one run per thread count,
+//!   printing wall time, iterations, throughput in grid points × time steps per second
+//!   (counting one HJI and one FPK sweep per population per iteration) and peak memory.
+
+use criterion::Criterion;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tufield::commands::solve::{grid_for, solve};
+use tufield::progress::ProgressMode;
+use tufield::Scenario;
+
+const SCENARIO: &str = "scenarios/lqc_2d_chain3.toml";
+
+fn scenario() -> Scenario {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Scenario::load(&root.join(SCENARIO), &[]).expect("default scenario loads")
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn report(threads: &[usize]) {
+    let sc = scenario();
+    let grid = grid_for(&sc).expect("grid");
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    for &t in threads {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .expect("thread pool");
+        let out = dir.path().join(format!("t{t}.h5"));
+        let start = Instant::now();
+        let r = pool
+            .install(|| solve(&sc, &out, None, ProgressMode::Quiet, start))
+            .expect("solve succeeds");
+        let wall = start.elapsed().as_secs_f64();
+        let sweeps = 2 * sc.model.num_populations() * r.iterations;
+        let point_steps = (grid.len() * sc.settings.steps * sweeps) as f64;
+        println!(
+            "{SCENARIO}: threads {t}: {} in {} iterations, wall {wall:.3} s, {:.3e} point-steps/s \
+             ({} points × {} steps × {sweeps} sweeps), distance to LQ {:.3e}, peak RSS {:.0} MB",
+            r.outcome.as_str(),
+            r.iterations,
+            point_steps / wall,
+            grid.len(),
+            sc.settings.steps,
+            r.lq_mean_distance,
+            peak_rss_mb().unwrap_or(f64::NAN)
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--report") {
+        let threads = args
+            .iter()
+            .position(|a| a == "--threads")
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_else(|| vec![1, 2]);
+        report(&threads);
+        return;
+    }
+    let sc = scenario();
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let out = dir.path().join("bench.h5");
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(40))
+        .configure_from_args();
+    c.bench_function(
+        "solve lqc_2d_chain3 (101², 100 steps, 3 populations)",
+        |b| {
+            b.iter(|| {
+                solve(&sc, &out, None, ProgressMode::Quiet, Instant::now()).expect("solve succeeds")
+            })
+        },
+    );
+    c.final_summary();
+}
