@@ -30,6 +30,8 @@ pub enum Command {
     Lq(LqArgs),
     /// Mean-field equilibrium by the HJI–FPK fixed point → HDF5 (checkpointed, resumable).
     Solve(SolveArgs),
+    /// PNG figures of a solve or lq output file (means, residuals, densities).
+    Plot(PlotArgs),
 }
 
 /// A scenario file and its overrides.
@@ -75,4 +77,14 @@ pub struct SolveArgs {
     /// of the same scenario (same model, grid and steps; tol and max_iter may change).
     #[arg(long, value_name = "CHECKPOINT.h5")]
     pub resume: Option<PathBuf>,
+}
+
+/// Arguments of `tufield plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// An output file of `tufield solve` or `tufield lq`.
+    pub file: PathBuf,
+    /// Directory for the PNG files (default: the file's directory; created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod format;
 pub mod lq;
+pub mod plot;
 pub mod solve;
 
 use crate::cli::{Cli, Command};
@@ -18,5 +19,6 @@ pub fn run(cli: &Cli) -> AppResult<()> {
         Command::Check(args) => check::run(args, cli.quiet),
         Command::Lq(args) => lq::run(args, cli.quiet),
         Command::Solve(args) => solve::run(args, cli.quiet),
+        Command::Plot(args) => plot::run(args, cli.quiet),
     }
 }
