@@ -236,7 +236,6 @@ pub struct Sweeper {
     grid: Grid,
     geo: Geometry,
     time: TimeStepping,
-    drift: Vec<Vec<f64>>,
     density: Vec<f64>,
     partials: Vec<MomentPartial>,
 }
@@ -275,9 +274,8 @@ impl Sweeper {
         Ok(Sweeper {
             grid: grid.clone(),
             time,
-            drift: vec![vec![0.0; grid.len()]; grid.dim()],
             density: vec![0.0; grid.len()],
-            partials: vec![MomentPartial::default(); grid.row_tasks().3],
+            partials: vec![MomentPartial::new(); grid.row_tasks().3],
             geo,
         })
     }
@@ -371,16 +369,21 @@ impl Sweeper {
             for i in 0..d {
                 rho_n[i] = rho[[n, i]];
             }
-            kernels::drift_pass(
+            // E_{d−1} (last axis, with the right-hand side v + dt g), then E_{d−2} … E_0.
+            let mut ok = kernels::row_pass(
                 &self.geo,
+                &self.grid,
                 v_next,
-                &mut self.drift,
-                Some((out_n, &rho_n[..d])),
+                out_n,
+                Some(&rho_n[..d]),
+                false,
+                None,
             );
-            for axis in (0..d).rev() {
-                kernels::solve_axis(&self.geo, axis, false, out_n, &mut self.drift[axis]);
+            for axis in (0..d - 1).rev() {
+                ok = kernels::block_pass(&self.geo, v_next, out_n, axis, false);
             }
-            if !kernels::all_finite(&self.geo, out_n) {
+            // The last factor writes every node of v^n and checks each value it writes.
+            if !ok {
                 return Err(nonfinite(n));
             }
         }
@@ -432,23 +435,28 @@ impl Sweeper {
             min_density: f64::INFINITY,
         };
         for n in 0..=steps {
-            if n > 0 {
-                kernels::drift_pass(&self.geo, hji.level_slice(n), &mut self.drift, None);
-                for axis in 0..d {
-                    kernels::solve_axis(
-                        &self.geo,
-                        axis,
-                        true,
-                        &mut self.density,
-                        &mut self.drift[axis],
-                    );
+            let (mom, ok) = if n == 0 {
+                let mom = self.grid.moments_with(&self.density, &mut self.partials);
+                let ok = kernels::all_finite(&self.geo, &self.density);
+                (mom, ok)
+            } else {
+                // m^n = E_{d−1}ᵀ ⋯ E_0ᵀ m^{n−1} with the drift of v^n; moments fused in the last.
+                let v = hji.level_slice(n);
+                for axis in 0..d - 1 {
+                    kernels::block_pass(&self.geo, v, &mut self.density, axis, true);
                 }
-            }
-            let mom = self.grid.moments_with(&self.density, &mut self.partials);
-            if !mom.mass.is_finite()
-                || mom.cov.iter().any(|v| !v.is_finite())
-                || !kernels::all_finite(&self.geo, &self.density)
-            {
+                let ok = kernels::row_pass(
+                    &self.geo,
+                    &self.grid,
+                    v,
+                    &mut self.density,
+                    None,
+                    true,
+                    Some(&mut self.partials),
+                );
+                (self.grid.combine(&self.partials), ok)
+            };
+            if !ok || !mom.mass.is_finite() || mom.cov.iter().any(|v| !v.is_finite()) {
                 return Err(SolverError::NonFinite {
                     stage: "FPK",
                     level: n,
@@ -483,11 +491,20 @@ impl Sweeper {
             ));
         }
         let v: Vec<f64> = v.iter().cloned().collect();
-        kernels::drift_pass(&self.geo, &v, &mut self.drift, None);
+        let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
+        kernels::drift_field(&self.geo, &v, &mut drift);
         let mut shape = vec![self.grid.dim()];
         shape.extend_from_slice(self.grid.shape());
-        let flat: Vec<f64> = self.drift.iter().flatten().cloned().collect();
+        let flat: Vec<f64> = drift.into_iter().flatten().collect();
         Ok(ArrayD::from_shape_vec(IxDyn(&shape), flat).expect("d fields of grid size"))
+    }
+
+    fn factor(&self, v_next: &[f64], axis: usize, transpose: bool, x: &mut [f64]) {
+        if axis + 1 == self.grid.dim() {
+            kernels::row_pass(&self.geo, &self.grid, v_next, x, None, transpose, None);
+        } else {
+            kernels::block_pass(&self.geo, v_next, x, axis, transpose);
+        }
     }
 
     /// Applies one splitting factor E_axis = (I − dt L_axis)⁻¹, or its transpose, to the flat
@@ -507,8 +524,7 @@ impl Sweeper {
                 format!("axis {axis} ≥ dimension {}", self.grid.dim()),
             ));
         }
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
-        kernels::solve_axis(&self.geo, axis, transpose, x, &mut self.drift[axis]);
+        self.factor(v_next, axis, transpose, x);
         Ok(())
     }
 
@@ -517,9 +533,8 @@ impl Sweeper {
     pub fn apply_step(&mut self, v_next: &[f64], x: &mut [f64]) -> Result<()> {
         self.check_field("value", v_next.len())?;
         self.check_field("field", x.len())?;
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
         for axis in (0..self.grid.dim()).rev() {
-            kernels::solve_axis(&self.geo, axis, false, x, &mut self.drift[axis]);
+            self.factor(v_next, axis, false, x);
         }
         Ok(())
     }
@@ -528,9 +543,8 @@ impl Sweeper {
     pub fn apply_step_transpose(&mut self, v_next: &[f64], y: &mut [f64]) -> Result<()> {
         self.check_field("value", v_next.len())?;
         self.check_field("field", y.len())?;
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
         for axis in 0..self.grid.dim() {
-            kernels::solve_axis(&self.geo, axis, true, y, &mut self.drift[axis]);
+            self.factor(v_next, axis, true, y);
         }
         Ok(())
     }
@@ -539,18 +553,18 @@ impl Sweeper {
     /// N×N), with the drift of `v_next`. For tests and analysis; the sweeps never form them.
     pub fn assemble_generators(&mut self, v_next: &[f64]) -> Result<Vec<CsMat<f64>>> {
         self.check_field("value", v_next.len())?;
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
+        let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
+        kernels::drift_field(&self.geo, v_next, &mut drift);
         let g = &self.geo;
         let n_pts = g.len;
         let diff = g.diff;
         let mut out = Vec::with_capacity(g.d);
-        for axis in 0..g.d {
+        for (axis, b_axis) in drift.iter().enumerate() {
             let (n, stride) = (g.shape[axis], g.strides[axis]);
             let (ih, dh2) = (g.inv_h[axis], diff * g.inv_h[axis] * g.inv_h[axis]);
             let mut tri = TriMat::with_capacity((n_pts, n_pts), 3 * n_pts);
-            for p in 0..n_pts {
+            for (p, &b) in b_axis.iter().enumerate() {
                 let j = (p / stride) % n;
-                let b = self.drift[axis][p];
                 let lo = if j > 0 { (-b).max(0.0) * ih + dh2 } else { 0.0 };
                 let up = if j + 1 < n {
                     b.max(0.0) * ih + dh2
