@@ -2,9 +2,9 @@
 //! sizes a scenario uses: 1-D 2000 points × 1000 steps, 2-D 256² × 200, 3-D 64³ × 100.
 //!
 //! * `cargo bench --bench sweep` — criterion timings (small sample size).
-//! * `cargo bench --bench sweep -- --throughput [--threads 1,2,16] [--case 2d]` — prints
-//!   point-steps per second (grid points × time steps / wall time of the HJI+FPK pair) for
-//!   each thread count and checks that every thread count reproduces the 1-thread value
+//! * `cargo bench --bench sweep -- --throughput [--threads 1,2,16] [--case 2d] [--repeat N]` — prints
+//!   point-steps per second (grid points × time steps / best wall time of `--repeat N`
+//!   (default 3) HJI+FPK pairs) for each thread count and checks that every thread count reproduces the 1-thread value
 //!   functions and densities bit for bit (exits non-zero otherwise).
 
 use criterion::{criterion_group, Criterion};
@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
-fn throughput(threads: &[usize], only: Option<&str>) -> bool {
+fn throughput(threads: &[usize], only: Option<&str>, repeat: usize) -> bool {
     let mut ok = true;
     for case in cases() {
         if only.is_some_and(|o| o != case.name) {
@@ -151,7 +151,7 @@ fn throughput(threads: &[usize], only: Option<&str>) -> bool {
                 let mut last = Vec::new();
                 pass(&mut s, &mut last); // warm-up (page faults, caches)
                 let mut best = f64::INFINITY;
-                for _ in 0..3 {
+                for _ in 0..repeat {
                     let t0 = Instant::now();
                     pass(&mut s, &mut last);
                     best = best.min(t0.elapsed().as_secs_f64());
@@ -208,7 +208,8 @@ fn main() {
             })
             .unwrap_or_else(|| vec![1, 2, 16]);
         let case = value("--case");
-        if !throughput(&threads, case.as_deref()) {
+        let repeat = value("--repeat").map_or(3, |r| r.parse().expect("--repeat N"));
+        if !throughput(&threads, case.as_deref(), repeat) {
             eprintln!("results differ between thread counts");
             std::process::exit(1);
         }

@@ -29,7 +29,7 @@ use std::cell::RefCell;
 
 /// Segment length along the last axis: the width of a block-pass task and the unit of the
 /// gradient computation.
-pub(crate) const SEG: usize = 32;
+pub(crate) const SEG: usize = 64;
 
 /// Rows solved together in the row pass.
 pub(crate) const LANES: usize = ROW_GROUP;
@@ -74,6 +74,11 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
+    /// The best build of the task functions this CPU runs.
+    pub(crate) fn detect_simd() -> bool {
+        simd_available()
+    }
+
     pub(crate) fn new(grid: &Grid, a: M3, q: M3, s: M3, sigma: f64, dt: f64) -> Self {
         let d = grid.dim();
         let (nl, rows, per, tasks) = grid.row_tasks();
@@ -166,6 +171,31 @@ fn neg(b: f64) -> f64 {
     }
 }
 
+/// Rows ahead that the strided sweeps prefetch.
+const PREFETCH_ROWS: usize = 6;
+
+/// Hints the cache to fetch the `w` doubles at `ptr` (a segment of a row reached with a large
+/// stride, which hardware prefetchers do not follow). No effect on results.
+#[inline(always)]
+fn prefetch(ptr: *const f64, w: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = w * 8;
+        let mut off = 0;
+        while off < bytes + 63 {
+            // SAFETY: prefetching never faults, whatever the address; `wrapping_add` keeps
+            // the pointer arithmetic defined.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>((ptr as *const i8).wrapping_add(off.min(bytes - 1)))
+            };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (ptr, w);
+}
+
 /// 1 when `v` is NaN or ±∞ (exponent bits all ones), else 0; vectorisable.
 #[inline(always)]
 fn nonfinite_bit(v: f64) -> u64 {
@@ -239,8 +269,8 @@ fn seg_grad<const D: usize>(
 /// Drift component b_i = Σ_k A_ik p_k at segment position q (`a` = row i of A).
 #[inline(always)]
 fn bcomp<const D: usize>(a: &[f64; MAX_DIM], p: &[[f64; SEG]; D], q: usize) -> f64 {
-    let mut s = 0.0;
-    for k in 0..D {
+    let mut s = a[0] * p[0][q];
+    for k in 1..D {
         s += a[k] * p[k][q];
     }
     s
@@ -414,19 +444,20 @@ unsafe fn thomas<'a, const T: bool>(
 // ---------------------------------------------------------------------------------------
 
 /// HJI right-hand side on a segment: `bl[q]` = b_last, `xo[q]` = v + dt (f − ½ b·∇v) with
-/// f = ½(ρ−x)ᵀQ(ρ−x); `wv[0..D−1]` = ρ − x on the outer axes, `xl` = last-axis coordinates.
+/// the running cost f = ½(ρ−x)ᵀQ(ρ−x) written along the row as f = f0 + w (f1 + ½Q_ll w),
+/// w = ρ_last − x_last (`f0`, `f1` from the outer coordinates), `xl` = last-axis coordinates.
 #[inline(always)]
 fn hji_rhs_seg<const D: usize>(
     g: &Geometry,
     p: &[[f64; SEG]; D],
     vr: &[f64],
     xl: &[f64],
-    wv: &[f64; MAX_DIM],
-    rho_l: f64,
+    (f0, f1, rho_l): (f64, f64, f64),
     bl: &mut [f64],
     xo: &mut [f64],
 ) {
     let l = D - 1;
+    let hq = g.half_q[l][l];
     let w = vr.len();
     let (xl, bl, xo) = (&xl[..w], &mut bl[..w], &mut xo[..w]);
     for q in 0..w {
@@ -439,17 +470,34 @@ fn hji_rhs_seg<const D: usize>(
             }
             bp += bi * p[i][q];
         }
-        let mut wq = *wv;
-        wq[l] = rho_l - xl[q];
-        let mut f = 0.0;
-        for i in 0..D {
-            for k in 0..D {
-                f += g.half_q[i][k] * wq[i] * wq[k];
-            }
-        }
+        let wl = rho_l - xl[q];
+        let f = f0 + wl * (f1 + hq * wl);
         bl[q] = blast;
         xo[q] = vr[q] + g.dt * (f - 0.5 * bp);
     }
+}
+
+/// Row constants of the running cost (see [`hji_rhs_seg`]): f0 = ½ Σ_{i,k<l} Q_ik w_i w_k,
+/// f1 = Σ_{i<l} Q_il w_i, with w = ρ − x on the outer axes of the row.
+#[inline(always)]
+fn cost_row<const D: usize>(
+    g: &Geometry,
+    idx: &[usize; MAX_DIM],
+    rho: &[f64; MAX_DIM],
+) -> (f64, f64) {
+    let l = D - 1;
+    let mut wv = [0.0; MAX_DIM];
+    for k in 0..l {
+        wv[k] = rho[k] - (g.lo[k] + idx[k] as f64 * g.h[k]);
+    }
+    let (mut f0, mut f1) = (0.0, 0.0);
+    for i in 0..l {
+        for k in 0..l {
+            f0 += g.half_q[i][k] * wv[i] * wv[k];
+        }
+        f1 += 2.0 * g.half_q[i][l] * wv[i];
+    }
+    (f0, f1)
 }
 
 /// Rows `r0..r1` of the row pass. `HJI`: the right-hand side is v + dt g (g from ρ), the
@@ -477,6 +525,7 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
     let mut bad = 0u64;
     let mut rg = r0;
     let mut idxs = [[0usize; MAX_DIM]; LANES];
+    let mut costs = [(0.0f64, 0.0f64); LANES];
     while rg < r1 {
         let nr = LANES.min(r1 - rg);
         for lane in nr..LANES {
@@ -485,6 +534,9 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
         }
         for lane in 0..nr {
             idxs[lane] = row_outer::<D>(g, rg + lane);
+            if HJI {
+                costs[lane] = cost_row::<D>(g, &idxs[lane], rho);
+            }
         }
         // Phase 1: drift component and right-hand side along each row, then transposed
         // into the node-major tiles.
@@ -496,18 +548,14 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                 let idx = &idxs[lane];
                 seg_grad::<D>(g, v, r, idx, j0, w, &mut p);
                 if HJI {
-                    let mut wv = [0.0; MAX_DIM];
-                    for k in 0..D - 1 {
-                        wv[k] = rho[k] - (g.lo[k] + idx[k] as f64 * g.h[k]);
-                    }
+                    let (f0, f1) = costs[lane];
                     let vr = &v[off + j0..off + j0 + w];
                     hji_rhs_seg::<D>(
                         g,
                         &p,
                         vr,
                         &g.xl[j0..],
-                        &wv,
-                        rho[l],
+                        (f0, f1, rho[l]),
                         &mut lb[lane],
                         &mut lx[lane],
                     );
@@ -609,7 +657,7 @@ fn row_task_dispatch<const D: usize, const HJI: bool, const T: bool>(
     with_scratch(2 * LANES * g.nl, |scratch| {
         #[cfg(target_arch = "x86_64")]
         if g.simd {
-            // SAFETY: AVX2 availability was checked at run time (`simd_available`).
+            // SAFETY: AVX2 was detected at run time (`simd_available`).
             return unsafe {
                 row_task_avx2::<D, HJI, T>(g, grid, v, x, rho, r0, r1, partial, scratch)
             };
@@ -706,6 +754,11 @@ fn block_task<const D: usize, const T: bool>(
     let rstride = stride / nl;
     let mut idx = row_outer::<D>(g, r0);
     for j in 0..n {
+        if j + PREFETCH_ROWS < n {
+            let ahead = row0 + (j + PREFETCH_ROWS) * stride + j0;
+            prefetch(v[ahead..].as_ptr(), w);
+            prefetch(x.ptr_at(ahead), w);
+        }
         idx[axis] = j;
         seg_grad::<D>(g, v, r0 + j * rstride, &idx, j0, w, &mut p);
         for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
@@ -759,7 +812,7 @@ fn block_pass_d<const D: usize, const T: bool>(
             with_scratch(n * SEG, |scratch| {
                 #[cfg(target_arch = "x86_64")]
                 if g.simd {
-                    // SAFETY: AVX2 availability was checked at run time.
+                    // SAFETY: AVX2 was detected at run time (`simd_available`).
                     return unsafe { block_task_avx2::<D, T>(g, v, xs, axis, t, scratch) };
                 }
                 block_task::<D, T>(g, v, xs, axis, t, scratch)

@@ -37,15 +37,23 @@
 //! bit-identically from the stored v^{n+1} (one field per level is kept, not the drift).
 //! Since 1ᵀE_iᵀ = (E_i 1)ᵀ = 1ᵀ and E_iᵀ ≥ 0, mass Σ m·cell is conserved to round-off and
 //! m stays ≥ 0 with no boundary code; no-flux boundaries come with the transpose. The
-//! discrete pair (v, m) satisfies Σ_x v^n m^n = Σ_x v^{n+1} m^{n+1} + dt Σ_x g^n m^n exactly.
+//! discrete pair (v, m) satisfies Σ_x v^n m^n = Σ_x (v^{n+1} + dt g^n) m^{n+1} exactly.
 //!
-//! *Line solves.* Thomas algorithm without pivoting (diagonally dominant). For the
-//! transpose the sub- and super-diagonals are exchanged: row j of (I − dt L_i)ᵀ has
-//! −β_{j−1} below and −α_{j+1} above the diagonal (α, β: the backward/forward couplings of
-//! `kernels::line`). On the contiguous last axis one task solves a block of rows; on
-//! the other axes the array is seen as (outer, n_axis, inner) and a task sweeps along the
-//! axis over a block of `BLOCK` = 32 consecutive inner indices, the inner loop running over
-//! contiguous memory (SIMD).
+//! *Line solves.* Thomas algorithm without pivoting (diagonally dominant). Row j of
+//! I − dt L_i has −α_j below and −β_j above the diagonal, α_j = dt(b_j⁻/h + σ²/2h²)
+//! (0 at j = 0), β_j = dt(b_j⁺/h + σ²/2h²) (0 at j = n−1); the transpose exchanges them:
+//! row j of (I − dt L_i)ᵀ has −β_{j−1} below and −α_{j+1} above the diagonal.
+//! On the contiguous last axis, 16 rows are solved together: drift and right-hand side
+//! are computed along each row, transposed into a small tile and the 16 recurrences run
+//! in SIMD lanes (which hides the latency of the Thomas recurrence). On the other axes the
+//! array is seen as (outer, n_axis, inner) and a task sweeps along the axis over a segment
+//! of 64 consecutive nodes of one last-axis row, SIMD across the segment. The drift is
+//! never stored: each pass recomputes the component it needs from the stored v^{n+1}
+//! with the same expressions, so the HJI and the FPK use bit-identical coefficients. The
+//! HJI's right-hand side and the FPK's moments are fused into the row pass, so one time
+//! step of either costs d passes over the field. The inner loops are compiled for AVX2
+//! too and chosen at run time; no a·b + c is contracted into an FMA, so both builds give
+//! identical bits.
 //!
 //! *Determinism.* rayon tasks have fixed sizes (independent of the thread count), each
 //! output element is written by one task, and reductions (mass, moments) are combined in
@@ -229,7 +237,8 @@ pub struct FpkSummary {
 }
 
 /// Reusable solver for one grid, one set of coefficients and one time stepping: owns the
-/// workspace (drift components, density, reduction buffers) so repeated HJI/FPK solves,
+/// workspace (density, reduction buffers; per-thread tiles are kept by the threads) so
+/// repeated HJI/FPK solves,
 /// e.g. in a fixed-point loop, do not reallocate.
 #[derive(Debug, Clone)]
 pub struct Sweeper {
@@ -249,8 +258,8 @@ fn to_m3(a: &Array2<f64>) -> M3 {
 }
 
 impl Sweeper {
-    /// Validates the coefficients against the grid and allocates the workspace
-    /// (d + 1 fields). `steps ≥ 1` (field `solver.steps`).
+    /// Validates the coefficients against the grid and allocates the workspace (one field).
+    /// `steps ≥ 1` (field `solver.steps`).
     pub fn new(params: &SweepParams, grid: &Grid, steps: usize) -> Result<Self> {
         params.validate(grid.dim())?;
         if steps == 0 {
@@ -278,6 +287,13 @@ impl Sweeper {
             partials: vec![MomentPartial::new(); grid.row_tasks().3],
             geo,
         })
+    }
+
+    /// Selects the portable build of the inner loops instead of the AVX2 one (both give
+    /// identical bits; for tests and comparisons).
+    #[doc(hidden)]
+    pub fn set_portable_kernels(&mut self, portable: bool) {
+        self.geo.simd = !portable && kernels::Geometry::detect_simd();
     }
 
     /// The grid.
