@@ -528,10 +528,6 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
     let mut costs = [(0.0f64, 0.0f64); LANES];
     while rg < r1 {
         let nr = LANES.min(r1 - rg);
-        for lane in nr..LANES {
-            lb[lane] = [0.0; SEG];
-            lx[lane] = [0.0; SEG];
-        }
         for lane in 0..nr {
             idxs[lane] = row_outer::<D>(g, rg + lane);
             if HJI {
@@ -568,16 +564,18 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                     lx[lane][..w].copy_from_slice(xr);
                 }
             }
+            // (a full group gets the constant trip count, which the compiler unrolls)
+            let lanes = if nr == LANES { LANES } else { nr };
             for q in 0..w {
                 let tbr = &mut tb[(j0 + q) * LANES..(j0 + q + 1) * LANES];
                 let txr = &mut tx[(j0 + q) * LANES..(j0 + q + 1) * LANES];
-                for lane in 0..LANES {
+                for lane in 0..lanes {
                     tbr[lane] = lb[lane][q];
                     txr[lane] = lx[lane][q];
                 }
             }
         }
-        // Phase 2: LANES systems at once.
+        // Phase 2: the nr ≤ LANES systems at once.
         // SAFETY: the tiles are this task's scratch.
         unsafe {
             thomas::<T>(
@@ -588,7 +586,7 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                 0,
                 LANES,
                 nl,
-                LANES,
+                nr,
                 g.c1[l],
                 g.c2[l],
             );
@@ -598,7 +596,7 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
             let w = SEG.min(nl - j0);
             for q in 0..w {
                 let txr = &tx[(j0 + q) * LANES..(j0 + q + 1) * LANES];
-                for lane in 0..LANES {
+                for lane in 0..if nr == LANES { LANES } else { nr } {
                     lx[lane][q] = txr[lane];
                 }
             }
