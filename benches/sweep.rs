@@ -156,8 +156,19 @@ fn throughput(threads: &[usize], only: Option<&str>, repeat: usize) -> bool {
                     pass(&mut s, &mut last);
                     best = best.min(t0.elapsed().as_secs_f64());
                 }
-                let vb: Vec<u64> = s.hji.values().iter().map(|v| v.to_bits()).collect();
-                let mb: Vec<u64> = last.iter().map(|v| v.to_bits()).collect();
+                // (no copies when there is nothing to compare, so that peak memory is the
+                // solver's own)
+                let keep = threads.len() > 1;
+                let vb: Vec<u64> = if keep {
+                    s.hji.values().iter().map(|v| v.to_bits()).collect()
+                } else {
+                    Vec::new()
+                };
+                let mb: Vec<u64> = if keep {
+                    last.iter().map(|v| v.to_bits()).collect()
+                } else {
+                    Vec::new()
+                };
                 (best, (vb, mb, s.points * s.steps))
             });
             let (vb, mb, work) = bits;
