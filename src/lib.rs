@@ -1,1 +1,16 @@
-//! tufield application library.
+//! tufield application library: scenario files, `--set` overrides, HDF5 output and the
+//! commands of the `tufield` binary. The numerics live in `tufield-solvers`.
+//!
+//! Exit codes and error messages: see [`error`].
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod h5;
+pub mod overrides;
+pub mod reduction;
+pub mod scenario;
+pub mod settings;
+
+pub use error::{AppError, AppResult};
+pub use scenario::Scenario;

@@ -1,1 +1,39 @@
-fn main() {}
+//! The `tufield` binary: parses the command line, runs a command, maps errors to exit
+//! codes (0 success, 1 other, 2 invalid input, 3 numerical failure; clap's own usage
+//! errors exit 2).
+
+use clap::Parser;
+use std::process::ExitCode;
+use tufield::cli::Cli;
+use tufield::error::{AppError, EXIT_OTHER};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = match err.downcast_ref::<AppError>() {
+                Some(app) => {
+                    eprintln!("error: {app}");
+                    app.exit_code()
+                }
+                None => {
+                    eprintln!("error: {err:#}");
+                    EXIT_OTHER
+                }
+            };
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("cannot start {n} worker threads: {e}"))?;
+    }
+    tufield::commands::run(cli)?;
+    Ok(())
+}

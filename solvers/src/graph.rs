@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn isolated_population_is_refused() {
         let err = Graph::new(3, &GraphKind::Edges(vec![(0, 1)])).unwrap_err();
-        assert!(err.to_string().contains("population 3 has no neighbour"), "{err}");
+        assert!(
+            err.to_string().contains("population 3 has no neighbour"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! No file, terminal or HDF5 I/O lives here; the application crate does that.
 //! Equation numbers refer to Bauso & Başar (2016); see DESIGN.md for corrections.
 
+pub mod equilibrium;
 pub mod error;
+pub mod fixed_point;
+pub mod game;
 pub mod graph;
 pub mod grid;
 pub mod linalg;
+pub mod lq;
 pub mod model;
 pub mod sweep;
 

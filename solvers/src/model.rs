@@ -58,11 +58,14 @@ impl Model {
     }
 
     /// Checks shapes, symmetry, definiteness (condition (17) for A, without the γ hint:
-    /// use [`crate::game::check_condition_17`] for that) and finiteness.
+    /// use `crate::game::check_condition_17` for that) and finiteness.
     pub fn validate(&self) -> Result<()> {
         let d = self.dim();
         if d == 0 || self.a.ncols() != d {
-            return Err(SolverError::invalid("model.a", "A must be a non-empty square matrix"));
+            return Err(SolverError::invalid(
+                "model.a",
+                "A must be a non-empty square matrix",
+            ));
         }
         for (field, m) in [("cost.q", &self.q), ("cost.s", &self.s)] {
             if m.dim() != (d, d) {
@@ -72,7 +75,11 @@ impl Model {
                 ));
             }
         }
-        for (field, m) in [("model.a", &self.a), ("cost.q", &self.q), ("cost.s", &self.s)] {
+        for (field, m) in [
+            ("model.a", &self.a),
+            ("cost.q", &self.q),
+            ("cost.s", &self.s),
+        ] {
             if m.iter().any(|v| !v.is_finite()) {
                 return Err(SolverError::invalid(field, "entries must be finite"));
             }
@@ -99,7 +106,10 @@ impl Model {
             }
         }
         if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(SolverError::invalid("noise.sigma", "must be finite and ≥ 0"));
+            return Err(SolverError::invalid(
+                "noise.sigma",
+                "must be finite and ≥ 0",
+            ));
         }
         if !(self.horizon.is_finite() && self.horizon > 0.0) {
             return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
@@ -119,11 +129,17 @@ impl Model {
             if pop.mean.len() != d {
                 return Err(SolverError::invalid(
                     format!("{field}.mean"),
-                    format!("expected {d} entries (one per grid axis), got {}", pop.mean.len()),
+                    format!(
+                        "expected {d} entries (one per grid axis), got {}",
+                        pop.mean.len()
+                    ),
                 ));
             }
             if pop.mean.iter().any(|v| !v.is_finite()) {
-                return Err(SolverError::invalid(format!("{field}.mean"), "entries must be finite"));
+                return Err(SolverError::invalid(
+                    format!("{field}.mean"),
+                    "entries must be finite",
+                ));
             }
             if pop.cov.dim() != (d, d) {
                 return Err(SolverError::invalid(

@@ -1,0 +1,149 @@
+//! `tufield check SCENARIO`: validate and describe a scenario — the reduced A with its
+//! axis labels, its eigenvalues and the margin in condition (17), the populations, the
+//! graph and the numerical settings.
+
+use super::format::{matrix, num, vec1, vector, weight};
+use crate::cli::ScenarioArgs;
+use crate::scenario::{Reduction, Scenario};
+use crate::settings::Domain;
+use crate::{AppError, AppResult};
+use tufield_solvers::game::{ControlWeight, DisturbanceWeight};
+use tufield_solvers::linalg::symmetric_eigenvalues;
+
+/// Loads and validates the scenario, then prints [`describe`] unless `quiet`.
+pub fn run(args: &ScenarioArgs, quiet: bool) -> AppResult<()> {
+    let scenario = Scenario::load(&args.scenario, &args.overrides()?)?;
+    let text = describe(&scenario)?;
+    if !quiet {
+        print!("{text}");
+    }
+    Ok(())
+}
+
+/// The human-readable description printed by `check`.
+pub fn describe(sc: &Scenario) -> AppResult<String> {
+    let m = &sc.model;
+    let d = m.dim();
+    let labels = &m.axis_labels;
+    let mut out = String::new();
+    out.push_str(&format!("scenario    {} ({})\n", sc.name, sc.source_name));
+    if !sc.description.is_empty() {
+        for line in sc.description.lines() {
+            out.push_str(&format!("            {line}\n"));
+        }
+    }
+    for o in &sc.overrides {
+        out.push_str(&format!("override    --set {o}\n"));
+    }
+    match &sc.reduction {
+        Reduction::Expert => out.push_str(&format!(
+            "model       A given directly ([model].a), d = {d}\n"
+        )),
+        Reduction::Projected(g) => {
+            let q = (1usize << g.players) - 1;
+            out.push_str(&format!(
+                "game        {} players, q = {q} coalitions; projected on {} (d = {d})\n",
+                g.players,
+                labels.join(", ")
+            ));
+            let r = match &g.r {
+                ControlWeight::Scalar(r) => {
+                    format!("R = {}·I ({c}×{c})", num(*r, 4), c = g.players + q - 1)
+                }
+                ControlWeight::Matrix(_) => {
+                    format!("R = given {c}×{c} matrix", c = g.players + q - 1)
+                }
+            };
+            let gamma = match &g.gamma {
+                DisturbanceWeight::Gamma(x) => format!("Γ = γ²I with γ = {}", num(*x, 4)),
+                DisturbanceWeight::Matrix(_) => format!("Γ = given {q}×{q} matrix"),
+                DisturbanceWeight::InverseMatrix(_) => format!("Γ⁻¹ = given {q}×{q} matrix"),
+            };
+            out.push_str(&format!("            {r}, {gamma}\n"));
+        }
+    }
+    out.push_str("A (reduced Hamiltonian matrix, −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ)\n");
+    out.push_str(&matrix(&m.a, labels, 4, 5));
+    let ev = symmetric_eigenvalues(&m.a)
+        .map_err(|e| AppError::from_solver(&sc.source_name, "model.a", e))?;
+    out.push_str(&format!("eigenvalues of A  {}\n", vector(ev.view(), 5)));
+    out.push_str(&format!(
+        "condition (17)    satisfied: A is negative definite, margin −λ_max(A) = {}\n",
+        num(sc.margin, 5)
+    ));
+    if let Reduction::Projected(g) = &sc.reduction {
+        if let (DisturbanceWeight::Gamma(gamma), Some(min)) = (&g.gamma, sc.min_gamma) {
+            out.push_str(&format!(
+                "                  smallest admissible γ = {} (γ = {} must exceed it)\n",
+                num(min, 5),
+                num(*gamma, 5)
+            ));
+        }
+    }
+    out.push_str(&format!("Q = {}", weight(&m.q, labels, 4)));
+    out.push_str(&format!("S = {}", weight(&m.s, labels, 4)));
+    out.push_str(&format!(
+        "noise σ = {}, horizon T = {}\n",
+        num(m.sigma, 4),
+        num(m.horizon, 4)
+    ));
+    out.push_str(&format!("populations (p = {})\n", m.num_populations()));
+    for (k, p) in m.populations.iter().enumerate() {
+        let std: Vec<f64> = (0..d).map(|i| p.cov[[i, i]].sqrt()).collect();
+        let diagonal = (0..d).all(|i| (0..d).all(|j| i == j || p.cov[[i, j]] == 0.0));
+        out.push_str(&format!(
+            "  {}  {:?}: mean {}, std {}{}\n",
+            k + 1,
+            p.name,
+            vec1(&p.mean, 4),
+            vec1(&ndarray::Array1::from(std), 4),
+            if diagonal {
+                ""
+            } else {
+                " (correlated covariance)"
+            }
+        ));
+    }
+    out.push_str(&format!("graph       {}", sc.graph_kind));
+    if m.num_populations() > 1 {
+        let nb: Vec<String> = (0..m.num_populations())
+            .map(|k| {
+                let list: Vec<String> = m
+                    .graph
+                    .neighbours(k)
+                    .iter()
+                    .map(|j| (j + 1).to_string())
+                    .collect();
+                format!("{}→{{{}}}", k + 1, list.join(","))
+            })
+            .collect();
+        out.push_str(&format!("; population tracks neighbours: {}", nb.join(" ")));
+    }
+    out.push('\n');
+    let s = &sc.settings;
+    let pts: Vec<String> = s.points_per_axis(d).iter().map(|n| n.to_string()).collect();
+    let domain = match &s.domain {
+        Domain::Auto => "auto".to_string(),
+        Domain::Explicit(l) => l
+            .iter()
+            .map(|(a, b)| format!("[{}, {}]", num(*a, 4), num(*b, 4)))
+            .collect::<Vec<_>>()
+            .join(" × "),
+    };
+    out.push_str(&format!(
+        "solver      points {}, steps {} (dt = {}), domain {}\n",
+        pts.join("×"),
+        s.steps,
+        num(m.horizon / s.steps as f64, 4),
+        domain
+    ));
+    out.push_str(&format!(
+        "            damping {}, tol {:e}, max_iter {}, acceleration {}, snapshot_every {}\n",
+        num(s.damping, 3),
+        s.tol,
+        s.max_iter,
+        s.acceleration_name(),
+        s.snapshot_every()
+    ));
+    Ok(out)
+}

@@ -1,0 +1,20 @@
+//! The subcommands of `tufield`. Each module has a `run` taking its parsed arguments and
+//! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
+//!
+//! New commands (`solve`, `simulate`, `compare`, `plot`) are added as a module here plus
+//! a variant of [`crate::cli::Command`] once the numerics they need exist.
+
+pub mod check;
+pub mod format;
+pub mod lq;
+
+use crate::cli::{Cli, Command};
+use crate::AppResult;
+
+/// Runs the parsed command line.
+pub fn run(cli: &Cli) -> AppResult<()> {
+    match &cli.command {
+        Command::Check(args) => check::run(args, cli.quiet),
+        Command::Lq(args) => lq::run(args, cli.quiet),
+    }
+}

@@ -1,0 +1,187 @@
+//! Typed errors of the application and their exit codes.
+//!
+//! Every message reads `<file>: <key>: <what is wrong>; <what is allowed>` (the binary
+//! prefixes `error: `). Exit codes: 0 success, 1 other failures (I/O, HDF5), 2 invalid
+//! input (scenario syntax or validation, bad command-line arguments, ill-posed games),
+//! 3 numerical failure (non-finite values, linear-algebra breakdown).
+
+use std::path::Path;
+use thiserror::Error;
+use tufield_solvers::SolverError;
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for failures that are neither bad input nor numerics (I/O, HDF5).
+pub const EXIT_OTHER: i32 = 1;
+/// Exit code for invalid input (scenario, `--set`, command line, condition (17)).
+pub const EXIT_INVALID: i32 = 2;
+/// Exit code for numerical failure (NaN/∞, linear algebra).
+pub const EXIT_NUMERICAL: i32 = 3;
+
+/// Everything the application can fail with.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// A scenario value (or a `--set` override) is invalid; `key` is the dotted scenario
+    /// path (`cost.q`, `population[2].mean`, ...).
+    #[error("{source_name}: {key}: {message}")]
+    Invalid {
+        /// Scenario file (or `--set …` for a bad override).
+        source_name: String,
+        /// Dotted key of the offending value.
+        key: String,
+        /// What is wrong; what is allowed.
+        message: String,
+    },
+    /// The input as a whole is unusable (TOML syntax error, unreadable scenario file).
+    #[error("{source_name}: {message}")]
+    InvalidFile {
+        /// Scenario file.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The numerics failed (NaN/∞, linear-algebra breakdown).
+    #[error("{source_name}: numerical failure: {source}")]
+    Numerical {
+        /// Scenario file being computed.
+        source_name: String,
+        /// The solver's error.
+        source: SolverError,
+    },
+    /// A file could not be read, written or renamed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file concerned.
+        path: String,
+        /// What failed and why.
+        message: String,
+    },
+    /// The HDF5 library reported an error.
+    #[error("{path}: HDF5 error while {action}: {source}")]
+    Hdf5 {
+        /// The output file.
+        path: String,
+        /// What was being done (e.g. "writing /lq/exact/phi").
+        action: String,
+        /// The library's error.
+        source: hdf5::Error,
+    },
+}
+
+impl AppError {
+    /// Process exit code for this error (see the module documentation).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Invalid { .. } | AppError::InvalidFile { .. } => EXIT_INVALID,
+            AppError::Numerical { .. } => EXIT_NUMERICAL,
+            AppError::Io { .. } | AppError::Hdf5 { .. } => EXIT_OTHER,
+        }
+    }
+
+    /// An invalid value at `key` of `source_name`.
+    pub fn invalid(
+        source_name: impl Into<String>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        AppError::Invalid {
+            source_name: source_name.into(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An I/O failure on `path`.
+    pub fn io(path: &Path, what: &str, err: &std::io::Error) -> Self {
+        AppError::Io {
+            path: path.display().to_string(),
+            message: format!("{what}: {err}"),
+        }
+    }
+
+    /// An HDF5 failure on `path` while doing `action`.
+    pub fn hdf5(path: &Path, action: impl Into<String>, source: hdf5::Error) -> Self {
+        AppError::Hdf5 {
+            path: path.display().to_string(),
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// Maps a solver error for scenario `source_name`: invalid parameters and condition
+    /// (17) become invalid input (exit 2, the key being the parameter's scenario field, or
+    /// `ill_posed_key` for (17)); non-finite values and linear-algebra failures become
+    /// numerical failures (exit 3).
+    pub fn from_solver(source_name: &str, ill_posed_key: &str, err: SolverError) -> Self {
+        match err {
+            SolverError::InvalidParameter { field, message } => {
+                AppError::invalid(source_name, field, message)
+            }
+            e @ SolverError::IllPosed { .. } => AppError::invalid(
+                source_name,
+                ill_posed_key,
+                format!("{e}; choose costs/γ so that A = −B R⁻¹ Bᵀ + Γ⁻¹ is negative definite"),
+            ),
+            e => AppError::Numerical {
+                source_name: source_name.to_string(),
+                source: e,
+            },
+        }
+    }
+}
+
+/// Shorthand for results of the application library.
+pub type AppResult<T> = std::result::Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solver_errors_map_to_exit_codes() {
+        let inv = AppError::from_solver(
+            "s.toml",
+            "cost.gamma",
+            SolverError::invalid("cost.q", "bad"),
+        );
+        assert_eq!(inv.exit_code(), EXIT_INVALID);
+        assert_eq!(inv.to_string(), "s.toml: cost.q: bad");
+        let ill = AppError::from_solver(
+            "s.toml",
+            "cost.gamma",
+            SolverError::IllPosed {
+                largest_eigenvalue: 0.5,
+                min_gamma: Some(1.7),
+            },
+        );
+        assert_eq!(ill.exit_code(), EXIT_INVALID);
+        assert!(ill
+            .to_string()
+            .starts_with("s.toml: cost.gamma: condition (17)"));
+        let nf = AppError::from_solver(
+            "s.toml",
+            "cost.gamma",
+            SolverError::NonFinite {
+                stage: "riccati",
+                level: 3,
+                population: 0,
+            },
+        );
+        assert_eq!(nf.exit_code(), EXIT_NUMERICAL);
+        let la = AppError::from_solver(
+            "s.toml",
+            "x",
+            SolverError::LinearAlgebra {
+                context: "eig",
+                message: "no".into(),
+            },
+        );
+        assert_eq!(la.exit_code(), EXIT_NUMERICAL);
+        let io = AppError::io(
+            Path::new("out.h5"),
+            "cannot create",
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(io.exit_code(), EXIT_OTHER);
+    }
+}

@@ -1,0 +1,462 @@
+//! HDF5 output: an atomic file writer and helpers for self-describing files.
+//!
+//! [`AtomicH5`] writes `<name>.tmp-<pid>` next to the destination and renames it into
+//! place on [`AtomicH5::commit`]; on any error, or when dropped without a commit, the
+//! temporary file is deleted, so a failed run never leaves a partial file behind.
+//!
+//! Every file gets the root attributes `tufield_version` and `scenario` (the TOML text
+//! after overrides). Strings are variable-length UTF-8 (h5py reads them as `str`).
+//! Dimension scales use the HDF5 high-level library (H5DSset_scale / H5DSattach_scale),
+//! so viewers label axes with `/time` or grid coordinates.
+
+use crate::error::{AppError, AppResult};
+use hdf5::types::VarLenUnicode;
+use hdf5::{Dataset, Group, H5Type, Location};
+use ndarray::{ArrayView, ArrayViewD, Dimension};
+use std::ffi::CString;
+use std::os::raw::{c_char, c_int, c_uint};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The crate version written as the root attribute `tufield_version`.
+pub const TUFIELD_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Deflate level used for chunked datasets.
+pub const DEFLATE_LEVEL: u8 = 4;
+
+#[link(name = "hdf5_hl")]
+extern "C" {
+    fn H5DSset_scale(dsid: hdf5_sys::h5i::hid_t, dimname: *const c_char) -> hdf5_sys::h5::herr_t;
+    fn H5DSattach_scale(
+        did: hdf5_sys::h5i::hid_t,
+        dsid: hdf5_sys::h5i::hid_t,
+        idx: c_uint,
+    ) -> hdf5_sys::h5::herr_t;
+    fn H5DSis_attached(
+        did: hdf5_sys::h5i::hid_t,
+        dsid: hdf5_sys::h5i::hid_t,
+        idx: c_uint,
+    ) -> hdf5_sys::h5::htri_t;
+    fn H5DSset_label(
+        did: hdf5_sys::h5i::hid_t,
+        idx: c_uint,
+        label: *const c_char,
+    ) -> hdf5_sys::h5::herr_t;
+}
+
+/// An HDF5 file being written to a temporary path, renamed into place on commit.
+#[derive(Debug)]
+pub struct AtomicH5 {
+    file: Option<hdf5::File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl AtomicH5 {
+    /// Creates `<dest>.tmp-<pid>` in the destination's directory (which must exist) and
+    /// writes the root attributes `tufield_version` and `scenario`.
+    pub fn create(dest: &Path, scenario_text: &str) -> AppResult<Self> {
+        let file_name = dest.file_name().ok_or_else(|| AppError::Io {
+            path: dest.display().to_string(),
+            message: "not a file name".to_string(),
+        })?;
+        let mut tmp_name = file_name.to_os_string();
+        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let tmp = dest.with_file_name(tmp_name);
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !parent.is_dir() {
+            return Err(AppError::Io {
+                path: dest.display().to_string(),
+                message: format!(
+                    "cannot create the output file: directory {} does not exist",
+                    parent.display()
+                ),
+            });
+        }
+        if dest.is_dir() {
+            return Err(AppError::Io {
+                path: dest.display().to_string(),
+                message: "cannot write the output file: this path is a directory".to_string(),
+            });
+        }
+        // Create exclusively through std first so that a stale or foreign file is never
+        // clobbered and permission problems surface as plain I/O errors.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| AppError::io(&tmp, "cannot create the temporary output file", &e))?;
+        let mut w = AtomicH5 {
+            file: None,
+            tmp: tmp.clone(),
+            dest: dest.to_path_buf(),
+            committed: false,
+        };
+        let file =
+            hdf5::File::create(&tmp).map_err(|e| AppError::hdf5(&tmp, "creating the file", e))?;
+        w.file = Some(file);
+        let root = w.root().clone();
+        w.str_attr(&root, "tufield_version", TUFIELD_VERSION)?;
+        w.str_attr(&root, "scenario", scenario_text)?;
+        Ok(w)
+    }
+
+    /// The destination path.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// The temporary path being written.
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The root group.
+    pub fn root(&self) -> &Group {
+        self.file
+            .as_ref()
+            .expect("the file is open until commit or drop")
+    }
+
+    fn err(&self, action: impl Into<String>) -> impl FnOnce(hdf5::Error) -> AppError + '_ {
+        let action = action.into();
+        move |e| AppError::hdf5(&self.dest, action, e)
+    }
+
+    /// Creates (or opens) the group at `path` ("/lq/exact"), with all intermediate groups.
+    pub fn group(&self, path: &str) -> AppResult<Group> {
+        let mut g = self.root().clone();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            g = if g.link_exists(part) {
+                g.group(part)
+            } else {
+                g.create_group(part)
+            }
+            .map_err(self.err(format!("creating group {path}")))?;
+        }
+        Ok(g)
+    }
+
+    /// Writes a variable-length UTF-8 string attribute on a group or dataset.
+    pub fn str_attr(&self, loc: &Location, name: &str, value: &str) -> AppResult<()> {
+        let v = VarLenUnicode::from_str(value).map_err(|e| AppError::Io {
+            path: self.dest.display().to_string(),
+            message: format!("attribute {name}: {e}"),
+        })?;
+        loc.new_attr::<VarLenUnicode>()
+            .shape(())
+            .create(name)
+            .and_then(|a| a.write_scalar(&v))
+            .map_err(self.err(format!("writing attribute {name}")))
+    }
+
+    /// Writes a list of strings as a 1-D variable-length UTF-8 attribute.
+    pub fn str_list_attr(&self, loc: &Location, name: &str, values: &[String]) -> AppResult<()> {
+        let mut v = Vec::with_capacity(values.len());
+        for s in values {
+            v.push(VarLenUnicode::from_str(s).map_err(|e| AppError::Io {
+                path: self.dest.display().to_string(),
+                message: format!("attribute {name}: {e}"),
+            })?);
+        }
+        loc.new_attr::<VarLenUnicode>()
+            .shape(v.len())
+            .create(name)
+            .and_then(|a| a.write(&v))
+            .map_err(self.err(format!("writing attribute {name}")))
+    }
+
+    /// Writes a scalar numeric attribute.
+    pub fn scalar_attr<T: H5Type>(&self, loc: &Location, name: &str, value: T) -> AppResult<()> {
+        loc.new_attr::<T>()
+            .shape(())
+            .create(name)
+            .and_then(|a| a.write_scalar(&value))
+            .map_err(self.err(format!("writing attribute {name}")))
+    }
+
+    /// Writes an n-D array as a contiguous dataset `name` in `group`.
+    pub fn array<'a, T: H5Type + Clone, D: Dimension>(
+        &self,
+        group: &Group,
+        name: &str,
+        data: impl Into<ArrayView<'a, T, D>>,
+    ) -> AppResult<Dataset> {
+        let view: ArrayView<'a, T, D> = data.into();
+        let owned = view.as_standard_layout();
+        group
+            .new_dataset_builder()
+            .with_data(owned.view())
+            .create(name)
+            .map_err(self.err(format!("writing dataset {name}")))
+    }
+
+    /// Marks `scale` as a dimension scale named `name` and attaches it to dimension `dim`
+    /// of `data`.
+    pub fn attach_scale(
+        &self,
+        data: &Dataset,
+        scale: &Dataset,
+        dim: usize,
+        name: &str,
+    ) -> AppResult<()> {
+        let cname = CString::new(name).map_err(|_| AppError::Io {
+            path: self.dest.display().to_string(),
+            message: format!("scale name {name:?} contains a NUL byte"),
+        })?;
+        let dim_u = c_uint::try_from(dim).unwrap_or(c_uint::MAX);
+        let status: c_int = hdf5::sync::sync(|| unsafe {
+            // Marking a dataset that already is a scale again is harmless (the name is
+            // rewritten); attaching twice is skipped.
+            let mut st = H5DSset_scale(scale.id(), cname.as_ptr());
+            if st >= 0 && H5DSis_attached(data.id(), scale.id(), dim_u) <= 0 {
+                st = H5DSattach_scale(data.id(), scale.id(), dim_u);
+            }
+            st
+        });
+        if status < 0 {
+            return Err(AppError::Io {
+                path: self.dest.display().to_string(),
+                message: format!("cannot attach dimension scale {name} to dimension {dim}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Labels dimension `dim` of `data` (shown by viewers).
+    pub fn label_dim(&self, data: &Dataset, dim: usize, label: &str) -> AppResult<()> {
+        let cl = CString::new(label).map_err(|_| AppError::Io {
+            path: self.dest.display().to_string(),
+            message: format!("label {label:?} contains a NUL byte"),
+        })?;
+        let dim_u = c_uint::try_from(dim).unwrap_or(c_uint::MAX);
+        let status = hdf5::sync::sync(|| unsafe { H5DSset_label(data.id(), dim_u, cl.as_ptr()) });
+        if status < 0 {
+            return Err(AppError::Io {
+                path: self.dest.display().to_string(),
+                message: format!("cannot label dimension {dim} as {label}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts a chunked, deflate-compressed dataset of `count` snapshots of shape
+    /// `frame` (1-3-D), written one snapshot at a time with [`SnapshotWriter::push`].
+    pub fn snapshots(
+        &self,
+        group: &Group,
+        name: &str,
+        count: usize,
+        frame: &[usize],
+    ) -> AppResult<SnapshotWriter> {
+        let mut shape = vec![count];
+        shape.extend_from_slice(frame);
+        let mut chunk = vec![1];
+        chunk.extend_from_slice(frame);
+        let mut builder = group.new_dataset::<f64>().shape(shape).chunk(chunk);
+        if hdf5::filters::deflate_available() {
+            builder = builder.deflate(DEFLATE_LEVEL);
+        }
+        let ds = builder
+            .create(name)
+            .map_err(self.err(format!("creating dataset {name}")))?;
+        Ok(SnapshotWriter {
+            ds,
+            frame: frame.to_vec(),
+            count,
+            next: 0,
+            name: name.to_string(),
+            dest: self.dest.clone(),
+        })
+    }
+
+    /// Flushes, closes and renames the temporary file to the destination.
+    pub fn commit(mut self) -> AppResult<PathBuf> {
+        let file = self
+            .file
+            .take()
+            .expect("the file is open until commit or drop");
+        file.flush()
+            .map_err(|e| AppError::hdf5(&self.dest, "flushing the file", e))?;
+        file.close()
+            .map_err(|e| AppError::hdf5(&self.dest, "closing the file", e))?;
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
+            AppError::io(
+                &self.dest,
+                &format!("cannot move {} into place", self.tmp.display()),
+                &e,
+            )
+        })?;
+        self.committed = true;
+        Ok(self.dest.clone())
+    }
+}
+
+impl Drop for AtomicH5 {
+    fn drop(&mut self) {
+        // Not committed (an error or an early return): close and remove the temporary.
+        if let Some(file) = self.file.take() {
+            let _ = file.close();
+        }
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A chunked dataset of shape (count, frame…) filled one snapshot at a time.
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    ds: Dataset,
+    frame: Vec<usize>,
+    count: usize,
+    next: usize,
+    name: String,
+    dest: PathBuf,
+}
+
+impl SnapshotWriter {
+    /// Writes the next snapshot (shape must equal the frame).
+    pub fn push(&mut self, snapshot: ArrayViewD<'_, f64>) -> AppResult<()> {
+        if snapshot.shape() != self.frame.as_slice() || self.next >= self.count {
+            return Err(AppError::Io {
+                path: self.dest.display().to_string(),
+                message: format!(
+                    "dataset {}: snapshot {} of shape {:?} does not fit (frame {:?}, {} snapshots)",
+                    self.name,
+                    self.next,
+                    snapshot.shape(),
+                    self.frame,
+                    self.count
+                ),
+            });
+        }
+        let mut sel = vec![hdf5::SliceOrIndex::Index(self.next)];
+        for &n in &self.frame {
+            sel.push(hdf5::SliceOrIndex::SliceCount {
+                start: 0,
+                step: 1,
+                count: n,
+                block: 1,
+            });
+        }
+        let owned = snapshot.as_standard_layout();
+        self.ds
+            .write_slice(owned.view(), hdf5::Hyperslab::from(sel))
+            .map_err(|e| {
+                AppError::hdf5(
+                    &self.dest,
+                    format!("writing snapshot {} of {}", self.next, self.name),
+                    e,
+                )
+            })?;
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Number of snapshots written so far.
+    pub fn written(&self) -> usize {
+        self.next
+    }
+
+    /// The dataset (for attributes and dimension scales).
+    pub fn dataset(&self) -> &Dataset {
+        &self.ds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2, Array3};
+
+    #[test]
+    fn dropped_writer_removes_its_temporary_and_commit_renames() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let dest = dir.path().join("x.h5");
+        {
+            let w = AtomicH5::create(&dest, "a = 1").unwrap();
+            assert!(w.tmp_path().exists());
+            assert!(!dest.exists());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let w = AtomicH5::create(&dest, "a = 1").unwrap();
+        let tmp = w.tmp_path().to_path_buf();
+        w.commit().unwrap();
+        assert!(dest.is_file() && !tmp.exists());
+    }
+
+    #[test]
+    fn attributes_arrays_snapshots_and_scales_round_trip() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let dest = dir.path().join("y.h5");
+        let w = AtomicH5::create(&dest, "name = \"π ≈ 3.14\"").unwrap();
+        let g = w.group("/a/b").unwrap();
+        w.str_attr(&g, "note", "ünïcode ✓").unwrap();
+        w.scalar_attr(&g, "count", 7u64).unwrap();
+        w.str_list_attr(&g, "labels", &["{1}".to_string(), "{1,2}".to_string()])
+            .unwrap();
+        let x = Array1::linspace(-1.0, 1.0, 5);
+        let xs = w.array(&g, "x", &x).unwrap();
+        let y = Array1::linspace(0.0, 2.0, 3);
+        let ys = w.array(&g, "y", &y).unwrap();
+        let t = Array1::from(vec![0.0, 0.5, 1.0, 1.5]);
+        let ts = w.array(&g, "t", &t).unwrap();
+        let mut snap = w.snapshots(&g, "density", 4, &[5, 3]).unwrap();
+        let frames: Vec<Array2<f64>> = (0..4)
+            .map(|n| Array2::from_shape_fn((5, 3), |(i, j)| (n * 100 + i * 10 + j) as f64))
+            .collect();
+        for f in &frames {
+            snap.push(f.view().into_dyn()).unwrap();
+        }
+        assert!(
+            snap.push(frames[0].view().into_dyn()).is_err(),
+            "a fifth snapshot does not fit"
+        );
+        assert!(
+            snap.push(Array2::<f64>::zeros((2, 2)).view().into_dyn())
+                .is_err(),
+            "wrong frame shape"
+        );
+        let ds = snap.dataset().clone();
+        w.attach_scale(&ds, &ts, 0, "time").unwrap();
+        w.attach_scale(&ds, &xs, 1, "x").unwrap();
+        w.attach_scale(&ds, &ys, 2, "y").unwrap();
+        w.label_dim(&ds, 1, "x").unwrap();
+        // Transposed (non-standard layout) input is written in logical order.
+        let m = Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as f64);
+        w.array(&g, "mt", m.t()).unwrap();
+        drop((g, xs, ys, ts, ds, snap));
+        w.commit().unwrap();
+
+        let f = hdf5::File::open(&dest).unwrap();
+        let s: VarLenUnicode = f.attr("scenario").unwrap().read_scalar().unwrap();
+        assert_eq!(s.as_str(), "name = \"π ≈ 3.14\"");
+        let g = f.group("a/b").unwrap();
+        let note: VarLenUnicode = g.attr("note").unwrap().read_scalar().unwrap();
+        assert_eq!(note.as_str(), "ünïcode ✓");
+        assert_eq!(g.attr("count").unwrap().read_scalar::<u64>().unwrap(), 7);
+        let labels: Vec<VarLenUnicode> = g.attr("labels").unwrap().read_raw().unwrap();
+        assert_eq!(labels[1].as_str(), "{1,2}");
+        let d = g.dataset("density").unwrap();
+        assert!(d.is_chunked());
+        assert_eq!(d.chunk(), Some(vec![1, 5, 3]));
+        if hdf5::filters::deflate_available() {
+            assert!(!d.filters().is_empty(), "deflate filter set");
+        }
+        let back: Array3<f64> = d.read().unwrap();
+        for (n, f) in frames.iter().enumerate() {
+            assert_eq!(back.index_axis(ndarray::Axis(0), n), f.view());
+        }
+        assert!(d.attr("DIMENSION_LIST").is_ok());
+        let cls = g.dataset("t").unwrap().attr("CLASS").unwrap();
+        let cls: hdf5::types::FixedAscii<16> = cls.read_scalar().unwrap();
+        assert_eq!(cls.as_str(), "DIMENSION_SCALE");
+        let mt: Array2<f64> = g.dataset("mt").unwrap().read_2d().unwrap();
+        assert_eq!(mt, m.t());
+    }
+}

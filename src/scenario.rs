@@ -1,0 +1,1079 @@
+//! Scenario files: TOML → validated [`Scenario`] (a solvers [`Model`] plus
+//! [`SolverSettings`]).
+//!
+//! Pipeline: read the text, parse it to a TOML tree, apply `--set` overrides, deserialise
+//! into `Raw*` structs (unknown keys refused everywhere), then check every value against
+//! the dimension d and build the model. Every error names the scenario key
+//! (`cost.q`, `population[2].std`; array indices in messages are 1-based). The format is
+//! documented key by key in docs/scenario-format.md.
+
+use crate::error::{AppError, AppResult};
+use crate::overrides::{self, Override};
+use crate::reduction::{self, GameSpec};
+use crate::settings::{Domain, Points, SolverSettings};
+use ndarray::{Array1, Array2};
+use serde::Deserialize;
+use std::path::Path;
+use toml::{Table, Value};
+use tufield_solvers::fixed_point::Acceleration;
+use tufield_solvers::game::{ControlWeight, DisturbanceWeight};
+use tufield_solvers::graph::{Graph, GraphKind};
+use tufield_solvers::linalg::{is_symmetric, symmetric_eigenvalues};
+use tufield_solvers::model::{Model, Population};
+
+/// Largest grid dimension the PDE solver handles.
+pub const MAX_DIM: usize = 3;
+pub use tufield_solvers::game::MAX_PLAYERS;
+/// Largest total number of grid points (guards against exhausting memory).
+pub const MAX_GRID_POINTS: usize = 50_000_000;
+/// Largest number of time steps.
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// How the grid axes were obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reduction {
+    /// A given directly in `[model]` (expert override).
+    Expert,
+    /// Projection of an n-player game onto the listed coalitions (DESIGN.md §2).
+    Projected(GameSpec),
+}
+
+/// A validated scenario: the model the solvers consume, the numerical settings and the
+/// provenance (file name, TOML text after overrides).
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// File name used in messages (the path as given).
+    pub source_name: String,
+    /// `name` (default: the file stem).
+    pub name: String,
+    /// `description` (default empty).
+    pub description: String,
+    /// Where A came from.
+    pub reduction: Reduction,
+    /// The reduced model on d axes.
+    pub model: Model,
+    /// `[solver]` settings with defaults filled in.
+    pub settings: SolverSettings,
+    /// `[heuristic] theta`: rate θ ≥ 0 of the internal model m̃' = −θm̃ of the paper's
+    /// Section 5 heuristic (19). Default [`DEFAULT_THETA`].
+    pub theta: f64,
+    /// How the graph was given ("chain", "edges", "single population").
+    pub graph_kind: String,
+    /// Margin of condition (17): −λ_max(A) > 0.
+    pub margin: f64,
+    /// With Γ = γ²I: the infimum of admissible γ (γ must exceed it).
+    pub min_gamma: Option<f64>,
+    /// The scenario TOML after `--set` overrides (stored in every output file).
+    pub text: String,
+    /// The overrides applied, as given on the command line.
+    pub overrides: Vec<String>,
+}
+
+impl Scenario {
+    /// Reads, overrides, validates and builds the scenario at `path`.
+    ///
+    /// A missing or unreadable file is invalid input (exit 2): it is a bad argument.
+    pub fn load(path: &Path, overrides: &[Override]) -> AppResult<Scenario> {
+        let source_name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| AppError::InvalidFile {
+            source_name: source_name.clone(),
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        let default_name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".to_string());
+        Self::from_text(&source_name, &default_name, &text, overrides)
+    }
+
+    /// Builds a scenario from TOML `text`; `source_name` is used in messages and
+    /// `default_name` when the file has no `name`.
+    pub fn from_text(
+        source_name: &str,
+        default_name: &str,
+        text: &str,
+        overrides: &[Override],
+    ) -> AppResult<Scenario> {
+        let mut table: Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| AppError::InvalidFile {
+                    source_name: source_name.to_string(),
+                    message: syntax_message(text, &e),
+                })?;
+        let stored_text = if overrides.is_empty() {
+            text.to_string()
+        } else {
+            overrides::apply_all(&mut table, overrides)?;
+            let body = toml::to_string(&table).map_err(|e| AppError::InvalidFile {
+                source_name: source_name.to_string(),
+                message: format!("cannot serialise the overridden scenario: {e}"),
+            })?;
+            let mut header = String::from("# scenario after command-line overrides:\n");
+            for o in overrides {
+                header.push_str(&format!("#   --set {}\n", o.text));
+            }
+            header + &body
+        };
+        let raw: RawScenario =
+            serde_path_to_error::deserialize(table).map_err(|e| serde_error(source_name, e))?;
+        let mut scenario = build(source_name, raw)?;
+        if scenario.name.is_empty() {
+            scenario.name = default_name.to_string();
+        }
+        scenario.text = stored_text;
+        scenario.overrides = overrides.iter().map(|o| o.text.clone()).collect();
+        Ok(scenario)
+    }
+
+    /// Grid dimension d.
+    pub fn dim(&self) -> usize {
+        self.model.dim()
+    }
+
+    /// The key a violation of condition (17) is reported under.
+    pub fn ill_posed_key(&self) -> &'static str {
+        ill_posed_key(&self.reduction)
+    }
+}
+
+fn ill_posed_key(reduction: &Reduction) -> &'static str {
+    match reduction {
+        Reduction::Expert => "model.a",
+        Reduction::Projected(g) => match g.gamma {
+            DisturbanceWeight::Gamma(_) => "cost.gamma",
+            _ => "cost.gamma_matrix",
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw (deserialised, unchecked) form.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    game: Option<RawGame>,
+    model: Option<RawModel>,
+    cost: RawCost,
+    noise: RawNoise,
+    horizon: RawHorizon,
+    #[serde(default)]
+    population: Vec<RawPopulation>,
+    graph: Option<RawGraph>,
+    #[serde(default)]
+    solver: RawSolver,
+    #[serde(default)]
+    heuristic: RawHeuristic,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeuristic {
+    theta: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGame {
+    players: Option<i64>,
+    coalitions: Option<Vec<Vec<i64>>>,
+    reduction: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    a: Value,
+    labels: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCost {
+    q: Value,
+    s: Value,
+    r: Option<Value>,
+    gamma: Option<f64>,
+    gamma_matrix: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNoise {
+    sigma: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHorizon {
+    t: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPopulation {
+    name: Option<String>,
+    mean: Vec<f64>,
+    std: Option<Vec<f64>>,
+    cov: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGraph {
+    kind: Option<String>,
+    edges: Option<Vec<Vec<i64>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSolver {
+    points: Option<Value>,
+    steps: Option<i64>,
+    domain: Option<Value>,
+    damping: Option<f64>,
+    tol: Option<f64>,
+    max_iter: Option<i64>,
+    acceleration: Option<String>,
+    anderson_depth: Option<i64>,
+    snapshot_every: Option<i64>,
+    divergence_factor: Option<f64>,
+    stagnation_window: Option<i64>,
+}
+
+/// Top-level keys that are tables (for "missing table [x]" messages).
+const TABLES: &[&str] = &[
+    "game",
+    "model",
+    "cost",
+    "noise",
+    "horizon",
+    "graph",
+    "solver",
+    "heuristic",
+];
+
+/// Default θ of the Section 5 heuristic's internal model m̃' = −θm̃ (the paper's first
+/// scenario of Section 8.1).
+pub const DEFAULT_THETA: f64 = 0.01;
+
+// ---------------------------------------------------------------------------------------
+// Error formatting.
+
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            format!("TOML syntax error at line {line}, column {col}: {msg}")
+        }
+        None => format!("TOML syntax error: {msg}"),
+    }
+}
+
+/// Formats a serde path as `a.b[2].c` with 1-based indices.
+fn format_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{}]", index + 1)),
+            Segment::Map { key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Enum { variant } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(variant);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, w)| w.to_string())
+        .collect()
+}
+
+fn serde_error(source_name: &str, e: serde_path_to_error::Error<toml::de::Error>) -> AppError {
+    let path = format_path(e.path());
+    let msg = e.inner().message().trim().to_string();
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        // serde_path_to_error records the unknown key itself as the last segment.
+        let allowed = rest
+            .split_once("expected ")
+            .map(|(_, a)| a.to_string())
+            .unwrap_or_default();
+        let names = backticked(&allowed);
+        let allowed = if names.is_empty() {
+            allowed
+        } else {
+            names.join(", ")
+        };
+        let parent_key = backticked(rest).first().cloned().unwrap_or_default();
+        let key = if path.ends_with(&parent_key) {
+            path
+        } else if path.is_empty() {
+            parent_key
+        } else {
+            format!("{path}.{parent_key}")
+        };
+        return AppError::invalid(
+            source_name,
+            key,
+            format!("unknown key; allowed keys here: {allowed}"),
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("missing field ") {
+        let field = backticked(rest).first().cloned().unwrap_or_default();
+        let key = if path.is_empty() {
+            field.clone()
+        } else {
+            format!("{path}.{field}")
+        };
+        let message = if path.is_empty() && TABLES.contains(&field.as_str()) {
+            format!("missing table [{field}]; it is required (see docs/scenario-format.md)")
+        } else {
+            "missing; this key is required (see docs/scenario-format.md)".to_string()
+        };
+        return AppError::invalid(source_name, key, message);
+    }
+    let key = if path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        path
+    };
+    let msg = msg
+        .replace("expected i64", "expected an integer")
+        .replace("expected f64", "expected a number")
+        .replace("expected a sequence", "expected a list [...]")
+        .replace("expected struct ", "expected a table ");
+    AppError::invalid(source_name, key, msg)
+}
+
+// ---------------------------------------------------------------------------------------
+// Value helpers.
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Integer(i) => format!("the number {i}"),
+        Value::Float(f) => format!("the number {f}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Boolean(_) => "a boolean".into(),
+        Value::Datetime(_) => "a date".into(),
+        Value::Table(_) => "a table".into(),
+        Value::Array(rows) => {
+            if rows.iter().all(|r| number(r).is_some()) {
+                format!("a list of {} numbers", rows.len())
+            } else if rows.iter().all(|r| matches!(r, Value::Array(_))) {
+                let lens: Vec<usize> = rows
+                    .iter()
+                    .map(|r| r.as_array().map_or(0, |a| a.len()))
+                    .collect();
+                if lens.windows(2).all(|w| w[0] == w[1]) {
+                    format!(
+                        "a {}×{} matrix",
+                        rows.len(),
+                        lens.first().copied().unwrap_or(0)
+                    )
+                } else {
+                    "a list of rows of different lengths".into()
+                }
+            } else {
+                "a list of mixed values".into()
+            }
+        }
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// Reads an n×n matrix (rows of numbers); `allow_scalar` accepts a number c meaning cI.
+fn matrix(src: &str, key: &str, v: &Value, n: usize, allow_scalar: bool) -> AppResult<Array2<f64>> {
+    let expected = if allow_scalar {
+        format!("expected a number or a {n}×{n} matrix")
+    } else {
+        format!("expected a {n}×{n} matrix (a list of {n} rows of {n} numbers)")
+    };
+    let m = match v {
+        Value::Integer(_) | Value::Float(_) if allow_scalar => {
+            Array2::eye(n) * number(v).unwrap_or(f64::NAN)
+        }
+        Value::Array(rows) if rows.len() == n => {
+            let mut m = Array2::zeros((n, n));
+            for (i, row) in rows.iter().enumerate() {
+                let Some(row) = row.as_array().filter(|r| r.len() == n) else {
+                    return Err(AppError::invalid(
+                        src,
+                        key,
+                        format!("{expected}, got {}", describe(v)),
+                    ));
+                };
+                for (j, x) in row.iter().enumerate() {
+                    m[[i, j]] = number(x).ok_or_else(|| {
+                        AppError::invalid(
+                            src,
+                            key,
+                            format!("{expected}, got {} in row {}", describe(x), i + 1),
+                        )
+                    })?;
+                }
+            }
+            m
+        }
+        _ => {
+            return Err(AppError::invalid(
+                src,
+                key,
+                format!("{expected}, got {}", describe(v)),
+            ))
+        }
+    };
+    if m.iter().any(|x| !x.is_finite()) {
+        return Err(AppError::invalid(
+            src,
+            key,
+            "entries must be finite numbers",
+        ));
+    }
+    Ok(m)
+}
+
+/// Reads a square matrix of any size (for an expert A).
+fn square_matrix(src: &str, key: &str, v: &Value) -> AppResult<Array2<f64>> {
+    let n = match v {
+        Value::Array(rows) if !rows.is_empty() => rows.len(),
+        _ => {
+            return Err(AppError::invalid(
+                src,
+                key,
+                format!(
+                    "expected a d×d matrix with d in 1..={MAX_DIM}, e.g. [[-0.75]], got {}",
+                    describe(v)
+                ),
+            ))
+        }
+    };
+    if n > MAX_DIM {
+        return Err(AppError::invalid(
+            src,
+            key,
+            format!("A is {n}×{n}; the grid has at most {MAX_DIM} axes"),
+        ));
+    }
+    matrix(src, key, v, n, false)
+}
+
+fn require_spd(src: &str, key: &str, m: &Array2<f64>) -> AppResult<()> {
+    if !is_symmetric(m) {
+        return Err(AppError::invalid(src, key, "matrix must be symmetric"));
+    }
+    let ev = symmetric_eigenvalues(m).map_err(|e| AppError::from_solver(src, key, e))?;
+    if ev.iter().any(|&l| l <= 0.0) {
+        return Err(AppError::invalid(
+            src,
+            key,
+            format!(
+                "matrix must be positive definite; its smallest eigenvalue is {:.3e}",
+                ev.iter().cloned().fold(f64::INFINITY, f64::min)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn count(src: &str, key: &str, v: i64, min: i64, max: i64) -> AppResult<usize> {
+    if v < min || v > max {
+        return Err(AppError::invalid(
+            src,
+            key,
+            format!("must be an integer in {min}..={max}, got {v}"),
+        ));
+    }
+    Ok(v as usize)
+}
+
+fn finite(src: &str, key: &str, v: f64, ok: impl Fn(f64) -> bool, allowed: &str) -> AppResult<f64> {
+    if !v.is_finite() || !ok(v) {
+        return Err(AppError::invalid(src, key, format!("got {v}; {allowed}")));
+    }
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation and construction.
+
+fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
+    let (reduction, a, labels, min_gamma) = match (raw.game, raw.model) {
+        (None, None) => {
+            return Err(AppError::invalid(
+                src,
+                "game",
+                "missing; give [game] (players and coalitions) or [model] (an expert A), exactly one of them",
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                src,
+                "model",
+                "[model] cannot be combined with [game]; give exactly one of them",
+            ))
+        }
+        (None, Some(model)) => {
+            for (key, given) in [
+                ("cost.r", raw.cost.r.is_some()),
+                ("cost.gamma", raw.cost.gamma.is_some()),
+                ("cost.gamma_matrix", raw.cost.gamma_matrix.is_some()),
+            ] {
+                if given {
+                    return Err(AppError::invalid(
+                        src,
+                        key,
+                        "only used with [game] (with [model] the matrix A is given directly); remove it",
+                    ));
+                }
+            }
+            let a = square_matrix(src, "model.a", &model.a)?;
+            if !is_symmetric(&a) {
+                return Err(AppError::invalid(
+                    src,
+                    "model.a",
+                    "matrix must be symmetric (A = −B R⁻¹ Bᵀ + Γ⁻¹ always is)",
+                ));
+            }
+            let d = a.nrows();
+            let labels = match model.labels {
+                Some(l) if l.len() != d => {
+                    return Err(AppError::invalid(
+                        src,
+                        "model.labels",
+                        format!("expected {d} labels (one per axis of A), got {}", l.len()),
+                    ))
+                }
+                Some(l) => l,
+                None => (1..=d).map(|i| format!("x{i}")).collect(),
+            };
+            (Reduction::Expert, a, labels, None)
+        }
+        (Some(game), None) => {
+            let spec = game_spec(src, game, &raw.cost)?;
+            let red = reduction::reduce(&spec).map_err(|e| {
+                AppError::from_solver(src, ill_posed_key(&Reduction::Projected(spec.clone())), e)
+            })?;
+            (Reduction::Projected(spec), red.a, red.axis_labels, red.min_gamma)
+        }
+    };
+    let d = a.nrows();
+    let q = matrix(src, "cost.q", &raw.cost.q, d, true)?;
+    let s = matrix(src, "cost.s", &raw.cost.s, d, true)?;
+    let sigma = finite(
+        src,
+        "noise.sigma",
+        raw.noise.sigma,
+        |x| x >= 0.0,
+        "σ must be a finite number ≥ 0",
+    )?;
+    let horizon = finite(
+        src,
+        "horizon.t",
+        raw.horizon.t,
+        |x| x > 0.0,
+        "T must be a finite number > 0",
+    )?;
+
+    if raw.population.is_empty() {
+        return Err(AppError::invalid(
+            src,
+            "population",
+            "missing; at least one [[population]] table (mean and std or cov) is required",
+        ));
+    }
+    let mut populations = Vec::with_capacity(raw.population.len());
+    for (k, p) in raw.population.into_iter().enumerate() {
+        populations.push(population(src, k, p, d)?);
+    }
+    let (graph, graph_kind) = graph(src, raw.graph, populations.len())?;
+    let settings = solver_settings(src, raw.solver, d)?;
+    let theta = match raw.heuristic.theta {
+        Some(x) => finite(
+            src,
+            "heuristic.theta",
+            x,
+            |x| x >= 0.0,
+            "θ must be a finite number ≥ 0",
+        )?,
+        None => DEFAULT_THETA,
+    };
+
+    let model = Model {
+        axis_labels: labels,
+        a,
+        q,
+        s,
+        sigma,
+        horizon,
+        populations,
+        graph,
+    };
+    model
+        .validate()
+        .map_err(|e| AppError::from_solver(src, ill_posed_key(&reduction), e))?;
+    let margin = -symmetric_eigenvalues(&model.a)
+        .map_err(|e| AppError::from_solver(src, "model.a", e))?
+        .iter()
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max);
+    Ok(Scenario {
+        source_name: src.to_string(),
+        name: raw.name.unwrap_or_default(),
+        description: raw.description.unwrap_or_default(),
+        reduction,
+        model,
+        settings,
+        theta,
+        graph_kind,
+        margin,
+        min_gamma,
+        text: String::new(),
+        overrides: Vec::new(),
+    })
+}
+
+fn game_spec(src: &str, game: RawGame, cost: &RawCost) -> AppResult<GameSpec> {
+    match game.reduction.as_deref() {
+        None | Some("projection") => {}
+        Some("modal") => {
+            return Err(AppError::invalid(
+                src,
+                "game.reduction",
+                "\"modal\" (exact modal decomposition) is not yet supported; use the projection: omit `reduction` and list `coalitions`",
+            ))
+        }
+        Some(other) => {
+            return Err(AppError::invalid(
+                src,
+                "game.reduction",
+                format!("unknown reduction {other:?}; allowed: \"projection\" (default), \"modal\""),
+            ))
+        }
+    }
+    let players = game.players.ok_or_else(|| {
+        AppError::invalid(
+            src,
+            "game.players",
+            "missing; the number of players n is required",
+        )
+    })?;
+    let n = count(src, "game.players", players, 1, MAX_PLAYERS as i64)?;
+    let raw_coalitions = game.coalitions.ok_or_else(|| {
+        AppError::invalid(
+            src,
+            "game.coalitions",
+            "missing; list the coalitions that become grid axes, e.g. [[1], [1, 2]]",
+        )
+    })?;
+    if raw_coalitions.is_empty() || raw_coalitions.len() > MAX_DIM {
+        return Err(AppError::invalid(
+            src,
+            "game.coalitions",
+            format!(
+                "got {} coalitions; the projection needs 1..={MAX_DIM} (one per grid axis)",
+                raw_coalitions.len()
+            ),
+        ));
+    }
+    let mut coalitions: Vec<Vec<i64>> = Vec::new();
+    for (i, c) in raw_coalitions.iter().enumerate() {
+        let key = format!("game.coalitions[{}]", i + 1);
+        if c.is_empty() {
+            return Err(AppError::invalid(
+                src,
+                key,
+                "a coalition needs at least one player",
+            ));
+        }
+        for &p in c {
+            if p < 1 || p > n as i64 {
+                return Err(AppError::invalid(
+                    src,
+                    key,
+                    format!("player {p} does not exist; players are numbered 1..={n}"),
+                ));
+            }
+        }
+        let mut members = c.clone();
+        members.sort_unstable();
+        if members.windows(2).any(|w| w[0] == w[1]) {
+            return Err(AppError::invalid(src, key, "a player is listed twice"));
+        }
+        if coalitions.contains(&members) {
+            return Err(AppError::invalid(
+                src,
+                key,
+                "this coalition is listed twice",
+            ));
+        }
+        coalitions.push(members);
+    }
+    let coalitions = raw_coalitions;
+    let q = (1usize << n) - 1;
+    let controls = n + q - 1;
+    let r = match &cost.r {
+        None => ControlWeight::Scalar(1.0),
+        Some(v) => match number(v) {
+            Some(x) => ControlWeight::Scalar(finite(
+                src,
+                "cost.r",
+                x,
+                |x| x > 0.0,
+                "r (R = rI) must be a finite number > 0",
+            )?),
+            None => ControlWeight::Matrix(matrix(src, "cost.r", v, controls, true)?),
+        },
+    };
+    let gamma = match (cost.gamma, &cost.gamma_matrix) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                src,
+                "cost.gamma_matrix",
+                "give either cost.gamma (Γ = γ²I) or cost.gamma_matrix, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(AppError::invalid(
+                src,
+                "cost.gamma",
+                "missing; the disturbance weight is required with [game]: gamma (Γ = γ²I) or gamma_matrix",
+            ))
+        }
+        (Some(g), None) => DisturbanceWeight::Gamma(finite(src, "cost.gamma", g, |x| x > 0.0, "γ must be a finite number > 0")?),
+        (None, Some(v)) => DisturbanceWeight::Matrix(matrix(src, "cost.gamma_matrix", v, q, false)?),
+    };
+    Ok(GameSpec {
+        players: n,
+        coalitions,
+        r,
+        gamma,
+    })
+}
+
+fn population(src: &str, k: usize, p: RawPopulation, d: usize) -> AppResult<Population> {
+    let key = |f: &str| format!("population[{}].{f}", k + 1);
+    if p.mean.len() != d {
+        return Err(AppError::invalid(
+            src,
+            key("mean"),
+            format!(
+                "expected {d} numbers (one per grid axis), got {}",
+                p.mean.len()
+            ),
+        ));
+    }
+    if p.mean.iter().any(|x| !x.is_finite()) {
+        return Err(AppError::invalid(
+            src,
+            key("mean"),
+            "entries must be finite numbers",
+        ));
+    }
+    let cov = match (p.std, p.cov) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                src,
+                key("cov"),
+                "give either std (per axis) or cov (a matrix), not both",
+            ))
+        }
+        (None, None) => {
+            return Err(AppError::invalid(
+                src,
+                key("std"),
+                "missing; give std (one standard deviation per axis) or cov (a d×d covariance)",
+            ))
+        }
+        (Some(std), None) => {
+            if std.len() != d {
+                return Err(AppError::invalid(
+                    src,
+                    key("std"),
+                    format!(
+                        "expected {d} numbers (one per grid axis), got {}",
+                        std.len()
+                    ),
+                ));
+            }
+            if std.iter().any(|&x| !(x.is_finite() && x > 0.0)) {
+                return Err(AppError::invalid(
+                    src,
+                    key("std"),
+                    "standard deviations must be finite and > 0",
+                ));
+            }
+            Array2::from_diag(&Array1::from_iter(std.iter().map(|x| x * x)))
+        }
+        (None, Some(v)) => {
+            let c = matrix(src, &key("cov"), &v, d, false)?;
+            require_spd(src, &key("cov"), &c)?;
+            c
+        }
+    };
+    Ok(Population {
+        name: p.name.unwrap_or_else(|| format!("population {}", k + 1)),
+        mean: Array1::from(p.mean),
+        cov,
+    })
+}
+
+fn graph(src: &str, raw: Option<RawGraph>, p: usize) -> AppResult<(Graph, String)> {
+    let Some(raw) = raw else {
+        if p > 1 {
+            return Err(AppError::invalid(
+                src,
+                "graph",
+                format!(
+                    "missing; with {p} populations a [graph] is required: kind = \"chain\" | \"ring\" | \"complete\" | \"star\" | \"edges\""
+                ),
+            ));
+        }
+        return Ok((
+            Graph::single(),
+            "single population (tracks its own mean)".to_string(),
+        ));
+    };
+    let name = raw.kind.clone().unwrap_or_else(|| "edges".to_string());
+    let kind = match (raw.kind.as_deref(), raw.edges) {
+        (Some("edges") | None, Some(edges)) => {
+            let mut list = Vec::with_capacity(edges.len());
+            for (i, e) in edges.iter().enumerate() {
+                let key = format!("graph.edges[{}]", i + 1);
+                if e.len() != 2 {
+                    return Err(AppError::invalid(src, key, format!("an edge is a pair [i, j], got {} numbers", e.len())));
+                }
+                let mut ends = [0usize; 2];
+                for (slot, &x) in ends.iter_mut().zip(e) {
+                    if x < 1 || x > p as i64 {
+                        return Err(AppError::invalid(
+                            src,
+                            key,
+                            format!("population {x} does not exist; populations are numbered 1..={p}"),
+                        ));
+                    }
+                    *slot = x as usize - 1;
+                }
+                list.push((ends[0], ends[1]));
+            }
+            GraphKind::Edges(list)
+        }
+        (Some("edges") | None, None) => {
+            return Err(AppError::invalid(
+                src,
+                "graph.edges",
+                "missing; kind = \"edges\" needs edges = [[i, j], …] (1-based population numbers)",
+            ))
+        }
+        (Some(other), Some(_)) => {
+            return Err(AppError::invalid(
+                src,
+                "graph.edges",
+                format!("edges are only read with kind = \"edges\", but kind = {other:?}; remove edges or set kind = \"edges\""),
+            ))
+        }
+        (Some("chain"), None) => GraphKind::Chain,
+        (Some("ring"), None) => GraphKind::Ring,
+        (Some("complete"), None) => GraphKind::Complete,
+        (Some("star"), None) => GraphKind::Star,
+        (Some(other), None) => {
+            return Err(AppError::invalid(
+                src,
+                "graph.kind",
+                format!("unknown kind {other:?}; allowed: \"chain\", \"ring\", \"complete\", \"star\", \"edges\""),
+            ))
+        }
+    };
+    let g = Graph::new(p, &kind).map_err(|e| AppError::from_solver(src, "graph", e))?;
+    let name = if p == 1 {
+        "single population (tracks its own mean)".to_string()
+    } else {
+        name
+    };
+    Ok((g, name))
+}
+
+fn solver_settings(src: &str, raw: RawSolver, d: usize) -> AppResult<SolverSettings> {
+    let mut s = SolverSettings::default();
+    if let Some(v) = raw.points {
+        let bad = || {
+            AppError::invalid(
+                src,
+                "solver.points",
+                format!(
+                    "expected an integer ≥ 3 or a list of {d} such integers (one per axis), got {}",
+                    describe(&v)
+                ),
+            )
+        };
+        s.points = match &v {
+            Value::Integer(n) if *n >= 3 => Points::Uniform(*n as usize),
+            Value::Array(items) if items.len() == d => {
+                let mut per = Vec::with_capacity(d);
+                for it in items {
+                    match it {
+                        Value::Integer(n) if *n >= 3 => per.push(*n as usize),
+                        _ => return Err(bad()),
+                    }
+                }
+                Points::PerAxis(per)
+            }
+            _ => return Err(bad()),
+        };
+        let total = s
+            .points_per_axis(d)
+            .iter()
+            .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+            .unwrap_or(usize::MAX);
+        if total > MAX_GRID_POINTS {
+            return Err(AppError::invalid(
+                src,
+                "solver.points",
+                format!(
+                    "the grid would have {total} points; at most {MAX_GRID_POINTS} are allowed"
+                ),
+            ));
+        }
+    }
+    if let Some(n) = raw.steps {
+        s.steps = count(src, "solver.steps", n, 1, MAX_STEPS as i64)?;
+    }
+    if let Some(v) = raw.domain {
+        s.domain = match &v {
+            Value::String(a) if a == "auto" => Domain::Auto,
+            Value::Array(rows) if rows.len() == d => {
+                let mut lims = Vec::with_capacity(d);
+                for (i, row) in rows.iter().enumerate() {
+                    let pair: Option<Vec<f64>> = row
+                        .as_array()
+                        .map(|r| r.iter().filter_map(number).collect());
+                    match pair.as_deref() {
+                        Some(&[lo, hi])
+                            if row.as_array().map(|r| r.len()) == Some(2)
+                                && lo.is_finite()
+                                && hi.is_finite()
+                                && lo < hi =>
+                        {
+                            lims.push((lo, hi))
+                        }
+                        _ => {
+                            return Err(AppError::invalid(
+                                src,
+                                "solver.domain",
+                                format!(
+                                    "axis {}: expected [lo, hi] with finite lo < hi, got {}",
+                                    i + 1,
+                                    describe(row)
+                                ),
+                            ))
+                        }
+                    }
+                }
+                Domain::Explicit(lims)
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    src,
+                    "solver.domain",
+                    format!(
+                        "expected \"auto\" or {d} pairs [[lo, hi], …] (one per axis), got {}",
+                        describe(&v)
+                    ),
+                ))
+            }
+        };
+    }
+    if let Some(x) = raw.damping {
+        s.damping = finite(
+            src,
+            "solver.damping",
+            x,
+            |x| x > 0.0 && x <= 1.0,
+            "the damping must lie in (0, 1]",
+        )?;
+    }
+    if let Some(x) = raw.tol {
+        s.tol = finite(
+            src,
+            "solver.tol",
+            x,
+            |x| x > 0.0,
+            "the tolerance must be a finite number > 0",
+        )?;
+    }
+    if let Some(n) = raw.max_iter {
+        s.max_iter = count(src, "solver.max_iter", n, 1, 1_000_000)?;
+    }
+    let depth = match raw.anderson_depth {
+        Some(n) => Some(count(src, "solver.anderson_depth", n, 1, 50)?),
+        None => None,
+    };
+    match raw.acceleration.as_deref() {
+        None | Some("anderson") => {
+            s.acceleration = Acceleration::Anderson {
+                depth: depth.unwrap_or(5),
+            }
+        }
+        Some("none") => {
+            if depth.is_some() {
+                return Err(AppError::invalid(
+                    src,
+                    "solver.anderson_depth",
+                    "only used with acceleration = \"anderson\"; remove it or set acceleration = \"anderson\"",
+                ));
+            }
+            s.acceleration = Acceleration::None;
+        }
+        Some(other) => {
+            return Err(AppError::invalid(
+                src,
+                "solver.acceleration",
+                format!("unknown acceleration {other:?}; allowed: \"none\", \"anderson\""),
+            ))
+        }
+    }
+    if let Some(n) = raw.snapshot_every {
+        s.snapshot_every = Some(count(src, "solver.snapshot_every", n, 1, MAX_STEPS as i64)?);
+    }
+    if let Some(x) = raw.divergence_factor {
+        s.divergence_factor = finite(
+            src,
+            "solver.divergence_factor",
+            x,
+            |x| x > 1.0,
+            "the factor must exceed 1",
+        )?;
+    }
+    if let Some(n) = raw.stagnation_window {
+        s.stagnation_window = count(src, "solver.stagnation_window", n, 0, 1_000_000)?;
+    }
+    s.fixed_point()
+        .validate()
+        .map_err(|e| AppError::from_solver(src, "solver", e))?;
+    Ok(s)
+}
