@@ -6,11 +6,12 @@
 //!   component and the right-hand side are computed along each row (SIMD along the row) and
 //!   stored transposed in a small tile, the tridiagonal systems of the [`LANES`] rows are
 //!   solved together (SIMD across rows, which hides the latency of the Thomas recurrence),
-//!   and the results are written back. In the HJI the right-hand side v + dt g is formed
-//!   here; in the FPK the moments of the new density are accumulated here.
+//!   and the results are written back. In the HJI the right-hand side v + dt g_{d−1} is
+//!   formed here; in the FPK the moments of the new density are accumulated here.
 //! * the **block pass** (any other axis i): the field is seen as (outer, n_i, inner) and a
 //!   task sweeps along axis i over a segment of [`SEG`] consecutive nodes of one last-axis
-//!   row (SIMD across the segment).
+//!   row (SIMD across the segment). In the HJI it first adds the factor's source share
+//!   −dt b_i ∂_i v.
 //!
 //! Both compute the drift b_i = Σ_k A_ik ∂_k v on the fly from the stored value function with
 //! the same expressions ([`seg_grad`], [`bcomp`]), so the HJI and the FPK see bit-identical
@@ -443,8 +444,10 @@ unsafe fn thomas<'a, const T: bool>(
 // Row pass (last axis)
 // ---------------------------------------------------------------------------------------
 
-/// HJI right-hand side on a segment: `bl[q]` = b_last, `xo[q]` = v + dt (f − ½ b·∇v) with
-/// the running cost f = ½(ρ−x)ᵀQ(ρ−x) written along the row as f = f0 + w (f1 + ½Q_ll w),
+/// HJI right-hand side on a segment: `bl[q]` = b_last, `xo[q]` = v + dt g_last with the
+/// last factor's share of the source g_last = f − ½ b·∇v + Σ_{k<last} b_k ∂_k v (the other
+/// factors add −b_k ∂_k v themselves, see [`block_pass`]), b = A∇v, and the running cost
+/// f = ½(ρ−x)ᵀQ(ρ−x) written along the row as f = f0 + w (f1 + ½Q_ll w),
 /// w = ρ_last − x_last (`f0`, `f1` from the outer coordinates), `xl` = last-axis coordinates.
 #[inline(always)]
 fn hji_rhs_seg<const D: usize>(
@@ -461,19 +464,16 @@ fn hji_rhs_seg<const D: usize>(
     let w = vr.len();
     let (xl, bl, xo) = (&xl[..w], &mut bl[..w], &mut xo[..w]);
     for q in 0..w {
-        let mut bp = 0.0;
-        let mut blast = 0.0;
-        for i in 0..D {
-            let bi = bcomp::<D>(&g.a[i], p, q);
-            if i == l {
-                blast = bi;
-            }
-            bp += bi * p[i][q];
+        // outer = Σ_{k<l} b_k p_k; g_last = f − ½(outer + b_l p_l) + outer.
+        let mut outer = 0.0;
+        for i in 0..l {
+            outer += bcomp::<D>(&g.a[i], p, q) * p[i][q];
         }
+        let blast = bcomp::<D>(&g.a[l], p, q);
         let wl = rho_l - xl[q];
         let f = f0 + wl * (f1 + hq * wl);
         bl[q] = blast;
-        xo[q] = vr[q] + g.dt * (f - 0.5 * bp);
+        xo[q] = vr[q] + g.dt * (f + 0.5 * (outer - blast * p[l][q]));
     }
 }
 
@@ -734,6 +734,7 @@ fn block_task<const D: usize, const T: bool>(
     v: &[f64],
     x: SharedMut<'_>,
     axis: usize,
+    hji: bool,
     t: usize,
     scratch: &mut [f64],
 ) -> u64 {
@@ -762,6 +763,15 @@ fn block_task<const D: usize, const T: bool>(
         for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
             *b = bcomp::<D>(&g.a[axis], &p, qq);
         }
+        if hji {
+            // HJI: this factor's share −b_axis ∂_axis v of the source, added before the solve.
+            // SAFETY: node row j of the task's segment column belongs to this task.
+            let xr = unsafe { x.slice(row0 + j * stride + j0, w) };
+            let (bcol, pa, dt) = (&scratch[j * SEG..j * SEG + w], &p[axis][..w], g.dt);
+            for ((o, &b), &pk) in xr.iter_mut().zip(bcol).zip(pa) {
+                *o -= dt * (b * pk);
+            }
+        }
     }
     // SAFETY: the task owns nodes row0 + j·stride + j0 + [0, w) for j < n (distinct tasks
     // differ in o, q or s), and the scratch column.
@@ -788,10 +798,11 @@ unsafe fn block_task_avx2<const D: usize, const T: bool>(
     v: &[f64],
     x: SharedMut<'_>,
     axis: usize,
+    hji: bool,
     t: usize,
     scratch: &mut [f64],
 ) -> u64 {
-    block_task::<D, T>(g, v, x, axis, t, scratch)
+    block_task::<D, T>(g, v, x, axis, hji, t, scratch)
 }
 
 fn block_pass_d<const D: usize, const T: bool>(
@@ -799,6 +810,7 @@ fn block_pass_d<const D: usize, const T: bool>(
     v: &[f64],
     x: &mut [f64],
     axis: usize,
+    hji: bool,
 ) -> bool {
     let n = g.shape[axis];
     let stride = g.strides[axis];
@@ -811,16 +823,17 @@ fn block_pass_d<const D: usize, const T: bool>(
                 #[cfg(target_arch = "x86_64")]
                 if g.simd {
                     // SAFETY: AVX2 was detected at run time (`simd_available`).
-                    return unsafe { block_task_avx2::<D, T>(g, v, xs, axis, t, scratch) };
+                    return unsafe { block_task_avx2::<D, T>(g, v, xs, axis, hji, t, scratch) };
                 }
-                block_task::<D, T>(g, v, xs, axis, t, scratch)
+                block_task::<D, T>(g, v, xs, axis, hji, t, scratch)
             })
         })
         .reduce(|| 0, |a, b| a | b);
     bad == 0
 }
 
-/// Applies E_axis (or its transpose), `axis < d − 1`, to `x` in place with the drift of `v`.
+/// Applies E_axis (or its transpose), `axis < d − 1`, to `x` in place with the drift of `v`:
+/// `x ← E x`, or with `hji` (not transposed) the HJI factor `x ← E (x − dt b_axis ∂_axis v)`.
 /// Returns false if a result is not finite.
 pub(crate) fn block_pass(
     g: &Geometry,
@@ -828,13 +841,15 @@ pub(crate) fn block_pass(
     x: &mut [f64],
     axis: usize,
     transpose: bool,
+    hji: bool,
 ) -> bool {
     debug_assert!(axis + 1 < g.d && v.len() == g.len && x.len() == g.len);
+    debug_assert!(!(hji && transpose));
     match (g.d, transpose) {
-        (2, false) => block_pass_d::<2, false>(g, v, x, axis),
-        (2, true) => block_pass_d::<2, true>(g, v, x, axis),
-        (_, false) => block_pass_d::<3, false>(g, v, x, axis),
-        (_, true) => block_pass_d::<3, true>(g, v, x, axis),
+        (2, false) => block_pass_d::<2, false>(g, v, x, axis, hji),
+        (2, true) => block_pass_d::<2, true>(g, v, x, axis, false),
+        (_, false) => block_pass_d::<3, false>(g, v, x, axis, hji),
+        (_, true) => block_pass_d::<3, true>(g, v, x, axis, false),
     }
 }
 
