@@ -1,18 +1,39 @@
-//! The inner loops of the sweeps: drift/source pass, tridiagonal line solves (and their
-//! transposes), terminal condition, finiteness check. See the module docs of
-//! [`crate::sweep`] for the scheme; everything here is parallel over fixed tasks and every
-//! output element is computed by exactly one task from inputs no task writes, so results
-//! are bit-identical for any number of threads.
+//! The inner loops of the sweeps (scheme in the docs of [`crate::sweep`]).
+//!
+//! Two kinds of pass apply one splitting factor E_i = (I − dt L_i)⁻¹ (or its transpose):
+//!
+//! * the **row pass** (last, contiguous axis): rows are taken [`LANES`] at a time; the drift
+//!   component and the right-hand side are computed along each row (SIMD along the row) and
+//!   stored transposed in a small tile, the tridiagonal systems of the [`LANES`] rows are
+//!   solved together (SIMD across rows, which hides the latency of the Thomas recurrence),
+//!   and the results are written back. In the HJI the right-hand side v + dt g_{d−1} is
+//!   formed here; in the FPK the moments of the new density are accumulated here.
+//! * the **block pass** (any other axis i): the field is seen as (outer, n_i, inner) and a
+//!   task sweeps along axis i over a segment of [`SEG`] consecutive nodes of one last-axis
+//!   row (SIMD across the segment). In the HJI it first adds the factor's source share
+//!   −dt b_i ∂_i v.
+//!
+//! Both compute the drift b_i = Σ_k A_ik ∂_k v on the fly from the stored value function with
+//! the same expressions ([`seg_grad`], [`bcomp`]), so the HJI and the FPK see bit-identical
+//! coefficients without storing the drift. Every pass is parallel over fixed tasks; each
+//! output element is computed by exactly one task, so results are bit-identical for any
+//! number of threads. The task functions are compiled twice, plain and with AVX2 (chosen
+//! at run time); neither contracts a·b + c into an FMA, so both give identical bits.
 
 #![allow(clippy::needless_range_loop)] // index loops over d ≤ 3 axes read best as maths
+#![allow(clippy::too_many_arguments)]
 
 use super::par::SharedMut;
-use crate::grid::{Grid, MAX_DIM};
+use crate::grid::{Grid, MomentPartial, MAX_DIM, ROW_GROUP};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
-/// Columns of one task in the sweeps along a non-contiguous axis (fixed, thread-count
-/// independent; a multiple of the SIMD width).
-pub(crate) const BLOCK: usize = 32;
+/// Segment length along the last axis: the width of a block-pass task and the unit of the
+/// gradient computation.
+pub(crate) const SEG: usize = 64;
+
+/// Rows solved together in the row pass.
+pub(crate) const LANES: usize = ROW_GROUP;
 
 pub(crate) type M3 = [[f64; MAX_DIM]; MAX_DIM];
 
@@ -40,16 +61,28 @@ pub(crate) struct Geometry {
     pub c1: [f64; MAX_DIM],
     /// dt σ²/(2h_i²): diffusion coefficient of (I − dt L_i).
     pub c2: [f64; MAX_DIM],
-    /// Row tasks: row length, rows, rows per task, tasks.
+    /// Row tasks: row length, rows, rows per task (multiple of LANES), tasks.
     pub nl: usize,
     pub rows: usize,
     pub per: usize,
     pub tasks: usize,
+    /// Use the AVX2 build of the task functions.
+    pub simd: bool,
+    /// Coordinates of the last axis's nodes.
+    pub xl: Vec<f64>,
+    /// Their offsets from the box centre ([`Grid::last_offsets`]).
+    pub zl: Vec<f64>,
 }
 
 impl Geometry {
+    /// The best build of the task functions this CPU runs.
+    pub(crate) fn detect_simd() -> bool {
+        simd_available()
+    }
+
     pub(crate) fn new(grid: &Grid, a: M3, q: M3, s: M3, sigma: f64, dt: f64) -> Self {
         let d = grid.dim();
+        let (nl, rows, per, tasks) = grid.row_tasks();
         let mut g = Geometry {
             d,
             len: grid.len(),
@@ -66,34 +99,59 @@ impl Geometry {
             diff: 0.5 * sigma * sigma,
             c1: [0.0; MAX_DIM],
             c2: [0.0; MAX_DIM],
-            nl: 0,
-            rows: 0,
-            per: 0,
-            tasks: 0,
+            nl,
+            rows,
+            per,
+            tasks,
+            simd: simd_available(),
+            xl: grid.axis(d - 1).nodes().to_vec(),
+            zl: grid.last_offsets(),
         };
-        let diff = g.diff;
         for i in 0..d {
             let ax = grid.axis(i);
+            let h = ax.spacing();
             g.shape[i] = ax.len();
             g.strides[i] = grid.strides()[i];
             g.lo[i] = ax.lo();
-            g.h[i] = ax.spacing();
-            g.inv_h[i] = 1.0 / ax.spacing();
-            g.inv_2h[i] = 0.5 / ax.spacing();
-            g.c1[i] = dt / ax.spacing();
-            g.c2[i] = dt * diff / (ax.spacing() * ax.spacing());
+            g.h[i] = h;
+            g.inv_h[i] = 1.0 / h;
+            g.inv_2h[i] = 0.5 / h;
+            g.c1[i] = dt / h;
+            g.c2[i] = dt * g.diff / (h * h);
             for k in 0..d {
                 g.half_q[i][k] = 0.5 * q[i][k];
                 g.half_s[i][k] = 0.5 * s[i][k];
             }
         }
-        let (nl, rows, per, tasks) = grid.row_tasks();
-        g.nl = nl;
-        g.rows = rows;
-        g.per = per;
-        g.tasks = tasks;
         g
     }
+}
+
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch (tiles of the row pass, drift column of the block pass); grown
+    /// once, reused by every task the thread runs.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < len {
+            s.resize(len, 0.0);
+        }
+        f(&mut s[..len])
+    })
 }
 
 #[inline(always)]
@@ -114,147 +172,717 @@ fn neg(b: f64) -> f64 {
     }
 }
 
-/// Drift b = A∇v (centred differences inside, one-sided at the boundary) into `b[0..d]`,
-/// and, when `hji = Some((rhs, ρ))`, the right-hand side `rhs = v + dt g` with
-/// `g = ½(ρ−x)ᵀQ(ρ−x) − ½ b·∇v` (= f − ½bᵀA⁻¹b at b = A∇v).
-pub(crate) fn drift_pass(
+/// Rows ahead that the strided sweeps prefetch.
+const PREFETCH_ROWS: usize = 6;
+
+/// Hints the cache to fetch the `w` doubles at `ptr` (a segment of a row reached with a large
+/// stride, which hardware prefetchers do not follow). No effect on results.
+#[inline(always)]
+fn prefetch(ptr: *const f64, w: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = w * 8;
+        let mut off = 0;
+        while off < bytes + 63 {
+            // SAFETY: prefetching never faults, whatever the address; `wrapping_add` keeps
+            // the pointer arithmetic defined.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>((ptr as *const i8).wrapping_add(off.min(bytes - 1)))
+            };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (ptr, w);
+}
+
+/// 1 when `v` is NaN or ±∞ (exponent bits all ones), else 0; vectorisable.
+#[inline(always)]
+fn nonfinite_bit(v: f64) -> u64 {
+    ((v.to_bits() >> 52) & 0x7ff == 0x7ff) as u64
+}
+
+/// Outer multi-index (axes 0..D−1) of row `r`.
+#[inline(always)]
+fn row_outer<const D: usize>(g: &Geometry, r: usize) -> [usize; MAX_DIM] {
+    let mut idx = [0usize; MAX_DIM];
+    let mut rem = r;
+    for k in (0..D - 1).rev() {
+        idx[k] = rem % g.shape[k];
+        rem /= g.shape[k];
+    }
+    idx
+}
+
+/// ∇v on the nodes j0..j0+w of row `r` (outer multi-index `idx`, see [`row_outer`]):
+/// `p[k][q]` = ∂_k v at node j0 + q. Centred differences inside, one-sided on the boundary
+/// faces.
+#[inline(always)]
+fn seg_grad<const D: usize>(
     g: &Geometry,
     v: &[f64],
-    b: &mut [Vec<f64>],
-    hji: Option<(&mut [f64], &[f64])>,
+    r: usize,
+    idx: &[usize; MAX_DIM],
+    j0: usize,
+    w: usize,
+    p: &mut [[f64; SEG]; D],
 ) {
-    debug_assert_eq!(v.len(), g.len);
-    let bs: Vec<SharedMut<'_>> = b.iter_mut().map(|x| SharedMut::new(x)).collect();
-    let mut dummy: [f64; 0] = [];
-    match hji {
-        Some((rhs, rho)) => {
-            let r = SharedMut::new(rhs);
-            match g.d {
-                1 => drift_d::<1, true>(g, v, [bs[0]], r, [rho[0]]),
-                2 => drift_d::<2, true>(g, v, [bs[0], bs[1]], r, [rho[0], rho[1]]),
-                _ => drift_d::<3, true>(g, v, [bs[0], bs[1], bs[2]], r, [rho[0], rho[1], rho[2]]),
-            }
+    let nl = g.nl;
+    let off = r * nl;
+    for k in 0..D - 1 {
+        let s = g.strides[k];
+        let (up, dn, inv) = if idx[k] == 0 {
+            (off + s, off, g.inv_h[k])
+        } else if idx[k] + 1 == g.shape[k] {
+            (off, off - s, g.inv_h[k])
+        } else {
+            (off + s, off - s, g.inv_2h[k])
+        };
+        let vu = &v[up + j0..up + j0 + w];
+        let vd = &v[dn + j0..dn + j0 + w];
+        for ((pk, &a), &b) in p[k][..w].iter_mut().zip(vu).zip(vd) {
+            *pk = (a - b) * inv;
         }
-        None => {
-            let r = SharedMut::new(&mut dummy);
-            match g.d {
-                1 => drift_d::<1, false>(g, v, [bs[0]], r, [0.0]),
-                2 => drift_d::<2, false>(g, v, [bs[0], bs[1]], r, [0.0; 2]),
-                _ => drift_d::<3, false>(g, v, [bs[0], bs[1], bs[2]], r, [0.0; 3]),
-            }
+    }
+    let l = D - 1;
+    let row = &v[off..off + nl];
+    let lo = j0.max(1);
+    let hi = (j0 + w).min(nl - 1);
+    if lo < hi {
+        let ih2 = g.inv_2h[l];
+        for ((pk, &a), &b) in p[l][lo - j0..hi - j0]
+            .iter_mut()
+            .zip(&row[lo + 1..hi + 1])
+            .zip(&row[lo - 1..hi - 1])
+        {
+            *pk = (a - b) * ih2;
         }
+    }
+    if j0 == 0 {
+        p[l][0] = (row[1] - row[0]) * g.inv_h[l];
+    }
+    if j0 + w == nl {
+        p[l][w - 1] = (row[nl - 1] - row[nl - 2]) * g.inv_h[l];
     }
 }
 
-fn drift_d<const D: usize, const HJI: bool>(
+/// Drift component b_i = Σ_k A_ik p_k at segment position q (`a` = row i of A).
+#[inline(always)]
+fn bcomp<const D: usize>(a: &[f64; MAX_DIM], p: &[[f64; SEG]; D], q: usize) -> f64 {
+    let mut s = a[0] * p[0][q];
+    for k in 1..D {
+        s += a[k] * p[k][q];
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// Tridiagonal core
+// ---------------------------------------------------------------------------------------
+
+// Row updates of the elimination (one row = one node of `w` independent systems). Separate
+// functions with distinct slice arguments let the compiler vectorise across the systems.
+
+#[inline(always)]
+fn fwd_first(x: &mut [f64], b: &mut [f64], c1: f64, c2: f64) {
+    let n = x.len();
+    let b = &mut b[..n];
+    for k in 0..n {
+        let beta = c1 * pos(b[k]) + c2;
+        let inv = 1.0 / (1.0 + beta);
+        b[k] = beta * inv;
+        x[k] *= inv;
+    }
+}
+
+#[inline(always)]
+fn fwd_mid(x: &mut [f64], b: &mut [f64], xp: &[f64], ep: &[f64], c1: f64, c2: f64) {
+    let n = x.len();
+    let (b, xp, ep) = (&mut b[..n], &xp[..n], &ep[..n]);
+    for k in 0..n {
+        let bv = b[k];
+        let alpha = c1 * neg(bv) + c2;
+        let beta = c1 * pos(bv) + c2;
+        let inv = 1.0 / (1.0 + beta + alpha * (1.0 - ep[k]));
+        b[k] = beta * inv;
+        x[k] = (x[k] + alpha * xp[k]) * inv;
+    }
+}
+
+#[inline(always)]
+fn fwd_last(x: &mut [f64], b: &[f64], xp: &[f64], ep: &[f64], c1: f64, c2: f64) {
+    let n = x.len();
+    let (b, xp, ep) = (&b[..n], &xp[..n], &ep[..n]);
+    for k in 0..n {
+        let alpha = c1 * neg(b[k]) + c2;
+        x[k] = (x[k] + alpha * xp[k]) / (1.0 + alpha * (1.0 - ep[k]));
+    }
+}
+
+#[inline(always)]
+fn fwdt_first(x: &mut [f64], b: &mut [f64], bn: &[f64], bp: &mut [f64], c1: f64, c2: f64) {
+    let n = x.len();
+    let (b, bn, bp) = (&mut b[..n], &bn[..n], &mut bp[..n]);
+    for k in 0..n {
+        let beta0 = c1 * pos(b[k]) + c2;
+        let alpha1 = c1 * neg(bn[k]) + c2;
+        let inv = 1.0 / (1.0 + beta0);
+        b[k] = alpha1 * inv;
+        x[k] *= inv;
+        bp[k] = beta0;
+    }
+}
+
+#[inline(always)]
+fn fwdt_mid(
+    x: &mut [f64],
+    b: &mut [f64],
+    bn: &[f64],
+    xp: &[f64],
+    ep: &[f64],
+    bp: &mut [f64],
+    c1: f64,
+    c2: f64,
+) {
+    let n = x.len();
+    let (b, bn, xp, ep, bp) = (&mut b[..n], &bn[..n], &xp[..n], &ep[..n], &mut bp[..n]);
+    for k in 0..n {
+        let bv = b[k];
+        let alpha = c1 * neg(bv) + c2;
+        let beta = c1 * pos(bv) + c2;
+        let alpha_next = c1 * neg(bn[k]) + c2;
+        let inv = 1.0 / (1.0 + alpha + beta - bp[k] * ep[k]);
+        x[k] = (x[k] + bp[k] * xp[k]) * inv;
+        b[k] = alpha_next * inv;
+        bp[k] = beta;
+    }
+}
+
+#[inline(always)]
+fn fwdt_last(x: &mut [f64], b: &[f64], xp: &[f64], ep: &[f64], bp: &[f64], c1: f64, c2: f64) {
+    let n = x.len();
+    let (b, xp, ep, bp) = (&b[..n], &xp[..n], &ep[..n], &bp[..n]);
+    for k in 0..n {
+        let alpha = c1 * neg(b[k]) + c2;
+        x[k] = (x[k] + bp[k] * xp[k]) / (1.0 + alpha - bp[k] * ep[k]);
+    }
+}
+
+#[inline(always)]
+fn back_row(x: &mut [f64], e: &[f64], xn: &[f64]) -> u64 {
+    let n = x.len();
+    let (e, xn) = (&e[..n], &xn[..n]);
+    let mut bad = 0u64;
+    for k in 0..n {
+        x[k] += e[k] * xn[k];
+        bad |= nonfinite_bit(x[k]);
+    }
+    bad
+}
+
+/// Solves `w` independent tridiagonal systems of size `n` in place, vectorised across the
+/// systems. Row j of the right-hand sides is `xs[xb + j·xst ..][..w]`, row j of the drift
+/// component `bs[bb + j·bst ..][..w]` (overwritten with elimination coefficients).
+///
+/// The matrix of each system is M = I − dt L: sub-diagonal −α_j, super-diagonal −β_j,
+/// diagonal 1 + α_j + β_j, with α_j = c1 b_j⁻ + c2 (0 at j = 0) and β_j = c1 b_j⁺ + c2
+/// (0 at j = n−1). `T = false` solves M x = r: e_j = β_j/den_j,
+/// den_j = 1 + β_j + α_j(1 − e_{j−1}), r'_j = (r_j + α_j r'_{j−1})/den_j,
+/// x_j = r'_j + e_j x_{j+1}. `T = true` solves Mᵀ y = m, whose row j has −β_{j−1} below and
+/// −α_{j+1} above the diagonal: den_j = 1 + α_j + β_j − β_{j−1} e_{j−1}, e_j = α_{j+1}/den_j,
+/// r'_j = (m_j + β_{j−1} r'_{j−1})/den_j, y_j = r'_j + e_j y_{j+1}.
+///
+/// Returns a non-zero value if a result is not finite.
+///
+/// # Safety
+/// The caller has exclusive access to these rows of `xs` and `bs`; `n ≥ 3`, `w ≤ max(SEG, LANES)`.
+#[inline(always)]
+unsafe fn thomas<'a, const T: bool>(
+    xs: SharedMut<'a>,
+    xb: usize,
+    xst: usize,
+    bs: SharedMut<'a>,
+    bb: usize,
+    bst: usize,
+    n: usize,
+    w: usize,
+    c1: f64,
+    c2: f64,
+) -> u64 {
+    // SAFETY (all `slice` calls): rows owned by the caller; rows j−1, j, j+1 are distinct and
+    // every &mut row is dropped before the same row is borrowed again.
+    let xr = |j: usize| -> &'a mut [f64] { unsafe { xs.slice(xb + j * xst, w) } };
+    let br = |j: usize| -> &'a mut [f64] { unsafe { bs.slice(bb + j * bst, w) } };
+    const MAXW: usize = if SEG > LANES { SEG } else { LANES };
+    let mut beta_prev = [0.0f64; MAXW];
+    let bp = &mut beta_prev[..w];
+    if !T {
+        fwd_first(xr(0), br(0), c1, c2);
+        for j in 1..n - 1 {
+            fwd_mid(xr(j), br(j), xr(j - 1), br(j - 1), c1, c2);
+        }
+        fwd_last(xr(n - 1), br(n - 1), xr(n - 2), br(n - 2), c1, c2);
+    } else {
+        fwdt_first(xr(0), br(0), br(1), bp, c1, c2);
+        for j in 1..n - 1 {
+            fwdt_mid(xr(j), br(j), br(j + 1), xr(j - 1), br(j - 1), bp, c1, c2);
+        }
+        fwdt_last(xr(n - 1), br(n - 1), xr(n - 2), br(n - 2), bp, c1, c2);
+    }
+    let mut bad = 0u64;
+    for &x in xr(n - 1).iter() {
+        bad |= nonfinite_bit(x);
+    }
+    for j in (0..n - 1).rev() {
+        bad |= back_row(xr(j), br(j), xr(j + 1));
+    }
+    bad
+}
+
+// ---------------------------------------------------------------------------------------
+// Row pass (last axis)
+// ---------------------------------------------------------------------------------------
+
+/// HJI right-hand side on a segment: `bl[q]` = b_last, `xo[q]` = v + dt g_last with the
+/// last factor's share of the source g_last = f − ½ b·∇v + Σ_{k<last} b_k ∂_k v (the other
+/// factors add −b_k ∂_k v themselves, see [`block_pass`]), b = A∇v, and the running cost
+/// f = ½(ρ−x)ᵀQ(ρ−x) written along the row as f = f0 + w (f1 + ½Q_ll w),
+/// w = ρ_last − x_last (`f0`, `f1` from the outer coordinates), `xl` = last-axis coordinates.
+#[inline(always)]
+fn hji_rhs_seg<const D: usize>(
+    g: &Geometry,
+    p: &[[f64; SEG]; D],
+    vr: &[f64],
+    xl: &[f64],
+    (f0, f1, rho_l): (f64, f64, f64),
+    bl: &mut [f64],
+    xo: &mut [f64],
+) {
+    let l = D - 1;
+    let hq = g.half_q[l][l];
+    let w = vr.len();
+    let (xl, bl, xo) = (&xl[..w], &mut bl[..w], &mut xo[..w]);
+    for q in 0..w {
+        // outer = Σ_{k<l} b_k p_k; g_last = f − ½(outer + b_l p_l) + outer.
+        let mut outer = 0.0;
+        for i in 0..l {
+            outer += bcomp::<D>(&g.a[i], p, q) * p[i][q];
+        }
+        let blast = bcomp::<D>(&g.a[l], p, q);
+        let wl = rho_l - xl[q];
+        let f = f0 + wl * (f1 + hq * wl);
+        bl[q] = blast;
+        xo[q] = vr[q] + g.dt * (f + 0.5 * (outer - blast * p[l][q]));
+    }
+}
+
+/// Row constants of the running cost (see [`hji_rhs_seg`]): f0 = ½ Σ_{i,k<l} Q_ik w_i w_k,
+/// f1 = Σ_{i<l} Q_il w_i, with w = ρ − x on the outer axes of the row.
+#[inline(always)]
+fn cost_row<const D: usize>(
+    g: &Geometry,
+    idx: &[usize; MAX_DIM],
+    rho: &[f64; MAX_DIM],
+) -> (f64, f64) {
+    let l = D - 1;
+    let mut wv = [0.0; MAX_DIM];
+    for k in 0..l {
+        wv[k] = rho[k] - (g.lo[k] + idx[k] as f64 * g.h[k]);
+    }
+    let (mut f0, mut f1) = (0.0, 0.0);
+    for i in 0..l {
+        for k in 0..l {
+            f0 += g.half_q[i][k] * wv[i] * wv[k];
+        }
+        f1 += 2.0 * g.half_q[i][l] * wv[i];
+    }
+    (f0, f1)
+}
+
+/// Rows `r0..r1` of the row pass. `HJI`: the right-hand side is v + dt g (g from ρ), the
+/// output goes to `x`; otherwise `x` is solved in place. `T`: transposed factor. With
+/// `partial`, the moments of the output rows are accumulated. Returns non-zero if an
+/// output is not finite.
+#[inline(always)]
+fn row_task<const D: usize, const HJI: bool, const T: bool>(
+    g: &Geometry,
+    grid: &Grid,
+    v: &[f64],
+    x: SharedMut<'_>,
+    rho: &[f64; MAX_DIM],
+    r0: usize,
+    r1: usize,
+    mut partial: Option<&mut MomentPartial>,
+    scratch: &mut [f64],
+) -> u64 {
+    let nl = g.nl;
+    let l = D - 1;
+    let (tx, tb) = scratch.split_at_mut(LANES * nl);
+    let mut p = [[0.0; SEG]; D];
+    let mut lb = [[0.0f64; SEG]; LANES];
+    let mut lx = [[0.0f64; SEG]; LANES];
+    let mut bad = 0u64;
+    let mut rg = r0;
+    let mut idxs = [[0usize; MAX_DIM]; LANES];
+    let mut costs = [(0.0f64, 0.0f64); LANES];
+    while rg < r1 {
+        let nr = LANES.min(r1 - rg);
+        for lane in 0..nr {
+            idxs[lane] = row_outer::<D>(g, rg + lane);
+            if HJI {
+                costs[lane] = cost_row::<D>(g, &idxs[lane], rho);
+            }
+        }
+        // Phase 1: drift component and right-hand side along each row, then transposed
+        // into the node-major tiles.
+        for j0 in (0..nl).step_by(SEG) {
+            let w = SEG.min(nl - j0);
+            for lane in 0..nr {
+                let r = rg + lane;
+                let off = r * nl;
+                let idx = &idxs[lane];
+                seg_grad::<D>(g, v, r, idx, j0, w, &mut p);
+                if HJI {
+                    let (f0, f1) = costs[lane];
+                    let vr = &v[off + j0..off + j0 + w];
+                    hji_rhs_seg::<D>(
+                        g,
+                        &p,
+                        vr,
+                        &g.xl[j0..],
+                        (f0, f1, rho[l]),
+                        &mut lb[lane],
+                        &mut lx[lane],
+                    );
+                } else {
+                    for (q, b) in lb[lane][..w].iter_mut().enumerate() {
+                        *b = bcomp::<D>(&g.a[l], &p, q);
+                    }
+                    // SAFETY: row r belongs to this task; no other borrow of it is alive.
+                    let xr = unsafe { x.slice(off + j0, w) };
+                    lx[lane][..w].copy_from_slice(xr);
+                }
+            }
+            // (a full group gets the constant trip count, which the compiler unrolls)
+            let lanes = if nr == LANES { LANES } else { nr };
+            for q in 0..w {
+                let tbr = &mut tb[(j0 + q) * LANES..(j0 + q + 1) * LANES];
+                let txr = &mut tx[(j0 + q) * LANES..(j0 + q + 1) * LANES];
+                for lane in 0..lanes {
+                    tbr[lane] = lb[lane][q];
+                    txr[lane] = lx[lane][q];
+                }
+            }
+        }
+        // Phase 2: the nr ≤ LANES systems at once.
+        // SAFETY: the tiles are this task's scratch.
+        unsafe {
+            thomas::<T>(
+                SharedMut::new(tx),
+                0,
+                LANES,
+                SharedMut::new(tb),
+                0,
+                LANES,
+                nl,
+                nr,
+                g.c1[l],
+                g.c2[l],
+            );
+        }
+        // Phase 3: transpose back and write (and moments).
+        for j0 in (0..nl).step_by(SEG) {
+            let w = SEG.min(nl - j0);
+            for q in 0..w {
+                let txr = &tx[(j0 + q) * LANES..(j0 + q + 1) * LANES];
+                for lane in 0..if nr == LANES { LANES } else { nr } {
+                    lx[lane][q] = txr[lane];
+                }
+            }
+            for lane in 0..nr {
+                // SAFETY: row rg + lane belongs to this task; no other borrow of it is alive.
+                let xr = unsafe { x.slice((rg + lane) * nl + j0, w) };
+                for (o, &val) in xr.iter_mut().zip(&lx[lane][..w]) {
+                    *o = val;
+                    bad |= nonfinite_bit(val);
+                }
+            }
+        }
+        if let Some(acc) = partial.as_deref_mut() {
+            for lane in 0..nr {
+                let r = rg + lane;
+                // SAFETY: as above (read only).
+                let xr = unsafe { x.slice(r * nl, nl) };
+                grid.accumulate_row(acc, r, xr, &g.zl);
+            }
+        }
+        rg += nr;
+    }
+    bad
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_task_avx2<const D: usize, const HJI: bool, const T: bool>(
+    g: &Geometry,
+    grid: &Grid,
+    v: &[f64],
+    x: SharedMut<'_>,
+    rho: &[f64; MAX_DIM],
+    r0: usize,
+    r1: usize,
+    partial: Option<&mut MomentPartial>,
+    scratch: &mut [f64],
+) -> u64 {
+    row_task::<D, HJI, T>(g, grid, v, x, rho, r0, r1, partial, scratch)
+}
+
+fn row_task_dispatch<const D: usize, const HJI: bool, const T: bool>(
+    g: &Geometry,
+    grid: &Grid,
+    v: &[f64],
+    x: SharedMut<'_>,
+    rho: &[f64; MAX_DIM],
+    t: usize,
+    mut partial: Option<&mut MomentPartial>,
+) -> u64 {
+    if let Some(p) = partial.as_deref_mut() {
+        *p = MomentPartial::new();
+    }
+    let r0 = t * g.per;
+    let r1 = (r0 + g.per).min(g.rows);
+    with_scratch(2 * LANES * g.nl, |scratch| {
+        #[cfg(target_arch = "x86_64")]
+        if g.simd {
+            // SAFETY: AVX2 was detected at run time (`simd_available`).
+            return unsafe {
+                row_task_avx2::<D, HJI, T>(g, grid, v, x, rho, r0, r1, partial, scratch)
+            };
+        }
+        row_task::<D, HJI, T>(g, grid, v, x, rho, r0, r1, partial, scratch)
+    })
+}
+
+fn row_pass_d<const D: usize, const HJI: bool, const T: bool>(
+    g: &Geometry,
+    grid: &Grid,
+    v: &[f64],
+    x: &mut [f64],
+    rho: &[f64; MAX_DIM],
+    partials: Option<&mut [MomentPartial]>,
+) -> bool {
+    let xs = SharedMut::new(x);
+    let bad = match partials {
+        Some(parts) => parts
+            .par_iter_mut()
+            .enumerate()
+            .map(|(t, p)| row_task_dispatch::<D, HJI, T>(g, grid, v, xs, rho, t, Some(p)))
+            .reduce(|| 0, |a, b| a | b),
+        None => (0..g.tasks)
+            .into_par_iter()
+            .map(|t| row_task_dispatch::<D, HJI, T>(g, grid, v, xs, rho, t, None))
+            .reduce(|| 0, |a, b| a | b),
+    };
+    bad == 0
+}
+
+/// Applies E_{d−1} (or its transpose) along the last axis with the drift of `v`.
+/// `rho = Some(ρ^n)`: HJI step, `x ← E (v + dt g)`; `None`: `x ← E x` in place.
+/// `partials` (one per row task): accumulate the moments of the result.
+/// Returns false if a result is not finite.
+pub(crate) fn row_pass(
+    g: &Geometry,
+    grid: &Grid,
+    v: &[f64],
+    x: &mut [f64],
+    rho: Option<&[f64]>,
+    transpose: bool,
+    partials: Option<&mut [MomentPartial]>,
+) -> bool {
+    debug_assert!(v.len() == g.len && x.len() == g.len);
+    let mut r = [0.0; MAX_DIM];
+    if let Some(rho) = rho {
+        r[..g.d].copy_from_slice(&rho[..g.d]);
+    }
+    macro_rules! go {
+        ($d:literal) => {
+            match (rho.is_some(), transpose) {
+                (true, false) => row_pass_d::<$d, true, false>(g, grid, v, x, &r, partials),
+                (true, true) => row_pass_d::<$d, true, true>(g, grid, v, x, &r, partials),
+                (false, false) => row_pass_d::<$d, false, false>(g, grid, v, x, &r, partials),
+                (false, true) => row_pass_d::<$d, false, true>(g, grid, v, x, &r, partials),
+            }
+        };
+    }
+    match g.d {
+        1 => go!(1),
+        2 => go!(2),
+        _ => go!(3),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Block pass (axes other than the last)
+// ---------------------------------------------------------------------------------------
+
+/// Task `t` of the block pass along `axis`: the drift component b_axis of the task's
+/// nodes into the scratch column, then the solves in place.
+#[inline(always)]
+fn block_task<const D: usize, const T: bool>(
     g: &Geometry,
     v: &[f64],
-    b: [SharedMut<'_>; D],
-    rhs: SharedMut<'_>,
-    rho: [f64; D],
-) {
+    x: SharedMut<'_>,
+    axis: usize,
+    hji: bool,
+    t: usize,
+    scratch: &mut [f64],
+) -> u64 {
+    let n = g.shape[axis];
+    let stride = g.strides[axis];
     let nl = g.nl;
-    (0..g.tasks).into_par_iter().for_each(|t| {
-        let r1 = ((t + 1) * g.per).min(g.rows);
-        for r in t * g.per..r1 {
-            let off = r * nl;
-            let mut up = [off; D];
-            let mut dn = [off; D];
-            let mut inv = [0.0; D];
-            let mut w = [0.0; D];
-            let mut rem = r;
-            for k in (0..D - 1).rev() {
-                let i = rem % g.shape[k];
-                rem /= g.shape[k];
-                let s = g.strides[k];
-                if i == 0 {
-                    up[k] = off + s;
-                    inv[k] = g.inv_h[k];
-                } else if i == g.shape[k] - 1 {
-                    dn[k] = off - s;
-                    inv[k] = g.inv_h[k];
-                } else {
-                    up[k] = off + s;
-                    dn[k] = off - s;
-                    inv[k] = g.inv_2h[k];
+    let rows_in = stride / nl;
+    let nseg = nl.div_ceil(SEG);
+    let (o, rem) = (t / (rows_in * nseg), t % (rows_in * nseg));
+    let (q, s) = (rem / nseg, rem % nseg);
+    let j0 = s * SEG;
+    let w = SEG.min(nl - j0);
+    let row0 = o * n * stride + q * nl; // flat offset of the task's row at position 0 on `axis`
+    let mut p = [[0.0; SEG]; D];
+    let r0 = row0 / nl;
+    let rstride = stride / nl;
+    let mut idx = row_outer::<D>(g, r0);
+    for j in 0..n {
+        if j + PREFETCH_ROWS < n {
+            let ahead = row0 + (j + PREFETCH_ROWS) * stride + j0;
+            prefetch(v[ahead..].as_ptr(), w);
+            prefetch(x.ptr_at(ahead), w);
+        }
+        idx[axis] = j;
+        seg_grad::<D>(g, v, r0 + j * rstride, &idx, j0, w, &mut p);
+        for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
+            *b = bcomp::<D>(&g.a[axis], &p, qq);
+        }
+        if hji {
+            // HJI: this factor's share −b_axis ∂_axis v of the source, added before the solve.
+            // SAFETY: node row j of the task's segment column belongs to this task.
+            let xr = unsafe { x.slice(row0 + j * stride + j0, w) };
+            let (bcol, pa, dt) = (&scratch[j * SEG..j * SEG + w], &p[axis][..w], g.dt);
+            for ((o, &b), &pk) in xr.iter_mut().zip(bcol).zip(pa) {
+                *o -= dt * (b * pk);
+            }
+        }
+    }
+    // SAFETY: the task owns nodes row0 + j·stride + j0 + [0, w) for j < n (distinct tasks
+    // differ in o, q or s), and the scratch column.
+    unsafe {
+        thomas::<T>(
+            x,
+            row0 + j0,
+            stride,
+            SharedMut::new(scratch),
+            0,
+            SEG,
+            n,
+            w,
+            g.c1[axis],
+            g.c2[axis],
+        )
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_task_avx2<const D: usize, const T: bool>(
+    g: &Geometry,
+    v: &[f64],
+    x: SharedMut<'_>,
+    axis: usize,
+    hji: bool,
+    t: usize,
+    scratch: &mut [f64],
+) -> u64 {
+    block_task::<D, T>(g, v, x, axis, hji, t, scratch)
+}
+
+fn block_pass_d<const D: usize, const T: bool>(
+    g: &Geometry,
+    v: &[f64],
+    x: &mut [f64],
+    axis: usize,
+    hji: bool,
+) -> bool {
+    let n = g.shape[axis];
+    let stride = g.strides[axis];
+    let tasks = (g.len / (n * stride)) * (stride / g.nl) * g.nl.div_ceil(SEG);
+    let xs = SharedMut::new(x);
+    let bad = (0..tasks)
+        .into_par_iter()
+        .map(|t| {
+            with_scratch(n * SEG, |scratch| {
+                #[cfg(target_arch = "x86_64")]
+                if g.simd {
+                    // SAFETY: AVX2 was detected at run time (`simd_available`).
+                    return unsafe { block_task_avx2::<D, T>(g, v, xs, axis, hji, t, scratch) };
                 }
-                w[k] = rho[k] - (g.lo[k] + i as f64 * g.h[k]);
+                block_task::<D, T>(g, v, xs, axis, hji, t, scratch)
+            })
+        })
+        .reduce(|| 0, |a, b| a | b);
+    bad == 0
+}
+
+/// Applies E_axis (or its transpose), `axis < d − 1`, to `x` in place with the drift of `v`:
+/// `x ← E x`, or with `hji` (not transposed) the HJI factor `x ← E (x − dt b_axis ∂_axis v)`.
+/// Returns false if a result is not finite.
+pub(crate) fn block_pass(
+    g: &Geometry,
+    v: &[f64],
+    x: &mut [f64],
+    axis: usize,
+    transpose: bool,
+    hji: bool,
+) -> bool {
+    debug_assert!(axis + 1 < g.d && v.len() == g.len && x.len() == g.len);
+    debug_assert!(!(hji && transpose));
+    match (g.d, transpose) {
+        (2, false) => block_pass_d::<2, false>(g, v, x, axis, hji),
+        (2, true) => block_pass_d::<2, true>(g, v, x, axis, false),
+        (_, false) => block_pass_d::<3, false>(g, v, x, axis, hji),
+        (_, true) => block_pass_d::<3, true>(g, v, x, axis, false),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Other passes
+// ---------------------------------------------------------------------------------------
+
+fn drift_field_d<const D: usize>(g: &Geometry, v: &[f64], out: &mut [Vec<f64>]) {
+    let nl = g.nl;
+    let outs: Vec<SharedMut<'_>> = out.iter_mut().map(|o| SharedMut::new(o)).collect();
+    (0..g.rows).into_par_iter().for_each(|r| {
+        let mut p = [[0.0; SEG]; D];
+        let idx = row_outer::<D>(g, r);
+        for j0 in (0..nl).step_by(SEG) {
+            let w = SEG.min(nl - j0);
+            seg_grad::<D>(g, v, r, &idx, j0, w, &mut p);
+            for i in 0..D {
+                // SAFETY: row r of every output belongs to this task only.
+                let o = unsafe { outs[i].slice(r * nl + j0, w) };
+                for (q, b) in o.iter_mut().enumerate() {
+                    *b = bcomp::<D>(&g.a[i], &p, q);
+                }
             }
-            let vr = &v[off..off + nl];
-            let vu: [&[f64]; D] = std::array::from_fn(|k| &v[up[k]..up[k] + nl]);
-            let vd: [&[f64]; D] = std::array::from_fn(|k| &v[dn[k]..dn[k] + nl]);
-            // SAFETY: rows [off, off + nl) belong to this task only (tasks own disjoint row ranges).
-            let mut bo: [&mut [f64]; D] = std::array::from_fn(|k| unsafe { b[k].slice(off, nl) });
-            let ro: &mut [f64] = if HJI {
-                // SAFETY: as above.
-                unsafe { rhs.slice(off, nl) }
-            } else {
-                &mut []
-            };
-            let l = D - 1;
-            let rho_l = rho[l];
-            node::<D, HJI>(
-                g,
-                0,
-                (vr[1] - vr[0]) * g.inv_h[l],
-                vr,
-                &vu,
-                &vd,
-                &inv,
-                &w,
-                rho_l,
-                &mut bo,
-                ro,
-            );
-            for j in 1..nl - 1 {
-                let pl = (vr[j + 1] - vr[j - 1]) * g.inv_2h[l];
-                node::<D, HJI>(g, j, pl, vr, &vu, &vd, &inv, &w, rho_l, &mut bo, ro);
-            }
-            let pl = (vr[nl - 1] - vr[nl - 2]) * g.inv_h[l];
-            node::<D, HJI>(g, nl - 1, pl, vr, &vu, &vd, &inv, &w, rho_l, &mut bo, ro);
         }
     });
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn node<const D: usize, const HJI: bool>(
-    g: &Geometry,
-    j: usize,
-    p_last: f64,
-    vr: &[f64],
-    vu: &[&[f64]; D],
-    vd: &[&[f64]; D],
-    inv: &[f64; D],
-    w_outer: &[f64; D],
-    rho_last: f64,
-    bo: &mut [&mut [f64]; D],
-    ro: &mut [f64],
-) {
-    let mut p = [0.0; D];
-    for k in 0..D - 1 {
-        p[k] = (vu[k][j] - vd[k][j]) * inv[k];
-    }
-    p[D - 1] = p_last;
-    let mut bp = 0.0;
-    for i in 0..D {
-        let mut s = 0.0;
-        for k in 0..D {
-            s += g.a[i][k] * p[k];
-        }
-        bo[i][j] = s;
-        bp += s * p[i];
-    }
-    if HJI {
-        let mut w = *w_outer;
-        w[D - 1] = rho_last - (g.lo[D - 1] + j as f64 * g.h[D - 1]);
-        let mut f = 0.0;
-        for i in 0..D {
-            for k in 0..D {
-                f += g.half_q[i][k] * w[i] * w[k];
-            }
-        }
-        ro[j] = vr[j] + g.dt * (f - 0.5 * bp);
+/// All drift components b = A∇v (the coefficients the passes use) into `out[0..d]`.
+pub(crate) fn drift_field(g: &Geometry, v: &[f64], out: &mut [Vec<f64>]) {
+    match g.d {
+        1 => drift_field_d::<1>(g, v, out),
+        2 => drift_field_d::<2>(g, v, out),
+        _ => drift_field_d::<3>(g, v, out),
     }
 }
 
@@ -287,271 +915,10 @@ pub(crate) fn terminal_pass(g: &Geometry, out: &mut [f64], rho: &[f64]) {
         });
 }
 
-/// True when every entry is finite (bit test on the exponent; vectorisable).
+/// True when every entry is finite.
 pub(crate) fn all_finite(g: &Geometry, x: &[f64]) -> bool {
-    x.par_chunks(g.per * g.nl).all(|c| {
-        let mut bad = 0u64;
-        for &v in c {
-            bad |= ((v.to_bits() >> 52) & 0x7ff == 0x7ff) as u64;
-        }
-        bad == 0
-    })
-}
-
-/// Applies E_axis = (I − dt L_axis)⁻¹ (or its transpose) to `x` in place; `b` holds the
-/// drift component b_axis on entry and is overwritten (elimination coefficients).
-pub(crate) fn solve_axis(g: &Geometry, axis: usize, transpose: bool, x: &mut [f64], b: &mut [f64]) {
-    let n = g.shape[axis];
-    let inner = g.strides[axis];
-    let (c1, c2) = (g.c1[axis], g.c2[axis]);
-    if inner == 1 {
-        let chunk = g.per * n;
-        x.par_chunks_mut(chunk)
-            .zip(b.par_chunks_mut(chunk))
-            .for_each(|(xc, bc)| {
-                for (xr, br) in xc.chunks_mut(n).zip(bc.chunks_mut(n)) {
-                    if transpose {
-                        line_t(xr, br, c1, c2);
-                    } else {
-                        line(xr, br, c1, c2);
-                    }
-                }
-            });
-    } else {
-        let outer = g.len / (n * inner);
-        let nchunks = inner.div_ceil(BLOCK);
-        let xs = SharedMut::new(x);
-        let bs = SharedMut::new(b);
-        (0..outer * nchunks).into_par_iter().for_each(|t| {
-            let (o, c) = (t / nchunks, t % nchunks);
-            let k0 = c * BLOCK;
-            let w = BLOCK.min(inner - k0);
-            let base = o * n * inner + k0;
-            // SAFETY: task t owns the columns [k0, k0 + w) of slab o, i.e. the elements
-            // base + j·inner + [0, w) for j < n; distinct tasks own disjoint sets.
-            unsafe {
-                if transpose {
-                    block_t(xs, bs, base, n, inner, w, c1, c2);
-                } else {
-                    block(xs, bs, base, n, inner, w, c1, c2);
-                }
-            }
-        });
-    }
-}
-
-/// Thomas algorithm for (I − dt L) x = r on one contiguous line, L = upwind drift +
-/// diffusion with reflecting ends: sub-diagonal −α_j, super-diagonal −β_j, diagonal
-/// 1 + α_j + β_j, α_j = c1 b_j⁻ + c2 (0 at j = 0), β_j = c1 b_j⁺ + c2 (0 at j = n−1).
-/// Elimination: e_j = β_j/den_j, den_j = 1 + β_j + α_j(1 − e_{j−1}); x_j = r'_j + e_j x_{j+1}.
-#[inline]
-pub(crate) fn line(x: &mut [f64], bb: &mut [f64], c1: f64, c2: f64) {
-    let n = x.len();
-    debug_assert!(n >= 3 && bb.len() == n);
-    let beta = c1 * pos(bb[0]) + c2;
-    let inv = 1.0 / (1.0 + beta);
-    let mut e = beta * inv;
-    let mut r = x[0] * inv;
-    bb[0] = e;
-    x[0] = r;
-    for j in 1..n - 1 {
-        let b = bb[j];
-        let alpha = c1 * neg(b) + c2;
-        let beta = c1 * pos(b) + c2;
-        let inv = 1.0 / (1.0 + beta + alpha * (1.0 - e));
-        e = beta * inv;
-        r = (x[j] + alpha * r) * inv;
-        bb[j] = e;
-        x[j] = r;
-    }
-    let alpha = c1 * neg(bb[n - 1]) + c2;
-    let mut xn = (x[n - 1] + alpha * r) / (1.0 + alpha * (1.0 - e));
-    x[n - 1] = xn;
-    for j in (0..n - 1).rev() {
-        xn = x[j] + bb[j] * xn;
-        x[j] = xn;
-    }
-}
-
-/// Thomas algorithm for the transpose (I − dt L)ᵀ y = m on one contiguous line:
-/// sub-diagonal −β_{j−1}, super-diagonal −α_{j+1}, same diagonal as [`line`].
-#[inline]
-pub(crate) fn line_t(x: &mut [f64], bb: &mut [f64], c1: f64, c2: f64) {
-    let n = x.len();
-    debug_assert!(n >= 3 && bb.len() == n);
-    let beta0 = c1 * pos(bb[0]) + c2;
-    let alpha1 = c1 * neg(bb[1]) + c2;
-    let inv = 1.0 / (1.0 + beta0);
-    let mut e = alpha1 * inv;
-    let mut r = x[0] * inv;
-    bb[0] = e;
-    x[0] = r;
-    let mut beta_prev = beta0;
-    for j in 1..n - 1 {
-        let b = bb[j];
-        let alpha = c1 * neg(b) + c2;
-        let beta = c1 * pos(b) + c2;
-        let alpha_next = c1 * neg(bb[j + 1]) + c2;
-        let inv = 1.0 / (1.0 + alpha + beta - beta_prev * e);
-        r = (x[j] + beta_prev * r) * inv;
-        e = alpha_next * inv;
-        bb[j] = e;
-        x[j] = r;
-        beta_prev = beta;
-    }
-    let alpha = c1 * neg(bb[n - 1]) + c2;
-    let mut xn = (x[n - 1] + beta_prev * r) / (1.0 + alpha - beta_prev * e);
-    x[n - 1] = xn;
-    for j in (0..n - 1).rev() {
-        xn = x[j] + bb[j] * xn;
-        x[j] = xn;
-    }
-}
-
-/// [`line`] on `w ≤ BLOCK` independent lines along a non-contiguous axis, vectorised across
-/// lines: element (j, k) at `base + j·inner + k`.
-///
-/// # Safety
-/// The caller owns these elements of `xs` and `bs` exclusively.
-#[allow(clippy::too_many_arguments)]
-unsafe fn block<'a>(
-    xs: SharedMut<'a>,
-    bs: SharedMut<'a>,
-    base: usize,
-    n: usize,
-    inner: usize,
-    w: usize,
-    c1: f64,
-    c2: f64,
-) {
-    // SAFETY (all `slice` calls): rows of this task; at most one &mut per row alive at once
-    // and rows j−1, j, j+1 are distinct.
-    let row =
-        |s: &SharedMut<'a>, j: usize| -> &'a mut [f64] { unsafe { s.slice(base + j * inner, w) } };
-    {
-        let (x0, b0) = (row(&xs, 0), row(&bs, 0));
-        for (x, b) in x0.iter_mut().zip(b0.iter_mut()) {
-            let beta = c1 * pos(*b) + c2;
-            let inv = 1.0 / (1.0 + beta);
-            *b = beta * inv;
-            *x *= inv;
-        }
-    }
-    for j in 1..n - 1 {
-        let (xp, ep) = (&*row(&xs, j - 1), &*row(&bs, j - 1));
-        let (xc, bc) = (row(&xs, j), row(&bs, j));
-        for (((x, b), &xp), &ep) in xc.iter_mut().zip(bc.iter_mut()).zip(xp).zip(ep) {
-            let bv = *b;
-            let alpha = c1 * neg(bv) + c2;
-            let beta = c1 * pos(bv) + c2;
-            let inv = 1.0 / (1.0 + beta + alpha * (1.0 - ep));
-            *b = beta * inv;
-            *x = (*x + alpha * xp) * inv;
-        }
-    }
-    {
-        let j = n - 1;
-        let (xp, ep) = (&*row(&xs, j - 1), &*row(&bs, j - 1));
-        let (xc, bc) = (row(&xs, j), &*row(&bs, j));
-        for (((x, &b), &xp), &ep) in xc.iter_mut().zip(bc).zip(xp).zip(ep) {
-            let alpha = c1 * neg(b) + c2;
-            *x = (*x + alpha * xp) / (1.0 + alpha * (1.0 - ep));
-        }
-    }
-    back_substitute(xs, bs, base, n, inner, w);
-}
-
-/// [`line_t`] on `w ≤ BLOCK` lines along a non-contiguous axis (see [`block`]).
-///
-/// # Safety
-/// The caller owns these elements of `xs` and `bs` exclusively.
-#[allow(clippy::too_many_arguments)]
-unsafe fn block_t<'a>(
-    xs: SharedMut<'a>,
-    bs: SharedMut<'a>,
-    base: usize,
-    n: usize,
-    inner: usize,
-    w: usize,
-    c1: f64,
-    c2: f64,
-) {
-    // SAFETY: as in `block`.
-    let row =
-        |s: &SharedMut<'a>, j: usize| -> &'a mut [f64] { unsafe { s.slice(base + j * inner, w) } };
-    let mut beta_prev = [0.0f64; BLOCK];
-    let beta_prev = &mut beta_prev[..w];
-    {
-        let (x0, b0, b1) = (row(&xs, 0), row(&bs, 0), &*row(&bs, 1));
-        for (((x, b), &bn), bp) in x0
-            .iter_mut()
-            .zip(b0.iter_mut())
-            .zip(b1)
-            .zip(beta_prev.iter_mut())
-        {
-            let beta0 = c1 * pos(*b) + c2;
-            let alpha1 = c1 * neg(bn) + c2;
-            let inv = 1.0 / (1.0 + beta0);
-            *b = alpha1 * inv;
-            *x *= inv;
-            *bp = beta0;
-        }
-    }
-    for j in 1..n - 1 {
-        let (xp, ep) = (&*row(&xs, j - 1), &*row(&bs, j - 1));
-        let (xc, bc, bn) = (row(&xs, j), row(&bs, j), &*row(&bs, j + 1));
-        for (((((x, b), &bn), &xp), &ep), bp) in xc
-            .iter_mut()
-            .zip(bc.iter_mut())
-            .zip(bn)
-            .zip(xp)
-            .zip(ep)
-            .zip(beta_prev.iter_mut())
-        {
-            let bv = *b;
-            let alpha = c1 * neg(bv) + c2;
-            let beta = c1 * pos(bv) + c2;
-            let alpha_next = c1 * neg(bn) + c2;
-            let inv = 1.0 / (1.0 + alpha + beta - *bp * ep);
-            *x = (*x + *bp * xp) * inv;
-            *b = alpha_next * inv;
-            *bp = beta;
-        }
-    }
-    {
-        let j = n - 1;
-        let (xp, ep) = (&*row(&xs, j - 1), &*row(&bs, j - 1));
-        let (xc, bc) = (row(&xs, j), &*row(&bs, j));
-        for ((((x, &b), &xp), &ep), &bp) in
-            xc.iter_mut().zip(bc).zip(xp).zip(ep).zip(beta_prev.iter())
-        {
-            let alpha = c1 * neg(b) + c2;
-            *x = (*x + bp * xp) / (1.0 + alpha - bp * ep);
-        }
-    }
-    back_substitute(xs, bs, base, n, inner, w);
-}
-
-/// x_j += e_j x_{j+1}, j = n−2 … 0, on a block of lines.
-///
-/// # Safety
-/// As for [`block`].
-unsafe fn back_substitute<'a>(
-    xs: SharedMut<'a>,
-    bs: SharedMut<'a>,
-    base: usize,
-    n: usize,
-    inner: usize,
-    w: usize,
-) {
-    // SAFETY: as in `block`.
-    let row =
-        |s: &SharedMut<'a>, j: usize| -> &'a mut [f64] { unsafe { s.slice(base + j * inner, w) } };
-    for j in (0..n - 1).rev() {
-        let xn = &*row(&xs, j + 1);
-        let (xc, ec) = (row(&xs, j), &*row(&bs, j));
-        for ((x, &e), &xn) in xc.iter_mut().zip(ec).zip(xn) {
-            *x += e * xn;
-        }
-    }
+    x.par_chunks(g.per * g.nl)
+        .map(|c| c.iter().fold(0u64, |bad, &v| bad | nonfinite_bit(v)))
+        .reduce(|| 0, |a, b| a | b)
+        == 0
 }

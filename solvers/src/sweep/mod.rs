@@ -25,27 +25,57 @@
 //!    the grid are dropped, so every row of every L_i sums to zero and its off-diagonals
 //!    are non-negative (L_i generates a continuous-time Markov chain on the nodes);
 //! 4. (I − dt L^n) v^n = v^{n+1} + dt g^n, solved by dimensional (Lie) splitting with
-//!    tridiagonal line solves: v^n = E_1 E_2 ⋯ E_d (v^{n+1} + dt g^n),
-//!    E_i = (I − dt L_i)⁻¹. The linear part of the step is S_n = E_1⋯E_d.
+//!    tridiagonal line solves, E_i = (I − dt L_i)⁻¹, **with the source split between the
+//!    factors**: g^n = Σ_i g_i, g_i = −b_i ∂_i v^{n+1} for i < d−1 and
+//!    g_{d−1} = f − ½ b·∇v^{n+1} + Σ_{i<d−1} b_i ∂_i v^{n+1}, and
 //!
-//! Each I − dt L_i is a strictly diagonally dominant M-matrix (unconditionally stable,
-//! no CFL), so E_i ≥ 0 entrywise and E_i 1 = 1: the scheme is monotone and preserves
-//! constants. It is first order in h and dt (upwinding, splitting, explicit policy).
+//!    v^n = E_0( E_1( ⋯ E_{d−1}(v^{n+1} + dt g_{d−1}) ⋯ + dt g_1) + dt g_0).
+//!
+//!    The linear part of the step is S_n = E_0 E_1 ⋯ E_{d−1}.
+//!
+//! *Why the source is split.* The policy is lagged (b from v^{n+1}); what makes that
+//! harmless is the envelope property: a perturbation δb changes the transport term
+//! δb_i ∂_i v by exactly what it changes the source −b_i ∂_i v. If the whole source
+//! entered before the innermost factor (v^n = S_n(v^{n+1} + dt g)), the transport
+//! perturbation of axis i would be smoothed only by E_0⋯E_i while its source counterpart
+//! is smoothed by all factors; with a non-diagonal A, b_i depends on ∂_k v (k ≠ i), and the
+//! mismatch E_0⋯E_i(I − E_{i+1}⋯E_{d−1})(δb_i ∂_i v) is an explicit transport along axis
+//! k, unstable once dt|b|/h ≳ 3 (measured: 2-D, A = [[−1.75,−1],[−1,−2.75]], 161 points and
+//! 40 steps blew up). Giving factor i its own −b_i ∂_i v cancels that term inside the same
+//! factor; what remains (Σ_i b_i δ∂_i v in g_{d−1}) is followed by every factor, each
+//! implicit along its own axis at its own speed. Measured on that problem: stable and first
+//! order up to Courant numbers ~80 (test `oracle_2d_nondiagonal_large_courant`). In 1-D the
+//! scheme is the unsplit one.
+//!
+//! Each I − dt L_i is a strictly diagonally dominant M-matrix, so E_i ≥ 0 entrywise and
+//! E_i 1 = 1: the linear part is monotone and preserves constants for any dt (no CFL for the
+//! linear solves; stability of the nonlinear, policy-lagged step is the measured statement
+//! above, not a theorem). It is first order in h and dt (upwinding, splitting, explicit
+//! policy).
 //!
 //! *FPK = exact discrete adjoint* (Achdou–Capuzzo-Dolcetta): m^{n+1} = S_nᵀ m^n =
-//! E_dᵀ⋯E_1ᵀ m^n (transposed factors in reverse order), with the same b^n, recomputed
+//! E_{d−1}ᵀ⋯E_0ᵀ m^n (transposed factors in reverse order), with the same b^n, recomputed
 //! bit-identically from the stored v^{n+1} (one field per level is kept, not the drift).
 //! Since 1ᵀE_iᵀ = (E_i 1)ᵀ = 1ᵀ and E_iᵀ ≥ 0, mass Σ m·cell is conserved to round-off and
 //! m stays ≥ 0 with no boundary code; no-flux boundaries come with the transpose. The
-//! discrete pair (v, m) satisfies Σ_x v^n m^n = Σ_x v^{n+1} m^{n+1} + dt Σ_x g^n m^n exactly.
+//! sources are affine terms of the HJI step only; the linear parts of the HJI and FPK steps
+//! are exact transposes (Σ_x (S_n w) m^n = Σ_x w S_nᵀ m^n for every field w).
 //!
-//! *Line solves.* Thomas algorithm without pivoting (diagonally dominant). For the
-//! transpose the sub- and super-diagonals are exchanged: row j of (I − dt L_i)ᵀ has
-//! −β_{j−1} below and −α_{j+1} above the diagonal (α, β: the backward/forward couplings of
-//! `kernels::line`). On the contiguous last axis one task solves a block of rows; on
-//! the other axes the array is seen as (outer, n_axis, inner) and a task sweeps along the
-//! axis over a block of `BLOCK` = 32 consecutive inner indices, the inner loop running over
-//! contiguous memory (SIMD).
+//! *Line solves.* Thomas algorithm without pivoting (diagonally dominant). Row j of
+//! I − dt L_i has −α_j below and −β_j above the diagonal, α_j = dt(b_j⁻/h + σ²/2h²)
+//! (0 at j = 0), β_j = dt(b_j⁺/h + σ²/2h²) (0 at j = n−1); the transpose exchanges them:
+//! row j of (I − dt L_i)ᵀ has −β_{j−1} below and −α_{j+1} above the diagonal.
+//! On the contiguous last axis, 16 rows are solved together: drift and right-hand side
+//! are computed along each row, transposed into a small tile and the 16 recurrences run
+//! in SIMD lanes (which hides the latency of the Thomas recurrence). On the other axes the
+//! array is seen as (outer, n_axis, inner) and a task sweeps along the axis over a segment
+//! of 64 consecutive nodes of one last-axis row, SIMD across the segment. The drift is
+//! never stored: each pass recomputes the component it needs from the stored v^{n+1}
+//! with the same expressions, so the HJI and the FPK use bit-identical coefficients. The
+//! HJI's right-hand side and the FPK's moments are fused into the row pass, so one time
+//! step of either costs d passes over the field. The inner loops are compiled for AVX2
+//! too and chosen at run time; no a·b + c is contracted into an FMA, so both builds give
+//! identical bits.
 //!
 //! *Determinism.* rayon tasks have fixed sizes (independent of the thread count), each
 //! output element is written by one task, and reductions (mass, moments) are combined in
@@ -229,14 +259,14 @@ pub struct FpkSummary {
 }
 
 /// Reusable solver for one grid, one set of coefficients and one time stepping: owns the
-/// workspace (drift components, density, reduction buffers) so repeated HJI/FPK solves,
+/// workspace (density, reduction buffers; per-thread tiles are kept by the threads) so
+/// repeated HJI/FPK solves,
 /// e.g. in a fixed-point loop, do not reallocate.
 #[derive(Debug, Clone)]
 pub struct Sweeper {
     grid: Grid,
     geo: Geometry,
     time: TimeStepping,
-    drift: Vec<Vec<f64>>,
     density: Vec<f64>,
     partials: Vec<MomentPartial>,
 }
@@ -250,8 +280,8 @@ fn to_m3(a: &Array2<f64>) -> M3 {
 }
 
 impl Sweeper {
-    /// Validates the coefficients against the grid and allocates the workspace
-    /// (d + 1 fields). `steps ≥ 1` (field `solver.steps`).
+    /// Validates the coefficients against the grid and allocates the workspace (one field).
+    /// `steps ≥ 1` (field `solver.steps`).
     pub fn new(params: &SweepParams, grid: &Grid, steps: usize) -> Result<Self> {
         params.validate(grid.dim())?;
         if steps == 0 {
@@ -275,11 +305,17 @@ impl Sweeper {
         Ok(Sweeper {
             grid: grid.clone(),
             time,
-            drift: vec![vec![0.0; grid.len()]; grid.dim()],
             density: vec![0.0; grid.len()],
-            partials: vec![MomentPartial::default(); grid.row_tasks().3],
+            partials: vec![MomentPartial::new(); grid.row_tasks().3],
             geo,
         })
+    }
+
+    /// Selects the portable build of the inner loops instead of the AVX2 one (both give
+    /// identical bits; for tests and comparisons).
+    #[doc(hidden)]
+    pub fn set_portable_kernels(&mut self, portable: bool) {
+        self.geo.simd = !portable && kernels::Geometry::detect_simd();
     }
 
     /// The grid.
@@ -371,16 +407,22 @@ impl Sweeper {
             for i in 0..d {
                 rho_n[i] = rho[[n, i]];
             }
-            kernels::drift_pass(
+            // E_{d−1} (last axis, with the right-hand side v + dt g_{d−1}), then
+            // E_{d−2} … E_0 (each adding its source share −dt b*_i p_i first).
+            let mut ok = kernels::row_pass(
                 &self.geo,
+                &self.grid,
                 v_next,
-                &mut self.drift,
-                Some((out_n, &rho_n[..d])),
+                out_n,
+                Some(&rho_n[..d]),
+                false,
+                None,
             );
-            for axis in (0..d).rev() {
-                kernels::solve_axis(&self.geo, axis, false, out_n, &mut self.drift[axis]);
+            for axis in (0..d - 1).rev() {
+                ok = kernels::block_pass(&self.geo, v_next, out_n, axis, false, true);
             }
-            if !kernels::all_finite(&self.geo, out_n) {
+            // The last factor writes every node of v^n and checks each value it writes.
+            if !ok {
                 return Err(nonfinite(n));
             }
         }
@@ -432,23 +474,28 @@ impl Sweeper {
             min_density: f64::INFINITY,
         };
         for n in 0..=steps {
-            if n > 0 {
-                kernels::drift_pass(&self.geo, hji.level_slice(n), &mut self.drift, None);
-                for axis in 0..d {
-                    kernels::solve_axis(
-                        &self.geo,
-                        axis,
-                        true,
-                        &mut self.density,
-                        &mut self.drift[axis],
-                    );
+            let (mom, ok) = if n == 0 {
+                let mom = self.grid.moments_with(&self.density, &mut self.partials);
+                let ok = kernels::all_finite(&self.geo, &self.density);
+                (mom, ok)
+            } else {
+                // m^n = E_{d−1}ᵀ ⋯ E_0ᵀ m^{n−1} with the drift of v^n; moments fused in the last.
+                let v = hji.level_slice(n);
+                for axis in 0..d - 1 {
+                    kernels::block_pass(&self.geo, v, &mut self.density, axis, true, false);
                 }
-            }
-            let mom = self.grid.moments_with(&self.density, &mut self.partials);
-            if !mom.mass.is_finite()
-                || mom.cov.iter().any(|v| !v.is_finite())
-                || !kernels::all_finite(&self.geo, &self.density)
-            {
+                let ok = kernels::row_pass(
+                    &self.geo,
+                    &self.grid,
+                    v,
+                    &mut self.density,
+                    None,
+                    true,
+                    Some(&mut self.partials),
+                );
+                (self.grid.combine(&self.partials), ok)
+            };
+            if !ok || !mom.mass.is_finite() || mom.cov.iter().any(|v| !v.is_finite()) {
                 return Err(SolverError::NonFinite {
                     stage: "FPK",
                     level: n,
@@ -483,11 +530,20 @@ impl Sweeper {
             ));
         }
         let v: Vec<f64> = v.iter().cloned().collect();
-        kernels::drift_pass(&self.geo, &v, &mut self.drift, None);
+        let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
+        kernels::drift_field(&self.geo, &v, &mut drift);
         let mut shape = vec![self.grid.dim()];
         shape.extend_from_slice(self.grid.shape());
-        let flat: Vec<f64> = self.drift.iter().flatten().cloned().collect();
+        let flat: Vec<f64> = drift.into_iter().flatten().collect();
         Ok(ArrayD::from_shape_vec(IxDyn(&shape), flat).expect("d fields of grid size"))
+    }
+
+    fn factor(&self, v_next: &[f64], axis: usize, transpose: bool, x: &mut [f64]) {
+        if axis + 1 == self.grid.dim() {
+            kernels::row_pass(&self.geo, &self.grid, v_next, x, None, transpose, None);
+        } else {
+            kernels::block_pass(&self.geo, v_next, x, axis, transpose, false);
+        }
     }
 
     /// Applies one splitting factor E_axis = (I − dt L_axis)⁻¹, or its transpose, to the flat
@@ -507,30 +563,27 @@ impl Sweeper {
                 format!("axis {axis} ≥ dimension {}", self.grid.dim()),
             ));
         }
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
-        kernels::solve_axis(&self.geo, axis, transpose, x, &mut self.drift[axis]);
+        self.factor(v_next, axis, transpose, x);
         Ok(())
     }
 
-    /// x ← S x with S = E_1⋯E_d the linear part of one HJI step whose drift comes from
+    /// x ← S x with S = E_0⋯E_{d−1} the linear part of one HJI step whose drift comes from
     /// `v_next` (flat fields of the grid's size).
     pub fn apply_step(&mut self, v_next: &[f64], x: &mut [f64]) -> Result<()> {
         self.check_field("value", v_next.len())?;
         self.check_field("field", x.len())?;
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
         for axis in (0..self.grid.dim()).rev() {
-            kernels::solve_axis(&self.geo, axis, false, x, &mut self.drift[axis]);
+            self.factor(v_next, axis, false, x);
         }
         Ok(())
     }
 
-    /// y ← Sᵀ y = E_dᵀ⋯E_1ᵀ y: one FPK step with the drift of `v_next`.
+    /// y ← Sᵀ y = E_{d−1}ᵀ⋯E_0ᵀ y: one FPK step with the drift of `v_next`.
     pub fn apply_step_transpose(&mut self, v_next: &[f64], y: &mut [f64]) -> Result<()> {
         self.check_field("value", v_next.len())?;
         self.check_field("field", y.len())?;
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
         for axis in 0..self.grid.dim() {
-            kernels::solve_axis(&self.geo, axis, true, y, &mut self.drift[axis]);
+            self.factor(v_next, axis, true, y);
         }
         Ok(())
     }
@@ -539,18 +592,18 @@ impl Sweeper {
     /// N×N), with the drift of `v_next`. For tests and analysis; the sweeps never form them.
     pub fn assemble_generators(&mut self, v_next: &[f64]) -> Result<Vec<CsMat<f64>>> {
         self.check_field("value", v_next.len())?;
-        kernels::drift_pass(&self.geo, v_next, &mut self.drift, None);
+        let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
+        kernels::drift_field(&self.geo, v_next, &mut drift);
         let g = &self.geo;
         let n_pts = g.len;
         let diff = g.diff;
         let mut out = Vec::with_capacity(g.d);
-        for axis in 0..g.d {
+        for (axis, b_axis) in drift.iter().enumerate() {
             let (n, stride) = (g.shape[axis], g.strides[axis]);
             let (ih, dh2) = (g.inv_h[axis], diff * g.inv_h[axis] * g.inv_h[axis]);
             let mut tri = TriMat::with_capacity((n_pts, n_pts), 3 * n_pts);
-            for p in 0..n_pts {
+            for (p, &b) in b_axis.iter().enumerate() {
                 let j = (p / stride) % n;
-                let b = self.drift[axis][p];
                 let lo = if j > 0 { (-b).max(0.0) * ih + dh2 } else { 0.0 };
                 let up = if j + 1 < n {
                     b.max(0.0) * ih + dh2

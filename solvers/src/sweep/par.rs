@@ -27,6 +27,12 @@ impl<'a> SharedMut<'a> {
         }
     }
 
+    /// Address of element `i` (for prefetch hints only; never dereferenced).
+    #[inline(always)]
+    pub(crate) fn ptr_at(&self, i: usize) -> *const f64 {
+        self.ptr.wrapping_add(i.min(self.len)) as *const f64
+    }
+
     /// The sub-slice `[start, start + len)`.
     ///
     /// # Safety
