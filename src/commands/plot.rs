@@ -164,7 +164,13 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>) -> AppResult<Vec<PathBuf>>
                 k += 1;
             }
         }
-        "lq" => out.push(means_figure(&input, &dir, &stem, "lq/exact/populations", false)?),
+        "lq" => out.push(means_figure(
+            &input,
+            &dir,
+            &stem,
+            "lq/exact/populations",
+            false,
+        )?),
         other => {
             return Err(input.bad(format!(
                 "files of command {other:?} have no figures yet; plot accepts solve and lq outputs"
@@ -313,7 +319,11 @@ fn residual_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> 
         .and_then(|a| a.read_scalar())
         .unwrap_or(f64::NAN);
     let logs: Vec<f64> = res.iter().map(|r| r.max(1e-300).log10()).collect();
-    let (lo, hi) = range(logs.iter().copied().chain(tol.log10().is_finite().then(|| tol.log10())));
+    let (lo, hi) = range(
+        logs.iter()
+            .copied()
+            .chain(tol.log10().is_finite().then(|| tol.log10())),
+    );
     figure(dir, &format!("{stem}_residual.png"), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(
@@ -368,7 +378,11 @@ fn colour(t: f64) -> RGBColor {
         (94.0, 201.0, 98.0),
         (253.0, 231.0, 37.0),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (STOPS.len() - 1) as f64;
     let i = (x.floor() as usize).min(STOPS.len() - 2);
     let f = x - i as f64;
@@ -419,7 +433,10 @@ fn density_figure(input: &Input, dir: &Path, stem: &str, k: usize) -> AppResult<
                         color.stroke_width(2),
                     ))
                     .map_err(|e| format!("{e:?}"))?
-                    .label(format!("t = {:.3}", snap_t.get(s).copied().unwrap_or(f64::NAN)))
+                    .label(format!(
+                        "t = {:.3}",
+                        snap_t.get(s).copied().unwrap_or(f64::NAN)
+                    ))
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                     });
@@ -442,10 +459,7 @@ fn density_figure(input: &Input, dir: &Path, stem: &str, k: usize) -> AppResult<
             }
             let (x, y) = (&grids[0], &grids[1]);
             let vmax = frame.iter().copied().fold(0.0, f64::max).max(1e-300);
-            let (dx, dy) = (
-                (x[1] - x[0]).abs() * 0.5,
-                (y[1] - y[0]).abs() * 0.5,
-            );
+            let (dx, dy) = ((x[1] - x[0]).abs() * 0.5, (y[1] - y[0]).abs() * 0.5);
             let mut chart = ChartBuilder::on(&panels[j])
                 .caption(
                     format!(

@@ -1,0 +1,79 @@
+//! `tufield plot`: figures of solve and lq files are non-empty PNGs of the documented size;
+//! a file that is not a tufield output is refused with exit code 2.
+
+mod common;
+
+use common::{scenario, tufield_in};
+use std::path::Path;
+use tempfile::TempDir;
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    let be = |o: usize| u32::from_be_bytes(bytes[o..o + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn solve_and_lq_files_give_pngs_of_the_documented_size() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let sc = scenario("lqc_2d_chain3.toml");
+    let sc = sc.to_str().unwrap();
+    let set = ["--set", "solver.points=21", "--set", "solver.steps=20"];
+    let mut args = vec!["solve", sc, "--out", "run.h5", "-q"];
+    args.extend(set);
+    assert_eq!(tufield_in(d, &args).code, 0);
+    let mut args = vec!["lq", sc, "--out", "run_lq.h5", "-q"];
+    args.extend(set);
+    assert_eq!(tufield_in(d, &args).code, 0);
+
+    let run = tufield_in(d, &["plot", "run.h5", "--out", "figs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run_lq = tufield_in(d, &["plot", "run_lq.h5", "--out", "figs"]);
+    assert_eq!(run_lq.code, 0, "{}", run_lq.stderr);
+    let mut names: Vec<String> = std::fs::read_dir(d.join("figs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "run_density_0.png",
+            "run_density_1.png",
+            "run_density_2.png",
+            "run_lq_means.png",
+            "run_means.png",
+            "run_residual.png"
+        ]
+    );
+    for n in &names {
+        let p = d.join("figs").join(n);
+        assert_eq!(png_size(&p), (1200, 800), "{n}");
+        // A blank canvas compresses to a few kB; drawn figures are much larger.
+        assert!(
+            std::fs::metadata(&p).unwrap().len() > 20_000,
+            "{n} looks empty"
+        );
+    }
+}
+
+#[test]
+fn plot_refuses_files_that_are_not_tufield_outputs() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("x.h5"), b"not hdf5").unwrap();
+    let run = tufield_in(dir.path(), &["plot", "x.h5"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("x.h5"), "{}", run.stderr);
+    let missing = tufield_in(dir.path(), &["plot", "nope.h5"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(leftovers, 1, "no figure written");
+}
