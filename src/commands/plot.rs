@@ -253,7 +253,7 @@ fn means_figure(
     let axes_shown = d.min(8);
     figure(dir, &format!("{stem}_means.png"), |root| {
         let panels = root.split_evenly((axes_shown.div_ceil(2).max(1), if d > 1 { 2 } else { 1 }));
-        for i in 0..axes_shown {
+        for (i, panel) in panels.iter().enumerate().take(axes_shown) {
             let (lo, hi) = range(
                 means
                     .iter()
@@ -261,7 +261,7 @@ fn means_figure(
                     .flat_map(|m| m.column(i).to_vec()),
             );
             let label = labels.get(i).cloned().unwrap_or_else(|| format!("x{i}"));
-            let mut chart = ChartBuilder::on(&panels[i])
+            let mut chart = ChartBuilder::on(panel)
                 .caption(format!("mean excess on axis {label}"), ("sans-serif", 22))
                 .margin(12)
                 .x_label_area_size(36)
