@@ -350,3 +350,26 @@ fn invalid_scenario_exits_2_and_writes_nothing() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn auto_domain_keeps_the_walls_unfelt_and_a_narrow_domain_is_warned_about() {
+    let dir = TempDir::new().unwrap();
+    let sc = scenario("lqc_1d_chain3.toml");
+    let out = dir.path().join("auto.h5");
+    let run = solve(dir.path(), &sc, &out, &coarse(1));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let f = hdf5::File::open(&out).unwrap();
+    let wall: f64 = f.attr("boundary_mass").unwrap().read_scalar().unwrap();
+    assert!(wall < 1e-6, "auto domain: boundary mass {wall}");
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+
+    let mut narrow = coarse(1);
+    narrow.extend(["--set".into(), "solver.domain=[[-1.2, 1.5]]".into()]);
+    let run = solve(dir.path(), &sc, &dir.path().join("narrow.h5"), &narrow);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("warning") && run.stdout.contains("solver.domain"),
+        "{}",
+        run.stdout
+    );
+}

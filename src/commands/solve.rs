@@ -9,7 +9,8 @@
 //! ```text
 //! /                      attrs tufield_version, scenario (TOML after overrides), name,
 //!                              command = "solve", axis_labels, status, iterations,
-//!                              threads, residual, tol, mass_error, lq_mean_distance, steps
+//!                              threads, residual, tol, mass_error, lq_mean_distance,
+//!                              boundary_mass, steps
 //! /time                  (steps+1)          dimension scale "time"
 //! /snapshot_time         (snapshots)        dimension scale "snapshot_time"
 //! /snapshot_level        (snapshots) u64    time level of each snapshot
@@ -56,6 +57,9 @@ fn install_interrupt_handler() {
     INTERRUPT.store(false, Ordering::SeqCst);
 }
 
+/// Boundary mass above which the summary warns that the walls are felt.
+pub const BOUNDARY_MASS_WARNING: f64 = 1e-6;
+
 /// Default output path: `output/<scenario file stem>.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
     let stem = scenario
@@ -97,6 +101,8 @@ pub struct SolveReport {
     pub mass_error: f64,
     /// max over populations, levels and axes of |m̄_PDE − m̄_LQ|.
     pub lq_mean_distance: f64,
+    /// Largest mass on the boundary nodes over populations and levels (last evaluation).
+    pub boundary_mass: f64,
     /// Wall time of the command.
     pub wall_s: f64,
     /// Message of the numerical failure, if any.
@@ -254,6 +260,7 @@ pub fn solve(
         residual,
         mass_error: map.mass_error(),
         lq_mean_distance: f64::NAN,
+        boundary_mass: map.boundary_mass(),
         wall_s: 0.0,
         failure,
     };
@@ -336,6 +343,7 @@ fn write(
     w.scalar_attr(&root, "tol", sc.settings.tol)?;
     w.scalar_attr(&root, "mass_error", report.mass_error)?;
     w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
+    w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
     let time = w.array(&root, "time", &oracle.exact.time)?;
@@ -424,6 +432,16 @@ pub fn summary(sc: &Scenario, r: &SolveReport) -> String {
         s.push_str(&format!("  failure           {f}\n"));
     }
     s.push_str(&format!("  mass error        {:.2e}\n", r.mass_error));
+    s.push_str(&format!(
+        "  boundary mass     {:.2e} (largest mass on the walls over populations and times)\n",
+        r.boundary_mass
+    ));
+    if r.boundary_mass > BOUNDARY_MASS_WARNING {
+        s.push_str(&format!(
+            "  warning: more than {BOUNDARY_MASS_WARNING:.0e} of the mass reached the walls; the \
+             reflecting boundary may dominate the error: widen solver.domain\n"
+        ));
+    }
     if r.lq_mean_distance.is_finite() {
         s.push_str(&format!(
             "  distance to LQ    {:.3e} (max |m̄_PDE − m̄_exact| over populations, times, axes)\n",
