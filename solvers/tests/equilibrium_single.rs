@@ -89,3 +89,72 @@ fn anderson_needs_fewer_iterations_than_picard() {
     assert_eq!(o2, Outcome::Converged);
     assert!(2 * n_anderson <= n_picard);
 }
+
+/// A skewed start (two-component Gaussian mixture, no symmetry about its mean to cancel
+/// the upwind errors): the exact LQ equilibrium mean is still constant (r = φm̄ + h has
+/// r' = 0 for any initial law, DESIGN.md §3), and the PDE mean's drift away from its
+/// initial value is pure discretisation error, which must fall at observed order ≥ 0.9.
+#[test]
+fn skewed_start_mean_drift_falls_at_first_order() {
+    let (w, m1, s1, m2, s2) = (0.7, 0.3, 0.15, 1.0, 0.25);
+    let mean = w * m1 + (1.0 - w) * m2;
+    let var = w * (s1 * s1 + m1 * m1) + (1.0 - w) * (s2 * s2 + m2 * m2) - mean * mean;
+    let mut model = model_1d();
+    model.populations[0].mean = array![mean];
+    model.populations[0].cov = array![[var]];
+    let mut errors = Vec::new();
+    for &(points, steps) in &[(51, 25), (101, 50), (201, 100), (401, 200)] {
+        let grid = Grid::auto(&model, &[points], DEFAULT_STD_MULTIPLE).unwrap();
+        let g1 = grid
+            .gaussian(array![m1].view(), array![[s1 * s1]].view())
+            .unwrap();
+        let g2 = grid
+            .gaussian(array![m2].view(), array![[s2 * s2]].view())
+            .unwrap();
+        let m0 = &g1 * w + &g2 * (1.0 - w);
+        let mut map = MeanFieldMap::with_initial(
+            &model,
+            &grid,
+            steps,
+            snapshot_levels(steps, steps),
+            vec![m0],
+        )
+        .unwrap();
+        let settings = FixedPointSettings {
+            tol: 1e-11,
+            max_iter: 200,
+            ..Default::default()
+        };
+        // Started from a perturbed guess, as in the symmetric test.
+        let mut x0 = map.initial_guess();
+        for (n, v) in x0.iter_mut().enumerate() {
+            *v += 0.3 * (3.0 * n as f64 / steps as f64).sin();
+        }
+        let mut fp = FixedPoint::new(settings, map.scale(), FixedPointState::new(x0)).unwrap();
+        let mut last = Vec::new();
+        let outcome = fp
+            .run(
+                &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
+                &mut |_, _, g: &[f64]| {
+                    last = g.to_vec();
+                    Control::Continue
+                },
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert_eq!(outcome, Outcome::Converged);
+        assert!(map.mass_error() < 1e-12);
+        let err = last.iter().map(|m| (m - last[0]).abs()).fold(0.0, f64::max);
+        eprintln!("skewed start: points {points:4} steps {steps:4}: max |m̄(t) − m̄(0)| = {err:.3e}");
+        errors.push(err);
+    }
+    let orders: Vec<f64> = errors.windows(2).map(|e| (e[0] / e[1]).log2()).collect();
+    eprintln!("skewed start: observed orders {orders:.3?}");
+    assert!(
+        errors[0] > 1e-8,
+        "the skewed start must show a discretisation error"
+    );
+    for o in &orders {
+        assert!(*o >= 0.9, "observed order {o} < 0.9 ({errors:?})");
+    }
+}
