@@ -31,6 +31,7 @@ pub mod moments;
 pub mod multi;
 pub mod ode;
 pub mod riccati;
+pub mod second_order;
 pub mod single;
 pub mod value;
 
@@ -42,6 +43,9 @@ pub use moments::{closed_loop_moments, exact_covariance, GaussianMoments};
 pub use multi::exact_equilibrium;
 pub use ode::{Direction, Dopri5, LevelFailure, OdeFailure, OdeOptions};
 pub use riccati::{riccati, scalar_riccati_closed_form};
+pub use second_order::{
+    normalised_laplacian, second_order_consensus, SecondOrderConsensus, SecondOrderParams,
+};
 pub use single::single_population_equilibrium;
 pub use value::{value_function, TargetPath, ValueFunction};
 
