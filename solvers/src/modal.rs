@@ -189,7 +189,7 @@ impl ModalDecomposition {
             }
         };
         let off_diagonal = [off(&ra, a), off(&rq, q), off(&rs, s)];
-        if off_diagonal.iter().any(|&o| !(o <= DIAGONAL_TOL)) {
+        if off_diagonal.iter().any(|&o| o.is_nan() || o > DIAGONAL_TOL) {
             return Err(refuse(format!(
                 "no common eigenbasis diagonalises them: relative off-diagonal parts of \
                  UᵀAU, UᵀQU, UᵀSU are {:.2e}, {:.2e}, {:.2e} (tolerance {DIAGONAL_TOL:.0e})",
