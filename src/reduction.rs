@@ -12,7 +12,8 @@ use tufield_solvers::Result;
 pub struct GameSpec {
     /// Number of players n.
     pub players: usize,
-    /// Selected coalitions as written in the scenario (1-based players), one per grid axis.
+    /// Selected coalitions as written in the scenario (1-based players), one per grid axis
+    /// (for the modal reduction: all q coalitions in Table 1 order, see [`all_coalitions`]).
     pub coalitions: Vec<Vec<i64>>,
     /// R (`cost.r`, default I).
     pub r: ControlWeight,
@@ -30,6 +31,15 @@ impl GameSpec {
     pub fn num_controls(&self) -> Result<usize> {
         Ok(self.players + self.num_coalitions()? - 1)
     }
+}
+
+/// All q = 2ⁿ − 1 coalitions in Table 1 order, as 1-based player lists (the axes of the
+/// full game used by the modal decomposition). Field `game.players` unless 1 ≤ n ≤ 6.
+pub fn all_coalitions(players: usize) -> Result<Vec<Vec<i64>>> {
+    Ok(game::coalitions(players)?
+        .iter()
+        .map(|c| c.iter().map(|&p| p as i64 + 1).collect())
+        .collect())
 }
 
 /// Builds A_P on the selected coalitions and checks condition (17):

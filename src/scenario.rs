@@ -19,6 +19,7 @@ use tufield_solvers::fixed_point::Acceleration;
 use tufield_solvers::game::{ControlWeight, DisturbanceWeight};
 use tufield_solvers::graph::{Graph, GraphKind};
 use tufield_solvers::linalg::{is_symmetric, symmetric_eigenvalues};
+use tufield_solvers::modal::ModalDecomposition;
 use tufield_solvers::model::{Model, Population};
 
 /// Largest grid dimension the PDE solver handles.
@@ -36,6 +37,10 @@ pub enum Reduction {
     Expert,
     /// Projection of an n-player game onto the listed coalitions (DESIGN.md §2).
     Projected(GameSpec),
+    /// Exact modal decomposition of the full q-dimensional game (DESIGN.md §2,
+    /// `reduction = "modal"`): the spec lists all q coalitions in Table 1 order, the model
+    /// is q-dimensional and is solved as q one-dimensional modes.
+    Modal(GameSpec),
 }
 
 /// A validated scenario: the model the solvers consume, the numerical settings and the
@@ -50,8 +55,11 @@ pub struct Scenario {
     pub description: String,
     /// Where A came from.
     pub reduction: Reduction,
-    /// The reduced model on d axes.
+    /// The reduced model on d axes (for [`Reduction::Modal`]: the full model, d = q).
     pub model: Model,
+    /// For [`Reduction::Modal`]: the common eigenbasis of A, Q, S and the mode coefficients
+    /// (checked when the scenario loads).
+    pub modal: Option<ModalDecomposition>,
     /// `[solver]` settings with defaults filled in.
     pub settings: SolverSettings,
     /// `[heuristic] theta`: rate θ ≥ 0 of the internal model m̃' = −θm̃ of the paper's
@@ -125,9 +133,24 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Grid dimension d.
+    /// Model dimension d (number of axes of the model; q for a modal scenario).
     pub fn dim(&self) -> usize {
         self.model.dim()
+    }
+
+    /// Dimension of the solver's grid: d, or 1 for a modal scenario (one 1-D grid per
+    /// mode; `solver.points` is then per mode).
+    pub fn grid_dim(&self) -> usize {
+        if self.is_modal() {
+            1
+        } else {
+            self.dim()
+        }
+    }
+
+    /// True for `reduction = "modal"`.
+    pub fn is_modal(&self) -> bool {
+        matches!(self.reduction, Reduction::Modal(_))
     }
 
     /// The key a violation of condition (17) is reported under.
@@ -139,7 +162,7 @@ impl Scenario {
 fn ill_posed_key(reduction: &Reduction) -> &'static str {
     match reduction {
         Reduction::Expert => "model.a",
-        Reduction::Projected(g) => match g.gamma {
+        Reduction::Projected(g) | Reduction::Modal(g) => match g.gamma {
             DisturbanceWeight::Gamma(_) => "cost.gamma",
             _ => "cost.gamma_matrix",
         },
@@ -575,14 +598,19 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
             (Reduction::Expert, a, labels, None)
         }
         (Some(game), None) => {
-            let spec = game_spec(src, game, &raw.cost)?;
-            let red = reduction::reduce(&spec).map_err(|e| {
-                AppError::from_solver(src, ill_posed_key(&Reduction::Projected(spec.clone())), e)
-            })?;
-            (Reduction::Projected(spec), red.a, red.axis_labels, red.min_gamma)
+            let (spec, modal) = game_spec(src, game, &raw.cost)?;
+            let reduction = if modal {
+                Reduction::Modal(spec.clone())
+            } else {
+                Reduction::Projected(spec.clone())
+            };
+            let red = reduction::reduce(&spec)
+                .map_err(|e| AppError::from_solver(src, ill_posed_key(&reduction), e))?;
+            (reduction, red.a, red.axis_labels, red.min_gamma)
         }
     };
     let d = a.nrows();
+    let is_modal = matches!(reduction, Reduction::Modal(_));
     let q = matrix(src, "cost.q", &raw.cost.q, d, true)?;
     let s = matrix(src, "cost.s", &raw.cost.s, d, true)?;
     let sigma = finite(
@@ -612,7 +640,7 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         populations.push(population(src, k, p, d)?);
     }
     let (graph, graph_kind) = graph(src, raw.graph, populations.len())?;
-    let settings = solver_settings(src, raw.solver, d)?;
+    let settings = solver_settings(src, raw.solver, if is_modal { 1 } else { d }, is_modal)?;
     let theta = match raw.heuristic.theta {
         Some(x) => finite(
             src,
@@ -637,6 +665,14 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
     model
         .validate()
         .map_err(|e| AppError::from_solver(src, ill_posed_key(&reduction), e))?;
+    let modal = if is_modal {
+        Some(
+            ModalDecomposition::new(&model)
+                .map_err(|e| AppError::from_solver(src, ill_posed_key(&reduction), e))?,
+        )
+    } else {
+        None
+    };
     let margin = -symmetric_eigenvalues(&model.a)
         .map_err(|e| AppError::from_solver(src, "model.a", e))?
         .iter()
@@ -648,6 +684,7 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         description: raw.description.unwrap_or_default(),
         reduction,
         model,
+        modal,
         settings,
         theta,
         graph_kind,
@@ -658,24 +695,21 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
     })
 }
 
-fn game_spec(src: &str, game: RawGame, cost: &RawCost) -> AppResult<GameSpec> {
-    match game.reduction.as_deref() {
-        None | Some("projection") => {}
-        Some("modal") => {
-            return Err(AppError::invalid(
-                src,
-                "game.reduction",
-                "\"modal\" (exact modal decomposition) is not yet supported; use the projection: omit `reduction` and list `coalitions`",
-            ))
-        }
+/// The game part of a scenario and whether it asks for the modal decomposition.
+fn game_spec(src: &str, game: RawGame, cost: &RawCost) -> AppResult<(GameSpec, bool)> {
+    let modal = match game.reduction.as_deref() {
+        None | Some("projection") => false,
+        Some("modal") => true,
         Some(other) => {
             return Err(AppError::invalid(
                 src,
                 "game.reduction",
-                format!("unknown reduction {other:?}; allowed: \"projection\" (default), \"modal\""),
+                format!(
+                    "unknown reduction {other:?}; allowed: \"projection\" (default), \"modal\""
+                ),
             ))
         }
-    }
+    };
     let players = game.players.ok_or_else(|| {
         AppError::invalid(
             src,
@@ -684,14 +718,25 @@ fn game_spec(src: &str, game: RawGame, cost: &RawCost) -> AppResult<GameSpec> {
         )
     })?;
     let n = count(src, "game.players", players, 1, MAX_PLAYERS as i64)?;
-    let raw_coalitions = game.coalitions.ok_or_else(|| {
-        AppError::invalid(
-            src,
-            "game.coalitions",
-            "missing; list the coalitions that become grid axes, e.g. [[1], [1, 2]]",
-        )
-    })?;
-    if raw_coalitions.is_empty() || raw_coalitions.len() > MAX_DIM {
+    let raw_coalitions = if modal {
+        if game.coalitions.is_some() {
+            return Err(AppError::invalid(
+                src,
+                "game.coalitions",
+                "not used with reduction = \"modal\": the modal decomposition solves the full game on all q = 2ⁿ − 1 coalitions; remove `coalitions`",
+            ));
+        }
+        reduction::all_coalitions(n).map_err(|e| AppError::from_solver(src, "game.players", e))?
+    } else {
+        game.coalitions.ok_or_else(|| {
+            AppError::invalid(
+                src,
+                "game.coalitions",
+                "missing; list the coalitions that become grid axes, e.g. [[1], [1, 2]]",
+            )
+        })?
+    };
+    if !modal && (raw_coalitions.is_empty() || raw_coalitions.len() > MAX_DIM) {
         return Err(AppError::invalid(
             src,
             "game.coalitions",
@@ -768,12 +813,15 @@ fn game_spec(src: &str, game: RawGame, cost: &RawCost) -> AppResult<GameSpec> {
         (Some(g), None) => DisturbanceWeight::Gamma(finite(src, "cost.gamma", g, |x| x > 0.0, "γ must be a finite number > 0")?),
         (None, Some(v)) => DisturbanceWeight::Matrix(matrix(src, "cost.gamma_matrix", v, q, false)?),
     };
-    Ok(GameSpec {
-        players: n,
-        coalitions,
-        r,
-        gamma,
-    })
+    Ok((
+        GameSpec {
+            players: n,
+            coalitions,
+            r,
+            gamma,
+        },
+        modal,
+    ))
 }
 
 fn population(src: &str, k: usize, p: RawPopulation, d: usize) -> AppResult<Population> {
@@ -918,7 +966,8 @@ fn graph(src: &str, raw: Option<RawGraph>, p: usize) -> AppResult<(Graph, String
     Ok((g, name))
 }
 
-fn solver_settings(src: &str, raw: RawSolver, d: usize) -> AppResult<SolverSettings> {
+/// `d` is the grid dimension (1 for a modal scenario, whose grids are per mode).
+fn solver_settings(src: &str, raw: RawSolver, d: usize, modal: bool) -> AppResult<SolverSettings> {
     let mut s = SolverSettings::default();
     if let Some(v) = raw.points {
         let bad = || {
@@ -966,6 +1015,16 @@ fn solver_settings(src: &str, raw: RawSolver, d: usize) -> AppResult<SolverSetti
     if let Some(v) = raw.domain {
         s.domain = match &v {
             Value::String(a) if a == "auto" => Domain::Auto,
+            _ if modal => {
+                return Err(AppError::invalid(
+                    src,
+                    "solver.domain",
+                    format!(
+                        "with reduction = \"modal\" every mode gets its own automatic 1-D domain; only \"auto\" is allowed, got {}",
+                        describe(&v)
+                    ),
+                ))
+            }
             Value::Array(rows) if rows.len() == d => {
                 let mut lims = Vec::with_capacity(d);
                 for (i, row) in rows.iter().enumerate() {

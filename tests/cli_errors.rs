@@ -160,11 +160,13 @@ fn condition_17_refusal_names_the_condition_and_the_smallest_gamma() {
 }
 
 #[test]
-fn modal_reduction_is_not_yet_supported() {
+fn modal_reduction_takes_no_coalition_list() {
+    // reduction = "modal" solves the full game on all q coalitions (tests/cli_modal.rs has
+    // the other modal refusals).
     assert_invalid(
         &GAME_2D.replace("players = 3", "players = 3\nreduction = \"modal\""),
         &[],
-        &["game.reduction: \"modal\"", "not yet supported"],
+        &["game.coalitions: not used with reduction = \"modal\""],
     );
 }
 

@@ -11,6 +11,7 @@ pub mod graph;
 pub mod grid;
 pub mod linalg;
 pub mod lq;
+pub mod modal;
 pub mod model;
 pub mod sweep;
 

@@ -39,13 +39,21 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
         Reduction::Expert => out.push_str(&format!(
             "model       A given directly ([model].a), d = {d}\n"
         )),
-        Reduction::Projected(g) => {
+        Reduction::Projected(g) | Reduction::Modal(g) => {
             let q = (1usize << g.players) - 1;
-            out.push_str(&format!(
-                "game        {} players, q = {q} coalitions; projected on {} (d = {d})\n",
-                g.players,
-                labels.join(", ")
-            ));
+            if sc.is_modal() {
+                out.push_str(&format!(
+                    "game        {} players, q = {q} coalitions; modal decomposition (exact): the full \
+                     {q}-D game as {q} one-dimensional modes\n",
+                    g.players
+                ));
+            } else {
+                out.push_str(&format!(
+                    "game        {} players, q = {q} coalitions; projected on {} (d = {d})\n",
+                    g.players,
+                    labels.join(", ")
+                ));
+            }
             let r = match &g.r {
                 ControlWeight::Scalar(r) => {
                     format!("R = {}·I ({c}×{c})", num(*r, 4), c = g.players + q - 1)
@@ -62,7 +70,11 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
             out.push_str(&format!("            {r}, {gamma}\n"));
         }
     }
-    out.push_str("A (reduced Hamiltonian matrix, −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ)\n");
+    if sc.is_modal() {
+        out.push_str("A (full Hamiltonian matrix, −B R⁻¹ Bᵀ + Γ⁻¹)\n");
+    } else {
+        out.push_str("A (reduced Hamiltonian matrix, −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ)\n");
+    }
     out.push_str(&matrix(&m.a, labels, 4, 5));
     let ev = symmetric_eigenvalues(&m.a)
         .map_err(|e| AppError::from_solver(&sc.source_name, "model.a", e))?;
@@ -71,7 +83,7 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
         "condition (17)    satisfied: A is negative definite, margin −λ_max(A) = {}\n",
         num(sc.margin, 5)
     ));
-    if let Reduction::Projected(g) = &sc.reduction {
+    if let Reduction::Projected(g) | Reduction::Modal(g) = &sc.reduction {
         if let (DisturbanceWeight::Gamma(gamma), Some(min)) = (&g.gamma, sc.min_gamma) {
             out.push_str(&format!(
                 "                  smallest admissible γ = {} (γ = {} must exceed it)\n",
@@ -82,6 +94,30 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
     }
     out.push_str(&format!("Q = {}", weight(&m.q, labels, 4)));
     out.push_str(&format!("S = {}", weight(&m.s, labels, 4)));
+    if let Some(dec) = &sc.modal {
+        let [aq, as_, qs] = dec.commutators();
+        out.push_str(&format!(
+            "commutation A, Q, S commute pairwise (relative ‖AQ−QA‖ = {aq:.1e}, ‖AS−SA‖ = {as_:.1e}, \
+             ‖QS−SQ‖ = {qs:.1e}); the modal decomposition is exact\n"
+        ));
+        let [oa, oq, os] = dec.off_diagonal();
+        out.push_str(&format!(
+            "            common eigenbasis U: off-diagonal of UᵀAU, UᵀQU, UᵀSU = {oa:.1e}, {oq:.1e}, {os:.1e} (relative)\n"
+        ));
+        out.push_str(&format!(
+            "modes (q = {})  λ_i = (UᵀAU)_ii, q_i = (UᵀQU)_ii, s_i = (UᵀSU)_ii\n",
+            dec.num_modes()
+        ));
+        for i in 0..dec.num_modes() {
+            out.push_str(&format!(
+                "  mode {:2}   λ = {}, q = {}, s = {}\n",
+                i + 1,
+                num(dec.eigenvalues()[i], 5),
+                num(dec.q_diagonal()[i], 4),
+                num(dec.s_diagonal()[i], 4)
+            ));
+        }
+    }
     out.push_str(&format!(
         "noise σ = {}, horizon T = {}\n",
         num(m.sigma, 4),
@@ -121,7 +157,15 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
     }
     out.push('\n');
     let s = &sc.settings;
-    let pts: Vec<String> = s.points_per_axis(d).iter().map(|n| n.to_string()).collect();
+    let gd = sc.grid_dim();
+    let mut pts: Vec<String> = s
+        .points_per_axis(gd)
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    if sc.is_modal() {
+        pts[0].push_str(" per mode (a 1-D grid each)");
+    }
     let domain = match &s.domain {
         Domain::Auto => "auto".to_string(),
         Domain::Explicit(l) => l

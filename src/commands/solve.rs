@@ -28,6 +28,37 @@
 //!
 //! The checkpoint (`<out stem>.checkpoint.h5`, see [`crate::checkpoint`]) is rewritten
 //! after every iteration and removed once the run has converged and the output is written.
+//!
+//! # Modal scenarios (`reduction = "modal"`)
+//!
+//! The full q-dimensional game is solved as q independent 1-D equilibria, one mode after
+//! the other ([`tufield_solvers::modal::solve_modal`], DESIGN.md §2); `solver.points` is
+//! the number of points of each mode's own 1-D grid. The file has the same root
+//! attributes (axis_labels = the q coalitions, plus `reduction = "modal"` and `modes`;
+//! `iterations` is the total over modes, `residual` the largest last residual), `/time`,
+//! `/snapshot_time`, `/snapshot_level`, `/model` and `/lq` as above, and instead of
+//! `/grid`, `/populations/<k>/{density, …}` and `/fixed_point`:
+//!
+//! ```text
+//! /populations/<k>       attr name
+//!     mean, target       (steps+1, q)       m̄_k = U ȳ_k and ρ_k in coalition coordinates
+//! /modes                 attrs count; eigenvalues (q) λ_i, eigenvectors (q, q) U
+//!                        (column i = mode i in coalition coordinates), q, s (q) the
+//!                        mode cost weights (UᵀQU)_ii, (UᵀSU)_ii
+//! /modes/<i>             attrs eigenvalue, q, s, outcome, iterations, residual,
+//!                              mass_error
+//!     grid               (n)                the mode's 1-D grid, dimension scale;
+//!                                           attrs label, lo, hi, spacing
+//!     populations/<k>    attr name
+//!         mean, target, variance, mass, boundary_mass (steps+1)
+//!         density, value (snapshots, n)     scales snapshot_time and grid
+//!     fixed_point/residual, damping, wall_s (iterations) f64; accelerated u8
+//! ```
+//!
+//! Modal runs write no checkpoint and refuse `--resume` (exit 2): each mode is a small
+//! 1-D problem, so a stopped run is simply started again.
+
+mod modal;
 
 use super::format::num;
 use super::lq;
@@ -71,6 +102,13 @@ pub fn default_output(scenario: &Path) -> PathBuf {
 
 /// The grid of a scenario: `solver.points` per axis on the `solver.domain` box.
 pub fn grid_for(sc: &Scenario) -> AppResult<Grid> {
+    if sc.is_modal() {
+        return Err(AppError::invalid(
+            &sc.source_name,
+            "game.reduction",
+            "a modal scenario has one 1-D grid per mode, not a single grid",
+        ));
+    }
     let d = sc.dim();
     let points = sc.settings.points_per_axis(d);
     let map = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
@@ -123,6 +161,7 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
             .map_err(|e| AppError::io(dir, "cannot create the output directory", &e))?;
     }
     let resume = match &args.resume {
+        Some(_) if sc.is_modal() => return Err(modal_resume_refused(&sc)),
         Some(p) => Some(load_compatible(p, &sc)?),
         None => None,
     };
@@ -139,12 +178,12 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
             residual: report.residual,
             detail: match (&report.failure, &report.checkpoint) {
                 (Some(f), _) => format!("; {f}"),
-                (None, Some(c)) => format!(
+                (None, Some(c)) if !sc.is_modal() => format!(
                     "; continue with: tufield solve {} --resume {}",
                     args.scenario.scenario.display(),
                     c.display()
                 ),
-                (None, None) => String::new(),
+                _ => String::new(),
             },
         }),
     }
@@ -185,6 +224,12 @@ pub fn solve(
     mode: ProgressMode,
     start: Instant,
 ) -> AppResult<SolveReport> {
+    if sc.is_modal() {
+        if resume.is_some() {
+            return Err(modal_resume_refused(sc));
+        }
+        return modal::solve(sc, out, mode, start);
+    }
     let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
     let st = &sc.settings;
     let grid = grid_for(sc)?;
@@ -276,6 +321,15 @@ pub fn solve(
     }
     report.wall_s = start.elapsed().as_secs_f64();
     Ok(report)
+}
+
+fn modal_resume_refused(sc: &Scenario) -> AppError {
+    AppError::invalid(
+        &sc.source_name,
+        "--resume",
+        "modal scenarios (reduction = \"modal\") cannot be resumed: they write no checkpoint; \
+         run the solve again (each mode is a small 1-D problem)",
+    )
 }
 
 /// max over populations, levels and axes of |m̄_PDE − m̄_exact LQ|.

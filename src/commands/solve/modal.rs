@@ -1,0 +1,258 @@
+//! `tufield solve` for modal scenarios (`reduction = "modal"`): the full q-dimensional game
+//! as q one-dimensional equilibria solved one after the other
+//! ([`tufield_solvers::modal::solve_modal`], DESIGN.md §2), with a progress bar per mode and
+//! the HDF5 layout documented in the parent module. No checkpoint is written.
+
+use super::{install_interrupt_handler, SolveReport, INTERRUPT};
+use crate::commands::format::num;
+use crate::commands::lq;
+use crate::h5::AtomicH5;
+use crate::progress::{FixedPointProgress, ProgressMode};
+use crate::scenario::Scenario;
+use crate::{AppError, AppResult};
+use ndarray::Array1;
+use std::path::Path;
+use std::time::Instant;
+use tufield_solvers::equilibrium::{snapshot_levels, SweepEvent};
+use tufield_solvers::fixed_point::{Control, IterationRecord, Outcome};
+use tufield_solvers::grid::DEFAULT_STD_MULTIPLE;
+use tufield_solvers::modal::{solve_modal, ModalEvent, ModalSettings, ModalSolution};
+
+/// Solves a modal scenario and writes `out` (when every mode has results).
+pub(super) fn solve(
+    sc: &Scenario,
+    out: &Path,
+    pmode: ProgressMode,
+    start: Instant,
+) -> AppResult<SolveReport> {
+    let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
+    let st = &sc.settings;
+    let points = st.points_per_axis(1)[0];
+    let settings = ModalSettings {
+        points,
+        steps: st.steps,
+        std_multiple: DEFAULT_STD_MULTIPLE,
+        fixed_point: st.fixed_point(),
+        snapshot_levels: snapshot_levels(st.steps, st.snapshot_every()),
+    };
+    let oracle = lq::compute(sc)?;
+    install_interrupt_handler();
+    let q = sc.dim();
+    let p = sc.model.num_populations();
+    if pmode != ProgressMode::Quiet {
+        eprintln!(
+            "{}: modal decomposition, {q} modes of the full {q}-D game, {p} population(s), \
+             {points} points per mode, {} steps, {}, tol {:.1e}, {} thread(s)",
+            sc.name,
+            st.steps,
+            st.acceleration_name(),
+            st.tol,
+            rayon::current_num_threads()
+        );
+    }
+    let mut progress: Option<FixedPointProgress> = None;
+    let sol = {
+        let mut on_event = |ev: ModalEvent<'_>| -> Control {
+            match ev {
+                ModalEvent::ModeStarted { mode, grid } => {
+                    if pmode != ProgressMode::Quiet {
+                        let ax = grid.axis(0);
+                        eprintln!(
+                            "mode {}/{q}: grid {} on [{}, {}]",
+                            mode + 1,
+                            ax.len(),
+                            num(ax.lo(), 3),
+                            num(ax.hi(), 3)
+                        );
+                    }
+                    progress = Some(FixedPointProgress::new(
+                        pmode,
+                        st.max_iter,
+                        2 * p,
+                        0,
+                        st.tol,
+                    ));
+                }
+                ModalEvent::Sweep { event, .. } => {
+                    if let Some(pr) = &progress {
+                        pr.sweep(&match event {
+                            SweepEvent::HjiDone(k) => format!("HJI population {}", k + 1),
+                            SweepEvent::FpkDone(k) => format!("FPK population {}", k + 1),
+                        });
+                    }
+                }
+                ModalEvent::Iteration { state, record, .. } => {
+                    if let Some(pr) = &progress {
+                        pr.iteration(state.history.len() - 1, record);
+                    }
+                }
+                ModalEvent::ModeFinished { .. } => {
+                    if let Some(pr) = progress.take() {
+                        pr.finish();
+                    }
+                }
+            }
+            Control::Continue
+        };
+        solve_modal(&sc.model, &settings, &INTERRUPT, &mut on_event)
+    };
+    if let Some(pr) = progress.take() {
+        pr.finish();
+    }
+    let sol = sol.map_err(err)?;
+    let failure = sol
+        .modes
+        .iter()
+        .enumerate()
+        .find_map(|(i, m)| m.failure.as_ref().map(|e| format!("mode {}: {e}", i + 1)));
+    let mut report = SolveReport {
+        outcome: sol.outcome,
+        out: None,
+        checkpoint: None,
+        iterations: sol.iterations(),
+        residual: if sol.modes.is_empty() {
+            f64::INFINITY
+        } else {
+            sol.residual()
+        },
+        mass_error: sol.mass_error(),
+        lq_mean_distance: f64::NAN,
+        wall_s: 0.0,
+        failure: if sol.outcome == Outcome::NonFinite {
+            failure
+        } else {
+            None
+        },
+    };
+    if let Some(means) = &sol.means {
+        report.lq_mean_distance = means
+            .iter()
+            .zip(&oracle.exact.populations)
+            .flat_map(|(m, e)| m.iter().zip(e.mean.iter()).map(|(a, b)| (a - b).abs()))
+            .fold(0.0, f64::max);
+        write(out, sc, &sol, &oracle, &report)?;
+        report.out = Some(out.to_path_buf());
+    }
+    report.wall_s = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Writes the modal results atomically (layout in the parent module docs).
+fn write(
+    out: &Path,
+    sc: &Scenario,
+    sol: &ModalSolution,
+    oracle: &lq::LqResults,
+    report: &SolveReport,
+) -> AppResult<()> {
+    let w = AtomicH5::create(out, &sc.text)?;
+    let root = w.root().clone();
+    let dec = &sol.decomposition;
+    w.str_attr(&root, "name", &sc.name)?;
+    w.str_attr(&root, "command", "solve")?;
+    w.str_attr(&root, "reduction", "modal")?;
+    w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    w.str_attr(&root, "status", report.outcome.as_str())?;
+    w.scalar_attr(&root, "iterations", report.iterations as u64)?;
+    w.scalar_attr(&root, "modes", dec.num_modes() as u64)?;
+    w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
+    w.scalar_attr(&root, "residual", report.residual)?;
+    w.scalar_attr(&root, "tol", sc.settings.tol)?;
+    w.scalar_attr(&root, "mass_error", report.mass_error)?;
+    w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
+    w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
+
+    let time = w.array(&root, "time", &oracle.exact.time)?;
+    w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
+    let levels = snapshot_levels(sc.settings.steps, sc.settings.snapshot_every());
+    let snap_time: Array1<f64> = levels.iter().map(|&l| oracle.exact.time[l]).collect();
+    let snap = w.array(&root, "snapshot_time", &snap_time)?;
+    let lv: Array1<u64> = levels.iter().map(|&l| l as u64).collect();
+    let lvds = w.array(&root, "snapshot_level", &lv)?;
+    w.attach_scale(&lvds, &snap, 0, "snapshot_time")?;
+
+    let means = sol
+        .means
+        .as_ref()
+        .expect("written only when every mode has results");
+    let targets = sol.targets.as_ref().expect("as means");
+    w.group("/populations")?;
+    for (k, spec) in sc.model.populations.iter().enumerate() {
+        let pg = w.group(&format!("/populations/{k}"))?;
+        w.str_attr(&pg, "name", &spec.name)?;
+        for (name, data) in [("mean", &means[k]), ("target", &targets[k])] {
+            let ds = w.array(&pg, name, data)?;
+            lq::time_axis(&w, &ds, &time)?;
+        }
+    }
+
+    let mg = w.group("/modes")?;
+    w.scalar_attr(&mg, "count", dec.num_modes() as u64)?;
+    w.str_attr(
+        &mg,
+        "note",
+        "exact modal decomposition: x = U y, mode i is a 1-D equilibrium with a = λ_i, \
+         q = (UᵀQU)_ii, s = (UᵀSU)_ii (DESIGN.md §2)",
+    )?;
+    w.array(&mg, "eigenvalues", dec.eigenvalues())?;
+    w.array(&mg, "eigenvectors", dec.eigenvectors())?;
+    w.array(&mg, "q", dec.q_diagonal())?;
+    w.array(&mg, "s", dec.s_diagonal())?;
+    for (i, m) in sol.modes.iter().enumerate() {
+        let g = w.group(&format!("/modes/{i}"))?;
+        w.scalar_attr(&g, "eigenvalue", dec.eigenvalues()[i])?;
+        w.scalar_attr(&g, "q", dec.q_diagonal()[i])?;
+        w.scalar_attr(&g, "s", dec.s_diagonal()[i])?;
+        w.str_attr(&g, "outcome", m.outcome.as_str())?;
+        w.scalar_attr(&g, "iterations", m.history.len() as u64)?;
+        w.scalar_attr(&g, "residual", m.residual())?;
+        w.scalar_attr(&g, "mass_error", m.mass_error)?;
+        let label = &m.model.axis_labels[0];
+        let ax = m.grid.axis(0);
+        let gds = w.array(&g, "grid", &ax.nodes())?;
+        w.str_attr(&gds, "label", label)?;
+        w.scalar_attr(&gds, "lo", ax.lo())?;
+        w.scalar_attr(&gds, "hi", ax.hi())?;
+        w.scalar_attr(&gds, "spacing", ax.spacing())?;
+        for (k, (res, spec)) in m.populations.iter().zip(&sc.model.populations).enumerate() {
+            let pg = w.group(&format!("/modes/{i}/populations/{k}"))?;
+            w.str_attr(&pg, "name", &spec.name)?;
+            let variance: Array1<f64> = res.fpk.cov.outer_iter().map(|c| c[[0, 0]]).collect();
+            let mean = res.fpk.mean.column(0).to_owned();
+            let target = res.target.column(0).to_owned();
+            for (name, data) in [
+                ("mean", &mean),
+                ("target", &target),
+                ("variance", &variance),
+                ("mass", &res.fpk.mass),
+                ("boundary_mass", &res.fpk.boundary_mass),
+            ] {
+                let ds = w.array(&pg, name, data)?;
+                lq::time_axis(&w, &ds, &time)?;
+            }
+            for (name, frames) in [("density", &res.density), ("value", &res.value)] {
+                let mut sw = w.snapshots(&pg, name, frames.len(), m.grid.shape())?;
+                for f in frames {
+                    sw.push(f.view())?;
+                }
+                let ds = sw.dataset().clone();
+                w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
+                w.label_dim(&ds, 0, "snapshot_time")?;
+                w.attach_scale(&ds, &gds, 1, label)?;
+                w.label_dim(&ds, 1, label)?;
+            }
+        }
+        let fpg = w.group(&format!("/modes/{i}/fixed_point"))?;
+        let col =
+            |f: fn(&IterationRecord) -> f64| -> Array1<f64> { m.history.iter().map(f).collect() };
+        w.array(&fpg, "residual", &col(|r| r.residual))?;
+        w.array(&fpg, "damping", &col(|r| r.damping))?;
+        w.array(&fpg, "wall_s", &col(|r| r.wall_s))?;
+        let acc: Array1<u8> = m.history.iter().map(|r| u8::from(r.accelerated)).collect();
+        w.array(&fpg, "accelerated", &acc)?;
+    }
+
+    lq::write_groups(&w, sc, oracle, &time)?;
+    w.commit()?;
+    Ok(())
+}
