@@ -157,7 +157,10 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>) -> AppResult<Vec<PathBuf>>
     match command.as_str() {
         "solve" => {
             out.push(means_figure(&input, &dir, &stem, "populations", true)?);
-            out.push(residual_figure(&input, &dir, &stem)?);
+            // Modal files keep one residual history per mode (/modes/<i>/fixed_point).
+            if input.has("fixed_point/residual") {
+                out.push(residual_figure(&input, &dir, &stem)?);
+            }
             let mut k = 0;
             while input.has(&format!("populations/{k}/density")) {
                 out.push(density_figure(&input, &dir, &stem, k)?);

@@ -117,6 +117,11 @@ pub(super) fn solve(
         },
         mass_error: sol.mass_error(),
         lq_mean_distance: f64::NAN,
+        boundary_mass: sol
+            .modes
+            .iter()
+            .map(|m| m.boundary_mass)
+            .fold(0.0, f64::max),
         wall_s: 0.0,
         failure: if sol.outcome == Outcome::NonFinite {
             failure
@@ -160,6 +165,7 @@ fn write(
     w.scalar_attr(&root, "tol", sc.settings.tol)?;
     w.scalar_attr(&root, "mass_error", report.mass_error)?;
     w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
+    w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
     let time = w.array(&root, "time", &oracle.exact.time)?;
