@@ -12,6 +12,7 @@ pub mod grid;
 pub mod linalg;
 pub mod lq;
 pub mod model;
+pub mod particles;
 pub mod sweep;
 
 pub use error::{Result, SolverError};
