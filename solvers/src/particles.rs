@@ -856,6 +856,17 @@ pub fn simulate<P: Policy + ?Sized>(
     policy: &P,
     options: &SimulationOptions,
 ) -> Result<Simulation> {
+    simulate_observed(system, policy, options, &mut |_| {})
+}
+
+/// [`simulate`] calling `observer(level)` after each level is complete (for progress
+/// reporting; the observer cannot change the run).
+pub fn simulate_observed<P: Policy + ?Sized>(
+    system: &ParticleSystem,
+    policy: &P,
+    options: &SimulationOptions,
+    observer: &mut dyn FnMut(usize),
+) -> Result<Simulation> {
     system.validate()?;
     let d = system.dim();
     let p = system.populations.len();
@@ -1019,6 +1030,7 @@ pub fn simulate<P: Policy + ?Sized>(
                         });
                 }
             }
+            observer(level);
             break;
         }
         // One Euler–Maruyama step of every copy.
@@ -1054,6 +1066,7 @@ pub fn simulate<P: Policy + ?Sized>(
                     }
                 });
         }
+        observer(level);
     }
 
     if system.cost.is_some() {

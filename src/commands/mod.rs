@@ -1,12 +1,13 @@
 //! The subcommands of `tufield`. Each module has a `run` taking its parsed arguments and
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
 //!
-//! New commands (`simulate`, `compare`, `plot`) are added as a module here plus
+//! New commands (`compare`, `plot`) are added as a module here plus
 //! a variant of [`crate::cli::Command`] once the numerics they need exist.
 
 pub mod check;
 pub mod format;
 pub mod lq;
+pub mod simulate;
 pub mod solve;
 
 use crate::cli::{Cli, Command};
@@ -18,5 +19,6 @@ pub fn run(cli: &Cli) -> AppResult<()> {
         Command::Check(args) => check::run(args, cli.quiet),
         Command::Lq(args) => lq::run(args, cli.quiet),
         Command::Solve(args) => solve::run(args, cli.quiet),
+        Command::Simulate(args) => simulate::run(args, cli.quiet),
     }
 }
