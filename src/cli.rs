@@ -20,7 +20,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands. Commands still to come (`simulate`, `compare`, `plot`) get a
+/// The subcommands. Commands still to come (`compare`, `plot`) get a
 /// variant here and a module in `commands/` when their numerics exist.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -32,6 +32,8 @@ pub enum Command {
     Solve(SolveArgs),
     /// PNG figures of a solve or lq output file (means, residuals, densities).
     Plot(PlotArgs),
+    /// Finite-N game: N copies per population by Euler–Maruyama vs the mean field → HDF5.
+    Simulate(SimulateArgs),
 }
 
 /// A scenario file and its overrides.
@@ -86,5 +88,33 @@ pub struct PlotArgs {
     pub file: PathBuf,
     /// Directory for the PNG files (default: the file's directory; created if missing).
     #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `tufield simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario and overrides.
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Copies per population.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub copies: usize,
+    /// Seed of the random streams (results are identical for any --threads).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Drift of the copies: `lq` (exact LQ feedback), `least-squares` (the paper's
+    /// Section 8 control, full coalition space) or a `tufield solve` output FILE.h5.
+    #[arg(long, value_name = "lq|least-squares|FILE.h5", default_value = "lq")]
+    pub policy: String,
+    /// Also run these copy counts (comma-separated, 4 seeds each) and fit how the mean
+    /// deviation and the cost gap fall with N.
+    #[arg(long, value_name = "N1,N2,...")]
+    pub study: Option<String>,
+    /// Number of copies per population whose whole path is stored (default 10).
+    #[arg(long, value_name = "K")]
+    pub trajectories: Option<usize>,
+    /// Output file (default: output/<scenario file stem>_simulate.h5; output/ is created).
+    #[arg(long, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
 }

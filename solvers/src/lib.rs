@@ -13,6 +13,7 @@ pub mod linalg;
 pub mod lq;
 pub mod modal;
 pub mod model;
+pub mod particles;
 pub mod sweep;
 
 pub use error::{Result, SolverError};

@@ -1,13 +1,14 @@
 //! The subcommands of `tufield`. Each module has a `run` taking its parsed arguments and
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
 //!
-//! New commands (`simulate`, `compare`, `plot`) are added as a module here plus
+//! New commands (`compare`, `plot`) are added as a module here plus
 //! a variant of [`crate::cli::Command`] once the numerics they need exist.
 
 pub mod check;
 pub mod format;
 pub mod lq;
 pub mod plot;
+pub mod simulate;
 pub mod solve;
 
 use crate::cli::{Cli, Command};
@@ -20,5 +21,6 @@ pub fn run(cli: &Cli) -> AppResult<()> {
         Command::Lq(args) => lq::run(args, cli.quiet),
         Command::Solve(args) => solve::run(args, cli.quiet),
         Command::Plot(args) => plot::run(args, cli.quiet),
+        Command::Simulate(args) => simulate::run(args, cli.quiet),
     }
 }

@@ -1,0 +1,881 @@
+//! `tufield simulate SCENARIO [--copies N] [--seed S] [--policy lq|least-squares|FILE.h5]
+//! [--study 10,100,1000] [--trajectories K] [--out FILE.h5]`: the finite-N game — N copies
+//! per population simulated by Euler–Maruyama ([`tufield_solvers::particles`]) next to
+//! the mean-field prediction.
+//!
+//! Policies:
+//! * `lq` (default): the exact LQ mean-field feedback b = A(φx + h_k) (DESIGN.md §3).
+//! * `FILE.h5`: a `tufield solve` output of the same model and steps: b = A∇v_k from its
+//!   `/populations/<k>/value` snapshots (piecewise constant in time between snapshots).
+//! * `least-squares`: the paper's Section 8 control (41) in the full coalition space of a
+//!   `[game]` scenario (q = 2ⁿ − 1 axes), steering towards the empirical target. Each
+//!   population starts from its scenario Gaussian on the selected coalitions; the other
+//!   coalitions start deterministic at 0. Histograms show the selected coalitions. It is a
+//!   heuristic, not an equilibrium of the scenario's costs: no costs are reported.
+//!
+//! Time steps: the scenario's `solver.steps` over its horizon. Histograms are taken at the
+//! solve file's snapshot levels, or at the scenario's snapshot levels
+//! (`solver.snapshot_every`) on the scenario's solver grid.
+//!
+//! File layout (paths are a contract; `<k>` is the 0-based population index):
+//!
+//! ```text
+//! /                      attrs tufield_version, scenario, name, command = "simulate",
+//!                              copies, seed, policy, axis_labels, steps, threads
+//! /time                  (steps+1)
+//! /snapshot_time         (snapshots); /snapshot_level (snapshots) u64
+//! /grid/x<i>             (n_i) histogram grid; attrs label, lo, hi, spacing
+//! /populations/<k>       attrs name, state_axes (state coordinate of each grid axis)
+//!     empirical_mean, empirical_target, mean_field_mean   (steps+1, d)
+//!     empirical_cov      (steps+1, d, d)
+//!     trajectories       (K, steps+1, d) the first K copies
+//!     histogram          (snapshots, n_0[, n_1[, n_2]]) cloud-in-cell, Σ m·cell = 1
+//!     realised_cost      (2) = [mean, std] over copies; attr standard_error   (lq, FILE)
+//!     mean_field_cost    scalar: E[v_k(0, X0)]                                (lq, FILE)
+//!     density_l1         (snapshots) Σ|histogram − FPK density|·cell          (FILE)
+//! /study                 (with --study) attrs mean_deviation_slope, cost_gap_slope,
+//!                        seeds, reference; copies (m) u64, mean_deviation (m), cost_gap (m)
+//! ```
+//!
+//! `mean_deviation` is the RMS over levels of |m̂_k − m_k^ref| averaged over populations
+//! and seeds; the reference is the N → ∞ limit of the simulated scheme: the exact mean of
+//! the Euler chain for `lq` and `least-squares`, the FPK mean for a FILE (which adds a
+//! discretisation floor). `cost_gap` is |realised − mean-field cost| (it keeps an O(dt)
+//! floor).
+
+use super::format::{num, vector};
+use super::{lq, solve};
+use crate::cli::SimulateArgs;
+use crate::h5::AtomicH5;
+use crate::progress::ProgressMode;
+use crate::reduction::GameSpec;
+use crate::scenario::{Reduction, Scenario};
+use crate::{AppError, AppResult};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{arr0, s, Array1, Array2, ArrayD, Axis as NdAxis};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tufield_solvers::equilibrium::snapshot_levels;
+use tufield_solvers::game::Game;
+use tufield_solvers::grid::Grid;
+use tufield_solvers::lq::exact_equilibrium;
+use tufield_solvers::model::Population;
+use tufield_solvers::particles::{
+    density_l1, loglog_slope, lq_mean_field_cost, mean_path_deviation, simulate_observed, Deposit,
+    GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget, LqPolicy, ParticleSystem,
+    Policy, Simulation, SimulationOptions, MAX_COPIES,
+};
+use tufield_solvers::SolverError;
+
+/// Replicate seeds per N in a `--study` (seeds S, S+1, …).
+pub const STUDY_SEEDS: u64 = 4;
+
+/// Default number of kept trajectories (at most the number of copies).
+pub const DEFAULT_TRAJECTORIES: usize = 10;
+
+/// Which policy drives the copies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyChoice {
+    /// Exact LQ feedback.
+    Lq,
+    /// Section 8 least-squares control in the full coalition space.
+    LeastSquares,
+    /// Drift from the value function of a `tufield solve` output.
+    File(PathBuf),
+}
+
+impl PolicyChoice {
+    /// `lq`, `least-squares` or a path.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "lq" => PolicyChoice::Lq,
+            "least-squares" | "least_squares" => PolicyChoice::LeastSquares,
+            p => PolicyChoice::File(PathBuf::from(p)),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            PolicyChoice::Lq => "lq".into(),
+            PolicyChoice::LeastSquares => "least-squares".into(),
+            PolicyChoice::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Everything needed to run the copies and compare them with the mean field.
+pub struct Prepared {
+    /// What is simulated.
+    pub system: ParticleSystem,
+    /// The drift.
+    pub policy: Box<dyn Policy>,
+    /// Histogram grid.
+    pub grid: Grid,
+    /// State coordinate on each grid axis.
+    pub hist_axes: Vec<usize>,
+    /// Histogram levels.
+    pub snapshot_levels: Vec<usize>,
+    /// Mean-field mean path per population (oracle, FPK or Euler limit).
+    pub mean_field_mean: Vec<Array2<f64>>,
+    /// Reference of the study's mean deviation (N → ∞ limit of the scheme).
+    pub reference_mean: Vec<Array2<f64>>,
+    /// Mean-field cost per population (NaN when not defined).
+    pub mean_field_cost: Vec<f64>,
+    /// FPK densities at the snapshot levels (FILE policy).
+    pub fpk_density: Option<Vec<Vec<ArrayD<f64>>>>,
+    /// Labels of the state axes.
+    pub axis_labels: Vec<String>,
+    /// What the study reference is.
+    pub reference_note: &'static str,
+}
+
+fn solver_err(sc: &Scenario, e: SolverError) -> AppError {
+    let e = match e {
+        SolverError::InvalidParameter { field, message }
+            if matches!(
+                field.as_str(),
+                "copies" | "trajectories" | "policy" | "study"
+            ) =>
+        {
+            SolverError::InvalidParameter {
+                field: format!("--{field}"),
+                message,
+            }
+        }
+        e => e,
+    };
+    AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e)
+}
+
+/// Default output path: `output/<scenario file stem>_simulate.h5`.
+pub fn default_output(scenario: &Path) -> PathBuf {
+    let stem = scenario
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    PathBuf::from("output").join(format!("{stem}_simulate.h5"))
+}
+
+/// Parses `--study 10,100,1000`: at least two distinct counts in 1..=[`MAX_COPIES`].
+pub fn parse_study(source: &str, s: &str) -> AppResult<Vec<usize>> {
+    let bad = |m: String| AppError::invalid(source, "--study", m);
+    let v = s
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| bad(format!("{t:?} is not a number of copies")))
+        })
+        .collect::<AppResult<Vec<usize>>>()?;
+    if v.iter().any(|&n| n == 0 || n > MAX_COPIES) {
+        return Err(bad(format!("copy counts must be in 1..={MAX_COPIES}")));
+    }
+    let mut u = v.clone();
+    u.sort_unstable();
+    u.dedup();
+    if u.len() < 2 {
+        return Err(bad(
+            "give at least two different copy counts, e.g. 10,100,1000,10000".into(),
+        ));
+    }
+    Ok(v)
+}
+
+/// Builds the system, policy and mean-field references for `choice`.
+pub fn prepare(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Prepared> {
+    let steps = sc.settings.steps;
+    let err = |e| solver_err(sc, e);
+    match choice {
+        PolicyChoice::Lq => {
+            let eq = exact_equilibrium(&sc.model, steps).map_err(err)?;
+            let policy = LqPolicy::from_equilibrium(&sc.model, &eq).map_err(err)?;
+            let system = ParticleSystem::from_model(&sc.model, steps).map_err(err)?;
+            let dt = system.dt();
+            let mut reference = Vec::new();
+            let mut cost = Vec::new();
+            for (k, pop) in sc.model.populations.iter().enumerate() {
+                let law =
+                    policy.euler_moments(k, pop.mean.view(), pop.cov.view(), sc.model.sigma, dt);
+                reference.push(law.mean);
+                let ex = &eq.populations[k];
+                cost.push(lq_mean_field_cost(
+                    eq.phi.slice(s![0, .., ..]),
+                    ex.h.row(0),
+                    ex.chi[0],
+                    pop.mean.view(),
+                    pop.cov.view(),
+                ));
+            }
+            let grid = solve::grid_for(sc)?;
+            Ok(Prepared {
+                system,
+                policy: Box::new(policy),
+                hist_axes: (0..grid.dim()).collect(),
+                grid,
+                snapshot_levels: snapshot_levels(steps, sc.settings.snapshot_every()),
+                mean_field_mean: eq.populations.iter().map(|p| p.mean.clone()).collect(),
+                reference_mean: reference,
+                mean_field_cost: cost,
+                fpk_density: None,
+                axis_labels: sc.model.axis_labels.clone(),
+                reference_note: "exact mean of the Euler–Maruyama chain under the LQ feedback",
+            })
+        }
+        PolicyChoice::LeastSquares => prepare_least_squares(sc),
+        PolicyChoice::File(path) => prepare_file(sc, path),
+    }
+}
+
+fn prepare_least_squares(sc: &Scenario) -> AppResult<Prepared> {
+    let err = |e| solver_err(sc, e);
+    let spec: &GameSpec = match &sc.reduction {
+        Reduction::Projected(spec) | Reduction::Modal(spec) => spec,
+        Reduction::Expert => {
+            return Err(AppError::invalid(
+                &sc.source_name,
+                "--policy",
+                "least-squares acts on the full coalition space and needs a scenario with a \
+                 [game] table (this one gives A directly)",
+            ))
+        }
+    };
+    let game = Game::new(spec.players).map_err(err)?;
+    let q = game.num_coalitions();
+    let selection = spec
+        .coalitions
+        .iter()
+        .map(|c| game.index_of(c))
+        .collect::<Result<Vec<usize>, _>>()
+        .map_err(err)?;
+    let populations: Vec<Population> = sc
+        .model
+        .populations
+        .iter()
+        .map(|p| {
+            let mut mean = Array1::zeros(q);
+            let mut cov = Array2::zeros((q, q));
+            for (a, &i) in selection.iter().enumerate() {
+                mean[i] = p.mean[a];
+                for (b, &j) in selection.iter().enumerate() {
+                    cov[[i, j]] = p.cov[[a, b]];
+                }
+            }
+            Population {
+                name: p.name.clone(),
+                mean,
+                cov,
+            }
+        })
+        .collect();
+    let steps = sc.settings.steps;
+    let averaging = sc.model.graph.averaging_matrix();
+    let system = ParticleSystem {
+        sigma: sc.model.sigma,
+        horizon: sc.model.horizon,
+        steps,
+        populations,
+        averaging: averaging.clone(),
+        cost: None,
+    };
+    let policy =
+        LeastSquaresPolicy::new(spec.players, LeastSquaresTarget::Empirical).map_err(err)?;
+    let m0: Vec<Array1<f64>> = system.populations.iter().map(|p| p.mean.clone()).collect();
+    let limit = policy.euler_means(&m0, &averaging, system.dt(), steps);
+    let grid = solve::grid_for(sc)?;
+    Ok(Prepared {
+        system,
+        policy: Box::new(policy),
+        grid,
+        hist_axes: selection,
+        snapshot_levels: snapshot_levels(steps, sc.settings.snapshot_every()),
+        mean_field_mean: limit.clone(),
+        reference_mean: limit,
+        mean_field_cost: vec![f64::NAN; sc.model.num_populations()],
+        fpk_density: None,
+        axis_labels: game.labels(),
+        reference_note: "exact mean of the Euler chain under the least-squares control",
+    })
+}
+
+/// A `tufield solve` output read back for the drift field.
+struct Solution {
+    grid: Grid,
+    levels: Vec<usize>,
+    values: Vec<Vec<ArrayD<f64>>>,
+    densities: Vec<Vec<ArrayD<f64>>>,
+    means: Vec<Array2<f64>>,
+}
+
+fn prepare_file(sc: &Scenario, path: &Path) -> AppResult<Prepared> {
+    let err = |e| solver_err(sc, e);
+    let sol = read_solution(sc, path)?;
+    let policy = GridPolicy::new(
+        sc.model.a.clone(),
+        sol.grid.clone(),
+        sol.levels.clone(),
+        &sol.values,
+    )
+    .map_err(|e| match e {
+        SolverError::InvalidParameter { message, .. } => {
+            AppError::invalid(path.display().to_string(), "--policy", message)
+        }
+        e => err(e),
+    })?;
+    let system = ParticleSystem::from_model(&sc.model, sc.settings.steps).map_err(err)?;
+    let cell = sol.grid.cell_volume();
+    let cost = sol
+        .values
+        .iter()
+        .zip(&sol.densities)
+        .map(|(v, m)| (&v[0] * &m[0]).sum() * cell)
+        .collect();
+    Ok(Prepared {
+        system,
+        policy: Box::new(policy),
+        hist_axes: (0..sol.grid.dim()).collect(),
+        grid: sol.grid,
+        snapshot_levels: sol.levels,
+        mean_field_mean: sol.means.clone(),
+        reference_mean: sol.means,
+        mean_field_cost: cost,
+        fpk_density: Some(sol.densities),
+        axis_labels: sc.model.axis_labels.clone(),
+        reference_note: "FPK mean of the solve file (includes its discretisation error)",
+    })
+}
+
+fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
+    let source = path.display().to_string();
+    let bad = |m: String| AppError::invalid(&source, "--policy", m);
+    if !path.is_file() {
+        return Err(bad(
+            "no such file; give lq, least-squares or a `tufield solve` output".into(),
+        ));
+    }
+    let file =
+        hdf5::File::open(path).map_err(|e| bad(format!("not a readable HDF5 file ({e})")))?;
+    let read_str = |name: &str| -> AppResult<String> {
+        let a = file.attr(name).map_err(|_| {
+            bad(format!(
+                "missing root attribute {name}; not a tufield solve output"
+            ))
+        })?;
+        let s: hdf5::types::VarLenUnicode = a
+            .read_scalar()
+            .map_err(|e| bad(format!("attribute {name}: {e}")))?;
+        Ok(s.as_str().to_string())
+    };
+    if read_str("command")? != "solve" {
+        return Err(bad("the file was not written by `tufield solve`".into()));
+    }
+    let text = read_str("scenario")?;
+    let old = Scenario::from_text(&source, &sc.name, &text, &[])
+        .map_err(|_| bad("its stored scenario no longer loads".into()))?;
+    if old.model != sc.model {
+        return Err(bad(
+            "the solution was computed for a different model than this scenario (with its \
+             --set overrides); simulate the scenario it was solved for"
+                .into(),
+        ));
+    }
+    if old.settings.steps != sc.settings.steps {
+        return Err(bad(format!(
+            "the solution has {} time steps, this run {}; pass --set solver.steps={}",
+            old.settings.steps, sc.settings.steps, old.settings.steps
+        )));
+    }
+    let h5 = |what: String| move |e: hdf5::Error| bad(format!("{what}: {e}"));
+    let d = sc.dim();
+    let mut axes = Vec::with_capacity(d);
+    for i in 0..d {
+        let name = format!("grid/x{i}");
+        let ds = file.dataset(&name).map_err(h5(name.clone()))?;
+        let n = ds.size();
+        let lo: f64 = ds
+            .attr("lo")
+            .and_then(|a| a.read_scalar())
+            .map_err(h5(format!("{name} attribute lo")))?;
+        let hi: f64 = ds
+            .attr("hi")
+            .and_then(|a| a.read_scalar())
+            .map_err(h5(format!("{name} attribute hi")))?;
+        axes.push((lo, hi, n));
+    }
+    let grid = Grid::from_bounds(
+        &axes.iter().map(|a| a.0).collect::<Vec<_>>(),
+        &axes.iter().map(|a| a.1).collect::<Vec<_>>(),
+        &axes.iter().map(|a| a.2).collect::<Vec<_>>(),
+    )
+    .map_err(|e| bad(format!("grid: {e}")))?;
+    let levels: Vec<usize> = file
+        .dataset("snapshot_level")
+        .and_then(|ds| ds.read_raw::<u64>())
+        .map_err(h5("snapshot_level".into()))?
+        .into_iter()
+        .map(|l| l as usize)
+        .collect();
+    let frames = |name: &str| -> AppResult<Vec<ArrayD<f64>>> {
+        let a = file
+            .dataset(name)
+            .and_then(|ds| ds.read_dyn::<f64>())
+            .map_err(h5(name.to_string()))?;
+        if a.ndim() != d + 1 || a.shape()[0] != levels.len() || &a.shape()[1..] != grid.shape() {
+            return Err(bad(format!("{name} has shape {:?}", a.shape())));
+        }
+        Ok(a.axis_iter(NdAxis(0)).map(|f| f.to_owned()).collect())
+    };
+    let p = sc.model.num_populations();
+    let mut values = Vec::with_capacity(p);
+    let mut densities = Vec::with_capacity(p);
+    let mut means = Vec::with_capacity(p);
+    for k in 0..p {
+        values.push(frames(&format!("populations/{k}/value"))?);
+        densities.push(frames(&format!("populations/{k}/density"))?);
+        let name = format!("populations/{k}/mean");
+        let m = file
+            .dataset(&name)
+            .and_then(|ds| ds.read_2d::<f64>())
+            .map_err(h5(name.clone()))?;
+        if m.dim() != (sc.settings.steps + 1, d) {
+            return Err(bad(format!("{name} has shape {:?}", m.dim())));
+        }
+        means.push(m);
+    }
+    Ok(Solution {
+        grid,
+        levels,
+        values,
+        densities,
+        means,
+    })
+}
+
+/// Progress of the copies: a bar on a terminal, a line every 10 % otherwise.
+struct SimProgress {
+    mode: ProgressMode,
+    bar: Option<ProgressBar>,
+    steps: usize,
+    label: String,
+    last_decile: usize,
+}
+
+impl SimProgress {
+    fn new(mode: ProgressMode, steps: usize, label: String) -> Self {
+        let bar = (mode == ProgressMode::Bars).then(|| {
+            let b = ProgressBar::new(steps as u64 + 1);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{msg} {bar:30.cyan/blue} {pos:>6}/{len:6} levels {elapsed_precise}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
+            );
+            b.set_message(label.clone());
+            b
+        });
+        SimProgress {
+            mode,
+            bar,
+            steps,
+            label,
+            last_decile: 0,
+        }
+    }
+
+    fn level(&mut self, level: usize) {
+        match self.mode {
+            ProgressMode::Bars => {
+                if let Some(b) = &self.bar {
+                    b.set_position(level as u64 + 1);
+                }
+            }
+            ProgressMode::Lines => {
+                let decile = (10 * level) / self.steps.max(1);
+                if decile > self.last_decile || level == self.steps {
+                    self.last_decile = decile;
+                    eprintln!(
+                        "{}: level {level}/{} ({}%)",
+                        self.label,
+                        self.steps,
+                        10 * decile
+                    );
+                }
+            }
+            ProgressMode::Quiet => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Runs `prep` with `options`, showing progress.
+fn run_copies(
+    sc: &Scenario,
+    prep: &Prepared,
+    options: &SimulationOptions,
+    mode: ProgressMode,
+    label: String,
+) -> AppResult<Simulation> {
+    let mut progress = SimProgress::new(mode, prep.system.steps, label);
+    let res = simulate_observed(&prep.system, prep.policy.as_ref(), options, &mut |l| {
+        progress.level(l)
+    });
+    progress.finish();
+    res.map_err(|e| solver_err(sc, e))
+}
+
+/// Result of a `--study`.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// Copy counts.
+    pub copies: Vec<usize>,
+    /// Mean deviation per count (module docs).
+    pub mean_deviation: Vec<f64>,
+    /// Cost gap per count (NaN without costs).
+    pub cost_gap: Vec<f64>,
+    /// Fitted log-log slope of the mean deviation (≈ −½ expected).
+    pub mean_deviation_slope: f64,
+    /// Fitted log-log slope of the cost gap (NaN when not available).
+    pub cost_gap_slope: f64,
+}
+
+/// Runs the N-study: [`STUDY_SEEDS`] seeds per copy count.
+pub fn study(
+    sc: &Scenario,
+    prep: &Prepared,
+    counts: &[usize],
+    seed: u64,
+    mode: ProgressMode,
+) -> AppResult<Study> {
+    let p = prep.system.populations.len() as f64;
+    let mut dev = Vec::new();
+    let mut gap = Vec::new();
+    for &n in counts {
+        let (mut dsum, mut gsum) = (0.0, 0.0);
+        for r in 0..STUDY_SEEDS {
+            let opts = SimulationOptions {
+                copies: n,
+                seed: seed.wrapping_add(r),
+                trajectories: 0,
+                histogram: None,
+            };
+            let sim = run_copies(
+                sc,
+                prep,
+                &opts,
+                mode,
+                format!("study N = {n}, seed {}", seed.wrapping_add(r)),
+            )?;
+            for (k, run) in sim.populations.iter().enumerate() {
+                dsum += mean_path_deviation(&run.mean, &prep.reference_mean[k]);
+                gsum += (run.cost_mean - prep.mean_field_cost[k]).abs();
+            }
+        }
+        dev.push(dsum / (p * STUDY_SEEDS as f64));
+        gap.push(gsum / (p * STUDY_SEEDS as f64));
+    }
+    let x: Vec<f64> = counts.iter().map(|&n| n as f64).collect();
+    Ok(Study {
+        mean_deviation_slope: loglog_slope(&x, &dev).unwrap_or(f64::NAN),
+        cost_gap_slope: loglog_slope(&x, &gap).unwrap_or(f64::NAN),
+        copies: counts.to_vec(),
+        mean_deviation: dev,
+        cost_gap: gap,
+    })
+}
+
+/// Runs the command: load, prepare, simulate (and study), write, summarise.
+pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
+    let start = Instant::now();
+    let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
+    let src = sc.source_name.clone();
+    if args.copies == 0 || args.copies > MAX_COPIES {
+        return Err(AppError::invalid(
+            &src,
+            "--copies",
+            format!(
+                "the number of copies must be between 1 and {MAX_COPIES}, got {}",
+                args.copies
+            ),
+        ));
+    }
+    let trajectories = match args.trajectories {
+        Some(k) if k > args.copies => {
+            return Err(AppError::invalid(
+                &src,
+                "--trajectories",
+                format!("cannot keep {k} paths of {} copies", args.copies),
+            ))
+        }
+        Some(k) => k,
+        None => DEFAULT_TRAJECTORIES.min(args.copies),
+    };
+    let counts = match &args.study {
+        Some(s) => Some(parse_study(&src, s)?),
+        None => None,
+    };
+    let choice = PolicyChoice::parse(&args.policy);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_output(&args.scenario.scenario));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::io(dir, "cannot create the output directory", &e))?;
+    }
+    let mode = ProgressMode::detect(quiet);
+    let prep = prepare(&sc, &choice)?;
+    if mode != ProgressMode::Quiet {
+        eprintln!(
+            "{}: simulate {} copies × {} population(s), d = {}, {} steps, policy {}, seed {}, {} thread(s)",
+            sc.name,
+            args.copies,
+            prep.system.populations.len(),
+            prep.system.dim(),
+            prep.system.steps,
+            choice.name(),
+            args.seed,
+            rayon::current_num_threads()
+        );
+    }
+    let options = SimulationOptions {
+        copies: args.copies,
+        seed: args.seed,
+        trajectories,
+        histogram: Some(HistogramSpec {
+            grid: prep.grid.clone(),
+            levels: prep.snapshot_levels.clone(),
+            deposit: Deposit::CloudInCell,
+            axes: Some(prep.hist_axes.clone()),
+        }),
+    };
+    let sim = run_copies(&sc, &prep, &options, mode, format!("N = {}", args.copies))?;
+    let st = match &counts {
+        Some(c) => Some(study(&sc, &prep, c, args.seed, mode)?),
+        None => None,
+    };
+    let l1 = density_distances(&prep, &sim);
+    write(
+        &out,
+        &sc,
+        &choice,
+        &prep,
+        &sim,
+        args.seed,
+        l1.as_deref(),
+        st.as_ref(),
+    )?;
+    if !quiet {
+        print!(
+            "{}",
+            summary(
+                &sc,
+                &choice,
+                &prep,
+                &sim,
+                l1.as_deref(),
+                st.as_ref(),
+                &out,
+                start
+            )
+        );
+    }
+    Ok(())
+}
+
+/// L1 distance of each histogram to the FPK density (FILE policy), per population.
+fn density_distances(prep: &Prepared, sim: &Simulation) -> Option<Vec<Array1<f64>>> {
+    let fpk = prep.fpk_density.as_ref()?;
+    Some(
+        sim.populations
+            .iter()
+            .zip(fpk)
+            .map(|(run, dens)| {
+                run.histograms
+                    .iter()
+                    .zip(dens)
+                    .map(|(h, m)| density_l1(&prep.grid, h, m))
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write(
+    out: &Path,
+    sc: &Scenario,
+    choice: &PolicyChoice,
+    prep: &Prepared,
+    sim: &Simulation,
+    seed: u64,
+    l1: Option<&[Array1<f64>]>,
+    st: Option<&Study>,
+) -> AppResult<()> {
+    let w = AtomicH5::create(out, &sc.text)?;
+    let root = w.root().clone();
+    w.str_attr(&root, "name", &sc.name)?;
+    w.str_attr(&root, "command", "simulate")?;
+    w.scalar_attr(&root, "copies", sim.copies as u64)?;
+    w.scalar_attr(&root, "seed", seed)?;
+    w.str_attr(&root, "policy", &choice.name())?;
+    w.str_list_attr(&root, "axis_labels", &prep.axis_labels)?;
+    w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
+    w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
+
+    let time = w.array(&root, "time", &sim.time)?;
+    w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
+    let snap_time: Array1<f64> = prep.snapshot_levels.iter().map(|&l| sim.time[l]).collect();
+    let snap = w.array(&root, "snapshot_time", &snap_time)?;
+    let lv: Array1<u64> = prep.snapshot_levels.iter().map(|&l| l as u64).collect();
+    let lvds = w.array(&root, "snapshot_level", &lv)?;
+    w.attach_scale(&lvds, &snap, 0, "snapshot_time")?;
+
+    let g = w.group("/grid")?;
+    let mut axes = Vec::new();
+    let mut grid_labels = Vec::new();
+    for (i, ax) in prep.grid.axes().iter().enumerate() {
+        let label = prep.axis_labels[prep.hist_axes[i]].clone();
+        let ds = w.array(&g, &format!("x{i}"), &ax.nodes())?;
+        w.str_attr(&ds, "label", &label)?;
+        w.scalar_attr(&ds, "lo", ax.lo())?;
+        w.scalar_attr(&ds, "hi", ax.hi())?;
+        w.scalar_attr(&ds, "spacing", ax.spacing())?;
+        axes.push(ds);
+        grid_labels.push(label);
+    }
+
+    w.group("/populations")?;
+    let state_axes: Array1<u64> = prep.hist_axes.iter().map(|&i| i as u64).collect();
+    for (k, run) in sim.populations.iter().enumerate() {
+        let pg = w.group(&format!("/populations/{k}"))?;
+        w.str_attr(&pg, "name", &prep.system.populations[k].name)?;
+        w.array(&pg, "state_axes", &state_axes)?;
+        for (name, data) in [
+            ("empirical_mean", &run.mean),
+            ("empirical_target", &run.target),
+            ("mean_field_mean", &prep.mean_field_mean[k]),
+        ] {
+            let ds = w.array(&pg, name, data)?;
+            lq::time_axis(&w, &ds, &time)?;
+        }
+        let cov = w.array(&pg, "empirical_cov", &run.cov)?;
+        lq::time_axis(&w, &cov, &time)?;
+        let tr = w.array(&pg, "trajectories", &run.trajectories)?;
+        w.attach_scale(&tr, &time, 1, "time")?;
+        w.label_dim(&tr, 0, "copy")?;
+        w.label_dim(&tr, 1, "time")?;
+        let mut sw = w.snapshots(&pg, "histogram", run.histograms.len(), prep.grid.shape())?;
+        for h in &run.histograms {
+            sw.push(h.view())?;
+        }
+        let ds = sw.dataset().clone();
+        w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
+        w.label_dim(&ds, 0, "snapshot_time")?;
+        for (i, ax) in axes.iter().enumerate() {
+            w.attach_scale(&ds, ax, i + 1, &grid_labels[i])?;
+            w.label_dim(&ds, i + 1, &grid_labels[i])?;
+        }
+        w.str_attr(&ds, "deposit", "cloud-in-cell, states clamped to the box")?;
+        if prep.system.cost.is_some() {
+            let rc = w.array(
+                &pg,
+                "realised_cost",
+                &Array1::from(vec![run.cost_mean, run.cost_std]),
+            )?;
+            w.str_attr(&rc, "entries", "mean, std over copies")?;
+            w.scalar_attr(
+                &rc,
+                "standard_error",
+                run.cost_std / (sim.copies as f64).sqrt(),
+            )?;
+            let mf = w.array(&pg, "mean_field_cost", arr0(prep.mean_field_cost[k]).view())?;
+            w.str_attr(&mf, "note", "E[v_k(0, X0)] over the initial law")?;
+        }
+        if let Some(l1) = l1 {
+            let ds = w.array(&pg, "density_l1", &l1[k])?;
+            w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
+        }
+    }
+    if let Some(st) = st {
+        let g = w.group("/study")?;
+        w.scalar_attr(&g, "mean_deviation_slope", st.mean_deviation_slope)?;
+        w.scalar_attr(&g, "cost_gap_slope", st.cost_gap_slope)?;
+        w.scalar_attr(&g, "seeds", STUDY_SEEDS)?;
+        w.str_attr(&g, "reference", prep.reference_note)?;
+        let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
+        w.array(&g, "copies", &c)?;
+        w.array(
+            &g,
+            "mean_deviation",
+            &Array1::from(st.mean_deviation.clone()),
+        )?;
+        w.array(&g, "cost_gap", &Array1::from(st.cost_gap.clone()))?;
+    }
+    w.commit()?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    sc: &Scenario,
+    choice: &PolicyChoice,
+    prep: &Prepared,
+    sim: &Simulation,
+    l1: Option<&[Array1<f64>]>,
+    st: Option<&Study>,
+    out: &Path,
+    start: Instant,
+) -> String {
+    let steps = prep.system.steps;
+    let mut s = format!(
+        "{}: {} copies per population, policy {}, {} steps (T = {})\n",
+        sc.name,
+        sim.copies,
+        choice.name(),
+        steps,
+        num(prep.system.horizon, 4)
+    );
+    for (k, run) in sim.populations.iter().enumerate() {
+        s.push_str(&format!(
+            "  {:<10} mean at T {} (mean field {})",
+            prep.system.populations[k].name,
+            vector(run.mean.row(steps), 4),
+            vector(prep.mean_field_mean[k].row(steps), 4)
+        ));
+        if prep.system.cost.is_some() {
+            s.push_str(&format!(
+                ", cost {} ± {:.1e} (mean field {})",
+                num(run.cost_mean, 5),
+                run.cost_std / (sim.copies as f64).sqrt(),
+                num(prep.mean_field_cost[k], 5)
+            ));
+        }
+        if let Some(l1) = l1 {
+            let worst = l1[k].iter().fold(0.0f64, |m, v| m.max(*v));
+            s.push_str(&format!(", density L1 ≤ {}", num(worst, 3)));
+        }
+        s.push('\n');
+    }
+    if let Some(st) = st {
+        s.push_str(&format!(
+            "  study ({} seeds per N): N {:?}\n    mean deviation {}  slope {}\n    cost gap       {}  slope {}\n",
+            STUDY_SEEDS,
+            st.copies,
+            st.mean_deviation.iter().map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" "),
+            num(st.mean_deviation_slope, 3),
+            st.cost_gap.iter().map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" "),
+            num(st.cost_gap_slope, 3),
+        ));
+    }
+    s.push_str(&format!(
+        "  wrote {} ({:.2} s wall)\n",
+        out.display(),
+        start.elapsed().as_secs_f64()
+    ));
+    s
+}
