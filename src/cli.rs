@@ -104,8 +104,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     /// Drift of the copies: `lq` (exact LQ feedback), `least-squares` (the paper's
-    /// Section 8 control, full coalition space) or a `tufield solve` output FILE.h5.
-    #[arg(long, value_name = "lq|least-squares|FILE.h5", default_value = "lq")]
+    /// Section 8 control, full coalition space), `internal-model` / `second-order` (the
+    /// paper's Section 8.1 / 8.2 heuristics) or a `tufield solve` output FILE.h5.
+    #[arg(
+        long,
+        value_name = "lq|least-squares|internal-model|second-order|FILE.h5",
+        default_value = "lq"
+    )]
     pub policy: String,
     /// Also run these copy counts (comma-separated, 4 seeds each) and fit how the mean
     /// deviation and the cost gap fall with N.

@@ -65,6 +65,17 @@ pub struct Scenario {
     /// `[heuristic] theta`: rate θ ≥ 0 of the internal model m̃' = −θm̃ of the paper's
     /// Section 5 heuristic (19). Default [`DEFAULT_THETA`].
     pub theta: f64,
+    /// `[heuristic] theta_tilde`: damping coefficient θ̃ ≥ 0 of the second-order consensus
+    /// (43) (Section 8.2, Table 5). Default [`DEFAULT_THETA_TILDE`].
+    pub theta_tilde: f64,
+    /// `[heuristic] theta_hat`: damping coefficient θ̂ ≥ 0 of (43). Default
+    /// [`DEFAULT_THETA_HAT`].
+    pub theta_hat: f64,
+    /// `[heuristic] internal_model_mean`: start m̃(0) of the internal model m̃' = −θm̃ of
+    /// Section 8.1 (q numbers in coalition order), used by `simulate --policy
+    /// internal-model` for every population; `None`: each population's own mean (the
+    /// paper's m̃(0) = m̄(0)).
+    pub internal_model_mean: Option<Vec<f64>>,
     /// How the graph was given ("chain", "edges", "single population").
     pub graph_kind: String,
     /// Margin of condition (17): −λ_max(A) > 0.
@@ -195,6 +206,9 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawHeuristic {
     theta: Option<f64>,
+    theta_tilde: Option<f64>,
+    theta_hat: Option<f64>,
+    internal_model_mean: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,6 +295,12 @@ const TABLES: &[&str] = &[
 /// Default θ of the Section 5 heuristic's internal model m̃' = −θm̃ (the paper's first
 /// scenario of Section 8.1).
 pub const DEFAULT_THETA: f64 = 0.01;
+
+/// Default damping θ̃ of the second-order consensus (43) (Table 5).
+pub const DEFAULT_THETA_TILDE: f64 = 0.25;
+
+/// Default damping θ̂ of the second-order consensus (43) (Table 5, first set).
+pub const DEFAULT_THETA_HAT: f64 = 2.6;
 
 // ---------------------------------------------------------------------------------------
 // Error formatting.
@@ -651,6 +671,39 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         )?,
         None => DEFAULT_THETA,
     };
+    let theta_tilde = match raw.heuristic.theta_tilde {
+        Some(x) => finite(
+            src,
+            "heuristic.theta_tilde",
+            x,
+            |x| x >= 0.0,
+            "θ̃ must be a finite number ≥ 0",
+        )?,
+        None => DEFAULT_THETA_TILDE,
+    };
+    let theta_hat = match raw.heuristic.theta_hat {
+        Some(x) => finite(
+            src,
+            "heuristic.theta_hat",
+            x,
+            |x| x >= 0.0,
+            "θ̂ must be a finite number ≥ 0",
+        )?,
+        None => DEFAULT_THETA_HAT,
+    };
+    let internal_model_mean = match raw.heuristic.internal_model_mean {
+        Some(v) => {
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(AppError::invalid(
+                    src,
+                    "heuristic.internal_model_mean",
+                    "entries must be finite numbers",
+                ));
+            }
+            Some(v)
+        }
+        None => None,
+    };
 
     let model = Model {
         axis_labels: labels,
@@ -687,6 +740,9 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         modal,
         settings,
         theta,
+        theta_tilde,
+        theta_hat,
+        internal_model_mean,
         graph_kind,
         margin,
         min_gamma,

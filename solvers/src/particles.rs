@@ -302,6 +302,31 @@ impl LqPolicy {
         )
     }
 
+    /// The Section 7/8.2 heuristic feedback towards given targets: b = Aφ(t_n)(x − μ_k(t_n))
+    /// (Theorem 4's h_k = −φμ_k), with μ_k e.g. the second-order consensus means of (43).
+    /// A heuristic, not the equilibrium. Field `policy` on inconsistent shapes.
+    pub fn towards(a: Array2<f64>, phi: Array3<f64>, targets: &[Array2<f64>]) -> Result<Self> {
+        let (levels, d, _) = phi.dim();
+        if targets.iter().any(|m| m.dim() != (levels, d)) {
+            return Err(SolverError::invalid(
+                "policy",
+                format!("targets need shape ({levels}, {d}) per population"),
+            ));
+        }
+        let h = targets
+            .iter()
+            .map(|mu| {
+                let mut h = Array2::zeros((levels, d));
+                for n in 0..levels {
+                    h.row_mut(n)
+                        .assign(&(-phi.slice(s![n, .., ..]).dot(&mu.row(n))));
+                }
+                h
+            })
+            .collect();
+        LqPolicy::new(a, phi, h)
+    }
+
     /// Exact law of the Euler–Maruyama chain under this feedback (its N → ∞ limit), from
     /// N(`mean0`, `cov0`) for population `k`: with M_n = I + dt Aφ_n,
     /// m_{n+1} = M_n m_n + dt A h_n, Σ_{n+1} = M_n Σ_n M_nᵀ + σ² dt I.
@@ -577,6 +602,31 @@ impl Policy for GridPolicy {
             out[i] = (0..d).map(|j| self.a[[i, j]] * g[j]).sum();
         }
     }
+}
+
+/// The paper's Section 8.1 internal model of the mean, the explicit Euler discretisation
+/// of (19): m̃(t + dt) = m̃(t) − θ m̃(t) dt, m̃(0) = `start`; shape (steps+1, q). A
+/// heuristic stand-in for the population mean. Field `heuristic.theta` for θ < 0 or
+/// non-finite.
+pub fn internal_model_path(
+    start: ArrayView1<f64>,
+    theta: f64,
+    dt: f64,
+    steps: usize,
+) -> Result<Array2<f64>> {
+    if !(theta.is_finite() && theta >= 0.0) {
+        return Err(SolverError::invalid(
+            "heuristic.theta",
+            format!("must be finite and ≥ 0, got {theta}"),
+        ));
+    }
+    let mut out = Array2::zeros((steps + 1, start.len()));
+    out.row_mut(0).assign(&start);
+    for n in 0..steps {
+        let next = &out.row(n) * (1.0 - theta * dt);
+        out.row_mut(n + 1).assign(&next);
+    }
+    Ok(out)
 }
 
 /// What the least-squares control of Section 8 steers towards.
@@ -1311,5 +1361,43 @@ mod tests {
         let x = [10.0, 100.0, 1000.0];
         let y: Vec<f64> = x.iter().map(|v: &f64| 3.0 * v.powf(-0.5)).collect();
         assert!((loglog_slope(&x, &y).unwrap() + 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn internal_model_path_is_geometric_and_rejects_negative_theta() {
+        let m = internal_model_path(array![10.0, -20.0].view(), 0.01, 0.1, 5000).unwrap();
+        let f = (1.0f64 - 0.001).powi(5000);
+        assert!((m[[5000, 0]] - 10.0 * f).abs() < 1e-12);
+        assert!((m[[5000, 1]] + 20.0 * f).abs() < 1e-12);
+        // θ = 0: constant.
+        let c = internal_model_path(array![3.0].view(), 0.0, 0.1, 7).unwrap();
+        assert!(c.iter().all(|&v| v == 3.0));
+        let e = internal_model_path(array![1.0].view(), -1.0, 0.1, 3).unwrap_err();
+        assert!(e.to_string().contains("heuristic.theta"), "{e}");
+    }
+
+    #[test]
+    fn feedback_towards_targets_is_a_phi_times_offset() {
+        let a = array![[-1.0, 0.2], [0.2, -2.0]];
+        let mut phi = Array3::zeros((3, 2, 2));
+        for n in 0..3 {
+            phi.slice_mut(s![n, .., ..])
+                .assign(&(array![[1.0, 0.1], [0.1, 0.5]] * (n + 1) as f64));
+        }
+        let mu = Array2::from_shape_fn((3, 2), |(n, j)| (n + j) as f64 - 0.5);
+        let pol = LqPolicy::towards(a.clone(), phi.clone(), std::slice::from_ref(&mu)).unwrap();
+        let x = [0.7, -1.3];
+        let mut out = [0.0; 2];
+        pol.drift(0, 2, &x, &[0.0, 0.0], &mut out);
+        let off: Array1<f64> = &array![0.7, -1.3] - &mu.row(2);
+        let p2: Array2<f64> = phi.slice(s![2, .., ..]).to_owned();
+        let want = a.dot(&p2.dot(&off));
+        for i in 0..2 {
+            assert!((out[i] - want[i]).abs() < 1e-14, "{out:?} vs {want}");
+        }
+        // At x = μ_k(t) the drift vanishes.
+        pol.drift(0, 1, &[mu[[1, 0]], mu[[1, 1]]], &[0.0, 0.0], &mut out);
+        assert!(out.iter().all(|v| v.abs() < 1e-14));
+        assert!(LqPolicy::towards(a, phi, &[Array2::zeros((2, 2))]).is_err());
     }
 }

@@ -9,6 +9,12 @@
 //!   last snapshot: curves in 1-D, heat maps in 2-D, the middle slice of the last axis
 //!   in 3-D.
 //!
+//! * `simulate` files: `<stem>_means.png` — the copies' empirical mean per axis and
+//!   population, the scheme's N → ∞ mean dashed; `<stem>_trajectories.png` — the stored
+//!   copies' coordinates over time, one panel per population (at most 6), one colour per
+//!   coordinate (like the paper's Figures 5–9), with the heuristic's macroscopic mean
+//!   (`/heuristic/.../mean`) as thick dashed black lines when present.
+//!
 //! Each PNG is written to a temporary name and renamed when complete.
 
 use crate::cli::PlotArgs;
@@ -32,13 +38,14 @@ fn register_font() -> bool {
     })
 }
 
-const PALETTE: [RGBColor; 6] = [
+const PALETTE: [RGBColor; 7] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
 ];
 
 struct Input {
@@ -174,9 +181,20 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>) -> AppResult<Vec<PathBuf>>
             "lq/exact/populations",
             false,
         )?),
+        "simulate" => {
+            out.push(means_figure_of(
+                &input,
+                &dir,
+                &stem,
+                "populations",
+                "empirical_mean",
+                |k| Some(format!("populations/{k}/mean_field_mean")),
+            )?);
+            out.push(trajectories_figure(&input, &dir, &stem)?);
+        }
         other => {
             return Err(input.bad(format!(
-                "files of command {other:?} have no figures yet; plot accepts solve and lq outputs"
+                "files of command {other:?} have no figures yet; plot accepts solve, lq and simulate outputs"
             )))
         }
     }
@@ -235,21 +253,35 @@ fn means_figure(
     group: &str,
     with_lq: bool,
 ) -> AppResult<PathBuf> {
+    means_figure_of(input, dir, stem, group, "mean", |k| {
+        with_lq.then(|| format!("lq/exact/populations/{k}/mean"))
+    })
+}
+
+/// Means `<group>/<k>/<dataset>` with optional dashed references at `reference(k)`.
+fn means_figure_of(
+    input: &Input,
+    dir: &Path,
+    stem: &str,
+    group: &str,
+    dataset: &str,
+    reference: impl Fn(usize) -> Option<String>,
+) -> AppResult<PathBuf> {
     let time = input.vec("time")?;
     let mut means = Vec::new();
     let mut exact = Vec::new();
     let mut names = Vec::new();
     let mut k = 0;
-    while input.has(&format!("{group}/{k}/mean")) {
-        means.push(input.mat(&format!("{group}/{k}/mean"))?);
-        if with_lq && input.has(&format!("lq/exact/populations/{k}/mean")) {
-            exact.push(input.mat(&format!("lq/exact/populations/{k}/mean"))?);
+    while input.has(&format!("{group}/{k}/{dataset}")) {
+        means.push(input.mat(&format!("{group}/{k}/{dataset}"))?);
+        if let Some(r) = reference(k).filter(|r| input.has(r)) {
+            exact.push(input.mat(&r)?);
         }
         names.push(input.population_name(&format!("{group}/{k}"), k));
         k += 1;
     }
     if means.is_empty() {
-        return Err(input.bad(format!("no {group}/<k>/mean datasets")));
+        return Err(input.bad(format!("no {group}/<k>/{dataset} datasets")));
     }
     let d = means[0].ncols();
     let labels = input.labels();
@@ -304,6 +336,119 @@ fn means_figure(
                 chart
                     .configure_series_labels()
                     .label_font(("sans-serif", 15))
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .draw()
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Stored copies' paths per population (paper's Figures 5–9).
+fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
+    let time = input.vec("time")?;
+    let mut paths = Vec::new();
+    let mut names = Vec::new();
+    let mut k = 0;
+    while input.has(&format!("populations/{k}/trajectories")) {
+        let tr = input.nd(&format!("populations/{k}/trajectories"))?;
+        if tr.ndim() != 3 || tr.shape()[1] != time.len() {
+            return Err(input.bad(format!(
+                "populations/{k}/trajectories has shape {:?}",
+                tr.shape()
+            )));
+        }
+        paths.push(tr);
+        names.push(input.population_name(&format!("populations/{k}"), k));
+        k += 1;
+    }
+    if paths.is_empty() {
+        return Err(input.bad("no populations/<k>/trajectories datasets"));
+    }
+    // Heuristic macroscopic means (steps+1, p, q), when the file has them.
+    let heuristic = [
+        "heuristic/second_order/mean",
+        "heuristic/internal_model/mean",
+    ]
+    .iter()
+    .find(|n| input.has(n))
+    .map(|n| input.nd(n))
+    .transpose()?;
+    let labels = input.labels();
+    let shown = paths.len().min(6);
+    let layout = match shown {
+        1 => (1, 1),
+        2 => (1, 2),
+        3 | 4 => (2, 2),
+        _ => (2, 3),
+    };
+    figure(dir, &format!("{stem}_trajectories.png"), |root| {
+        let panels = root.split_evenly(layout);
+        for (k, panel) in panels.iter().enumerate().take(shown) {
+            let tr = &paths[k];
+            let d = tr.shape()[2];
+            let mut vals: Vec<f64> = tr.iter().cloned().collect();
+            if let Some(h) = &heuristic {
+                if h.ndim() == 3 && h.shape()[1] > k {
+                    vals.extend(h.index_axis(NdAxis(1), k).iter().cloned());
+                }
+            }
+            let (lo, hi) = range(vals.into_iter());
+            let mut chart = ChartBuilder::on(panel)
+                .caption(
+                    format!("{}: {} copies", names[k], tr.shape()[0]),
+                    ("sans-serif", 20),
+                )
+                .margin(10)
+                .x_label_area_size(32)
+                .y_label_area_size(56)
+                .build_cartesian_2d(time[0]..*time.last().unwrap_or(&1.0), lo..hi)
+                .map_err(|e| format!("{e:?}"))?;
+            chart
+                .configure_mesh()
+                .x_desc("t")
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(|e| format!("{e:?}"))?;
+            for j in 0..d {
+                let color = PALETTE[j % PALETTE.len()];
+                let mut first = true;
+                for c in 0..tr.shape()[0] {
+                    let series = chart
+                        .draw_series(LineSeries::new(
+                            time.iter().enumerate().map(|(n, t)| (*t, tr[[c, n, j]])),
+                            color.mix(0.6).stroke_width(1),
+                        ))
+                        .map_err(|e| format!("{e:?}"))?;
+                    if first && k == 0 {
+                        let label = labels.get(j).cloned().unwrap_or_else(|| format!("x{j}"));
+                        series.label(label).legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                        });
+                    }
+                    first = false;
+                }
+            }
+            if let Some(h) = &heuristic {
+                if h.ndim() == 3 && h.shape()[1] > k && h.shape()[0] == time.len() {
+                    for j in 0..h.shape()[2] {
+                        chart
+                            .draw_series(DashedLineSeries::new(
+                                time.iter().enumerate().map(|(n, t)| (*t, h[[n, k, j]])),
+                                8,
+                                6,
+                                BLACK.stroke_width(2),
+                            ))
+                            .map_err(|e| format!("{e:?}"))?;
+                    }
+                }
+            }
+            if k == 0 {
+                chart
+                    .configure_series_labels()
+                    .label_font(("sans-serif", 13))
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK)
                     .draw()

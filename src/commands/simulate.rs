@@ -1,4 +1,4 @@
-//! `tufield simulate SCENARIO [--copies N] [--seed S] [--policy lq|least-squares|FILE.h5]
+//! `tufield simulate SCENARIO [--copies N] [--seed S] [--policy lq|least-squares|internal-model|second-order|FILE.h5]
 //! [--study 10,100,1000] [--trajectories K] [--out FILE.h5]`: the finite-N game — N copies
 //! per population simulated by Euler–Maruyama ([`tufield_solvers::particles`]) next to
 //! the mean-field prediction.
@@ -12,6 +12,14 @@
 //!   population starts from its scenario Gaussian on the selected coalitions; the other
 //!   coalitions start deterministic at 0. Histograms show the selected coalitions. It is a
 //!   heuristic, not an equilibrium of the scenario's costs: no costs are reported.
+//! * `internal-model`: the paper's Section 8.1 **heuristic** (Table 3): the same
+//!   least-squares control (41), steering towards the internal model
+//!   m̃(t+dt) = m̃(t)(1 − θ dt) (`[heuristic] theta`), m̃(0) = `[heuristic]
+//!   internal_model_mean` or each population's own mean. No costs.
+//! * `second-order`: the paper's Section 8.2 **heuristic** (Table 4): every copy of
+//!   population k gets the Section 7 feedback b = Aφ(t)(x − μ_k(t)) with φ of the exact LQ
+//!   Riccati equation and μ_k the means of the second-order consensus (43) (θ, θ̃, θ̂ from
+//!   `[heuristic]`), one iteration of (43) per time step. No costs.
 //!
 //! Time steps: the scenario's `solver.steps` over its horizon. Histograms are taken at the
 //! solve file's snapshot levels, or at the scenario's snapshot levels
@@ -33,6 +41,10 @@
 //!     realised_cost      (2) = [mean, std] over copies; attr standard_error   (lq, FILE)
 //!     mean_field_cost    scalar: E[v_k(0, X0)]                                (lq, FILE)
 //!     density_l1         (snapshots) Σ|histogram − FPK density|·cell          (FILE)
+//! /heuristic             (internal-model, second-order) attr note
+//!     internal_model/mean       (steps+1, p, q) m̃_k(t_n); attr theta
+//!     second_order/mean, increment  (steps+1, p, q) μ₁, μ₂ of (43);
+//!                               attrs theta, theta_tilde, theta_hat, spectral_radius
 //! /study                 (with --study) attrs mean_deviation_slope, cost_gap_slope,
 //!                        seeds, reference; copies (m) u64, mean_deviation (m), cost_gap (m)
 //! ```
@@ -58,12 +70,12 @@ use std::time::Instant;
 use tufield_solvers::equilibrium::snapshot_levels;
 use tufield_solvers::game::Game;
 use tufield_solvers::grid::Grid;
-use tufield_solvers::lq::exact_equilibrium;
+use tufield_solvers::lq::{exact_equilibrium, second_order_consensus, SecondOrderParams};
 use tufield_solvers::model::Population;
 use tufield_solvers::particles::{
-    density_l1, loglog_slope, lq_mean_field_cost, mean_path_deviation, simulate_observed, Deposit,
-    GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget, LqPolicy, ParticleSystem,
-    Policy, Simulation, SimulationOptions, MAX_COPIES,
+    density_l1, internal_model_path, loglog_slope, lq_mean_field_cost, mean_path_deviation,
+    simulate_observed, Deposit, GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget,
+    LqPolicy, ParticleSystem, Policy, Simulation, SimulationOptions, MAX_COPIES,
 };
 use tufield_solvers::SolverError;
 
@@ -80,6 +92,12 @@ pub enum PolicyChoice {
     Lq,
     /// Section 8 least-squares control in the full coalition space.
     LeastSquares,
+    /// Section 8.1 heuristic: least-squares control towards the internal model
+    /// m̃' = −θm̃ (Table 3, (41)).
+    InternalModel,
+    /// Section 8.2 heuristic: Section 7 feedback Aφ(x − μ_k) towards the second-order
+    /// consensus means μ_k of (43) (Table 4).
+    SecondOrder,
     /// Drift from the value function of a `tufield solve` output.
     File(PathBuf),
 }
@@ -90,6 +108,8 @@ impl PolicyChoice {
         match s {
             "lq" => PolicyChoice::Lq,
             "least-squares" | "least_squares" => PolicyChoice::LeastSquares,
+            "internal-model" | "internal_model" => PolicyChoice::InternalModel,
+            "second-order" | "second_order" => PolicyChoice::SecondOrder,
             p => PolicyChoice::File(PathBuf::from(p)),
         }
     }
@@ -98,6 +118,8 @@ impl PolicyChoice {
         match self {
             PolicyChoice::Lq => "lq".into(),
             PolicyChoice::LeastSquares => "least-squares".into(),
+            PolicyChoice::InternalModel => "internal-model (paper's Section 8.1 heuristic)".into(),
+            PolicyChoice::SecondOrder => "second-order (paper's Section 8.2 heuristic)".into(),
             PolicyChoice::File(p) => p.display().to_string(),
         }
     }
@@ -127,6 +149,31 @@ pub struct Prepared {
     pub axis_labels: Vec<String>,
     /// What the study reference is.
     pub reference_note: &'static str,
+    /// The paper's heuristic macroscopic means (internal-model and second-order policies).
+    pub heuristic: Option<HeuristicMeans>,
+}
+
+/// Macroscopic means of the paper's Section 8 heuristics, stored under `/heuristic`.
+#[derive(Debug, Clone)]
+pub enum HeuristicMeans {
+    /// Internal model m̃_k(t_n) per population (Section 8.1), shape (steps+1, q) each.
+    InternalModel {
+        /// θ of m̃' = −θm̃.
+        theta: f64,
+        /// m̃_k per population.
+        mean: Vec<Array2<f64>>,
+    },
+    /// Second-order consensus (43) (Section 8.2).
+    SecondOrder {
+        /// θ, θ̃, θ̂.
+        params: SecondOrderParams,
+        /// μ₁ per population, shape (steps+1, q) each (one iteration of (43) per step).
+        mean: Vec<Array2<f64>>,
+        /// μ₂ per population.
+        increment: Vec<Array2<f64>>,
+        /// Spectral radius of (43)'s step matrix off the consensus value.
+        spectral_radius: f64,
+    },
 }
 
 fn solver_err(sc: &Scenario, e: SolverError) -> AppError {
@@ -206,7 +253,7 @@ pub fn prepare(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Prepared> {
                     pop.cov.view(),
                 ));
             }
-            let grid = solve::grid_for(sc)?;
+            let grid = histogram_grid(sc)?;
             Ok(Prepared {
                 system,
                 policy: Box::new(policy),
@@ -219,14 +266,93 @@ pub fn prepare(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Prepared> {
                 fpk_density: None,
                 axis_labels: sc.model.axis_labels.clone(),
                 reference_note: "exact mean of the Euler–Maruyama chain under the LQ feedback",
+                heuristic: None,
             })
         }
-        PolicyChoice::LeastSquares => prepare_least_squares(sc),
+        PolicyChoice::LeastSquares => prepare_least_squares(sc, false),
+        PolicyChoice::InternalModel => prepare_least_squares(sc, true),
+        PolicyChoice::SecondOrder => prepare_second_order(sc),
         PolicyChoice::File(path) => prepare_file(sc, path),
     }
 }
 
-fn prepare_least_squares(sc: &Scenario) -> AppResult<Prepared> {
+/// Histogram grid: the scenario's solver grid; for a modal scenario (one 1-D grid per
+/// mode, no q-dimensional grid) a 1-D grid on coalition axis 0 spanning every population's
+/// mean ± 6 std and the origin (states outside are clamped by the deposit).
+fn histogram_grid(sc: &Scenario) -> AppResult<Grid> {
+    if !sc.is_modal() {
+        return solve::grid_for(sc);
+    }
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for p in &sc.model.populations {
+        let sd = p.cov[[0, 0]].max(0.0).sqrt();
+        lo = lo.min(p.mean[0] - 6.0 * sd);
+        hi = hi.max(p.mean[0] + 6.0 * sd);
+    }
+    if let Some(v) = sc.internal_model_mean.as_ref().and_then(|v| v.first()) {
+        lo = lo.min(*v);
+        hi = hi.max(*v);
+    }
+    let pad = 0.05 * (hi - lo).max(1e-6);
+    let points = sc.settings.points_per_axis(1);
+    Grid::from_bounds(&[lo - pad], &[hi + pad], &points)
+        .map_err(|e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e))
+}
+
+fn prepare_second_order(sc: &Scenario) -> AppResult<Prepared> {
+    let err = |e| solver_err(sc, e);
+    let steps = sc.settings.steps;
+    let eq = exact_equilibrium(&sc.model, steps).map_err(err)?;
+    let params = SecondOrderParams {
+        theta: sc.theta,
+        theta_tilde: sc.theta_tilde,
+        theta_hat: sc.theta_hat,
+    };
+    let initial: Vec<Array1<f64>> = sc
+        .model
+        .populations
+        .iter()
+        .map(|p| p.mean.clone())
+        .collect();
+    let cons = second_order_consensus(&sc.model.graph, &initial, params, steps).map_err(err)?;
+    let policy = LqPolicy::towards(sc.model.a.clone(), eq.phi.clone(), &cons.mean).map_err(err)?;
+    let mut system = ParticleSystem::from_model(&sc.model, steps).map_err(err)?;
+    system.cost = None;
+    let dt = system.dt();
+    let limit: Vec<Array2<f64>> = sc
+        .model
+        .populations
+        .iter()
+        .enumerate()
+        .map(|(k, pop)| {
+            policy
+                .euler_moments(k, pop.mean.view(), pop.cov.view(), sc.model.sigma, dt)
+                .mean
+        })
+        .collect();
+    let grid = histogram_grid(sc)?;
+    Ok(Prepared {
+        system,
+        policy: Box::new(policy),
+        hist_axes: (0..grid.dim()).collect(),
+        grid,
+        snapshot_levels: snapshot_levels(steps, sc.settings.snapshot_every()),
+        mean_field_mean: limit.clone(),
+        reference_mean: limit,
+        mean_field_cost: vec![f64::NAN; sc.model.num_populations()],
+        fpk_density: None,
+        axis_labels: sc.model.axis_labels.clone(),
+        reference_note: "exact mean of the Euler chain under the second-order heuristic feedback",
+        heuristic: Some(HeuristicMeans::SecondOrder {
+            params,
+            mean: cons.mean,
+            increment: cons.increment,
+            spectral_radius: cons.spectral_radius,
+        }),
+    })
+}
+
+fn prepare_least_squares(sc: &Scenario, internal_model: bool) -> AppResult<Prepared> {
     let err = |e| solver_err(sc, e);
     let spec: &GameSpec = match &sc.reduction {
         Reduction::Projected(spec) | Reduction::Modal(spec) => spec,
@@ -277,16 +403,42 @@ fn prepare_least_squares(sc: &Scenario) -> AppResult<Prepared> {
         averaging: averaging.clone(),
         cost: None,
     };
-    let policy =
-        LeastSquaresPolicy::new(spec.players, LeastSquaresTarget::Empirical).map_err(err)?;
     let m0: Vec<Array1<f64>> = system.populations.iter().map(|p| p.mean.clone()).collect();
+    let (target, heuristic) = if internal_model {
+        let starts: Vec<Array1<f64>> = match &sc.internal_model_mean {
+            Some(v) if v.len() != q => {
+                return Err(AppError::invalid(
+                    &sc.source_name,
+                    "heuristic.internal_model_mean",
+                    format!("needs {q} numbers (one per coalition), got {}", v.len()),
+                ))
+            }
+            Some(v) => vec![Array1::from(v.clone()); m0.len()],
+            None => m0.clone(),
+        };
+        let paths = starts
+            .iter()
+            .map(|m| internal_model_path(m.view(), sc.theta, system.dt(), steps))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        (
+            LeastSquaresTarget::Given(paths.clone()),
+            Some(HeuristicMeans::InternalModel {
+                theta: sc.theta,
+                mean: paths,
+            }),
+        )
+    } else {
+        (LeastSquaresTarget::Empirical, None)
+    };
+    let policy = LeastSquaresPolicy::new(spec.players, target).map_err(err)?;
     let limit = policy.euler_means(&m0, &averaging, system.dt(), steps);
-    let grid = solve::grid_for(sc)?;
+    let grid = histogram_grid(sc)?;
     Ok(Prepared {
         system,
         policy: Box::new(policy),
         grid,
-        hist_axes: selection,
+        hist_axes: if sc.is_modal() { vec![0] } else { selection },
         snapshot_levels: snapshot_levels(steps, sc.settings.snapshot_every()),
         mean_field_mean: limit.clone(),
         reference_mean: limit,
@@ -294,6 +446,7 @@ fn prepare_least_squares(sc: &Scenario) -> AppResult<Prepared> {
         fpk_density: None,
         axis_labels: game.labels(),
         reference_note: "exact mean of the Euler chain under the least-squares control",
+        heuristic,
     })
 }
 
@@ -341,6 +494,7 @@ fn prepare_file(sc: &Scenario, path: &Path) -> AppResult<Prepared> {
         fpk_density: Some(sol.densities),
         axis_labels: sc.model.axis_labels.clone(),
         reference_note: "FPK mean of the solve file (includes its discretisation error)",
+        heuristic: None,
     })
 }
 
@@ -801,6 +955,54 @@ fn write(
             w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
         }
     }
+    if let Some(h) = &prep.heuristic {
+        let g = w.group("/heuristic")?;
+        let stack = |paths: &[Array2<f64>]| {
+            let (levels, q) = paths[0].dim();
+            ndarray::Array3::from_shape_fn((levels, paths.len(), q), |(n, k, j)| paths[k][[n, j]])
+        };
+        match h {
+            HeuristicMeans::InternalModel { theta, mean } => {
+                let sg = w.group("/heuristic/internal_model")?;
+                w.str_attr(
+                    &g,
+                    "note",
+                    "the paper's Section 8.1 heuristic (not an equilibrium): least-squares \
+                     control (41) towards the internal model m~(t+dt) = m~(t)(1 - theta dt)",
+                )?;
+                w.scalar_attr(&sg, "theta", *theta)?;
+                let ds = w.array(&sg, "mean", &stack(mean))?;
+                w.attach_scale(&ds, &time, 0, "time")?;
+                w.label_dim(&ds, 0, "time")?;
+                w.label_dim(&ds, 1, "population")?;
+            }
+            HeuristicMeans::SecondOrder {
+                params,
+                mean,
+                increment,
+                spectral_radius,
+            } => {
+                let sg = w.group("/heuristic/second_order")?;
+                w.str_attr(
+                    &g,
+                    "note",
+                    "the paper's Section 8.2 heuristic (not an equilibrium): feedback \
+                     A phi (x - mu_k) towards the second-order consensus means of (43), one \
+                     iteration per time step",
+                )?;
+                w.scalar_attr(&sg, "theta", params.theta)?;
+                w.scalar_attr(&sg, "theta_tilde", params.theta_tilde)?;
+                w.scalar_attr(&sg, "theta_hat", params.theta_hat)?;
+                w.scalar_attr(&sg, "spectral_radius", *spectral_radius)?;
+                for (name, data) in [("mean", mean), ("increment", increment)] {
+                    let ds = w.array(&sg, name, &stack(data))?;
+                    w.attach_scale(&ds, &time, 0, "time")?;
+                    w.label_dim(&ds, 0, "time")?;
+                    w.label_dim(&ds, 1, "population")?;
+                }
+            }
+        }
+    }
     if let Some(st) = st {
         let g = w.group("/study")?;
         w.scalar_attr(&g, "mean_deviation_slope", st.mean_deviation_slope)?;
@@ -860,6 +1062,37 @@ fn summary(
             s.push_str(&format!(", density L1 ≤ {}", num(worst, 3)));
         }
         s.push('\n');
+    }
+    match &prep.heuristic {
+        Some(HeuristicMeans::InternalModel { theta, mean }) => {
+            s.push_str(&format!(
+                "  heuristic (paper's Section 8.1): internal model θ = {}, m̃(T) of population 1 {}\n",
+                num(*theta, 4),
+                vector(mean[0].row(steps), 4)
+            ));
+        }
+        Some(HeuristicMeans::SecondOrder {
+            mean,
+            spectral_radius,
+            ..
+        }) => {
+            let spread = |n: usize| {
+                (0..mean[0].ncols())
+                    .map(|j| {
+                        let v: Vec<f64> = mean.iter().map(|m| m[[n, j]]).collect();
+                        v.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+                            - v.iter().cloned().fold(f64::INFINITY, f64::min)
+                    })
+                    .fold(0.0f64, f64::max)
+            };
+            s.push_str(&format!(
+                "  heuristic (paper's Section 8.2): second-order consensus (43), spectral radius {}, spread of the means {} → {}\n",
+                num(*spectral_radius, 4),
+                num(spread(0), 4),
+                num(spread(steps), 4)
+            ));
+        }
+        None => {}
     }
     if let Some(st) = st {
         s.push_str(&format!(
