@@ -661,6 +661,7 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         horizon,
         populations,
         graph,
+        core_penalty: 0.0,
     };
     model
         .validate()
