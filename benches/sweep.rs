@@ -34,6 +34,7 @@ fn cases() -> Vec<Case> {
                 s: array![[0.5]],
                 sigma: 0.3,
                 horizon: 1.0,
+                core_penalty: 0.0,
             },
             mean: array![0.4],
             cov: array![[0.0225]],
@@ -48,6 +49,7 @@ fn cases() -> Vec<Case> {
                 s: array![[0.5, 0.0], [0.0, 0.3]],
                 sigma: 0.3,
                 horizon: 1.0,
+                core_penalty: 0.0,
             },
             mean: array![0.3, -0.2],
             cov: array![[0.04, 0.01], [0.01, 0.03]],
@@ -62,6 +64,7 @@ fn cases() -> Vec<Case> {
                 s: array![[0.5, 0.0, 0.1], [0.0, 0.3, 0.0], [0.1, 0.0, 0.4]],
                 sigma: 0.3,
                 horizon: 1.0,
+                core_penalty: 0.0,
             },
             mean: array![0.3, -0.2, 0.1],
             cov: array![

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod h5;
+pub mod initial;
 pub mod overrides;
 pub mod progress;
 pub mod reduction;

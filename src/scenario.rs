@@ -8,12 +8,13 @@
 //! documented key by key in docs/scenario-format.md.
 
 use crate::error::{AppError, AppResult};
+use crate::initial::{self, FileData, InitialSpec};
 use crate::overrides::{self, Override};
 use crate::reduction::{self, GameSpec};
 use crate::settings::{Domain, Points, SolverSettings};
 use ndarray::{Array1, Array2};
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 use tufield_solvers::fixed_point::Acceleration;
 use tufield_solvers::game::{ControlWeight, DisturbanceWeight};
@@ -86,6 +87,12 @@ pub struct Scenario {
     pub text: String,
     /// The overrides applied, as given on the command line.
     pub overrides: Vec<String>,
+    /// Initial law of each population (`[[population]] kind`); the model's populations
+    /// hold its mean and covariance (moment matching).
+    pub initial: Vec<InitialSpec>,
+    /// Directory that relative population `path`s are resolved against (the scenario
+    /// file's directory).
+    pub base_dir: PathBuf,
 }
 
 impl Scenario {
@@ -102,7 +109,11 @@ impl Scenario {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".to_string());
-        Self::from_text(&source_name, &default_name, &text, overrides)
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Self::from_text_in(&source_name, &default_name, &text, overrides, base)
     }
 
     /// Builds a scenario from TOML `text`; `source_name` is used in messages and
@@ -112,6 +123,17 @@ impl Scenario {
         default_name: &str,
         text: &str,
         overrides: &[Override],
+    ) -> AppResult<Scenario> {
+        Self::from_text_in(source_name, default_name, text, overrides, Path::new("."))
+    }
+
+    /// [`Scenario::from_text`] with relative population `path`s resolved against `base`.
+    pub fn from_text_in(
+        source_name: &str,
+        default_name: &str,
+        text: &str,
+        overrides: &[Override],
+        base: &Path,
     ) -> AppResult<Scenario> {
         let mut table: Table =
             text.parse()
@@ -135,7 +157,7 @@ impl Scenario {
         };
         let raw: RawScenario =
             serde_path_to_error::deserialize(table).map_err(|e| serde_error(source_name, e))?;
-        let mut scenario = build(source_name, raw)?;
+        let mut scenario = build(source_name, raw, base)?;
         if scenario.name.is_empty() {
             scenario.name = default_name.to_string();
         }
@@ -234,6 +256,7 @@ struct RawCost {
     r: Option<Value>,
     gamma: Option<f64>,
     gamma_matrix: Option<Value>,
+    core_penalty: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,9 +275,18 @@ struct RawHorizon {
 #[serde(deny_unknown_fields)]
 struct RawPopulation {
     name: Option<String>,
-    mean: Vec<f64>,
+    kind: Option<String>,
+    mean: Option<Vec<f64>>,
     std: Option<Vec<f64>>,
     cov: Option<Value>,
+    weights: Option<Vec<f64>>,
+    means: Option<Vec<Vec<f64>>>,
+    stds: Option<Vec<Vec<f64>>>,
+    covs: Option<Vec<Value>>,
+    low: Option<Vec<f64>>,
+    high: Option<Vec<f64>>,
+    path: Option<String>,
+    dataset: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -565,7 +597,7 @@ fn finite(src: &str, key: &str, v: f64, ok: impl Fn(f64) -> bool, allowed: &str)
 // ---------------------------------------------------------------------------------------
 // Validation and construction.
 
-fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
+fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
     let (reduction, a, labels, min_gamma) = match (raw.game, raw.model) {
         (None, None) => {
             return Err(AppError::invalid(
@@ -648,6 +680,25 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         "T must be a finite number > 0",
     )?;
 
+    let core_penalty = match raw.cost.core_penalty {
+        Some(k) => finite(
+            src,
+            "cost.core_penalty",
+            k,
+            |x| x >= 0.0,
+            "κ must be a finite number ≥ 0",
+        )?,
+        None => 0.0,
+    };
+    if core_penalty > 0.0 && is_modal {
+        return Err(AppError::invalid(
+            src,
+            "cost.core_penalty",
+            "the core-stability cost does not separate into modes; use a projected reduction \
+             (game.coalitions) or core_penalty = 0",
+        ));
+    }
+    let settings = solver_settings(src, raw.solver, if is_modal { 1 } else { d }, is_modal)?;
     if raw.population.is_empty() {
         return Err(AppError::invalid(
             src,
@@ -656,11 +707,21 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         ));
     }
     let mut populations = Vec::with_capacity(raw.population.len());
+    let mut initial = Vec::with_capacity(raw.population.len());
     for (k, p) in raw.population.into_iter().enumerate() {
-        populations.push(population(src, k, p, d)?);
+        let kind = p.kind.clone().unwrap_or_else(|| "gaussian".to_string());
+        if kind != "gaussian" && is_modal {
+            return Err(AppError::invalid(
+                src,
+                format!("population[{}].kind", k + 1),
+                "modal scenarios need Gaussian populations (each mode's marginal is Gaussian)",
+            ));
+        }
+        let (pop, spec) = population_any(src, k, p, d, &settings, base)?;
+        populations.push(pop);
+        initial.push(spec);
     }
     let (graph, graph_kind) = graph(src, raw.graph, populations.len())?;
-    let settings = solver_settings(src, raw.solver, if is_modal { 1 } else { d }, is_modal)?;
     let theta = match raw.heuristic.theta {
         Some(x) => finite(
             src,
@@ -714,6 +775,7 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         horizon,
         populations,
         graph,
+        core_penalty,
     };
     model
         .validate()
@@ -748,6 +810,8 @@ fn build(src: &str, raw: RawScenario) -> AppResult<Scenario> {
         min_gamma,
         text: String::new(),
         overrides: Vec::new(),
+        initial,
+        base_dir: base.to_path_buf(),
     })
 }
 
@@ -882,6 +946,19 @@ fn game_spec(src: &str, game: RawGame, cost: &RawCost) -> AppResult<(GameSpec, b
 
 fn population(src: &str, k: usize, p: RawPopulation, d: usize) -> AppResult<Population> {
     let key = |f: &str| format!("population[{}].{f}", k + 1);
+    let Some(mean) = p.mean else {
+        return Err(AppError::invalid(
+            src,
+            key("mean"),
+            "missing; a Gaussian population needs mean and std (or cov)",
+        ));
+    };
+    let p = RawPopulationGaussian {
+        name: p.name,
+        mean,
+        std: p.std,
+        cov: p.cov,
+    };
     if p.mean.len() != d {
         return Err(AppError::invalid(
             src,
@@ -1191,4 +1268,270 @@ fn solver_settings(src: &str, raw: RawSolver, d: usize, modal: bool) -> AppResul
         .validate()
         .map_err(|e| AppError::from_solver(src, "solver", e))?;
     Ok(s)
+}
+
+/// The Gaussian keys of a `[[population]]` table.
+struct RawPopulationGaussian {
+    name: Option<String>,
+    mean: Vec<f64>,
+    std: Option<Vec<f64>>,
+    cov: Option<Value>,
+}
+
+/// A `[[population]]` of any `kind` (see [`crate::initial`]): the model's population (for
+/// non-Gaussian kinds its mean and covariance are the law's, moment-matched) and the spec
+/// that discretises it.
+fn population_any(
+    src: &str,
+    k: usize,
+    p: RawPopulation,
+    d: usize,
+    settings: &SolverSettings,
+    base: &Path,
+) -> AppResult<(Population, InitialSpec)> {
+    let key = |f: &str| format!("population[{}].{f}", k + 1);
+    let kind = p.kind.clone().unwrap_or_else(|| "gaussian".to_string());
+    let given: [(&str, bool, &str); 11] = [
+        ("mean", p.mean.is_some(), "gaussian"),
+        ("std", p.std.is_some(), "gaussian"),
+        ("cov", p.cov.is_some(), "gaussian"),
+        ("weights", p.weights.is_some(), "mixture"),
+        ("means", p.means.is_some(), "mixture"),
+        ("stds", p.stds.is_some(), "mixture"),
+        ("covs", p.covs.is_some(), "mixture"),
+        ("low", p.low.is_some(), "uniform"),
+        ("high", p.high.is_some(), "uniform"),
+        ("path", p.path.is_some(), "file"),
+        ("dataset", p.dataset.is_some(), "file"),
+    ];
+    if !["gaussian", "mixture", "uniform", "file"].contains(&kind.as_str()) {
+        return Err(AppError::invalid(
+            src,
+            key("kind"),
+            format!("unknown kind `{kind}`; expected \"gaussian\", \"mixture\", \"uniform\" or \"file\""),
+        ));
+    }
+    if let Some((f, _, owner)) = given.iter().find(|(_, g, owner)| *g && *owner != kind) {
+        return Err(AppError::invalid(
+            src,
+            key(f),
+            format!("only used with kind = \"{owner}\" (this population has kind = \"{kind}\")"),
+        ));
+    }
+    let name = p
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("population {}", k + 1));
+    let vector = |f: &str, v: &[f64]| -> AppResult<Array1<f64>> {
+        if v.len() != d {
+            return Err(AppError::invalid(
+                src,
+                key(f),
+                format!("expected {d} numbers (one per grid axis), got {}", v.len()),
+            ));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(AppError::invalid(
+                src,
+                key(f),
+                "entries must be finite numbers",
+            ));
+        }
+        Ok(Array1::from(v.to_vec()))
+    };
+    let missing = |f: &str, what: &str| AppError::invalid(src, key(f), format!("missing; {what}"));
+    let spec = match kind.as_str() {
+        "gaussian" => return Ok((population(src, k, p, d)?, InitialSpec::Gaussian)),
+        "mixture" => {
+            let weights = p.weights.ok_or_else(|| {
+                missing(
+                    "weights",
+                    "kind = \"mixture\" needs weights, means and stds (or covs)",
+                )
+            })?;
+            let means = p
+                .means
+                .ok_or_else(|| missing("means", "one mean vector per mixture component"))?;
+            let c = weights.len();
+            if c == 0 || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+                return Err(AppError::invalid(
+                    src,
+                    key("weights"),
+                    "need at least one weight; weights must be finite and ≥ 0",
+                ));
+            }
+            let total: f64 = weights.iter().sum();
+            if total <= 0.0 {
+                return Err(AppError::invalid(src, key("weights"), "weights sum to 0"));
+            }
+            if means.len() != c {
+                return Err(AppError::invalid(
+                    src,
+                    key("means"),
+                    format!(
+                        "expected {c} mean vectors (one per weight), got {}",
+                        means.len()
+                    ),
+                ));
+            }
+            let means = means
+                .iter()
+                .map(|m| vector("means", m))
+                .collect::<AppResult<Vec<_>>>()?;
+            let covs: Vec<Array2<f64>> = match (p.stds, p.covs) {
+                (Some(_), Some(_)) => {
+                    return Err(AppError::invalid(
+                        src,
+                        key("covs"),
+                        "give either stds or covs, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(missing(
+                        "stds",
+                        "one standard-deviation vector per component (or covs, one matrix each)",
+                    ))
+                }
+                (Some(stds), None) => {
+                    if stds.len() != c {
+                        return Err(AppError::invalid(
+                            src,
+                            key("stds"),
+                            format!("expected {c} vectors (one per weight), got {}", stds.len()),
+                        ));
+                    }
+                    let mut out = Vec::with_capacity(c);
+                    for s in &stds {
+                        let s = vector("stds", s)?;
+                        if s.iter().any(|x| *x <= 0.0) {
+                            return Err(AppError::invalid(
+                                src,
+                                key("stds"),
+                                "standard deviations must be > 0",
+                            ));
+                        }
+                        out.push(Array2::from_diag(&s.mapv(|x| x * x)));
+                    }
+                    out
+                }
+                (None, Some(covs)) => {
+                    if covs.len() != c {
+                        return Err(AppError::invalid(
+                            src,
+                            key("covs"),
+                            format!("expected {c} matrices (one per weight), got {}", covs.len()),
+                        ));
+                    }
+                    let mut out = Vec::with_capacity(c);
+                    for v in &covs {
+                        let m = matrix(src, &key("covs"), v, d, false)?;
+                        require_spd(src, &key("covs"), &m)?;
+                        out.push(m);
+                    }
+                    out
+                }
+            };
+            InitialSpec::Mixture {
+                weights: weights.iter().map(|w| w / total).collect(),
+                means,
+                covs,
+            }
+        }
+        "uniform" => {
+            let low = vector(
+                "low",
+                &p.low.ok_or_else(|| {
+                    missing("low", "kind = \"uniform\" needs low and high (per axis)")
+                })?,
+            )?;
+            let high = vector(
+                "high",
+                &p.high.ok_or_else(|| {
+                    missing("high", "kind = \"uniform\" needs low and high (per axis)")
+                })?,
+            )?;
+            if let Some(i) = (0..d).find(|&i| low[i] >= high[i]) {
+                return Err(AppError::invalid(
+                    src,
+                    key("high"),
+                    format!("high must exceed low on every axis (axis {})", i + 1),
+                ));
+            }
+            InitialSpec::Uniform { low, high }
+        }
+        _ => {
+            let rel = p.path.ok_or_else(|| {
+                missing("path", "kind = \"file\" needs path (an HDF5 or .npy file)")
+            })?;
+            let path = base.join(&rel);
+            let dataset = p.dataset.unwrap_or_else(|| "density".to_string());
+            let raw = initial::read_file(src, &key("path"), &path, &dataset)?;
+            let grid = match &settings.domain {
+                Domain::Explicit(b) => {
+                    let lo: Vec<f64> = b.iter().map(|p| p.0).collect();
+                    let hi: Vec<f64> = b.iter().map(|p| p.1).collect();
+                    Some(
+                        tufield_solvers::grid::Grid::from_bounds(
+                            &lo,
+                            &hi,
+                            &settings.points_per_axis(d),
+                        )
+                        .map_err(|e| AppError::from_solver(src, "solver.domain", e))?,
+                    )
+                }
+                Domain::Auto => None,
+            };
+            let data = initial::classify(raw, grid.as_ref().map(|g| g.shape()), d);
+            let spec = InitialSpec::File {
+                path,
+                dataset,
+                data,
+            };
+            if let InitialSpec::File {
+                data: FileData::Density(m),
+                ..
+            } = &spec
+            {
+                let Some(grid) = grid else {
+                    return Err(AppError::invalid(
+                        src,
+                        key("path"),
+                        format!(
+                            "the file holds a grid density (shape {:?}, not N × {d} samples); its \
+                             grid must be given: set solver.domain = [[lo, hi], …] and solver.points",
+                            m.shape()
+                        ),
+                    ));
+                };
+                let pop0 = Population {
+                    name: name.clone(),
+                    mean: Array1::zeros(d),
+                    cov: Array2::eye(d),
+                };
+                let init = initial::discretise(src, k, &spec, &pop0, &grid)?;
+                let mom = grid
+                    .moments(init.density.as_slice().expect("standard layout"))
+                    .map_err(|e| AppError::from_solver(src, &key("path"), e))?;
+                require_spd(src, &key("path"), &mom.cov)?;
+                return Ok((
+                    Population {
+                        name,
+                        mean: mom.mean,
+                        cov: mom.cov,
+                    },
+                    spec,
+                ));
+            }
+            spec
+        }
+    };
+    let (mean, cov) = spec
+        .moments()
+        .expect("non-Gaussian, non-grid kinds have moments");
+    require_spd(
+        src,
+        &key(if kind == "file" { "path" } else { "kind" }),
+        &cov,
+    )?;
+    Ok((Population { name, mean, cov }, spec))
 }

@@ -102,13 +102,7 @@ impl MeanFieldMap {
         snapshot_levels: Vec<usize>,
         initial: Vec<ArrayD<f64>>,
     ) -> Result<Self> {
-        let params = SweepParams {
-            a: model.a.clone(),
-            q: model.q.clone(),
-            s: model.s.clone(),
-            sigma: model.sigma,
-            horizon: model.horizon,
-        };
+        let params = SweepParams::from(model);
         let sweeper = Sweeper::new(&params, grid, steps)?;
         if initial.len() != model.num_populations() {
             return Err(SolverError::invalid(

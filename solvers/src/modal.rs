@@ -132,6 +132,13 @@ impl ModalDecomposition {
     /// them to [`DIAGONAL_TOL`].
     pub fn new(model: &Model) -> Result<Self> {
         model.validate()?;
+        if !model.is_lq() {
+            return Err(SolverError::invalid(
+                "cost.core_penalty",
+                "the core-stability cost κ Σ_j max(0, −x_j)² does not separate into modes; \
+                 the modal decomposition needs core_penalty = 0",
+            ));
+        }
         let (a, q, s) = (&model.a, &model.q, &model.s);
         let commutators = [
             relative_commutator(a, q),
@@ -280,6 +287,7 @@ impl ModalDecomposition {
             horizon: self.model.horizon,
             populations,
             graph: self.model.graph.clone(),
+            core_penalty: 0.0,
         })
     }
 
@@ -561,6 +569,7 @@ mod tests {
                 cov: Array2::eye(d) * 0.04,
             }],
             graph: Graph::single(),
+            core_penalty: 0.0,
         }
     }
 

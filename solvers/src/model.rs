@@ -44,12 +44,22 @@ pub struct Model {
     pub populations: Vec<Population>,
     /// Who tracks whom.
     pub graph: Graph,
+    /// Core-stability penalty κ ≥ 0 (scenario `cost.core_penalty`, issue 6): extra running
+    /// cost κ Σ_j max(0, −x_j)² on negative excesses along the grid axes, added to the
+    /// HJI running cost f of DESIGN.md §1 only. κ = 0 is the LQ model; κ > 0 is not LQ.
+    pub core_penalty: f64,
 }
 
 impl Model {
     /// Grid dimension d.
     pub fn dim(&self) -> usize {
         self.a.nrows()
+    }
+
+    /// True when the model is linear-quadratic (κ = 0), i.e. the exact LQ oracle of
+    /// DESIGN.md §3 describes its equilibrium.
+    pub fn is_lq(&self) -> bool {
+        self.core_penalty == 0.0
     }
 
     /// Number of populations p.
@@ -113,6 +123,12 @@ impl Model {
         }
         if !(self.horizon.is_finite() && self.horizon > 0.0) {
             return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
+        }
+        if !(self.core_penalty.is_finite() && self.core_penalty >= 0.0) {
+            return Err(SolverError::invalid(
+                "cost.core_penalty",
+                "must be finite and ≥ 0",
+            ));
         }
         if self.populations.len() != self.graph.len() {
             return Err(SolverError::invalid(

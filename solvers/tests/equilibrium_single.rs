@@ -26,6 +26,7 @@ fn model_1d() -> Model {
             cov: array![[0.04]],
         }],
         graph: Graph::single(),
+        core_penalty: 0.0,
     }
 }
 

@@ -37,6 +37,7 @@ impl Problem {
             s: self.s.clone(),
             sigma: self.sigma,
             horizon: self.horizon,
+            core_penalty: 0.0,
         }
     }
 
@@ -54,6 +55,7 @@ impl Problem {
                 cov: self.cov0.clone(),
             }],
             graph: Graph::single(),
+            core_penalty: 0.0,
         }
     }
 }

@@ -31,6 +31,7 @@ fn params(d: usize) -> SweepParams {
         s,
         sigma: 0.3,
         horizon: 1.0,
+        core_penalty: 0.0,
     }
 }
 
@@ -491,6 +492,7 @@ fn auto_domain_follows_the_stated_rule() {
         horizon,
         populations: pops,
         graph: Graph::new(2, &GraphKind::Chain).unwrap(),
+        core_penalty: 0.0,
     };
     let g = Grid::auto(&model, &[41, 31], 6.0).unwrap();
     let s = [

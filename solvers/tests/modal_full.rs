@@ -42,6 +42,7 @@ fn full_model(n: usize, gamma: f64, populations: Vec<Population>) -> Model {
         horizon: 1.0,
         populations,
         graph,
+        core_penalty: 0.0,
     }
 }
 

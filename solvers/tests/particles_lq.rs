@@ -39,6 +39,7 @@ fn model_1d() -> Model {
             pop("right", array![1.5], array![[0.0625]]),
         ],
         graph: Graph::new(3, &GraphKind::Chain).unwrap(),
+        core_penalty: 0.0,
     }
 }
 
@@ -57,6 +58,7 @@ fn model_2d() -> Model {
             pop("high", array![1.0, 0.8], array![[0.09, 0.03], [0.03, 0.09]]),
         ],
         graph: Graph::new(3, &GraphKind::Chain).unwrap(),
+        core_penalty: 0.0,
     }
 }
 

@@ -59,6 +59,7 @@ use super::format::{num, vector};
 use super::{lq, solve};
 use crate::cli::SimulateArgs;
 use crate::h5::AtomicH5;
+use crate::initial::InitialSpec;
 use crate::progress::ProgressMode;
 use crate::reduction::GameSpec;
 use crate::scenario::{Reduction, Scenario};
@@ -747,6 +748,20 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
     let start = Instant::now();
     let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
     let src = sc.source_name.clone();
+    if let Some(k) = sc.initial.iter().position(|i| *i != InitialSpec::Gaussian) {
+        return Err(AppError::invalid(
+            &src,
+            format!("population[{}].kind", k + 1),
+            "simulate samples Gaussian initial populations only; use kind = \"gaussian\"",
+        ));
+    }
+    if !sc.model.is_lq() {
+        return Err(AppError::invalid(
+            &src,
+            "cost.core_penalty",
+            "simulate uses LQ or least-squares policies; it does not model the core penalty (set it to 0)",
+        ));
+    }
     if args.copies == 0 || args.copies > MAX_COPIES {
         return Err(AppError::invalid(
             &src,

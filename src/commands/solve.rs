@@ -10,12 +10,15 @@
 //! /                      attrs tufield_version, scenario (TOML after overrides), name,
 //!                              command = "solve", axis_labels, status, iterations,
 //!                              threads, residual, tol, mass_error, lq_mean_distance,
-//!                              boundary_mass, steps
+//!                              boundary_mass, steps, core_penalty (κ), lq_note (what
+//!                              lq_mean_distance means: an error for LQ models, the
+//!                              distance to the LQ approximation when κ > 0)
 //! /time                  (steps+1)          dimension scale "time"
 //! /snapshot_time         (snapshots)        dimension scale "snapshot_time"
 //! /snapshot_level        (snapshots) u64    time level of each snapshot
 //! /grid/x<i>             (n_i)              dimension scale; attrs label, lo, hi, spacing
-//! /populations/<k>       attr name
+//! /populations/<k>       attrs name, initial_kind (gaussian | mixture | uniform | file),
+//!                              normalisation (factor applied to reach mass 1)
 //!     mean, target       (steps+1, d)       m̄_k(t_n) and ρ_k(t_n) of the last evaluation
 //!     cov                (steps+1, d, d)    covariance of m_k
 //!     mass, boundary_mass (steps+1)
@@ -65,6 +68,7 @@ use super::lq;
 use crate::checkpoint::{self, checkpoint_path};
 use crate::cli::SolveArgs;
 use crate::h5::AtomicH5;
+use crate::initial::{self, FileData, InitialSpec};
 use crate::progress::{FixedPointProgress, ProgressMode};
 use crate::scenario::Scenario;
 use crate::settings::Domain;
@@ -201,8 +205,14 @@ fn load_compatible(path: &Path, sc: &Scenario) -> AppResult<FixedPointState> {
              and --set overrides it was started with"
         ),
     };
-    let old = Scenario::from_text(&path.display().to_string(), &sc.name, &ck.scenario, &[])
-        .map_err(|_| bad("scenario (its stored text no longer loads)"))?;
+    let old = Scenario::from_text_in(
+        &path.display().to_string(),
+        &sc.name,
+        &ck.scenario,
+        &[],
+        &sc.base_dir,
+    )
+    .map_err(|_| bad("scenario (its stored text no longer loads)"))?;
     if old.model != sc.model {
         return Err(bad("model"));
     }
@@ -234,7 +244,22 @@ pub fn solve(
     let st = &sc.settings;
     let grid = grid_for(sc)?;
     let levels = snapshot_levels(st.steps, st.snapshot_every());
-    let mut map = MeanFieldMap::new(&sc.model, &grid, st.steps, levels).map_err(err)?;
+    let initial = sc
+        .initial
+        .iter()
+        .zip(&sc.model.populations)
+        .enumerate()
+        .map(|(k, (spec, pop))| initial::discretise(&sc.source_name, k, spec, pop, &grid))
+        .collect::<AppResult<Vec<_>>>()?;
+    let normalisation: Vec<f64> = initial.iter().map(|i| i.normalisation).collect();
+    let mut map = MeanFieldMap::with_initial(
+        &sc.model,
+        &grid,
+        st.steps,
+        levels,
+        initial.into_iter().map(|i| i.density).collect(),
+    )
+    .map_err(err)?;
     let state = match resume {
         Some(s) if s.x.len() != map.len() => {
             return Err(AppError::Invalid {
@@ -258,6 +283,9 @@ pub fn solve(
 
     if mode != ProgressMode::Quiet {
         eprintln!("{}", header(sc, &grid, done));
+        for line in initial_lines(sc, &normalisation) {
+            eprintln!("{line}");
+        }
     }
     let p = sc.model.num_populations();
     let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);
@@ -311,7 +339,7 @@ pub fn solve(
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);
-        write(out, sc, &grid, &map, &fp, &oracle, &report)?;
+        write(out, sc, &grid, &map, &fp, &oracle, &report, &normalisation)?;
         report.out = Some(out.to_path_buf());
         if outcome == Outcome::Converged && ckpt.is_file() {
             std::fs::remove_file(&ckpt)
@@ -348,6 +376,70 @@ fn lq_distance(map: &MeanFieldMap, oracle: &lq::LqResults) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// What `lq_mean_distance` means for this scenario (root attribute `lq_note`).
+pub fn lq_note(sc: &Scenario) -> String {
+    let start = if sc.initial.iter().all(|i| *i == InitialSpec::Gaussian) {
+        ""
+    } else {
+        " The LQ oracle starts from each law's mean and covariance (moment matching; exact \
+         for the LQ mean and covariance dynamics)."
+    };
+    if sc.model.is_lq() {
+        format!(
+            "LQ model: lq_mean_distance is the discretisation error of the PDE means against \
+             the exact LQ equilibrium.{start}"
+        )
+    } else {
+        format!(
+            "not LQ (cost.core_penalty = {}): lq_mean_distance measures the distance to the LQ \
+             approximation (the model without the core penalty), not an error.{start}",
+            sc.model.core_penalty
+        )
+    }
+}
+
+/// Header lines on the initial laws: kind and normalisation factor of non-Gaussian
+/// populations (a factor far from 1 means the law was cut by the grid or the file was not
+/// normalised).
+fn initial_lines(sc: &Scenario, normalisation: &[f64]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, (spec, f)) in sc.initial.iter().zip(normalisation).enumerate() {
+        if *spec == InitialSpec::Gaussian {
+            continue;
+        }
+        let what = match spec {
+            InitialSpec::File { path, data, .. } => format!(
+                "file {} ({})",
+                path.display(),
+                match data {
+                    FileData::Density(_) => "grid density".to_string(),
+                    FileData::Samples(s) => format!("{} samples, cloud-in-cell", s.nrows()),
+                }
+            ),
+            other => other.kind().to_string(),
+        };
+        out.push(format!(
+            "  population {}: {what}; normalised to mass 1 by the factor {f:.6} (mass before {:.6})",
+            k + 1,
+            1.0 / f
+        ));
+        if (f - 1.0).abs() > 1e-3 {
+            out.push(format!(
+                "  warning: population {} changed mass by {:.2} % when normalised",
+                k + 1,
+                100.0 * (1.0 / f - 1.0)
+            ));
+        }
+    }
+    if !sc.model.is_lq() {
+        out.push(format!(
+            "  model is not LQ (cost.core_penalty = {}): the distance to LQ is not an error",
+            sc.model.core_penalty
+        ));
+    }
+    out
+}
+
 fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
     let st = &sc.settings;
     let shape: Vec<String> = grid.shape().iter().map(|n| n.to_string()).collect();
@@ -375,6 +467,7 @@ fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
 }
 
 /// Writes the results atomically (layout in the module docs).
+#[allow(clippy::too_many_arguments)]
 fn write(
     out: &Path,
     sc: &Scenario,
@@ -383,6 +476,7 @@ fn write(
     fp: &FixedPoint,
     oracle: &lq::LqResults,
     report: &SolveReport,
+    normalisation: &[f64],
 ) -> AppResult<()> {
     let w = AtomicH5::create(out, &sc.text)?;
     let root = w.root().clone();
@@ -397,6 +491,8 @@ fn write(
     w.scalar_attr(&root, "tol", sc.settings.tol)?;
     w.scalar_attr(&root, "mass_error", report.mass_error)?;
     w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
+    w.str_attr(&root, "lq_note", &lq_note(sc))?;
+    w.scalar_attr(&root, "core_penalty", sc.model.core_penalty)?;
     w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
@@ -425,6 +521,8 @@ fn write(
     for (k, (res, spec)) in map.results().iter().zip(&sc.model.populations).enumerate() {
         let pg = w.group(&format!("/populations/{k}"))?;
         w.str_attr(&pg, "name", &spec.name)?;
+        w.str_attr(&pg, "initial_kind", sc.initial[k].kind())?;
+        w.scalar_attr(&pg, "normalisation", normalisation[k])?;
         for (name, data) in [("mean", &res.fpk.mean), ("target", &res.target)] {
             let ds = w.array(&pg, name, data)?;
             lq::time_axis(&w, &ds, &time)?;
@@ -501,6 +599,13 @@ pub fn summary(sc: &Scenario, r: &SolveReport) -> String {
             "  distance to LQ    {:.3e} (max |m̄_PDE − m̄_exact| over populations, times, axes)\n",
             r.lq_mean_distance
         ));
+        if !sc.model.is_lq() {
+            s.push_str(&format!(
+                "  note: the model is not LQ (cost.core_penalty = {}); the distance to LQ \
+                 measures how far the LQ approximation is, not an error\n",
+                sc.model.core_penalty
+            ));
+        }
     }
     match &r.out {
         Some(o) => s.push_str(&format!("  wrote {}\n", o.display())),

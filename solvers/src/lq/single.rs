@@ -100,6 +100,7 @@ mod tests {
                 cov: array![[0.2, 0.05], [0.05, 0.1]],
             }],
             graph: Graph::single(),
+            core_penalty: 0.0,
         }
     }
 

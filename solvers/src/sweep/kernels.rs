@@ -72,6 +72,17 @@ pub(crate) struct Geometry {
     pub xl: Vec<f64>,
     /// Their offsets from the box centre ([`Grid::last_offsets`]).
     pub zl: Vec<f64>,
+    /// Core-stability penalty κ (running cost κ Σ_j max(0, −x_j)²).
+    pub core: f64,
+    /// κ max(0, −x_last)² at the last axis's nodes (all zero when κ = 0).
+    pub core_l: Vec<f64>,
+}
+
+/// One axis's share of the core-stability cost: κ max(0, −x)².
+#[inline(always)]
+pub(crate) fn core_term(kappa: f64, x: f64) -> f64 {
+    let neg = if x < 0.0 { -x } else { 0.0 };
+    kappa * neg * neg
 }
 
 impl Geometry {
@@ -80,8 +91,10 @@ impl Geometry {
         simd_available()
     }
 
-    pub(crate) fn new(grid: &Grid, a: M3, q: M3, s: M3, sigma: f64, dt: f64) -> Self {
+    pub(crate) fn new(grid: &Grid, a: M3, q: M3, s: M3, sigma: f64, core: f64, dt: f64) -> Self {
         let d = grid.dim();
+        let xl = grid.axis(d - 1).nodes().to_vec();
+        let core_l = xl.iter().map(|&x| core_term(core, x)).collect();
         let (nl, rows, per, tasks) = grid.row_tasks();
         let mut g = Geometry {
             d,
@@ -104,8 +117,10 @@ impl Geometry {
             per,
             tasks,
             simd: simd_available(),
-            xl: grid.axis(d - 1).nodes().to_vec(),
+            xl,
             zl: grid.last_offsets(),
+            core,
+            core_l,
         };
         for i in 0..d {
             let ax = grid.axis(i);
@@ -447,14 +462,16 @@ unsafe fn thomas<'a, const T: bool>(
 /// HJI right-hand side on a segment: `bl[q]` = b_last, `xo[q]` = v + dt g_last with the
 /// last factor's share of the source g_last = f − ½ b·∇v + Σ_{k<last} b_k ∂_k v (the other
 /// factors add −b_k ∂_k v themselves, see [`block_pass`]), b = A∇v, and the running cost
-/// f = ½(ρ−x)ᵀQ(ρ−x) written along the row as f = f0 + w (f1 + ½Q_ll w),
-/// w = ρ_last − x_last (`f0`, `f1` from the outer coordinates), `xl` = last-axis coordinates.
+/// f = ½(ρ−x)ᵀQ(ρ−x) + κ Σ_j max(0, −x_j)² written along the row as
+/// f = f0 + w (f1 + ½Q_ll w) + κ max(0, −x_last)², w = ρ_last − x_last (`f0`, `f1` from the
+/// outer coordinates, `f0` including their core terms), `xl` = last-axis coordinates.
 #[inline(always)]
 fn hji_rhs_seg<const D: usize>(
     g: &Geometry,
     p: &[[f64; SEG]; D],
     vr: &[f64],
     xl: &[f64],
+    cl: &[f64],
     (f0, f1, rho_l): (f64, f64, f64),
     bl: &mut [f64],
     xo: &mut [f64],
@@ -462,7 +479,7 @@ fn hji_rhs_seg<const D: usize>(
     let l = D - 1;
     let hq = g.half_q[l][l];
     let w = vr.len();
-    let (xl, bl, xo) = (&xl[..w], &mut bl[..w], &mut xo[..w]);
+    let (xl, cl, bl, xo) = (&xl[..w], &cl[..w], &mut bl[..w], &mut xo[..w]);
     for q in 0..w {
         // outer = Σ_{k<l} b_k p_k; g_last = f − ½(outer + b_l p_l) + outer.
         let mut outer = 0.0;
@@ -471,14 +488,17 @@ fn hji_rhs_seg<const D: usize>(
         }
         let blast = bcomp::<D>(&g.a[l], p, q);
         let wl = rho_l - xl[q];
-        let f = f0 + wl * (f1 + hq * wl);
+        // With κ = 0, cl[q] = +0.0 and f + 0.0 = f bitwise (f is never −0.0: f0 starts at
+        // +0.0), so the LQ path is bit-identical.
+        let f = f0 + wl * (f1 + hq * wl) + cl[q];
         bl[q] = blast;
         xo[q] = vr[q] + g.dt * (f + 0.5 * (outer - blast * p[l][q]));
     }
 }
 
 /// Row constants of the running cost (see [`hji_rhs_seg`]): f0 = ½ Σ_{i,k<l} Q_ik w_i w_k,
-/// f1 = Σ_{i<l} Q_il w_i, with w = ρ − x on the outer axes of the row.
+/// f1 = Σ_{i<l} Q_il w_i, with w = ρ − x on the outer axes of the row; with κ > 0, f0 also
+/// holds κ Σ_{k<l} max(0, −x_k)² (constant along the row).
 #[inline(always)]
 fn cost_row<const D: usize>(
     g: &Geometry,
@@ -496,6 +516,11 @@ fn cost_row<const D: usize>(
             f0 += g.half_q[i][k] * wv[i] * wv[k];
         }
         f1 += 2.0 * g.half_q[i][l] * wv[i];
+    }
+    if g.core > 0.0 {
+        for k in 0..l {
+            f0 += core_term(g.core, g.lo[k] + idx[k] as f64 * g.h[k]);
+        }
     }
     (f0, f1)
 }
@@ -551,6 +576,7 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                         &p,
                         vr,
                         &g.xl[j0..],
+                        &g.core_l[j0..],
                         (f0, f1, rho[l]),
                         &mut lb[lane],
                         &mut lx[lane],

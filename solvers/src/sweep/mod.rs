@@ -17,7 +17,9 @@
 //!
 //! 1. drift b^n = A∇v^{n+1} at every node, ∇ by centred differences inside and one-sided
 //!    differences on the boundary faces;
-//! 2. source g^n = ½(ρ^n−x)ᵀQ(ρ^n−x) − ½ b^n·∇v^{n+1}, which at b = A∇v equals
+//! 2. source g^n = f^n − ½ b^n·∇v^{n+1} with the running cost
+//!    f^n = ½(ρ^n−x)ᵀQ(ρ^n−x) + κ Σ_j max(0, −x_j)² (κ = `core_penalty`, 0 in the LQ
+//!    model), which at b = A∇v equals
 //!    f − ½bᵀA⁻¹b = ½∇vᵀA∇v + f − b·∇v (so b·∇v + g = ½∇vᵀA∇v + f: the Hamiltonian);
 //! 3. linear generator L^n = Σ_i L_i, L_i = upwind b_i ∂_i (forward difference where
 //!    b_i > 0, backward where b_i < 0; off-diagonals b_i⁺/h_i and b_i⁻/h_i, both ≥ 0)
@@ -109,6 +111,10 @@ pub struct SweepParams {
     pub sigma: f64,
     /// Horizon T > 0.
     pub horizon: f64,
+    /// Core-stability penalty κ ≥ 0: extra running cost κ Σ_j max(0, −x_j)² (issue 6),
+    /// part of f in the source g of step 2 only (the linear parts, hence the FPK, are
+    /// unchanged). 0 for the LQ model.
+    pub core_penalty: f64,
 }
 
 impl From<&Model> for SweepParams {
@@ -119,6 +125,7 @@ impl From<&Model> for SweepParams {
             s: m.s.clone(),
             sigma: m.sigma,
             horizon: m.horizon,
+            core_penalty: m.core_penalty,
         }
     }
 }
@@ -167,6 +174,12 @@ impl SweepParams {
         }
         if !(self.horizon.is_finite() && self.horizon > 0.0) {
             return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
+        }
+        if !(self.core_penalty.is_finite() && self.core_penalty >= 0.0) {
+            return Err(SolverError::invalid(
+                "cost.core_penalty",
+                "must be finite and ≥ 0",
+            ));
         }
         Ok(())
     }
@@ -300,6 +313,7 @@ impl Sweeper {
             to_m3(&params.q),
             to_m3(&params.s),
             params.sigma,
+            params.core_penalty,
             time.dt(),
         );
         Ok(Sweeper {

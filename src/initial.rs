@@ -1,0 +1,404 @@
+//! Initial populations beyond Gaussians (issue 6): the `kind` of a `[[population]]`
+//! table and its discretisation m_k(·, 0) on the solver's grid (the FPK's initial
+//! condition m(0) = m0 of DESIGN.md §1).
+//!
+//! * `gaussian` (default): N(mean, cov), [`Grid::gaussian`].
+//! * `mixture`: Σ_c w_c N(μ_c, C_c), weights normalised to sum 1; nodal density values.
+//! * `uniform`: the box Π_i [low_i, high_i]; each node gets the fraction of its cell
+//!   inside the box (exact mass for a box inside the grid, cell-average discretisation).
+//! * `file`: an HDF5 dataset (`dataset`, default `density`) or a `.npy` array (float64,
+//!   C order): either a density on the solver's grid (shape = `solver.points`, needs an
+//!   explicit `solver.domain`) or N × d samples, histogrammed onto the grid by
+//!   cloud-in-cell (multilinear) weights.
+//!
+//! Every density is checked (finite, ≥ 0, positive mass) and normalised to mass 1;
+//! [`Initial::normalisation`] is the factor applied (1 / mass before normalisation).
+//! The exact LQ oracle and the automatic domain use the law's mean and covariance
+//! (moment matching, [`InitialSpec::moments`]): in the LQ model the mean and covariance
+//! ODEs (DESIGN.md §3) hold for any initial law.
+
+use crate::error::{AppError, AppResult};
+use ndarray::{Array1, Array2, ArrayD, IxDyn};
+use std::path::{Path, PathBuf};
+use tufield_solvers::grid::Grid;
+use tufield_solvers::linalg::symmetric_eigen;
+use tufield_solvers::model::Population;
+
+/// Contents of a population file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileData {
+    /// A density with the grid's shape.
+    Density(ArrayD<f64>),
+    /// N × d samples.
+    Samples(Array2<f64>),
+}
+
+/// What a `[[population]]` table asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitialSpec {
+    /// N(mean, cov) of the [`Population`].
+    Gaussian,
+    /// Σ_c w_c N(means[c], covs[c]) with Σ w_c = 1.
+    Mixture {
+        /// Weights w_c ≥ 0, normalised to sum 1.
+        weights: Vec<f64>,
+        /// Component means μ_c (length d each).
+        means: Vec<Array1<f64>>,
+        /// Component covariances C_c (d×d, SPD).
+        covs: Vec<Array2<f64>>,
+    },
+    /// Uniform on Π_i [low_i, high_i].
+    Uniform {
+        /// Lower corner.
+        low: Array1<f64>,
+        /// Upper corner (> low on every axis).
+        high: Array1<f64>,
+    },
+    /// Read from a file (resolved against the scenario file's directory).
+    File {
+        /// Resolved path.
+        path: PathBuf,
+        /// HDF5 dataset name (unused for `.npy`).
+        dataset: String,
+        /// What was read.
+        data: FileData,
+    },
+}
+
+/// A discretised initial density and the normalisation applied to it.
+#[derive(Debug, Clone)]
+pub struct Initial {
+    /// m_k(·, 0) on the grid, Σ m · cell = 1.
+    pub density: ArrayD<f64>,
+    /// Factor applied to reach mass 1 (1 / mass of the raw discretisation).
+    pub normalisation: f64,
+}
+
+impl InitialSpec {
+    /// `kind` as written in the scenario.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InitialSpec::Gaussian => "gaussian",
+            InitialSpec::Mixture { .. } => "mixture",
+            InitialSpec::Uniform { .. } => "uniform",
+            InitialSpec::File { .. } => "file",
+        }
+    }
+
+    /// Mean and covariance of the law (moment matching), when they follow from the spec
+    /// alone: analytic for mixtures and boxes, sample moments for sample files; `None`
+    /// for a Gaussian (its own mean/cov) and a grid density (needs the grid).
+    pub fn moments(&self) -> Option<(Array1<f64>, Array2<f64>)> {
+        match self {
+            InitialSpec::Gaussian => None,
+            InitialSpec::Mixture {
+                weights,
+                means,
+                covs,
+            } => {
+                let d = means[0].len();
+                let mut mean = Array1::zeros(d);
+                let mut second = Array2::zeros((d, d));
+                for ((w, mu), c) in weights.iter().zip(means).zip(covs) {
+                    mean.scaled_add(*w, mu);
+                    let outer = outer(mu, mu);
+                    second.scaled_add(*w, &(c + &outer));
+                }
+                let cov = second - outer(&mean, &mean);
+                Some((mean, cov))
+            }
+            InitialSpec::Uniform { low, high } => {
+                let mean = (low + high) * 0.5;
+                let var = (high - low).mapv(|w| w * w / 12.0);
+                Some((mean, Array2::from_diag(&var)))
+            }
+            InitialSpec::File { data, .. } => match data {
+                FileData::Density(_) => None,
+                FileData::Samples(s) => {
+                    let n = s.nrows() as f64;
+                    let mean = s.sum_axis(ndarray::Axis(0)) / n;
+                    let c = s - &mean;
+                    let cov = c.t().dot(&c) / n;
+                    Some((mean, cov))
+                }
+            },
+        }
+    }
+}
+
+fn outer(a: &Array1<f64>, b: &Array1<f64>) -> Array2<f64> {
+    Array2::from_shape_fn((a.len(), b.len()), |(i, j)| a[i] * b[j])
+}
+
+/// Multi-index of flat node `flat` (C order).
+fn multi_index(shape: &[usize], mut flat: usize) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for i in (0..shape.len()).rev() {
+        idx[i] = flat % shape[i];
+        flat /= shape[i];
+    }
+    idx
+}
+
+/// Refuses negative or non-finite entries (naming `key` and the first bad index) and a
+/// zero mass; returns the density normalised to mass 1 and the factor applied.
+pub fn normalise(src: &str, key: &str, grid: &Grid, mut m: ArrayD<f64>) -> AppResult<Initial> {
+    if let Some((flat, v)) = m
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+    {
+        let idx = multi_index(m.shape(), flat);
+        return Err(AppError::invalid(
+            src,
+            key,
+            format!("density entries must be finite and ≥ 0; entry {idx:?} (0-based) is {v}"),
+        ));
+    }
+    let mass = m.sum() * grid.cell_volume();
+    if !(mass.is_finite() && mass > 0.0) {
+        return Err(AppError::invalid(
+            src,
+            key,
+            format!("the density has no mass on the grid (mass {mass:e})"),
+        ));
+    }
+    let factor = 1.0 / mass;
+    m.mapv_inplace(|v| v * factor);
+    Ok(Initial {
+        density: m,
+        normalisation: factor,
+    })
+}
+
+/// Discretises population `k`'s initial law on `grid` (errors name `population[k+1].…`).
+pub fn discretise(
+    src: &str,
+    k: usize,
+    spec: &InitialSpec,
+    pop: &Population,
+    grid: &Grid,
+) -> AppResult<Initial> {
+    let key = |f: &str| format!("population[{}].{f}", k + 1);
+    let solver_err = |f: &str| {
+        let f = f.to_string();
+        move |e| AppError::from_solver(src, &key(&f), e)
+    };
+    let shape = IxDyn(grid.shape());
+    match spec {
+        InitialSpec::Gaussian => {
+            let m = grid
+                .gaussian(pop.mean.view(), pop.cov.view())
+                .map_err(solver_err("cov"))?;
+            Ok(Initial {
+                density: m,
+                normalisation: 1.0,
+            })
+        }
+        InitialSpec::Mixture {
+            weights,
+            means,
+            covs,
+        } => {
+            let d = grid.dim();
+            let mut m = ArrayD::<f64>::zeros(shape);
+            for ((w, mu), c) in weights.iter().zip(means).zip(covs) {
+                let (lambda, u) = symmetric_eigen(c).map_err(solver_err("covs"))?;
+                let norm = (2.0 * std::f64::consts::PI).powi(d as i32).sqrt()
+                    * lambda.iter().product::<f64>().sqrt();
+                for (flat, v) in m.iter_mut().enumerate() {
+                    let x = grid.point(flat);
+                    let dx = &x - mu;
+                    let mut q = 0.0;
+                    for i in 0..d {
+                        let proj: f64 = u.column(i).dot(&dx);
+                        q += proj * proj / lambda[i];
+                    }
+                    *v += w * (-0.5 * q).exp() / norm;
+                }
+            }
+            normalise(src, &key("weights"), grid, m)
+        }
+        InitialSpec::Uniform { low, high } => {
+            let d = grid.dim();
+            // Per axis: fraction of each node's cell [x − h/2, x + h/2] (clipped to the
+            // grid) inside [low, high], divided by the box width.
+            let fractions: Vec<Vec<f64>> = (0..d)
+                .map(|i| {
+                    let ax = grid.axis(i);
+                    let h = ax.spacing();
+                    (0..ax.len())
+                        .map(|j| {
+                            let x = ax.node(j);
+                            let a = (x - 0.5 * h).max(ax.lo());
+                            let b = (x + 0.5 * h).min(ax.hi());
+                            let overlap = (b.min(high[i]) - a.max(low[i])).max(0.0);
+                            overlap / h / (high[i] - low[i])
+                        })
+                        .collect()
+                })
+                .collect();
+            let m = ArrayD::from_shape_fn(shape, |idx| {
+                (0..d).map(|i| fractions[i][idx[i]]).product::<f64>()
+            });
+            normalise(src, &key("low"), grid, m)
+        }
+        InitialSpec::File { data, .. } => match data {
+            FileData::Density(m) => {
+                if m.shape() != grid.shape() {
+                    return Err(AppError::invalid(
+                        src,
+                        key("path"),
+                        format!(
+                            "the density has shape {:?} but the grid (solver.points) is {:?}",
+                            m.shape(),
+                            grid.shape()
+                        ),
+                    ));
+                }
+                normalise(src, &key("path"), grid, m.clone())
+            }
+            FileData::Samples(s) => {
+                let m = cloud_in_cell(src, &key("path"), grid, s)?;
+                normalise(src, &key("path"), grid, m)
+            }
+        },
+    }
+}
+
+/// Cloud-in-cell histogram of N × d samples: each sample spreads weight 1/N over the 2^d
+/// nodes of its cell with multilinear weights; density = weight / cell volume. Samples
+/// outside the grid are refused (naming the first).
+pub fn cloud_in_cell(src: &str, key: &str, grid: &Grid, s: &Array2<f64>) -> AppResult<ArrayD<f64>> {
+    let d = grid.dim();
+    let mut m = ArrayD::<f64>::zeros(IxDyn(grid.shape()));
+    let w = 1.0 / s.nrows() as f64 / grid.cell_volume();
+    for (r, row) in s.rows().into_iter().enumerate() {
+        let mut base = [0usize; 3];
+        let mut frac = [0.0f64; 3];
+        for i in 0..d {
+            let ax = grid.axis(i);
+            let x = row[i];
+            if !(x.is_finite() && x >= ax.lo() && x <= ax.hi()) {
+                return Err(AppError::invalid(
+                    src,
+                    key,
+                    format!(
+                        "sample {r} (0-based) has coordinate {x} on axis {}, outside the grid [{}, {}]",
+                        i + 1,
+                        ax.lo(),
+                        ax.hi()
+                    ),
+                ));
+            }
+            let t = (x - ax.lo()) / ax.spacing();
+            let j = (t.floor() as usize).min(ax.len() - 2);
+            base[i] = j;
+            frac[i] = t - j as f64;
+        }
+        for corner in 0..(1usize << d) {
+            let mut idx = vec![0usize; d];
+            let mut weight = w;
+            for i in 0..d {
+                let up = (corner >> i) & 1 == 1;
+                idx[i] = base[i] + usize::from(up);
+                weight *= if up { frac[i] } else { 1.0 - frac[i] };
+            }
+            m[IxDyn(&idx)] += weight;
+        }
+    }
+    Ok(m)
+}
+
+/// Reads a population file: `.npy` (float64, C order) or HDF5 (`dataset`). The key names
+/// `population[k].path` in errors.
+pub fn read_file(src: &str, key: &str, path: &Path, dataset: &str) -> AppResult<ArrayD<f64>> {
+    let bad = |m: String| AppError::invalid(src, key, format!("{}: {m}", path.display()));
+    if path.extension().and_then(|e| e.to_str()) == Some("npy") {
+        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        return parse_npy(&bytes).map_err(bad);
+    }
+    let file = hdf5::File::open(path).map_err(|e| bad(format!("cannot open as HDF5: {e}")))?;
+    let ds = file.dataset(dataset).map_err(|e| {
+        bad(format!(
+            "no dataset `{dataset}` (set population.dataset): {e}"
+        ))
+    })?;
+    ds.read_dyn::<f64>()
+        .map_err(|e| bad(format!("cannot read dataset `{dataset}` as float64: {e}")))
+}
+
+/// Minimal `.npy` reader (format versions 1–3): little-endian float64 (`<f8`), C order.
+pub fn parse_npy(bytes: &[u8]) -> Result<ArrayD<f64>, String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file (bad magic)".into());
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = bytes
+        .get(start..start + hlen)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or("truncated .npy header")?;
+    let field = |name: &str| -> Result<&str, String> {
+        let at = header
+            .find(&format!("'{name}'"))
+            .ok_or(format!("header has no '{name}'"))?;
+        let rest = &header[at + name.len() + 2..];
+        Ok(rest.trim_start().trim_start_matches(':').trim_start())
+    };
+    let descr = field("descr")?;
+    if !(descr.starts_with("'<f8'") || descr.starts_with("'float64'")) {
+        return Err(format!(
+            "dtype must be little-endian float64 ('<f8'), got {descr:.10}"
+        ));
+    }
+    if !field("fortran_order")?.starts_with("False") {
+        return Err("Fortran-order arrays are not supported (save with C order)".into());
+    }
+    let shape_txt = field("shape")?;
+    let close = shape_txt.find(')').ok_or("bad shape in header")?;
+    let shape: Vec<usize> = shape_txt[1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|e| format!("bad shape entry {s}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let n: usize = shape.iter().product();
+    let data = &bytes[start + hlen..];
+    if data.len() != 8 * n {
+        return Err(format!(
+            "expected {} bytes of data for shape {shape:?}, found {}",
+            8 * n,
+            data.len()
+        ));
+    }
+    let values: Vec<f64> = data
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())
+}
+
+/// Classifies a file array for a d-dimensional grid: a 2-D array with d columns and a
+/// different shape from the grid is N × d samples; anything else is a grid density
+/// (its shape is checked against the grid later).
+pub fn classify(data: ArrayD<f64>, grid_shape: Option<&[usize]>, d: usize) -> FileData {
+    let is_grid = grid_shape.is_some_and(|g| g == data.shape());
+    if !is_grid && data.ndim() == 2 && data.shape()[1] == d {
+        let s = data
+            .into_dimensionality::<ndarray::Ix2>()
+            .expect("checked 2-D");
+        FileData::Samples(s)
+    } else {
+        FileData::Density(data)
+    }
+}
