@@ -89,6 +89,10 @@ pub struct PlotArgs {
     /// Directory for the PNG files (default: the file's directory; created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Times of the density panels (comma-separated, at most 6; the nearest stored
+    /// snapshot is drawn). Default: first, middle and last snapshot.
+    #[arg(long, value_name = "T1,T2,...", value_delimiter = ',')]
+    pub times: Option<Vec<f64>>,
 }
 
 /// Arguments of `tufield simulate`.

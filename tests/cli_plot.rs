@@ -77,3 +77,35 @@ fn plot_refuses_files_that_are_not_tufield_outputs() {
     let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(leftovers, 1, "no figure written");
 }
+
+#[test]
+fn density_panels_at_chosen_times_and_bad_times_refused() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let sc = scenario("lqc_1d_chain3.toml");
+    let args = [
+        "solve",
+        sc.to_str().unwrap(),
+        "--out",
+        "one.h5",
+        "-q",
+        "--set",
+        "solver.points=41",
+        "--set",
+        "solver.steps=20",
+    ];
+    assert_eq!(tufield_in(d, &args).code, 0);
+    let run = tufield_in(
+        d,
+        &["plot", "one.h5", "--out", "a", "--times", "0,0.25,0.5,1"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(png_size(&d.join("a/one_density_0.png")), (1200, 800));
+    let bad = tufield_in(
+        d,
+        &["plot", "one.h5", "--out", "b", "--times", "0,1,2,3,4,5,6"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--times"), "{}", bad.stderr);
+    assert!(!d.join("b").exists());
+}

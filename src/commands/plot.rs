@@ -119,7 +119,15 @@ impl Input {
 
 /// Runs the command: reads `FILE`, writes the figures, prints their paths.
 pub fn run(args: &PlotArgs, quiet: bool) -> AppResult<()> {
-    let figures = plot_file(&args.file, args.out.as_deref())?;
+    let times = args.times.as_deref().unwrap_or(&[]);
+    if times.len() > 6 || times.iter().any(|t| !t.is_finite()) {
+        return Err(AppError::invalid(
+            args.file.display().to_string(),
+            "--times",
+            "give at most 6 finite times, e.g. --times 0,0.5,1",
+        ));
+    }
+    let figures = plot_file(&args.file, args.out.as_deref(), times)?;
     if !quiet {
         for f in &figures {
             println!("wrote {}", f.display());
@@ -129,8 +137,9 @@ pub fn run(args: &PlotArgs, quiet: bool) -> AppResult<()> {
 }
 
 /// Writes the figures of `file` into `out_dir` (default: the file's directory) and
-/// returns their paths.
-pub fn plot_file(file: &Path, out_dir: Option<&Path>) -> AppResult<Vec<PathBuf>> {
+/// returns their paths. `times` selects the density panels (nearest snapshots; empty:
+/// first, middle and last).
+pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResult<Vec<PathBuf>> {
     let input = Input {
         path: file.to_path_buf(),
         file: hdf5::File::open(file).map_err(|e| AppError::Invalid {
@@ -170,7 +179,7 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>) -> AppResult<Vec<PathBuf>>
             }
             let mut k = 0;
             while input.has(&format!("populations/{k}/density")) {
-                out.push(density_figure(&input, &dir, &stem, k)?);
+                out.push(density_figure(&input, &dir, &stem, k, times)?);
                 k += 1;
             }
         }
@@ -539,7 +548,13 @@ fn colour(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-fn density_figure(input: &Input, dir: &Path, stem: &str, k: usize) -> AppResult<PathBuf> {
+fn density_figure(
+    input: &Input,
+    dir: &Path,
+    stem: &str,
+    k: usize,
+    times: &[f64],
+) -> AppResult<PathBuf> {
     let dens = input.nd(&format!("populations/{k}/density"))?;
     let snap_t = input.vec("snapshot_time")?;
     let d = dens.ndim() - 1;
@@ -550,7 +565,22 @@ fn density_figure(input: &Input, dir: &Path, stem: &str, k: usize) -> AppResult<
     let name = input.population_name(&format!("populations/{k}"), k);
     let count = dens.shape()[0];
     let picks: Vec<usize> = {
-        let mut v = vec![0, count / 2, count.saturating_sub(1)];
+        let mut v = if times.is_empty() {
+            vec![0, count / 2, count.saturating_sub(1)]
+        } else {
+            times
+                .iter()
+                .map(|t| {
+                    (0..count)
+                        .min_by(|&a, &b| {
+                            let da = (snap_t.get(a).copied().unwrap_or(f64::INFINITY) - t).abs();
+                            let db = (snap_t.get(b).copied().unwrap_or(f64::INFINITY) - t).abs();
+                            da.total_cmp(&db)
+                        })
+                        .unwrap_or(0)
+                })
+                .collect()
+        };
         v.dedup();
         v
     };
