@@ -6,6 +6,8 @@
 //! * `cargo bench --bench simulate -- --report [--threads 1,2]` — 10⁶ copies × 20 steps per
 //!   case and thread count, printing copies × steps per second.
 
+mod common;
+
 use criterion::Criterion;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -62,14 +64,7 @@ fn report(threads: &[usize]) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--report") {
-        let threads = args
-            .iter()
-            .position(|a| a == "--threads")
-            .and_then(|i| args.get(i + 1))
-            .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
-            .unwrap_or_else(|| vec![1, 2]);
+    if let Some(threads) = common::report_threads() {
         report(&threads);
         return;
     }

@@ -7,6 +7,8 @@
 //!   printing wall time, iterations, throughput in grid points × time steps per second
 //!   (counting one HJI and one FPK sweep per population per iteration) and peak memory.
 
+mod common;
+
 use criterion::Criterion;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,13 +21,6 @@ const SCENARIO: &str = "scenarios/lqc_2d_chain3.toml";
 fn scenario() -> Scenario {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     Scenario::load(&root.join(SCENARIO), &[]).expect("default scenario loads")
-}
-
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 fn report(threads: &[usize]) {
@@ -54,20 +49,13 @@ fn report(threads: &[usize]) {
             grid.len(),
             sc.settings.steps,
             r.lq_mean_distance,
-            peak_rss_mb().unwrap_or(f64::NAN)
+            common::peak_rss_mb().unwrap_or(f64::NAN)
         );
     }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--report") {
-        let threads = args
-            .iter()
-            .position(|a| a == "--threads")
-            .and_then(|i| args.get(i + 1))
-            .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
-            .unwrap_or_else(|| vec![1, 2]);
+    if let Some(threads) = common::report_threads() {
         report(&threads);
         return;
     }

@@ -1510,7 +1510,7 @@ fn population_any(
                 };
                 let init = initial::discretise(src, k, &spec, &pop0, &grid)?;
                 let mom = grid
-                    .moments(init.density.as_slice().expect("standard layout"))
+                    .moments(&init.density.iter().copied().collect::<Vec<f64>>())
                     .map_err(|e| AppError::from_solver(src, &key("path"), e))?;
                 require_spd(src, &key("path"), &mom.cov)?;
                 return Ok((
@@ -1525,9 +1525,13 @@ fn population_any(
             spec
         }
     };
-    let (mean, cov) = spec
-        .moments()
-        .expect("non-Gaussian, non-grid kinds have moments");
+    let (mean, cov) = spec.moments().ok_or_else(|| {
+        AppError::invalid(
+            src,
+            key("kind"),
+            "the moments of this initial law could not be computed",
+        )
+    })?;
     require_spd(
         src,
         &key(if kind == "file" { "path" } else { "kind" }),
