@@ -342,13 +342,7 @@ fn means_figure_of(
                 }
             }
             if i == 0 {
-                chart
-                    .configure_series_labels()
-                    .label_font(("sans-serif", 15))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|e| format!("{e:?}"))?;
+                legend(&mut chart)?;
             }
         }
         Ok(())
@@ -526,6 +520,23 @@ fn residual_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> 
     })
 }
 
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The series legend, drawn the same way on every figure.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| format!("{e:?}"))
+}
+
 /// Viridis-like colour for t ∈ [0, 1].
 fn colour(t: f64) -> RGBColor {
     const STOPS: [(f64, f64, f64); 5] = [
@@ -619,13 +630,7 @@ fn density_figure(
                         PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                     });
             }
-            chart
-                .configure_series_labels()
-                .label_font(("sans-serif", 15))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| format!("{e:?}"))?;
+            legend(&mut chart)?;
             return Ok(());
         }
         let panels = root.split_evenly((1, picks.len()));
