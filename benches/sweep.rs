@@ -35,6 +35,7 @@ fn cases() -> Vec<Case> {
                 sigma: 0.3,
                 horizon: 1.0,
                 core_penalty: 0.0,
+                controls: None,
             },
             mean: array![0.4],
             cov: array![[0.0225]],
@@ -50,6 +51,7 @@ fn cases() -> Vec<Case> {
                 sigma: 0.3,
                 horizon: 1.0,
                 core_penalty: 0.0,
+                controls: None,
             },
             mean: array![0.3, -0.2],
             cov: array![[0.04, 0.01], [0.01, 0.03]],
@@ -65,6 +67,7 @@ fn cases() -> Vec<Case> {
                 sigma: 0.3,
                 horizon: 1.0,
                 core_penalty: 0.0,
+                controls: None,
             },
             mean: array![0.3, -0.2, 0.1],
             cov: array![

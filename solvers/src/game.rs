@@ -13,6 +13,7 @@
 
 pub mod characteristic;
 pub mod condition;
+mod controls;
 
 pub use characteristic::CharacteristicFunction;
 pub use condition::{

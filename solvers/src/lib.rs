@@ -9,6 +9,7 @@ pub mod fixed_point;
 pub mod game;
 pub mod graph;
 pub mod grid;
+pub mod hamiltonian;
 pub mod linalg;
 pub mod lq;
 pub mod modal;

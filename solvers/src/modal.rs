@@ -288,6 +288,7 @@ impl ModalDecomposition {
             populations,
             graph: self.model.graph.clone(),
             core_penalty: 0.0,
+            controls: None,
         })
     }
 
@@ -570,6 +571,7 @@ mod tests {
             }],
             graph: Graph::single(),
             core_penalty: 0.0,
+            controls: None,
         }
     }
 

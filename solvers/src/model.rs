@@ -11,6 +11,7 @@
 
 use crate::error::{Result, SolverError};
 use crate::graph::Graph;
+use crate::hamiltonian::ControlLaw;
 use crate::linalg::{is_symmetric, symmetric_eigenvalues};
 use ndarray::{Array1, Array2};
 
@@ -48,6 +49,10 @@ pub struct Model {
     /// cost κ Σ_j max(0, −x_j)² on negative excesses along the grid axes, added to the
     /// HJI running cost f of DESIGN.md §1 only. κ = 0 is the LQ model; κ > 0 is not LQ.
     pub core_penalty: f64,
+    /// Control channels of the projected game ([`crate::hamiltonian`]), with the bounds
+    /// `bounds.allocation` / `bounds.disturbance` (issue 6). `None` for an expert A
+    /// (no split into designer and disturbance); an unbounded law is the LQ model.
+    pub controls: Option<ControlLaw>,
 }
 
 impl Model {
@@ -59,7 +64,12 @@ impl Model {
     /// True when the model is linear-quadratic (κ = 0), i.e. the exact LQ oracle of
     /// DESIGN.md §3 describes its equilibrium.
     pub fn is_lq(&self) -> bool {
-        self.core_penalty == 0.0
+        self.core_penalty == 0.0 && !self.is_bounded()
+    }
+
+    /// True when some control has a finite bound (saturating Hamiltonian).
+    pub fn is_bounded(&self) -> bool {
+        self.controls.as_ref().is_some_and(|l| l.is_bounded())
     }
 
     /// Number of populations p.
@@ -129,6 +139,9 @@ impl Model {
                 "cost.core_penalty",
                 "must be finite and ≥ 0",
             ));
+        }
+        if let Some(law) = &self.controls {
+            law.validate(&self.a)?;
         }
         if self.populations.len() != self.graph.len() {
             return Err(SolverError::invalid(

@@ -39,6 +39,7 @@ fn params(d: usize, kappa: f64) -> SweepParams {
         sigma: 0.3,
         horizon: 1.0,
         core_penalty: kappa,
+        controls: None,
     }
 }
 
@@ -161,6 +162,7 @@ fn model(mean: f64, kappa: f64) -> Model {
         }],
         graph: Graph::single(),
         core_penalty: kappa,
+        controls: None,
     }
 }
 

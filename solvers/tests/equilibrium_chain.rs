@@ -33,6 +33,7 @@ fn chain_model(a: Array2<f64>, means: &[Array1<f64>], std: f64) -> Model {
             .collect(),
         graph: Graph::new(means.len(), &GraphKind::Chain).unwrap(),
         core_penalty: 0.0,
+        controls: None,
     }
 }
 

@@ -27,6 +27,7 @@ fn model_1d() -> Model {
         }],
         graph: Graph::single(),
         core_penalty: 0.0,
+        controls: None,
     }
 }
 

@@ -38,6 +38,7 @@ impl Problem {
             sigma: self.sigma,
             horizon: self.horizon,
             core_penalty: 0.0,
+            controls: None,
         }
     }
 
@@ -56,6 +57,7 @@ impl Problem {
             }],
             graph: Graph::single(),
             core_penalty: 0.0,
+            controls: None,
         }
     }
 }

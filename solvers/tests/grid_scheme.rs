@@ -32,6 +32,7 @@ fn params(d: usize) -> SweepParams {
         sigma: 0.3,
         horizon: 1.0,
         core_penalty: 0.0,
+        controls: None,
     }
 }
 
@@ -493,6 +494,7 @@ fn auto_domain_follows_the_stated_rule() {
         populations: pops,
         graph: Graph::new(2, &GraphKind::Chain).unwrap(),
         core_penalty: 0.0,
+        controls: None,
     };
     let g = Grid::auto(&model, &[41, 31], 6.0).unwrap();
     let s = [

@@ -43,6 +43,7 @@ fn full_model(n: usize, gamma: f64, populations: Vec<Population>) -> Model {
         populations,
         graph,
         core_penalty: 0.0,
+        controls: None,
     }
 }
 

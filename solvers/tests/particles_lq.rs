@@ -40,6 +40,7 @@ fn model_1d() -> Model {
         ],
         graph: Graph::new(3, &GraphKind::Chain).unwrap(),
         core_penalty: 0.0,
+        controls: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn model_2d() -> Model {
         ],
         graph: Graph::new(3, &GraphKind::Chain).unwrap(),
         core_penalty: 0.0,
+        controls: None,
     }
 }
 

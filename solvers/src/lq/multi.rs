@@ -518,6 +518,7 @@ mod tests {
                 .collect(),
             graph: Graph::new(p, &kind).unwrap(),
             core_penalty: 0.0,
+            controls: None,
         }
     }
 

@@ -101,6 +101,7 @@ mod tests {
             }],
             graph: Graph::single(),
             core_penalty: 0.0,
+            controls: None,
         }
     }
 

@@ -25,6 +25,7 @@
 
 use super::par::SharedMut;
 use crate::grid::{Grid, MomentPartial, MAX_DIM, ROW_GROUP};
+use crate::hamiltonian::{channel_control, PackedChannel, Player};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -76,6 +77,11 @@ pub(crate) struct Geometry {
     pub core: f64,
     /// κ max(0, −x_last)² at the last axis's nodes (all zero when κ = 0).
     pub core_l: Vec<f64>,
+    /// Control channels of the Hamiltonian ([`crate::hamiltonian`]); used when `sat`.
+    pub law: Vec<PackedChannel>,
+    /// Drift and control cost from the channels ([`sat_node`]) instead of b = Ap: bounded
+    /// controls, or policy evaluation (designer channels read a policy's gradient).
+    pub sat: bool,
 }
 
 /// One axis's share of the core-stability cost: κ max(0, −x)².
@@ -121,6 +127,8 @@ impl Geometry {
             zl: grid.last_offsets(),
             core,
             core_l,
+            law: Vec::new(),
+            sat: false,
         };
         for i in 0..d {
             let ax = grid.axis(i);
@@ -290,6 +298,61 @@ fn bcomp<const D: usize>(a: &[f64; MAX_DIM], p: &[[f64; SEG]; D], q: usize) -> f
         s += a[k] * p[k][q];
     }
     s
+}
+
+/// Drift b (all D components) and running control cost ℓ at segment position q from the
+/// control channels (H(p) = b·p + ℓ, [`crate::hamiltonian`]): designer channels read the
+/// gradient `pd` (a policy's in policy evaluation, otherwise `p` itself), disturbance
+/// channels read `p`.
+#[inline(always)]
+fn sat_node<const D: usize>(
+    law: &[PackedChannel],
+    p: &[[f64; SEG]; D],
+    pd: &[[f64; SEG]; D],
+    q: usize,
+) -> ([f64; MAX_DIM], f64) {
+    let mut b = [0.0; MAX_DIM];
+    let mut ell = 0.0;
+    for ch in law {
+        let src = if ch.designer { pd } else { p };
+        let mut s = ch.col[0] * src[0][q];
+        for k in 1..D {
+            s += ch.col[k] * src[k][q];
+        }
+        let player = if ch.designer {
+            Player::Designer
+        } else {
+            Player::Disturbance
+        };
+        let a = channel_control(player, ch.inv_r, ch.bound, s);
+        for k in 0..D {
+            b[k] += ch.col[k] * a;
+        }
+        let half = 0.5 * ch.weight * a * a;
+        if ch.designer {
+            ell += half;
+        } else {
+            ell -= half;
+        }
+    }
+    (b, ell)
+}
+
+/// Drift component `i` at segment position q: b_i = (Ap)_i, or from the channels when
+/// `g.sat`.
+#[inline(always)]
+fn drift_comp<const D: usize>(
+    g: &Geometry,
+    p: &[[f64; SEG]; D],
+    pd: &[[f64; SEG]; D],
+    q: usize,
+    i: usize,
+) -> f64 {
+    if g.sat {
+        sat_node::<D>(&g.law, p, pd, q).0[i]
+    } else {
+        bcomp::<D>(&g.a[i], p, q)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -469,6 +532,7 @@ unsafe fn thomas<'a, const T: bool>(
 fn hji_rhs_seg<const D: usize>(
     g: &Geometry,
     p: &[[f64; SEG]; D],
+    pd: &[[f64; SEG]; D],
     vr: &[f64],
     xl: &[f64],
     cl: &[f64],
@@ -480,6 +544,21 @@ fn hji_rhs_seg<const D: usize>(
     let hq = g.half_q[l][l];
     let w = vr.len();
     let (xl, cl, bl, xo) = (&xl[..w], &cl[..w], &mut bl[..w], &mut xo[..w]);
+    if g.sat {
+        // g_last = f + ℓ + Σ_{k<l} b_k p_k (with b = Ap and ℓ = −½b·p this is the line below).
+        for q in 0..w {
+            let (b, ell) = sat_node::<D>(&g.law, p, pd, q);
+            let mut outer = 0.0;
+            for i in 0..l {
+                outer += b[i] * p[i][q];
+            }
+            let wl = rho_l - xl[q];
+            let f = f0 + wl * (f1 + hq * wl) + cl[q];
+            bl[q] = b[l];
+            xo[q] = vr[q] + g.dt * (f + ell + outer);
+        }
+        return;
+    }
     for q in 0..w {
         // outer = Σ_{k<l} b_k p_k; g_last = f − ½(outer + b_l p_l) + outer.
         let mut outer = 0.0;
@@ -534,6 +613,7 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
     g: &Geometry,
     grid: &Grid,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: SharedMut<'_>,
     rho: &[f64; MAX_DIM],
     r0: usize,
@@ -545,6 +625,7 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
     let l = D - 1;
     let (tx, tb) = scratch.split_at_mut(LANES * nl);
     let mut p = [[0.0; SEG]; D];
+    let mut pp = [[0.0; SEG]; D];
     let mut lb = [[0.0f64; SEG]; LANES];
     let mut lx = [[0.0f64; SEG]; LANES];
     let mut bad = 0u64;
@@ -568,12 +649,17 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                 let off = r * nl;
                 let idx = &idxs[lane];
                 seg_grad::<D>(g, v, r, idx, j0, w, &mut p);
+                if let Some(pv) = pol {
+                    seg_grad::<D>(g, pv, r, idx, j0, w, &mut pp);
+                }
+                let pd = if pol.is_some() { &pp } else { &p };
                 if HJI {
                     let (f0, f1) = costs[lane];
                     let vr = &v[off + j0..off + j0 + w];
                     hji_rhs_seg::<D>(
                         g,
                         &p,
+                        pd,
                         vr,
                         &g.xl[j0..],
                         &g.core_l[j0..],
@@ -581,6 +667,13 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                         &mut lb[lane],
                         &mut lx[lane],
                     );
+                } else if g.sat {
+                    for (q, b) in lb[lane][..w].iter_mut().enumerate() {
+                        *b = sat_node::<D>(&g.law, &p, pd, q).0[l];
+                    }
+                    // SAFETY: row r belongs to this task; no other borrow of it is alive.
+                    let xr = unsafe { x.slice(off + j0, w) };
+                    lx[lane][..w].copy_from_slice(xr);
                 } else {
                     for (q, b) in lb[lane][..w].iter_mut().enumerate() {
                         *b = bcomp::<D>(&g.a[l], &p, q);
@@ -654,6 +747,7 @@ unsafe fn row_task_avx2<const D: usize, const HJI: bool, const T: bool>(
     g: &Geometry,
     grid: &Grid,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: SharedMut<'_>,
     rho: &[f64; MAX_DIM],
     r0: usize,
@@ -661,13 +755,14 @@ unsafe fn row_task_avx2<const D: usize, const HJI: bool, const T: bool>(
     partial: Option<&mut MomentPartial>,
     scratch: &mut [f64],
 ) -> u64 {
-    row_task::<D, HJI, T>(g, grid, v, x, rho, r0, r1, partial, scratch)
+    row_task::<D, HJI, T>(g, grid, v, pol, x, rho, r0, r1, partial, scratch)
 }
 
 fn row_task_dispatch<const D: usize, const HJI: bool, const T: bool>(
     g: &Geometry,
     grid: &Grid,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: SharedMut<'_>,
     rho: &[f64; MAX_DIM],
     t: usize,
@@ -683,10 +778,10 @@ fn row_task_dispatch<const D: usize, const HJI: bool, const T: bool>(
         if g.simd {
             // SAFETY: AVX2 was detected at run time (`simd_available`).
             return unsafe {
-                row_task_avx2::<D, HJI, T>(g, grid, v, x, rho, r0, r1, partial, scratch)
+                row_task_avx2::<D, HJI, T>(g, grid, v, pol, x, rho, r0, r1, partial, scratch)
             };
         }
-        row_task::<D, HJI, T>(g, grid, v, x, rho, r0, r1, partial, scratch)
+        row_task::<D, HJI, T>(g, grid, v, pol, x, rho, r0, r1, partial, scratch)
     })
 }
 
@@ -694,6 +789,7 @@ fn row_pass_d<const D: usize, const HJI: bool, const T: bool>(
     g: &Geometry,
     grid: &Grid,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: &mut [f64],
     rho: &[f64; MAX_DIM],
     partials: Option<&mut [MomentPartial]>,
@@ -703,11 +799,11 @@ fn row_pass_d<const D: usize, const HJI: bool, const T: bool>(
         Some(parts) => parts
             .par_iter_mut()
             .enumerate()
-            .map(|(t, p)| row_task_dispatch::<D, HJI, T>(g, grid, v, xs, rho, t, Some(p)))
+            .map(|(t, p)| row_task_dispatch::<D, HJI, T>(g, grid, v, pol, xs, rho, t, Some(p)))
             .reduce(|| 0, |a, b| a | b),
         None => (0..g.tasks)
             .into_par_iter()
-            .map(|t| row_task_dispatch::<D, HJI, T>(g, grid, v, xs, rho, t, None))
+            .map(|t| row_task_dispatch::<D, HJI, T>(g, grid, v, pol, xs, rho, t, None))
             .reduce(|| 0, |a, b| a | b),
     };
     bad == 0
@@ -721,6 +817,7 @@ pub(crate) fn row_pass(
     g: &Geometry,
     grid: &Grid,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: &mut [f64],
     rho: Option<&[f64]>,
     transpose: bool,
@@ -734,10 +831,10 @@ pub(crate) fn row_pass(
     macro_rules! go {
         ($d:literal) => {
             match (rho.is_some(), transpose) {
-                (true, false) => row_pass_d::<$d, true, false>(g, grid, v, x, &r, partials),
-                (true, true) => row_pass_d::<$d, true, true>(g, grid, v, x, &r, partials),
-                (false, false) => row_pass_d::<$d, false, false>(g, grid, v, x, &r, partials),
-                (false, true) => row_pass_d::<$d, false, true>(g, grid, v, x, &r, partials),
+                (true, false) => row_pass_d::<$d, true, false>(g, grid, v, pol, x, &r, partials),
+                (true, true) => row_pass_d::<$d, true, true>(g, grid, v, pol, x, &r, partials),
+                (false, false) => row_pass_d::<$d, false, false>(g, grid, v, pol, x, &r, partials),
+                (false, true) => row_pass_d::<$d, false, true>(g, grid, v, pol, x, &r, partials),
             }
         };
     }
@@ -758,6 +855,7 @@ pub(crate) fn row_pass(
 fn block_task<const D: usize, const T: bool>(
     g: &Geometry,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: SharedMut<'_>,
     axis: usize,
     hji: bool,
@@ -775,6 +873,7 @@ fn block_task<const D: usize, const T: bool>(
     let w = SEG.min(nl - j0);
     let row0 = o * n * stride + q * nl; // flat offset of the task's row at position 0 on `axis`
     let mut p = [[0.0; SEG]; D];
+    let mut pp = [[0.0; SEG]; D];
     let r0 = row0 / nl;
     let rstride = stride / nl;
     let mut idx = row_outer::<D>(g, r0);
@@ -786,8 +885,18 @@ fn block_task<const D: usize, const T: bool>(
         }
         idx[axis] = j;
         seg_grad::<D>(g, v, r0 + j * rstride, &idx, j0, w, &mut p);
-        for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
-            *b = bcomp::<D>(&g.a[axis], &p, qq);
+        if g.sat {
+            if let Some(pv) = pol {
+                seg_grad::<D>(g, pv, r0 + j * rstride, &idx, j0, w, &mut pp);
+            }
+            let pd = if pol.is_some() { &pp } else { &p };
+            for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
+                *b = sat_node::<D>(&g.law, &p, pd, qq).0[axis];
+            }
+        } else {
+            for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
+                *b = bcomp::<D>(&g.a[axis], &p, qq);
+            }
         }
         if hji {
             // HJI: this factor's share −b_axis ∂_axis v of the source, added before the solve.
@@ -822,18 +931,20 @@ fn block_task<const D: usize, const T: bool>(
 unsafe fn block_task_avx2<const D: usize, const T: bool>(
     g: &Geometry,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: SharedMut<'_>,
     axis: usize,
     hji: bool,
     t: usize,
     scratch: &mut [f64],
 ) -> u64 {
-    block_task::<D, T>(g, v, x, axis, hji, t, scratch)
+    block_task::<D, T>(g, v, pol, x, axis, hji, t, scratch)
 }
 
 fn block_pass_d<const D: usize, const T: bool>(
     g: &Geometry,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: &mut [f64],
     axis: usize,
     hji: bool,
@@ -849,9 +960,11 @@ fn block_pass_d<const D: usize, const T: bool>(
                 #[cfg(target_arch = "x86_64")]
                 if g.simd {
                     // SAFETY: AVX2 was detected at run time (`simd_available`).
-                    return unsafe { block_task_avx2::<D, T>(g, v, xs, axis, hji, t, scratch) };
+                    return unsafe {
+                        block_task_avx2::<D, T>(g, v, pol, xs, axis, hji, t, scratch)
+                    };
                 }
-                block_task::<D, T>(g, v, xs, axis, hji, t, scratch)
+                block_task::<D, T>(g, v, pol, xs, axis, hji, t, scratch)
             })
         })
         .reduce(|| 0, |a, b| a | b);
@@ -864,6 +977,7 @@ fn block_pass_d<const D: usize, const T: bool>(
 pub(crate) fn block_pass(
     g: &Geometry,
     v: &[f64],
+    pol: Option<&[f64]>,
     x: &mut [f64],
     axis: usize,
     transpose: bool,
@@ -872,10 +986,10 @@ pub(crate) fn block_pass(
     debug_assert!(axis + 1 < g.d && v.len() == g.len && x.len() == g.len);
     debug_assert!(!(hji && transpose));
     match (g.d, transpose) {
-        (2, false) => block_pass_d::<2, false>(g, v, x, axis, hji),
-        (2, true) => block_pass_d::<2, true>(g, v, x, axis, false),
-        (_, false) => block_pass_d::<3, false>(g, v, x, axis, hji),
-        (_, true) => block_pass_d::<3, true>(g, v, x, axis, false),
+        (2, false) => block_pass_d::<2, false>(g, v, pol, x, axis, hji),
+        (2, true) => block_pass_d::<2, true>(g, v, pol, x, axis, false),
+        (_, false) => block_pass_d::<3, false>(g, v, pol, x, axis, hji),
+        (_, true) => block_pass_d::<3, true>(g, v, pol, x, axis, false),
     }
 }
 
@@ -883,20 +997,30 @@ pub(crate) fn block_pass(
 // Other passes
 // ---------------------------------------------------------------------------------------
 
-fn drift_field_d<const D: usize>(g: &Geometry, v: &[f64], out: &mut [Vec<f64>]) {
+fn drift_field_d<const D: usize>(
+    g: &Geometry,
+    v: &[f64],
+    pol: Option<&[f64]>,
+    out: &mut [Vec<f64>],
+) {
     let nl = g.nl;
     let outs: Vec<SharedMut<'_>> = out.iter_mut().map(|o| SharedMut::new(o)).collect();
     (0..g.rows).into_par_iter().for_each(|r| {
         let mut p = [[0.0; SEG]; D];
+        let mut pp = [[0.0; SEG]; D];
         let idx = row_outer::<D>(g, r);
         for j0 in (0..nl).step_by(SEG) {
             let w = SEG.min(nl - j0);
             seg_grad::<D>(g, v, r, &idx, j0, w, &mut p);
+            if let Some(pv) = pol {
+                seg_grad::<D>(g, pv, r, &idx, j0, w, &mut pp);
+            }
+            let pd = if pol.is_some() { &pp } else { &p };
             for i in 0..D {
                 // SAFETY: row r of every output belongs to this task only.
                 let o = unsafe { outs[i].slice(r * nl + j0, w) };
                 for (q, b) in o.iter_mut().enumerate() {
-                    *b = bcomp::<D>(&g.a[i], &p, q);
+                    *b = drift_comp::<D>(g, &p, pd, q, i);
                 }
             }
         }
@@ -904,11 +1028,11 @@ fn drift_field_d<const D: usize>(g: &Geometry, v: &[f64], out: &mut [Vec<f64>]) 
 }
 
 /// All drift components b = A∇v (the coefficients the passes use) into `out[0..d]`.
-pub(crate) fn drift_field(g: &Geometry, v: &[f64], out: &mut [Vec<f64>]) {
+pub(crate) fn drift_field(g: &Geometry, v: &[f64], pol: Option<&[f64]>, out: &mut [Vec<f64>]) {
     match g.d {
-        1 => drift_field_d::<1>(g, v, out),
-        2 => drift_field_d::<2>(g, v, out),
-        _ => drift_field_d::<3>(g, v, out),
+        1 => drift_field_d::<1>(g, v, pol, out),
+        2 => drift_field_d::<2>(g, v, pol, out),
+        _ => drift_field_d::<3>(g, v, pol, out),
     }
 }
 

@@ -91,6 +91,7 @@ mod par;
 
 use crate::error::{Result, SolverError};
 use crate::grid::{Grid, MomentPartial, MAX_DIM};
+use crate::hamiltonian::ControlLaw;
 use crate::linalg::{is_symmetric, symmetric_eigenvalues};
 use crate::model::Model;
 use kernels::{Geometry, M3};
@@ -115,6 +116,11 @@ pub struct SweepParams {
     /// part of f in the source g of step 2 only (the linear parts, hence the FPK, are
     /// unchanged). 0 for the LQ model.
     pub core_penalty: f64,
+    /// Control channels of the Hamiltonian ([`crate::hamiltonian`]): needed for bounded
+    /// controls (then b = ∇H(p) is the saturated drift and the source carries the control
+    /// cost ℓ) and for policy evaluation ([`Sweeper::set_designer_policy`]). `None`, or an
+    /// unbounded law, gives the quadratic Hamiltonian ½pᵀAp with b = Ap.
+    pub controls: Option<ControlLaw>,
 }
 
 impl From<&Model> for SweepParams {
@@ -126,6 +132,7 @@ impl From<&Model> for SweepParams {
             sigma: m.sigma,
             horizon: m.horizon,
             core_penalty: m.core_penalty,
+            controls: m.controls.clone(),
         }
     }
 }
@@ -181,6 +188,9 @@ impl SweepParams {
                 "must be finite and ≥ 0",
             ));
         }
+        if let Some(law) = &self.controls {
+            law.validate(&self.a)?;
+        }
         Ok(())
     }
 }
@@ -222,6 +232,30 @@ impl HjiSolution {
             shape: Vec::new(),
             population: 0,
         }
+    }
+
+    /// A value function given level by level (shape (steps+1, grid points), rows
+    /// row-major fields), e.g. a tabulated LQ value ½xᵀφ(t)x + h(t)ᵀx to be evaluated as a
+    /// policy ([`Sweeper::set_designer_policy`]). Non-finite entries are refused.
+    pub fn from_values(values: Array2<f64>, grid: &Grid) -> Result<Self> {
+        if values.ncols() != grid.len() || values.nrows() < 2 {
+            return Err(SolverError::invalid(
+                "policy",
+                format!(
+                    "expected (steps+1) × {} values with steps ≥ 1, got {:?}",
+                    grid.len(),
+                    values.dim()
+                ),
+            ));
+        }
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(SolverError::invalid("policy", "values must be finite"));
+        }
+        Ok(HjiSolution {
+            values: values.as_standard_layout().into_owned(),
+            shape: grid.shape().to_vec(),
+            population: 0,
+        })
     }
 
     /// Number of time steps N (levels 0..=N).
@@ -282,6 +316,8 @@ pub struct Sweeper {
     time: TimeStepping,
     density: Vec<f64>,
     partials: Vec<MomentPartial>,
+    bounded: bool,
+    policy: Option<HjiSolution>,
 }
 
 fn to_m3(a: &Array2<f64>) -> M3 {
@@ -307,7 +343,7 @@ impl Sweeper {
             horizon: params.horizon,
             steps,
         };
-        let geo = Geometry::new(
+        let mut geo = Geometry::new(
             grid,
             to_m3(&params.a),
             to_m3(&params.q),
@@ -316,13 +352,51 @@ impl Sweeper {
             params.core_penalty,
             time.dt(),
         );
+        let bounded = params.controls.as_ref().is_some_and(|l| l.is_bounded());
+        if let Some(law) = &params.controls {
+            geo.law = law.packed()?;
+        }
+        geo.sat = bounded;
         Ok(Sweeper {
             grid: grid.clone(),
             time,
             density: vec![0.0; grid.len()],
             partials: vec![MomentPartial::new(); grid.row_tasks().3],
             geo,
+            bounded,
+            policy: None,
         })
+    }
+
+    /// Policy evaluation: with `Some(policy)`, the designer's channels no longer optimise
+    /// but play the feedback of `policy` (its allocation at level n is the optimum of the
+    /// channel Hamiltonian at ∇policy^n, clipped to the bounds), while the disturbance
+    /// still plays its best response to the value being computed. The HJI step from level
+    /// n+1 then solves ∂t v + H_π(x, ∇v) + f + σ²/2 Δv = 0 with
+    /// H_π = b_u(∇policy)·p + ½u_πᵀRu_π + max_w{…}: the designer's expected cost under the
+    /// worst-case disturbance (the robust cost of the policy), and the FPK moves the
+    /// density with the resulting drift. Needs the control channels (`controls`) and a
+    /// policy with this sweeper's grid and steps. `None` restores the equilibrium sweeps.
+    pub fn set_designer_policy(&mut self, policy: Option<HjiSolution>) -> Result<()> {
+        if let Some(p) = &policy {
+            if self.geo.law.is_empty() {
+                return Err(SolverError::invalid(
+                    "controls",
+                    "policy evaluation needs the control channels of the game",
+                ));
+            }
+            if p.values.dim() != (self.time.steps + 1, self.grid.len())
+                || p.shape != self.grid.shape()
+            {
+                return Err(SolverError::invalid(
+                    "policy",
+                    "policy does not belong to this grid and time stepping",
+                ));
+            }
+        }
+        self.geo.sat = self.bounded || policy.is_some();
+        self.policy = policy;
+        Ok(())
     }
 
     /// Selects the portable build of the inner loops instead of the AVX2 one (both give
@@ -423,17 +497,19 @@ impl Sweeper {
             }
             // E_{d−1} (last axis, with the right-hand side v + dt g_{d−1}), then
             // E_{d−2} … E_0 (each adding its source share −dt b*_i p_i first).
+            let pol = self.policy.as_ref().map(|p| p.level_slice(n + 1));
             let mut ok = kernels::row_pass(
                 &self.geo,
                 &self.grid,
                 v_next,
+                pol,
                 out_n,
                 Some(&rho_n[..d]),
                 false,
                 None,
             );
             for axis in (0..d - 1).rev() {
-                ok = kernels::block_pass(&self.geo, v_next, out_n, axis, false, true);
+                ok = kernels::block_pass(&self.geo, v_next, pol, out_n, axis, false, true);
             }
             // The last factor writes every node of v^n and checks each value it writes.
             if !ok {
@@ -495,13 +571,15 @@ impl Sweeper {
             } else {
                 // m^n = E_{d−1}ᵀ ⋯ E_0ᵀ m^{n−1} with the drift of v^n; moments fused in the last.
                 let v = hji.level_slice(n);
+                let pol = self.policy.as_ref().map(|p| p.level_slice(n));
                 for axis in 0..d - 1 {
-                    kernels::block_pass(&self.geo, v, &mut self.density, axis, true, false);
+                    kernels::block_pass(&self.geo, v, pol, &mut self.density, axis, true, false);
                 }
                 let ok = kernels::row_pass(
                     &self.geo,
                     &self.grid,
                     v,
+                    pol,
                     &mut self.density,
                     None,
                     true,
@@ -545,7 +623,7 @@ impl Sweeper {
         }
         let v: Vec<f64> = v.iter().cloned().collect();
         let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
-        kernels::drift_field(&self.geo, &v, &mut drift);
+        kernels::drift_field(&self.geo, &v, None, &mut drift);
         let mut shape = vec![self.grid.dim()];
         shape.extend_from_slice(self.grid.shape());
         let flat: Vec<f64> = drift.into_iter().flatten().collect();
@@ -554,9 +632,11 @@ impl Sweeper {
 
     fn factor(&self, v_next: &[f64], axis: usize, transpose: bool, x: &mut [f64]) {
         if axis + 1 == self.grid.dim() {
-            kernels::row_pass(&self.geo, &self.grid, v_next, x, None, transpose, None);
+            kernels::row_pass(
+                &self.geo, &self.grid, v_next, None, x, None, transpose, None,
+            );
         } else {
-            kernels::block_pass(&self.geo, v_next, x, axis, transpose, false);
+            kernels::block_pass(&self.geo, v_next, None, x, axis, transpose, false);
         }
     }
 
@@ -607,7 +687,7 @@ impl Sweeper {
     pub fn assemble_generators(&mut self, v_next: &[f64]) -> Result<Vec<CsMat<f64>>> {
         self.check_field("value", v_next.len())?;
         let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
-        kernels::drift_field(&self.geo, v_next, &mut drift);
+        kernels::drift_field(&self.geo, v_next, None, &mut drift);
         let g = &self.geo;
         let n_pts = g.len;
         let diff = g.diff;
