@@ -5,6 +5,7 @@
 //! condition (17), DESIGN.md §1-2).
 
 use tufield_solvers::game::{self, ControlWeight, DisturbanceWeight, Game, ReducedGame};
+use tufield_solvers::hamiltonian::ControlLaw;
 use tufield_solvers::Result;
 
 /// The game part of a scenario: n players, the projected coalitions J, R and Γ.
@@ -53,6 +54,23 @@ pub fn reduce(spec: &GameSpec) -> Result<ReducedGame> {
         .map(|c| g.index_of(c))
         .collect::<Result<Vec<usize>>>()?;
     game::projected_game(spec.players, &selection, &spec.r, &spec.gamma)
+}
+
+/// The control channels of the projected game ([`tufield_solvers::hamiltonian`]) with
+/// the scenario's bounds on the allocations (`bounds.allocation`) and the disturbance
+/// (`bounds.disturbance`); `None` = unbounded.
+pub fn control_law(
+    spec: &GameSpec,
+    allocation: Option<f64>,
+    disturbance: Option<f64>,
+) -> Result<ControlLaw> {
+    let g = Game::new(spec.players)?;
+    let selection = spec
+        .coalitions
+        .iter()
+        .map(|c| g.index_of(c))
+        .collect::<Result<Vec<usize>>>()?;
+    g.control_law(&selection, &spec.r, &spec.gamma, allocation, disturbance)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use toml::{Table, Value};
 use tufield_solvers::fixed_point::Acceleration;
 use tufield_solvers::game::{ControlWeight, DisturbanceWeight};
 use tufield_solvers::graph::{Graph, GraphKind};
+use tufield_solvers::hamiltonian::ControlLaw;
 use tufield_solvers::linalg::{is_symmetric, symmetric_eigenvalues};
 use tufield_solvers::modal::ModalDecomposition;
 use tufield_solvers::model::{Model, Population};
@@ -93,6 +94,17 @@ pub struct Scenario {
     /// Directory that relative population `path`s are resolved against (the scenario
     /// file's directory).
     pub base_dir: PathBuf,
+    /// `[bounds]`: ū on the allocations and w̄ on the disturbance (`None` = unbounded).
+    pub bounds: Bounds,
+}
+
+/// The `[bounds]` table: |ũ_i| ≤ ū (allocations) and |w_j| ≤ w̄ (disturbance).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bounds {
+    /// `bounds.allocation` ū.
+    pub allocation: Option<f64>,
+    /// `bounds.disturbance` w̄.
+    pub disturbance: Option<f64>,
 }
 
 impl Scenario {
@@ -186,9 +198,80 @@ impl Scenario {
         matches!(self.reduction, Reduction::Modal(_))
     }
 
+    /// What makes the model non-LQ (`cost.core_penalty`, `[bounds]`), e.g.
+    /// "cost.core_penalty = 2, bounds.allocation = 0.5"; `None` for an LQ model.
+    pub fn non_lq_terms(&self) -> Option<String> {
+        let mut terms = Vec::new();
+        if self.model.core_penalty > 0.0 {
+            terms.push(format!("cost.core_penalty = {}", self.model.core_penalty));
+        }
+        if let Some(u) = self.bounds.allocation {
+            terms.push(format!("bounds.allocation = {u}"));
+        }
+        if let Some(w) = self.bounds.disturbance {
+            terms.push(format!("bounds.disturbance = {w}"));
+        }
+        (!terms.is_empty()).then(|| terms.join(", "))
+    }
+
     /// The key a violation of condition (17) is reported under.
     pub fn ill_posed_key(&self) -> &'static str {
         ill_posed_key(&self.reduction)
+    }
+}
+
+/// `[bounds]`: the control channels of a projected game with the allocation and
+/// disturbance bounds (absent = unbounded). Bounds need a projected `[game]`: an expert A
+/// has no designer/disturbance split and bounds do not separate into modes.
+fn control_law(
+    src: &str,
+    reduction: &Reduction,
+    bounds: Option<RawBounds>,
+) -> AppResult<(Option<ControlLaw>, Bounds)> {
+    let (mut alloc, mut dist) = (None, None);
+    if let Some(b) = bounds {
+        for (key, value, slot) in [
+            ("bounds.allocation", b.allocation, &mut alloc),
+            ("bounds.disturbance", b.disturbance, &mut dist),
+        ] {
+            if let Some(v) = value {
+                *slot = Some(finite(
+                    src,
+                    key,
+                    v,
+                    |x| x > 0.0,
+                    "the bound must be a finite number > 0 (leave the key out for no bound)",
+                )?);
+            }
+        }
+    }
+    let key = if alloc.is_some() {
+        "bounds.allocation"
+    } else {
+        "bounds.disturbance"
+    };
+    let bounded = alloc.is_some() || dist.is_some();
+    let bounds = Bounds {
+        allocation: alloc,
+        disturbance: dist,
+    };
+    match reduction {
+        Reduction::Projected(spec) => reduction::control_law(spec, alloc, dist)
+            .map(|law| (Some(law), bounds))
+            .map_err(|e| AppError::from_solver(src, key, e)),
+        Reduction::Modal(_) if bounded => Err(AppError::invalid(
+            src,
+            key,
+            "bounded controls do not separate into modes; use a projected reduction \
+             (game.coalitions) or remove [bounds]",
+        )),
+        Reduction::Expert if bounded => Err(AppError::invalid(
+            src,
+            key,
+            "bounds need [game]: with an expert [model] A the allocation and disturbance \
+             channels are not known",
+        )),
+        _ => Ok((None, bounds)),
     }
 }
 
@@ -222,6 +305,14 @@ struct RawScenario {
     solver: RawSolver,
     #[serde(default)]
     heuristic: RawHeuristic,
+    bounds: Option<RawBounds>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBounds {
+    allocation: Option<f64>,
+    disturbance: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -322,6 +413,7 @@ const TABLES: &[&str] = &[
     "graph",
     "solver",
     "heuristic",
+    "bounds",
 ];
 
 /// Default θ of the Section 5 heuristic's internal model m̃' = −θm̃ (the paper's first
@@ -698,6 +790,7 @@ fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
              (game.coalitions) or core_penalty = 0",
         ));
     }
+    let (controls, bounds) = control_law(src, &reduction, raw.bounds)?;
     let settings = solver_settings(src, raw.solver, if is_modal { 1 } else { d }, is_modal)?;
     if raw.population.is_empty() {
         return Err(AppError::invalid(
@@ -776,6 +869,7 @@ fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
         populations,
         graph,
         core_penalty,
+        controls,
     };
     model
         .validate()
@@ -812,6 +906,7 @@ fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
         overrides: Vec::new(),
         initial,
         base_dir: base.to_path_buf(),
+        bounds,
     })
 }
 

@@ -755,11 +755,19 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
             "simulate samples Gaussian initial populations only; use kind = \"gaussian\"",
         ));
     }
-    if !sc.model.is_lq() {
+    if sc.model.core_penalty > 0.0 {
         return Err(AppError::invalid(
             &src,
             "cost.core_penalty",
             "simulate uses LQ or least-squares policies; it does not model the core penalty (set it to 0)",
+        ));
+    }
+    if sc.model.is_bounded() {
+        return Err(AppError::invalid(
+            &src,
+            "bounds",
+            "simulate does not model bounded controls yet; remove [bounds] (tufield solve and \
+             tufield compare handle them)",
         ));
     }
     if args.copies == 0 || args.copies > MAX_COPIES {

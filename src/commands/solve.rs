@@ -384,17 +384,15 @@ pub fn lq_note(sc: &Scenario) -> String {
         " The LQ oracle starts from each law's mean and covariance (moment matching; exact \
          for the LQ mean and covariance dynamics)."
     };
-    if sc.model.is_lq() {
-        format!(
+    match sc.non_lq_terms() {
+        None => format!(
             "LQ model: lq_mean_distance is the discretisation error of the PDE means against \
              the exact LQ equilibrium.{start}"
-        )
-    } else {
-        format!(
-            "not LQ (cost.core_penalty = {}): lq_mean_distance measures the distance to the LQ \
-             approximation (the model without the core penalty), not an error.{start}",
-            sc.model.core_penalty
-        )
+        ),
+        Some(terms) => format!(
+            "not LQ ({terms}): lq_mean_distance measures the distance to the LQ \
+             approximation (the model without these terms), not an error.{start}"
+        ),
     }
 }
 
@@ -431,10 +429,9 @@ fn initial_lines(sc: &Scenario, normalisation: &[f64]) -> Vec<String> {
             ));
         }
     }
-    if !sc.model.is_lq() {
+    if let Some(terms) = sc.non_lq_terms() {
         out.push(format!(
-            "  model is not LQ (cost.core_penalty = {}): the distance to LQ is not an error",
-            sc.model.core_penalty
+            "  model is not LQ ({terms}): the distance to LQ is not an error"
         ));
     }
     out
@@ -493,6 +490,16 @@ fn write(
     w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
     w.str_attr(&root, "lq_note", &lq_note(sc))?;
     w.scalar_attr(&root, "core_penalty", sc.model.core_penalty)?;
+    w.scalar_attr(
+        &root,
+        "allocation_bound",
+        sc.bounds.allocation.unwrap_or(f64::INFINITY),
+    )?;
+    w.scalar_attr(
+        &root,
+        "disturbance_bound",
+        sc.bounds.disturbance.unwrap_or(f64::INFINITY),
+    )?;
     w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
@@ -599,11 +606,10 @@ pub fn summary(sc: &Scenario, r: &SolveReport) -> String {
             "  distance to LQ    {:.3e} (max |m̄_PDE − m̄_exact| over populations, times, axes)\n",
             r.lq_mean_distance
         ));
-        if !sc.model.is_lq() {
+        if let Some(terms) = sc.non_lq_terms() {
             s.push_str(&format!(
-                "  note: the model is not LQ (cost.core_penalty = {}); the distance to LQ \
-                 measures how far the LQ approximation is, not an error\n",
-                sc.model.core_penalty
+                "  note: the model is not LQ ({terms}); the distance to LQ measures how far \
+                 the LQ approximation is, not an error\n"
             ));
         }
     }

@@ -46,9 +46,11 @@ impl Game {
     /// The control channels on the coalitions `selection` (grid axes), such that
     /// `unbounded_matrix()` = A_P = −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ:
     ///
-    /// * designer: one channel per control of u = (ũ, s) (eq. (2)) with column (PB)_{·i},
-    ///   weight R_ii; the n allocations ũ_i are bounded by `allocation_bound` (field
-    ///   `bounds.allocation`), the surpluses s_j are not. A bound needs a diagonal R
+    /// * designer: one channel per component of the augmented allocation u = (ũ, s) of
+    ///   eq. (2) (the n allocations ũ_i and the q − 1 surpluses s_j) with column (PB)_{·i},
+    ///   weight R_ii, each bounded by `allocation_bound` (field `bounds.allocation`:
+    ///   |u_i| ≤ ū for every component; bounding ũ alone would leave the surpluses to
+    ///   supply any drift). A bound needs a diagonal R
     ///   (`cost.r` scalar or diagonal); an unbounded non-diagonal R gives the eigen-channels
     ///   of P B R⁻¹ Bᵀ Pᵀ.
     /// * disturbance: one channel per selected coalition j with column −e_j, weight Γ_jj,
@@ -90,17 +92,11 @@ impl Game {
                     if !nonzero(&column) {
                         continue;
                     }
-                    let (bound, label) = if i < n {
-                        (
-                            allocation_bound.unwrap_or(f64::INFINITY),
-                            format!("allocation {}", i + 1),
-                        )
+                    let bound = allocation_bound.unwrap_or(f64::INFINITY);
+                    let label = if i < n {
+                        format!("allocation {}", i + 1)
                     } else {
-                        let j = i - n;
-                        (
-                            f64::INFINITY,
-                            format!("surplus {}", coalition_label(&self.coalitions()[j])),
-                        )
+                        format!("surplus {}", coalition_label(&self.coalitions()[i - n]))
                     };
                     channels.push(Channel {
                         column,
@@ -204,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn allocation_bound_applies_to_allocations_only() {
+    fn allocation_bound_applies_to_every_component_of_u() {
         let g = Game::new(3).unwrap();
         let law = g
             .control_law(
@@ -219,7 +215,8 @@ mod tests {
         let labels: Vec<_> = law.channels.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels, ["allocation 1", "surplus {1}", "disturbance {1}"]);
         assert_eq!(law.channels[0].bound, 0.5);
-        assert!(law.channels[1].bound.is_infinite());
+        assert_eq!(law.channels[1].bound, 0.5);
+        assert!(law.channels[2].bound.is_infinite());
         assert!(law.is_bounded());
         assert!(max_diff(&law.unbounded_matrix(), &array![[-2.0 + 0.25]]) < 1e-14);
     }
