@@ -20,8 +20,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands. Commands still to come (`compare`, `plot`) get a
-/// variant here and a module in `commands/` when their numerics exist.
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate a scenario; print the reduced A, its eigenvalues and the margin in (17).
@@ -34,6 +33,20 @@ pub enum Command {
     Plot(PlotArgs),
     /// Finite-N game: N copies per population by Euler–Maruyama vs the mean field → HDF5.
     Simulate(SimulateArgs),
+    /// Full PDE vs exact LQ vs the paper's heuristic: means, drifts and each policy's
+    /// robust cost in the full model → Markdown report with figures + HDF5.
+    Compare(CompareArgs),
+}
+
+/// Arguments of `tufield compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Scenario and overrides.
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Output directory (default: output/<scenario file stem>_compare/; created).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// A scenario file and its overrides.

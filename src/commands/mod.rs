@@ -1,10 +1,8 @@
 //! The subcommands of `tufield`. Each module has a `run` taking its parsed arguments and
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
-//!
-//! New commands (`compare`, `plot`) are added as a module here plus
-//! a variant of [`crate::cli::Command`] once the numerics they need exist.
 
 pub mod check;
+pub mod compare;
 pub mod format;
 pub mod lq;
 pub mod plot;
@@ -22,5 +20,6 @@ pub fn run(cli: &Cli) -> AppResult<()> {
         Command::Solve(args) => solve::run(args, cli.quiet),
         Command::Plot(args) => plot::run(args, cli.quiet),
         Command::Simulate(args) => simulate::run(args, cli.quiet),
+        Command::Compare(args) => compare::run(args, cli.quiet),
     }
 }

@@ -38,7 +38,7 @@ fn register_font() -> bool {
     })
 }
 
-const PALETTE: [RGBColor; 7] = [
+pub(crate) const PALETTE: [RGBColor; 7] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -148,12 +148,6 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
             message: format!("cannot open as HDF5: {e}"),
         })?,
     };
-    if !register_font() {
-        return Err(AppError::Io {
-            path: "assets/fonts/DejaVuSans.ttf".to_string(),
-            message: "the embedded font could not be loaded".to_string(),
-        });
-    }
     let dir = match out_dir {
         Some(d) => d.to_path_buf(),
         None => file
@@ -218,11 +212,17 @@ fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> AppError + '_ {
 }
 
 /// Draws into `<dir>/<name>` via a temporary file renamed on success.
-fn figure(
+pub(crate) fn figure(
     dir: &Path,
     name: &str,
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
 ) -> AppResult<PathBuf> {
+    if !register_font() {
+        return Err(AppError::Io {
+            path: "assets/fonts/DejaVuSans.ttf".to_string(),
+            message: "the embedded font could not be loaded".to_string(),
+        });
+    }
     let dest = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
     let result = (|| {
@@ -242,7 +242,7 @@ fn figure(
     Ok(dest)
 }
 
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
@@ -520,14 +520,14 @@ fn residual_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> 
     })
 }
 
-type Chart<'a, 'b> = ChartContext<
+pub(crate) type Chart<'a, 'b> = ChartContext<
     'a,
     BitMapBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
 /// The series legend, drawn the same way on every figure.
-fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
+pub(crate) fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
     chart
         .configure_series_labels()
         .label_font(("sans-serif", 15))
@@ -538,7 +538,7 @@ fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
 }
 
 /// Viridis-like colour for t ∈ [0, 1].
-fn colour(t: f64) -> RGBColor {
+pub(crate) fn colour(t: f64) -> RGBColor {
     const STOPS: [(f64, f64, f64); 5] = [
         (68.0, 1.0, 84.0),
         (59.0, 82.0, 139.0),

@@ -73,7 +73,7 @@ use crate::progress::{FixedPointProgress, ProgressMode};
 use crate::scenario::Scenario;
 use crate::settings::Domain;
 use crate::{AppError, AppResult};
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -149,6 +149,10 @@ pub struct SolveReport {
     pub wall_s: f64,
     /// Message of the numerical failure, if any.
     pub failure: Option<String>,
+    /// Final target paths ρ_k, (steps+1) × d per population (empty for modal runs).
+    pub targets: Vec<Array2<f64>>,
+    /// Final PDE means m̄_k, (steps+1) × d per population (empty for modal runs).
+    pub means: Vec<Array2<f64>>,
 }
 
 /// Runs the command: load, (resume), iterate with progress and checkpoints, write,
@@ -336,6 +340,8 @@ pub fn solve(
         boundary_mass: map.boundary_mass(),
         wall_s: 0.0,
         failure,
+        targets: map.results().iter().map(|r| r.target.clone()).collect(),
+        means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);

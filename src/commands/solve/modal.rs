@@ -128,6 +128,8 @@ pub(super) fn solve(
         } else {
             None
         },
+        targets: Vec::new(),
+        means: Vec::new(),
     };
     if let Some(means) = &sol.means {
         report.lq_mean_distance = means

@@ -1,0 +1,571 @@
+//! `tufield compare SCENARIO [--out DIR]`: how far is the LQ approximation from the full
+//! model's equilibrium?
+//!
+//! For one projected scenario (any model: LQ, bounded controls, core penalty, any initial
+//! law) it computes
+//!
+//! 1. the full-PDE equilibrium (as `tufield solve`, written to `DIR/<stem>_pde.h5`);
+//! 2. the exact LQ equilibrium of the model without its non-LQ terms (Riccati,
+//!    DESIGN.md §3) and the paper's Section 7 heuristic (h_k = −φρ_k, consensus);
+//! 3. the **robust cost of each policy in the full model**: a designer of population k
+//!    plays the policy's allocation (the channel optimum at the policy's value gradient,
+//!    clipped to `bounds.allocation`), the disturbance best-responds, and the rest of the
+//!    population is at the full-model equilibrium (target ρ_k of step 1). Its value solves
+//!    the HJI with the designer's channels frozen ([`Sweeper::set_designer_policy`]) and
+//!    the cost is J_k = ∫ v_k(0, x) m_k(0, x) dx. The PDE policy is the optimum, so
+//!    (J_π − J_PDE)/|J_PDE| is what a designer loses by using π (up to discretisation);
+//!    the field v_π(0, ·) − v_PDE(0, ·) shows *where* it loses.
+//!
+//! Outputs in DIR: `report.md` (tables and figures), `compare.h5` (every number),
+//! `<stem>_means.png`, `<stem>_drift.png`, `<stem>_loss.png`, and the PDE solve file.
+
+mod figures;
+
+use super::lq;
+use super::solve::{self, grid_for};
+use crate::cli::CompareArgs;
+use crate::h5::AtomicH5;
+use crate::initial;
+use crate::progress::ProgressMode;
+use crate::scenario::Scenario;
+use crate::{AppError, AppResult};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, Axis, IxDyn};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tufield_solvers::fixed_point::Outcome;
+use tufield_solvers::grid::Grid;
+use tufield_solvers::sweep::{HjiSolution, SweepParams, Sweeper};
+use tufield_solvers::SolverError;
+
+/// The three policies compared, in report order.
+pub const POLICIES: [&str; 3] = ["pde", "lq", "heuristic"];
+
+/// Human names of [`POLICIES`].
+pub const POLICY_NAMES: [&str; 3] = [
+    "full-PDE equilibrium",
+    "exact LQ equilibrium",
+    "paper's heuristic (Sec. 7)",
+];
+
+/// Everything compare computes (also what the report and the HDF5 file hold).
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// Level times.
+    pub time: Array1<f64>,
+    /// Grid node coordinates per axis.
+    pub axes: Vec<Array1<f64>>,
+    /// Means per policy (index as [`POLICIES`]) and population, (steps+1) × d.
+    pub means: [Vec<Array2<f64>>; 3],
+    /// Robust cost J_k per policy and population.
+    pub costs: [Vec<f64>; 3],
+    /// The exact LQ value E[½xᵀφ(0)x + h_k(0)ᵀx + χ_k(0)] under m_k(0) (Riccati), per
+    /// population: the LQ model's own equilibrium cost.
+    pub riccati_cost: Vec<f64>,
+    /// Drift fields at t = 0 per population: PDE feedback ∇H(∇v) and LQ feedback
+    /// A(φx + h_k), shape (d, grid…).
+    pub drift_pde: Vec<ArrayD<f64>>,
+    /// See `drift_pde`.
+    pub drift_lq: Vec<ArrayD<f64>>,
+    /// v_π(0, ·) − v_PDE(0, ·) for π = LQ and heuristic, per population (grid-shaped).
+    pub loss: [Vec<ArrayD<f64>>; 2],
+    /// Initial densities (grid-shaped), for weighting the figures.
+    pub initial: Vec<ArrayD<f64>>,
+    /// Population names.
+    pub names: Vec<String>,
+    /// Axis labels.
+    pub labels: Vec<String>,
+}
+
+impl Comparison {
+    /// (J_π − J_PDE)/|J_PDE| for population k.
+    pub fn relative_loss(&self, policy: usize, k: usize) -> f64 {
+        (self.costs[policy][k] - self.costs[0][k]) / self.costs[0][k].abs().max(1e-300)
+    }
+
+    /// max over levels and axes of |m̄_π − m̄_PDE| for population k.
+    pub fn mean_distance(&self, policy: usize, k: usize) -> f64 {
+        max_abs_diff(self.means[policy][k].view(), self.means[0][k].view())
+    }
+
+    /// max over the grid of |b_PDE − b_LQ| (Euclidean norm over axes) at t = 0.
+    pub fn drift_difference(&self, k: usize) -> f64 {
+        drift_norm(&self.drift_pde[k], &self.drift_lq[k])
+            .iter()
+            .cloned()
+            .fold(0.0, f64::max)
+    }
+
+    /// The same, weighted: ∫ |b_PDE − b_LQ| m_k(0) dx / ∫ m_k(0) dx.
+    pub fn drift_difference_mean(&self, k: usize) -> f64 {
+        let n = drift_norm(&self.drift_pde[k], &self.drift_lq[k]);
+        let m = &self.initial[k];
+        let mass: f64 = m.iter().sum();
+        n.iter().zip(m.iter()).map(|(a, b)| a * b).sum::<f64>() / mass.max(1e-300)
+    }
+}
+
+fn max_abs_diff(a: ArrayView2<f64>, b: ArrayView2<f64>) -> f64 {
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// |b − c| over the first axis (the drift components), grid-shaped.
+pub fn drift_norm(b: &ArrayD<f64>, c: &ArrayD<f64>) -> ArrayD<f64> {
+    let diff = b - c;
+    diff.map_axis(Axis(0), |col| col.iter().map(|v| v * v).sum::<f64>().sqrt())
+}
+
+/// Default output directory: `output/<scenario file stem>_compare/`.
+pub fn default_output(scenario: &Path) -> PathBuf {
+    let stem = scenario
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    PathBuf::from("output").join(format!("{stem}_compare"))
+}
+
+/// Runs the command.
+pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
+    let start = Instant::now();
+    let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
+    check_supported(&sc)?;
+    let dir = match &args.out {
+        Some(d) => d.clone(),
+        None => default_output(&args.scenario.scenario),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| AppError::io(&dir, "cannot create the output directory", &e))?;
+    let stem = args
+        .scenario
+        .scenario
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    let pde_path = dir.join(format!("{stem}_pde.h5"));
+    let mode = ProgressMode::detect(quiet);
+    let report = solve::solve(&sc, &pde_path, None, mode, start)?;
+    if report.outcome != Outcome::Converged {
+        return Err(AppError::NotConverged {
+            source_name: sc.source_name.clone(),
+            outcome: report.outcome.as_str().to_string(),
+            iterations: report.iterations,
+            residual: report.residual,
+            detail: "; the PDE equilibrium is needed for the comparison (its state is in the \
+                     _pde.h5 file)"
+                .to_string(),
+        });
+    }
+    if !quiet {
+        eprintln!(
+            "PDE equilibrium: {} iterations, {:.2} s; evaluating the policies…",
+            report.iterations, report.wall_s
+        );
+    }
+    let cmp = compare(&sc, &report.targets, &report.means)?;
+    let h5 = write_h5(&dir.join("compare.h5"), &sc, &cmp, report.iterations)?;
+    let figs = vec![
+        figures::means(&dir, &stem, &cmp)?,
+        figures::drift(&dir, &stem, &cmp)?,
+        figures::loss(&dir, &stem, &cmp)?,
+    ];
+    let md = write_report(&dir, &sc, &cmp, &figs, &h5, &pde_path, start)?;
+    if !quiet {
+        print!("{}", summary(&sc, &cmp));
+        println!("  wrote {}", md.display());
+        println!("  wall time {:.2} s", start.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// compare needs a projected `[game]` scenario: the policy evaluation freezes the
+/// designer's channels, which an expert A does not identify, and the modal reduction
+/// solves one 1-D problem per mode.
+pub fn check_supported(sc: &Scenario) -> AppResult<()> {
+    if sc.is_modal() {
+        return Err(AppError::invalid(
+            &sc.source_name,
+            "game.reduction",
+            "compare works on projected scenarios (game.coalitions with at most 3 coalitions), \
+             not on the modal reduction",
+        ));
+    }
+    if sc.model.controls.is_none() {
+        return Err(AppError::invalid(
+            &sc.source_name,
+            "model",
+            "compare needs [game] (players and coalitions): with an expert [model] A the \
+             designer's and the disturbance's controls are not known, so a policy cannot be \
+             evaluated",
+        ));
+    }
+    Ok(())
+}
+
+/// Tabulates v(x, t_n) = ½xᵀφ(t_n)x + h(t_n)ᵀx on the grid at every level: an LQ policy
+/// as a value field whose gradient is its feedback.
+pub fn tabulate_quadratic(
+    grid: &Grid,
+    phi: &Array3<f64>,
+    h: &Array2<f64>,
+) -> tufield_solvers::Result<HjiSolution> {
+    let d = grid.dim();
+    let nodes = node_coordinates(grid);
+    let levels = phi.shape()[0];
+    let mut values = Array2::zeros((levels, grid.len()));
+    for n in 0..levels {
+        for (j, x) in nodes.outer_iter().enumerate() {
+            let mut v = 0.0;
+            for i in 0..d {
+                let mut px = 0.0;
+                for l in 0..d {
+                    px += phi[[n, i, l]] * x[l];
+                }
+                v += x[i] * (0.5 * px + h[[n, i]]);
+            }
+            values[[n, j]] = v;
+        }
+    }
+    HjiSolution::from_values(values, grid)
+}
+
+/// Coordinates of every node, (grid points) × d, row-major node order.
+fn node_coordinates(grid: &Grid) -> Array2<f64> {
+    let d = grid.dim();
+    let axes: Vec<Array1<f64>> = (0..d).map(|i| grid.axis(i).nodes()).collect();
+    let strides = grid.strides();
+    let shape = grid.shape();
+    Array2::from_shape_fn((grid.len(), d), |(j, i)| {
+        axes[i][(j / strides[i]) % shape[i]]
+    })
+}
+
+/// The three policies' means, robust costs, drifts and loss fields (module docs).
+/// `targets`/`pde_means`: the PDE equilibrium's ρ_k and m̄_k.
+pub fn compare(
+    sc: &Scenario,
+    targets: &[Array2<f64>],
+    pde_means: &[Array2<f64>],
+) -> AppResult<Comparison> {
+    check_supported(sc)?;
+    let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
+    let grid = grid_for(sc)?;
+    let steps = sc.settings.steps;
+    let oracle = lq::compute(sc)?;
+    let exact = &oracle.exact;
+    let heur = &oracle.consensus;
+    let p = sc.model.num_populations();
+    let params = SweepParams::from(&sc.model);
+    let mut sw = Sweeper::new(&params, &grid, steps).map_err(err)?;
+    let cell = grid.cell_volume();
+    let nodes = node_coordinates(&grid);
+    let d = grid.dim();
+    let mut costs: [Vec<f64>; 3] = Default::default();
+    let mut loss: [Vec<ArrayD<f64>>; 2] = Default::default();
+    let (mut drift_pde, mut drift_lq, mut initial_fields, mut riccati_cost) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for k in 0..p {
+        let m0 = initial::discretise(
+            &sc.source_name,
+            k,
+            &sc.initial[k],
+            &sc.model.populations[k],
+            &grid,
+        )?
+        .density;
+        let rho = targets[k].view();
+        sw.set_designer_policy(None).map_err(err)?;
+        let v_pde = sw.solve_hji(rho, k).map_err(err)?;
+        drift_pde.push(sw.optimal_drift(v_pde.value(0)).map_err(err)?);
+        // LQ feedback drift A(φ(0)x + h_k(0)) at every node.
+        let a = &sc.model.a;
+        let phi0 = exact.phi.index_axis(Axis(0), 0);
+        let h0 = exact.populations[k].h.row(0);
+        let mut b = vec![0.0; d * grid.len()];
+        for (j, x) in nodes.outer_iter().enumerate() {
+            let bj = a.dot(&(phi0.dot(&x) + h0));
+            for i in 0..d {
+                b[i * grid.len() + j] = bj[i];
+            }
+        }
+        let mut shape = vec![d];
+        shape.extend_from_slice(grid.shape());
+        drift_lq.push(ArrayD::from_shape_vec(IxDyn(&shape), b).map_err(|e| {
+            err(SolverError::invalid(
+                "grid",
+                format!("drift field shape: {e}"),
+            ))
+        })?);
+        let policies = [
+            v_pde.clone(),
+            tabulate_quadratic(&grid, &exact.phi, &exact.populations[k].h).map_err(err)?,
+            tabulate_quadratic(&grid, &heur.phi, &heur.h[k]).map_err(err)?,
+        ];
+        let mut values = Vec::with_capacity(3);
+        for (pi, pol) in policies.into_iter().enumerate() {
+            sw.set_designer_policy(Some(pol)).map_err(err)?;
+            let v = sw.solve_hji(rho, k).map_err(err)?;
+            let v0 = v.value(0).to_owned();
+            costs[pi].push(v0.iter().zip(m0.iter()).map(|(v, m)| v * m).sum::<f64>() * cell);
+            values.push(v0);
+        }
+        loss[0].push(&values[1] - &values[0]);
+        loss[1].push(&values[2] - &values[0]);
+        // Exact LQ value under m_k(0): ½tr(φΣ) + ½m̄ᵀφm̄ + hᵀm̄ + χ.
+        let pop = &sc.model.populations[k];
+        let pm = phi0.dot(&pop.mean);
+        let tr: f64 = (0..d).map(|i| phi0.row(i).dot(&pop.cov.column(i))).sum();
+        riccati_cost.push(
+            0.5 * tr + 0.5 * pop.mean.dot(&pm) + h0.dot(&pop.mean) + exact.populations[k].chi[0],
+        );
+        initial_fields.push(m0);
+    }
+    sw.set_designer_policy(None).map_err(err)?;
+    Ok(Comparison {
+        time: exact.time.clone(),
+        axes: (0..d).map(|i| grid.axis(i).nodes()).collect(),
+        means: [
+            pde_means.to_vec(),
+            exact.populations.iter().map(|q| q.mean.clone()).collect(),
+            heur.mean.clone(),
+        ],
+        costs,
+        riccati_cost,
+        drift_pde,
+        drift_lq,
+        loss,
+        initial: initial_fields,
+        names: sc
+            .model
+            .populations
+            .iter()
+            .map(|q| q.name.clone())
+            .collect(),
+        labels: sc.model.axis_labels.clone(),
+    })
+}
+
+/// Writes `compare.h5` (layout in docs/scenario-format.md) atomically.
+fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> AppResult<PathBuf> {
+    let w = AtomicH5::create(out, &sc.text)?;
+    let root = w.root().clone();
+    w.str_attr(&root, "command", "compare")?;
+    w.str_attr(&root, "lq_note", &solve::lq_note(sc))?;
+    w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    w.str_list_attr(
+        &root,
+        "policies",
+        &POLICIES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    )?;
+    w.scalar_attr(&root, "pde_iterations", iterations as u64)?;
+    w.str_attr(
+        &root,
+        "cost_definition",
+        "robust cost J_k = ∫ v_k(0,x) m_k(0,x) dx of a designer playing the policy's \
+         allocation (clipped to bounds.allocation) against the best-responding disturbance, \
+         the population at the full-PDE equilibrium",
+    )?;
+    let time = w.array(&root, "time", cmp.time.view())?;
+    let grid_g = w.group("grid")?;
+    let mut scales = Vec::new();
+    for (i, ax) in cmp.axes.iter().enumerate() {
+        scales.push(w.array(&grid_g, &format!("x{i}"), ax.view())?);
+    }
+    for (pi, name) in POLICIES.iter().enumerate() {
+        let g = w.group(name)?;
+        w.str_attr(&g, "description", POLICY_NAMES[pi])?;
+        let costs = w.array(&g, "cost", Array1::from(cmp.costs[pi].clone()).view())?;
+        w.str_attr(
+            &costs,
+            "units",
+            "robust cost per population (see root attr cost_definition)",
+        )?;
+        let rel: Vec<f64> = (0..cmp.names.len())
+            .map(|k| cmp.relative_loss(pi, k))
+            .collect();
+        w.array(&g, "relative_cost_difference", Array1::from(rel).view())?;
+        for (k, m) in cmp.means[pi].iter().enumerate() {
+            let pg = w.group(&format!("{name}/populations/{k}"))?;
+            let ds = w.array(&pg, "mean", m.view())?;
+            w.attach_scale(&ds, &time, 0, "time")?;
+        }
+    }
+    w.array(
+        &w.group("lq")?,
+        "riccati_cost",
+        Array1::from(cmp.riccati_cost.clone()).view(),
+    )?;
+    for k in 0..cmp.names.len() {
+        let g = w.group(&format!("fields/{k}"))?;
+        w.str_attr(&g, "name", &cmp.names[k])?;
+        let dp = w.array(&g, "drift_pde_t0", cmp.drift_pde[k].view())?;
+        let dl = w.array(&g, "drift_lq_t0", cmp.drift_lq[k].view())?;
+        let lq = w.array(&g, "loss_lq", cmp.loss[0][k].view())?;
+        let lh = w.array(&g, "loss_heuristic", cmp.loss[1][k].view())?;
+        let m0 = w.array(&g, "initial_density", cmp.initial[k].view())?;
+        for (i, s) in scales.iter().enumerate() {
+            for ds in [&dp, &dl] {
+                w.attach_scale(ds, s, i + 1, &format!("x{i}"))?;
+            }
+            for ds in [&lq, &lh, &m0] {
+                w.attach_scale(ds, s, i, &format!("x{i}"))?;
+            }
+        }
+    }
+    w.commit()
+}
+
+fn fmt_rel(x: f64) -> String {
+    format!("{:+.3} %", 100.0 * x)
+}
+
+/// The console summary: one line per population and policy.
+pub fn summary(sc: &Scenario, cmp: &Comparison) -> String {
+    let mut s = format!(
+        "{}: robust cost of each policy in the full model\n",
+        sc.name
+    );
+    for k in 0..cmp.names.len() {
+        s.push_str(&format!("  population {} ({}):\n", k + 1, cmp.names[k]));
+        for pi in 0..3 {
+            s.push_str(&format!(
+                "    {:<28} J = {:<12.6} {}  max |Δm̄| {:.3e}\n",
+                POLICY_NAMES[pi],
+                cmp.costs[pi][k],
+                if pi == 0 {
+                    "(optimum)".to_string()
+                } else {
+                    format!("({} vs PDE)", fmt_rel(cmp.relative_loss(pi, k)))
+                },
+                cmp.mean_distance(pi, k),
+            ));
+        }
+    }
+    s
+}
+
+/// Writes `report.md` next to the figures.
+fn write_report(
+    dir: &Path,
+    sc: &Scenario,
+    cmp: &Comparison,
+    figs: &[PathBuf],
+    h5: &Path,
+    pde: &Path,
+    start: Instant,
+) -> AppResult<PathBuf> {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut r = String::new();
+    r.push_str(&format!("# tufield compare: {}\n\n", sc.name));
+    if !sc.description.is_empty() {
+        r.push_str(&format!("{}\n\n", sc.description));
+    }
+    r.push_str(&format!(
+        "Scenario `{}`; {}\n\n",
+        sc.source_name,
+        match sc.non_lq_terms() {
+            Some(t) => format!(
+                "**not LQ** ({t}): the exact LQ equilibrium is an approximation of this model."
+            ),
+            None => "an LQ model: the PDE and the exact LQ equilibrium must agree within the \
+                     discretisation error."
+                .to_string(),
+        }
+    ));
+    r.push_str(&format!(
+        "Grid {} points, {} time steps, T = {}. Policies: the full-PDE equilibrium \
+         (`{}`), the exact LQ equilibrium (Riccati, DESIGN.md §3) and the paper's Section 7 \
+         heuristic (h_k = −φρ_k).\n\n",
+        cmp.axes
+            .iter()
+            .map(|a| a.len().to_string())
+            .collect::<Vec<_>>()
+            .join("×"),
+        sc.settings.steps,
+        sc.model.horizon,
+        name(pde)
+    ));
+    r.push_str("## Cost of each policy in the full model\n\n");
+    r.push_str(
+        "Robust cost J_k = ∫ v_k(0,x) m_k(0,x) dx of a designer of population k who plays the \
+         policy's allocation (clipped to the bounds) against the best-responding disturbance, \
+         with the population at the full-PDE equilibrium. The PDE policy is the optimum; the \
+         relative difference is what the policy loses (up to discretisation error).\n\n",
+    );
+    r.push_str("| population | policy | J | vs PDE | max \\|m̄ − m̄_PDE\\| |\n");
+    r.push_str("|---|---|---:|---:|---:|\n");
+    for k in 0..cmp.names.len() {
+        for pi in 0..3 {
+            r.push_str(&format!(
+                "| {} | {} | {:.6} | {} | {:.3e} |\n",
+                cmp.names[k],
+                POLICY_NAMES[pi],
+                cmp.costs[pi][k],
+                if pi == 0 {
+                    "—".to_string()
+                } else {
+                    fmt_rel(cmp.relative_loss(pi, k))
+                },
+                cmp.mean_distance(pi, k)
+            ));
+        }
+    }
+    r.push_str(
+        "\nFor reference, the LQ model's own equilibrium value E[v_LQ(0, X)] (Riccati, \
+         moment-matched initial law): ",
+    );
+    r.push_str(
+        &cmp.riccati_cost
+            .iter()
+            .zip(&cmp.names)
+            .map(|(c, n)| format!("{n} {c:.6}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    r.push_str(".\n\n## Mean trajectories\n\n");
+    r.push_str(&format!(
+        "Solid: full PDE; dashed: exact LQ; dotted: heuristic.\n\n![means]({})\n\n",
+        name(&figs[0])
+    ));
+    r.push_str("## Feedback drifts at t = 0\n\n");
+    r.push_str("| population | max \\|b_PDE − b_LQ\\| | mean under m(0) |\n|---|---:|---:|\n");
+    for k in 0..cmp.names.len() {
+        r.push_str(&format!(
+            "| {} | {:.4e} | {:.4e} |\n",
+            cmp.names[k],
+            cmp.drift_difference(k),
+            cmp.drift_difference_mean(k)
+        ));
+    }
+    r.push_str(&format!(
+        "\nb_PDE = ∇H(∇v) (the saturated optimum with bounds), b_LQ = A(φx + h_k) as the LQ \
+         theory prescribes it (unclipped).\n\n![drift]({})\n\n",
+        name(&figs[1])
+    ));
+    r.push_str("## Where the LQ policy loses\n\n");
+    r.push_str(&format!(
+        "v_LQ(0, x) − v_PDE(0, x): the extra robust cost of a designer starting at x who \
+         plays the LQ policy (white contour: the initial population).\n\n![loss]({})\n\n",
+        name(&figs[2])
+    ));
+    r.push_str(&format!(
+        "All numbers: `{}` (groups pde, lq, heuristic, fields/<k>); PDE equilibrium: `{}`. \
+         Wall time {:.1} s.\n",
+        name(h5),
+        name(pde),
+        start.elapsed().as_secs_f64()
+    ));
+    let dest = dir.join("report.md");
+    let tmp = dir.join(format!(".report.md.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, r).map_err(|e| AppError::io(&tmp, "cannot write the report", &e))?;
+    std::fs::rename(&tmp, &dest).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        AppError::io(&dest, "cannot move the report into place", &e)
+    })?;
+    Ok(dest)
+}
