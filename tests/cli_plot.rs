@@ -3,22 +3,8 @@
 
 mod common;
 
-use common::{scenario, tufield_in};
-use std::path::Path;
+use common::{png_size, scenario, tufield_in};
 use tempfile::TempDir;
-
-/// Width and height from a PNG's IHDR chunk.
-fn png_size(path: &Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(
-        &bytes[..8],
-        b"\x89PNG\r\n\x1a\n",
-        "{} is not a PNG",
-        path.display()
-    );
-    let be = |o: usize| u32::from_be_bytes(bytes[o..o + 4].try_into().unwrap());
-    (be(16), be(20))
-}
 
 #[test]
 fn solve_and_lq_files_give_pngs_of_the_documented_size() {

@@ -66,6 +66,33 @@ pub fn channel_control(player: Player, inv_r: f64, bound: f64, s: f64) -> f64 {
 }
 
 impl ControlLaw {
+    /// The Hamiltonian "over the drift" of DESIGN.md §4 as channels: the designer chooses
+    /// the drift b itself at cost −½bᵀA⁻¹b, ½pᵀAp = min_b{b·p − ½bᵀA⁻¹b}. Channels are the
+    /// eigenvectors u of A (eigenvalue λ < 0) with column √(−λ)u, weight 1, unbounded. For
+    /// an expert A, which does not say which part is allocation and which disturbance.
+    pub fn drift_control(a: &Array2<f64>) -> Result<ControlLaw> {
+        let (ev, vecs) = crate::linalg::symmetric_eigen(a)?;
+        if ev.iter().any(|&l| l >= 0.0) {
+            return Err(SolverError::IllPosed {
+                largest_eigenvalue: ev.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+                min_gamma: None,
+            });
+        }
+        Ok(ControlLaw {
+            channels: ev
+                .iter()
+                .enumerate()
+                .map(|(k, &l)| Channel {
+                    column: vecs.column(k).iter().map(|u| u * (-l).sqrt()).collect(),
+                    weight: 1.0,
+                    bound: f64::INFINITY,
+                    player: Player::Designer,
+                    label: format!("drift mode {}", k + 1),
+                })
+                .collect(),
+        })
+    }
+
     /// Grid dimension d (length of the columns); 0 without channels.
     pub fn dim(&self) -> usize {
         self.channels.first().map_or(0, |c| c.column.len())
@@ -314,6 +341,17 @@ mod tests {
                 assert!((g - b[i]).abs() < 1e-6, "{p:?} axis {i}: {g} vs {}", b[i]);
             }
         }
+    }
+
+    #[test]
+    fn drift_control_reproduces_a() {
+        let a = array![[-1.0, 0.3], [0.3, -0.8]];
+        let law = ControlLaw::drift_control(&a).unwrap();
+        let diff = (&law.unbounded_matrix() - &a)
+            .iter()
+            .fold(0.0f64, |s, v| s.max(v.abs()));
+        assert!(diff < 1e-14);
+        assert!(ControlLaw::drift_control(&array![[0.1]]).is_err());
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! 3. the **robust cost of each policy in the full model**: a designer of population k
 //!    plays the policy's allocation (the channel optimum at the policy's value gradient,
 //!    clipped to `bounds.allocation`), the disturbance best-responds, and the rest of the
-//!    population is at the full-model equilibrium (target ρ_k of step 1). Its value solves
+//!    population is at the full-model equilibrium (target ρ_k of step 1). (With an expert
+//!    `[model] a` there is no allocation/disturbance split: the designer controls the drift
+//!    b at cost −½bᵀA⁻¹b, DESIGN.md §4.) Its value solves
 //!    the HJI with the designer's channels frozen ([`Sweeper::set_designer_policy`]) and
 //!    the cost is J_k = ∫ v_k(0, x) m_k(0, x) dx. The PDE policy is the optimum, so
 //!    (J_π − J_PDE)/|J_PDE| is what a designer loses by using π (up to discretisation);
@@ -34,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tufield_solvers::fixed_point::Outcome;
 use tufield_solvers::grid::Grid;
+use tufield_solvers::hamiltonian::ControlLaw;
 use tufield_solvers::sweep::{HjiSolution, SweepParams, Sweeper};
 use tufield_solvers::SolverError;
 
@@ -179,9 +182,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     Ok(())
 }
 
-/// compare needs a projected `[game]` scenario: the policy evaluation freezes the
-/// designer's channels, which an expert A does not identify, and the modal reduction
-/// solves one 1-D problem per mode.
+/// compare needs one grid: the modal reduction (one 1-D problem per mode) is refused.
 pub fn check_supported(sc: &Scenario) -> AppResult<()> {
     if sc.is_modal() {
         return Err(AppError::invalid(
@@ -189,15 +190,6 @@ pub fn check_supported(sc: &Scenario) -> AppResult<()> {
             "game.reduction",
             "compare works on projected scenarios (game.coalitions with at most 3 coalitions), \
              not on the modal reduction",
-        ));
-    }
-    if sc.model.controls.is_none() {
-        return Err(AppError::invalid(
-            &sc.source_name,
-            "model",
-            "compare needs [game] (players and coalitions): with an expert [model] A the \
-             designer's and the disturbance's controls are not known, so a policy cannot be \
-             evaluated",
         ));
     }
     Ok(())
@@ -256,7 +248,13 @@ pub fn compare(
     let exact = &oracle.exact;
     let heur = &oracle.consensus;
     let p = sc.model.num_populations();
-    let params = SweepParams::from(&sc.model);
+    // The policy evaluation freezes the designer's channels. An expert A does not say
+    // which part is allocation and which disturbance: the designer then controls the drift
+    // itself (the Hamiltonian over the drift of DESIGN.md §4, no disturbance).
+    let mut params = SweepParams::from(&sc.model);
+    if params.controls.is_none() {
+        params.controls = Some(ControlLaw::drift_control(&sc.model.a).map_err(err)?);
+    }
     let mut sw = Sweeper::new(&params, &grid, steps).map_err(err)?;
     let cell = grid.cell_volume();
     let nodes = node_coordinates(&grid);
@@ -265,7 +263,13 @@ pub fn compare(
     let mut loss: [Vec<ArrayD<f64>>; 2] = Default::default();
     let (mut drift_pde, mut drift_lq, mut initial_fields, mut riccati_cost) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for k in 0..p {
+    if targets.len() != p || pde_means.len() != p {
+        return Err(err(SolverError::invalid(
+            "populations",
+            "the PDE equilibrium has a different number of populations",
+        )));
+    }
+    for (k, target) in targets.iter().enumerate() {
         let m0 = initial::discretise(
             &sc.source_name,
             k,
@@ -274,7 +278,7 @@ pub fn compare(
             &grid,
         )?
         .density;
-        let rho = targets[k].view();
+        let rho = target.view();
         sw.set_designer_policy(None).map_err(err)?;
         let v_pde = sw.solve_hji(rho, k).map_err(err)?;
         drift_pde.push(sw.optimal_drift(v_pde.value(0)).map_err(err)?);
@@ -428,10 +432,10 @@ pub fn summary(sc: &Scenario, cmp: &Comparison) -> String {
     );
     for k in 0..cmp.names.len() {
         s.push_str(&format!("  population {} ({}):\n", k + 1, cmp.names[k]));
-        for pi in 0..3 {
+        for (pi, pname) in POLICY_NAMES.iter().enumerate() {
             s.push_str(&format!(
                 "    {:<28} J = {:<12.6} {}  max |Δm̄| {:.3e}\n",
-                POLICY_NAMES[pi],
+                pname,
                 cmp.costs[pi][k],
                 if pi == 0 {
                     "(optimum)".to_string()
@@ -500,11 +504,11 @@ fn write_report(
     r.push_str("| population | policy | J | vs PDE | max \\|m̄ − m̄_PDE\\| |\n");
     r.push_str("|---|---|---:|---:|---:|\n");
     for k in 0..cmp.names.len() {
-        for pi in 0..3 {
+        for (pi, pname) in POLICY_NAMES.iter().enumerate() {
             r.push_str(&format!(
                 "| {} | {} | {:.6} | {} | {:.3e} |\n",
                 cmp.names[k],
-                POLICY_NAMES[pi],
+                pname,
                 cmp.costs[pi][k],
                 if pi == 0 {
                     "—".to_string()

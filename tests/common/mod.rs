@@ -177,3 +177,16 @@ fn walk(g: &hdf5::Group, out: &mut std::collections::BTreeMap<String, String>) {
         walk(&sub, out);
     }
 }
+
+/// Width and height from a PNG's IHDR chunk (asserts the PNG signature).
+pub fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    let be = |o: usize| u32::from_be_bytes(bytes[o..o + 4].try_into().unwrap());
+    (be(16), be(20))
+}
