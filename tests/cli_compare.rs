@@ -20,9 +20,25 @@ fn read_vec(file: &hdf5::File, path: &str) -> Vec<f64> {
         .unwrap()
 }
 
-/// (max mean distance LQ vs PDE, max |J_PDE − J_Riccati|/|J_Riccati|, relative cost
-/// difference of LQ and of the heuristic per population).
-fn lq_run(dir: &Path, points: usize, steps: usize) -> (f64, f64, Vec<f64>, Vec<f64>) {
+/// What one compare run of the LQ scenario measured.
+struct LqRun {
+    /// max mean distance LQ vs PDE.
+    dist: f64,
+    /// max |J_PDE − J_Riccati|/|J_Riccati|.
+    cost_err: f64,
+    /// Relative cost difference of the LQ policy per population.
+    lq: Vec<f64>,
+    /// Relative cost difference of the heuristic per population.
+    heur: Vec<f64>,
+}
+
+impl LqRun {
+    fn lq_loss(&self) -> f64 {
+        self.lq.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+    }
+}
+
+fn lq_run(dir: &Path, points: usize, steps: usize) -> LqRun {
     let out = dir.join(format!("c{points}"));
     let sc = scenario("lqc_1d_chain3.toml");
     let (p, s) = (
@@ -62,12 +78,12 @@ fn lq_run(dir: &Path, points: usize, steps: usize) -> (f64, f64, Vec<f64>, Vec<f
         .zip(&ric)
         .map(|(a, b)| ((a - b) / b).abs())
         .fold(0.0, f64::max);
-    (
+    LqRun {
         dist,
         cost_err,
-        read_vec(&f, "lq/relative_cost_difference"),
-        read_vec(&f, "heuristic/relative_cost_difference"),
-    )
+        lq: read_vec(&f, "lq/relative_cost_difference"),
+        heur: read_vec(&f, "heuristic/relative_cost_difference"),
+    }
 }
 
 #[test]
@@ -80,20 +96,18 @@ fn lq_scenario_pde_and_exact_lq_agree_within_discretisation_error() {
     for (k, r) in runs.iter().enumerate() {
         eprintln!(
             "run {k}: mean distance {:.3e}, |J_PDE − J_Riccati|/J {:.3e}, LQ policy {:?}, heuristic {:?}",
-            r.0, r.1, r.2, r.3
+            r.dist, r.cost_err, r.lq, r.heur
         );
     }
-    let order = |f: &dyn Fn(&(f64, f64, Vec<f64>, Vec<f64>)) -> f64| -> Vec<f64> {
+    let order = |f: fn(&LqRun) -> f64| -> Vec<f64> {
         runs.windows(2)
             .map(|w| (f(&w[0]) / f(&w[1])).log2())
             .collect()
     };
-    let lq_loss =
-        |r: &(f64, f64, Vec<f64>, Vec<f64>)| r.2.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     for (what, o) in [
-        ("mean distance", order(&|r| r.0)),
-        ("cost vs Riccati", order(&|r| r.1)),
-        ("LQ policy's cost difference", order(&lq_loss)),
+        ("mean distance", order(|r| r.dist)),
+        ("cost vs Riccati", order(|r| r.cost_err)),
+        ("LQ policy's cost difference", order(LqRun::lq_loss)),
     ] {
         eprintln!("{what}: observed orders {o:.2?}");
         assert!(o.iter().all(|&x| x >= 0.9), "{what}: orders {o:?}");
@@ -101,13 +115,13 @@ fn lq_scenario_pde_and_exact_lq_agree_within_discretisation_error() {
     // Finest run: the LQ policy is the equilibrium up to 1e-4 relative; the heuristic is
     // not (its loss on the middle population stays above 0.1 %).
     let finest = &runs[2];
-    assert!(lq_loss(finest) < 1e-4, "{:?}", finest.2);
+    assert!(finest.lq_loss() < 1e-4, "{:?}", finest.lq);
     assert!(
-        finest.3[1] > 1e-3,
+        finest.heur[1] > 1e-3,
         "heuristic loss vanished: {:?}",
-        finest.3
+        finest.heur
     );
-    assert!(runs[1].3[1] > 1e-3);
+    assert!(runs[1].heur[1] > 1e-3);
 }
 
 #[test]
