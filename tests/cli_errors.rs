@@ -386,3 +386,55 @@ fn bad_command_lines_exit_2() {
         r.stderr
     );
 }
+
+#[test]
+fn bad_bounds_are_refused_naming_the_key() {
+    let bounded = |b: &str| format!("{GAME_2D}\n[bounds]\n{b}\n");
+    assert_eq!(check_text(&bounded("allocation = 0.5"), &[]).0, 0);
+    assert_eq!(check_text(&bounded("disturbance = 0.5"), &[]).0, 0);
+    for bad in ["allocation = -1.0", "allocation = 0.0", "allocation = inf"] {
+        assert_invalid(&bounded(bad), &[], &["bounds.allocation", "> 0"]);
+    }
+    assert_invalid(
+        &bounded("disturbance = nan"),
+        &[],
+        &["bounds.disturbance", "> 0"],
+    );
+    assert_invalid(
+        &bounded("allocation = \"big\""),
+        &[],
+        &["bounds.allocation"],
+    );
+    assert_invalid(
+        &bounded("allocations = 1.0"),
+        &[],
+        &["bounds.allocations: unknown key", "allocation, disturbance"],
+    );
+    // An expert A has no allocation/disturbance split.
+    assert_invalid(
+        &format!("{MINIMAL}\n[bounds]\nallocation = 1.0\n"),
+        &[],
+        &["bounds.allocation", "[game]"],
+    );
+    // Bounds act channel by channel: a non-diagonal R is refused.
+    let r = "r = [[1.0, 0.1, 0, 0, 0, 0, 0, 0, 0], [0.1, 1, 0, 0, 0, 0, 0, 0, 0], \
+             [0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0], \
+             [0, 0, 0, 0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 0, 1, 0], \
+             [0, 0, 0, 0, 0, 0, 0, 0, 1]]";
+    assert_invalid(
+        &bounded("allocation = 0.5").replace("gamma = 2.0", &format!("gamma = 2.0\n{r}")),
+        &[],
+        &["bounds.allocation", "diagonal R"],
+    );
+}
+
+#[test]
+fn bounds_are_refused_for_modal_scenarios() {
+    let sc = common::scenario("lqc_7d_modal_chain3.toml");
+    let text = std::fs::read_to_string(sc).unwrap();
+    assert_invalid(
+        &format!("{text}\n[bounds]\nallocation = 1.0\n"),
+        &[],
+        &["bounds.allocation", "modes"],
+    );
+}

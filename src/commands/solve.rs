@@ -10,9 +10,11 @@
 //! /                      attrs tufield_version, scenario (TOML after overrides), name,
 //!                              command = "solve", axis_labels, status, iterations,
 //!                              threads, residual, tol, mass_error, lq_mean_distance,
-//!                              boundary_mass, steps, core_penalty (κ), lq_note (what
-//!                              lq_mean_distance means: an error for LQ models, the
-//!                              distance to the LQ approximation when κ > 0)
+//!                              boundary_mass, steps, core_penalty (κ),
+//!                              allocation_bound (ū), disturbance_bound (w̄) (∞ when
+//!                              unbounded), lq_note (what lq_mean_distance means: an
+//!                              error for LQ models, the distance to the LQ
+//!                              approximation when κ > 0 or with bounds)
 //! /time                  (steps+1)          dimension scale "time"
 //! /snapshot_time         (snapshots)        dimension scale "snapshot_time"
 //! /snapshot_level        (snapshots) u64    time level of each snapshot
