@@ -1,5 +1,6 @@
 //! One HJI (backward) + FPK (forward) pass of the grid scheme (tufield_solvers::sweep) on the
-//! sizes a scenario uses: 1-D 2000 points × 1000 steps, 2-D 256² × 200, 3-D 64³ × 100.
+//! sizes a scenario uses: 1-D 2000 points × 1000 steps, 2-D 256² × 200 (quadratic, and
+//! `2d_bounded` with the saturating Hamiltonian of bounded allocations), 3-D 64³ × 100.
 //!
 //! * `cargo bench --bench sweep` — criterion timings (small sample size).
 //! * `cargo bench --bench sweep -- --throughput [--threads 1,2,16] [--case 2d] [--repeat N]` — prints
@@ -10,6 +11,7 @@
 use criterion::{criterion_group, Criterion};
 use ndarray::{array, Array1, Array2, ArrayD, ArrayViewD};
 use std::time::Instant;
+use tufield_solvers::game::{ControlWeight, DisturbanceWeight, Game};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::sweep::{FpkSummary, HjiSolution, SweepParams, Sweeper};
 
@@ -57,6 +59,14 @@ fn cases() -> Vec<Case> {
             cov: array![[0.04, 0.01], [0.01, 0.03]],
         },
         Case {
+            name: "2d_bounded",
+            points: 256,
+            steps: 200,
+            params: bounded_params(),
+            mean: array![0.3, -0.2],
+            cov: array![[0.04, 0.01], [0.01, 0.03]],
+        },
+        Case {
             name: "3d",
             points: 64,
             steps: 100,
@@ -77,6 +87,30 @@ fn cases() -> Vec<Case> {
             ],
         },
     ]
+}
+
+/// The 3-player game on coalitions {1}, {1,2} (γ = 2, R = I) with |u_i| ≤ 0.4: the
+/// saturating channel Hamiltonian (5 designer and 2 disturbance channels).
+fn bounded_params() -> SweepParams {
+    let game = Game::new(3).expect("game");
+    let law = game
+        .control_law(
+            &[0, 3],
+            &ControlWeight::Scalar(1.0),
+            &DisturbanceWeight::Gamma(2.0),
+            Some(0.4),
+            None,
+        )
+        .expect("channels");
+    SweepParams {
+        a: law.unbounded_matrix(),
+        q: array![[1.0, 0.0], [0.0, 1.0]],
+        s: array![[1.0, 0.0], [0.0, 1.0]],
+        sigma: 0.3,
+        horizon: 1.0,
+        core_penalty: 0.0,
+        controls: Some(law),
+    }
 }
 
 /// Everything one pass needs, allocated once.

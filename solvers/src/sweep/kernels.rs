@@ -25,7 +25,7 @@
 
 use super::par::SharedMut;
 use crate::grid::{Grid, MomentPartial, MAX_DIM, ROW_GROUP};
-use crate::hamiltonian::{channel_control, PackedChannel, Player};
+use crate::hamiltonian::PackedChannel;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -79,7 +79,7 @@ pub(crate) struct Geometry {
     pub core_l: Vec<f64>,
     /// Control channels of the Hamiltonian ([`crate::hamiltonian`]); used when `sat`.
     pub law: Vec<PackedChannel>,
-    /// Drift and control cost from the channels ([`sat_node`]) instead of b = Ap: bounded
+    /// Drift and control cost from the channels ([`sat_seg`]) instead of b = Ap: bounded
     /// controls, or policy evaluation (designer channels read a policy's gradient).
     pub sat: bool,
 }
@@ -300,58 +300,43 @@ fn bcomp<const D: usize>(a: &[f64; MAX_DIM], p: &[[f64; SEG]; D], q: usize) -> f
     s
 }
 
-/// Drift b (all D components) and running control cost ℓ at segment position q from the
-/// control channels (H(p) = b·p + ℓ, [`crate::hamiltonian`]): designer channels read the
-/// gradient `pd` (a policy's in policy evaluation, otherwise `p` itself), disturbance
-/// channels read `p`.
+/// Drift b (all D components) and running control cost ℓ on the first `w` nodes of a
+/// segment from the control channels (H(p) = b·p + ℓ, [`crate::hamiltonian`]): designer
+/// channels read the gradient `pd` (a policy's in policy evaluation, otherwise `p`
+/// itself), disturbance channels read `p`. Channel by channel over the segment, so the
+/// node loop vectorises; a = clamp(∓(c·p)/r, −ā, ā), b += c a, ℓ ±= ½ r a².
 #[inline(always)]
-fn sat_node<const D: usize>(
+fn sat_seg<const D: usize>(
     law: &[PackedChannel],
     p: &[[f64; SEG]; D],
     pd: &[[f64; SEG]; D],
-    q: usize,
-) -> ([f64; MAX_DIM], f64) {
-    let mut b = [0.0; MAX_DIM];
-    let mut ell = 0.0;
+    w: usize,
+    b: &mut [[f64; SEG]; D],
+    ell: &mut [f64; SEG],
+) {
+    for bk in b.iter_mut() {
+        bk[..w].fill(0.0);
+    }
+    ell[..w].fill(0.0);
     for ch in law {
         let src = if ch.designer { pd } else { p };
-        let mut s = ch.col[0] * src[0][q];
-        for k in 1..D {
-            s += ch.col[k] * src[k][q];
-        }
-        let player = if ch.designer {
-            Player::Designer
+        let (scale, half) = if ch.designer {
+            (-ch.inv_r, 0.5 * ch.weight)
         } else {
-            Player::Disturbance
+            (ch.inv_r, -(0.5 * ch.weight))
         };
-        let a = channel_control(player, ch.inv_r, ch.bound, s);
-        for k in 0..D {
-            b[k] += ch.col[k] * a;
+        let (lo, hi) = (-ch.bound, ch.bound);
+        for q in 0..w {
+            let mut sp = ch.col[0] * src[0][q];
+            for k in 1..D {
+                sp += ch.col[k] * src[k][q];
+            }
+            let a = (sp * scale).max(lo).min(hi);
+            for k in 0..D {
+                b[k][q] += ch.col[k] * a;
+            }
+            ell[q] += half * a * a;
         }
-        let half = 0.5 * ch.weight * a * a;
-        if ch.designer {
-            ell += half;
-        } else {
-            ell -= half;
-        }
-    }
-    (b, ell)
-}
-
-/// Drift component `i` at segment position q: b_i = (Ap)_i, or from the channels when
-/// `g.sat`.
-#[inline(always)]
-fn drift_comp<const D: usize>(
-    g: &Geometry,
-    p: &[[f64; SEG]; D],
-    pd: &[[f64; SEG]; D],
-    q: usize,
-    i: usize,
-) -> f64 {
-    if g.sat {
-        sat_node::<D>(&g.law, p, pd, q).0[i]
-    } else {
-        bcomp::<D>(&g.a[i], p, q)
     }
 }
 
@@ -546,16 +531,18 @@ fn hji_rhs_seg<const D: usize>(
     let (xl, cl, bl, xo) = (&xl[..w], &cl[..w], &mut bl[..w], &mut xo[..w]);
     if g.sat {
         // g_last = f + ℓ + Σ_{k<l} b_k p_k (with b = Ap and ℓ = −½b·p this is the line below).
+        let mut b = [[0.0; SEG]; D];
+        let mut ell = [0.0; SEG];
+        sat_seg::<D>(&g.law, p, pd, w, &mut b, &mut ell);
         for q in 0..w {
-            let (b, ell) = sat_node::<D>(&g.law, p, pd, q);
             let mut outer = 0.0;
             for i in 0..l {
-                outer += b[i] * p[i][q];
+                outer += b[i][q] * p[i][q];
             }
             let wl = rho_l - xl[q];
             let f = f0 + wl * (f1 + hq * wl) + cl[q];
-            bl[q] = b[l];
-            xo[q] = vr[q] + g.dt * (f + ell + outer);
+            bl[q] = b[l][q];
+            xo[q] = vr[q] + g.dt * (f + ell[q] + outer);
         }
         return;
     }
@@ -668,9 +655,10 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                         &mut lx[lane],
                     );
                 } else if g.sat {
-                    for (q, b) in lb[lane][..w].iter_mut().enumerate() {
-                        *b = sat_node::<D>(&g.law, &p, pd, q).0[l];
-                    }
+                    let mut b = [[0.0; SEG]; D];
+                    let mut ell = [0.0; SEG];
+                    sat_seg::<D>(&g.law, &p, pd, w, &mut b, &mut ell);
+                    lb[lane][..w].copy_from_slice(&b[l][..w]);
                     // SAFETY: row r belongs to this task; no other borrow of it is alive.
                     let xr = unsafe { x.slice(off + j0, w) };
                     lx[lane][..w].copy_from_slice(xr);
@@ -890,9 +878,10 @@ fn block_task<const D: usize, const T: bool>(
                 seg_grad::<D>(g, pv, r0 + j * rstride, &idx, j0, w, &mut pp);
             }
             let pd = if pol.is_some() { &pp } else { &p };
-            for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
-                *b = sat_node::<D>(&g.law, &p, pd, qq).0[axis];
-            }
+            let mut b = [[0.0; SEG]; D];
+            let mut ell = [0.0; SEG];
+            sat_seg::<D>(&g.law, &p, pd, w, &mut b, &mut ell);
+            scratch[j * SEG..j * SEG + w].copy_from_slice(&b[axis][..w]);
         } else {
             for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
                 *b = bcomp::<D>(&g.a[axis], &p, qq);
@@ -1016,12 +1005,21 @@ fn drift_field_d<const D: usize>(
                 seg_grad::<D>(g, pv, r, &idx, j0, w, &mut pp);
             }
             let pd = if pol.is_some() { &pp } else { &p };
+            let mut b = [[0.0; SEG]; D];
+            let mut ell = [0.0; SEG];
+            if g.sat {
+                sat_seg::<D>(&g.law, &p, pd, w, &mut b, &mut ell);
+            } else {
+                for i in 0..D {
+                    for q in 0..w {
+                        b[i][q] = bcomp::<D>(&g.a[i], &p, q);
+                    }
+                }
+            }
             for i in 0..D {
                 // SAFETY: row r of every output belongs to this task only.
                 let o = unsafe { outs[i].slice(r * nl + j0, w) };
-                for (q, b) in o.iter_mut().enumerate() {
-                    *b = drift_comp::<D>(g, &p, pd, q, i);
-                }
+                o.copy_from_slice(&b[i][..w]);
             }
         }
     });
