@@ -214,3 +214,35 @@ fn modal_scenarios_are_refused_naming_the_key() {
                 == 0
     );
 }
+
+/// Every number of compare.h5 is bit-identical for 1 and 2 threads (bounded scenario,
+/// coarse grid).
+#[test]
+fn one_and_two_threads_give_bit_identical_comparisons() {
+    let dir = TempDir::new().unwrap();
+    let sc = scenario("bounded_2d_chain3.toml");
+    let run = |t: &str| {
+        let out = dir.path().join(format!("t{t}"));
+        let r = tufield_in(
+            dir.path(),
+            &[
+                "compare",
+                sc.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "solver.points=41",
+                "--set",
+                "solver.steps=20",
+                "--threads",
+                t,
+                "-q",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        common::h5_contents(&out.join("compare.h5"))
+    };
+    let (a, b) = (run("1"), run("2"));
+    assert!(a.len() > 20, "{} objects", a.len());
+    assert_eq!(a, b);
+}
