@@ -45,6 +45,7 @@
 use crate::error::{Result, SolverError};
 use crate::game::Game;
 use crate::grid::{Grid, MAX_DIM};
+use crate::hamiltonian::ControlLaw;
 use crate::linalg::symmetric_eigen;
 use crate::lq::{GaussianMoments, LqEquilibrium};
 use crate::model::{Model, Population};
@@ -418,6 +419,8 @@ pub struct GridPolicy {
     levels: Vec<usize>,
     /// grads[k][snapshot][axis] = ∂_axis v_k at every node (row-major).
     grads: Vec<Vec<Vec<Vec<f64>>>>,
+    /// Channels of a bounded model (drift ∇H(∇v)); `None`: b = A∇v.
+    controls: Option<ControlLaw>,
 }
 
 impl GridPolicy {
@@ -469,7 +472,15 @@ impl GridPolicy {
             grid,
             levels,
             grads,
+            controls: None,
         })
+    }
+
+    /// With bounded controls the drift is the saturated optimum b = ∇H(∇v) of the
+    /// channels ([`crate::hamiltonian`]) instead of A∇v; `None` keeps A∇v.
+    pub fn with_controls(mut self, controls: Option<ControlLaw>) -> Self {
+        self.controls = controls;
+        self
     }
 
     /// ∇v_k interpolated at `x` (clamped to the box) from the snapshot in force at `level`.
@@ -598,6 +609,10 @@ impl Policy for GridPolicy {
     fn drift(&self, k: usize, level: usize, x: &[f64], _target: &[f64], out: &mut [f64]) {
         let g = self.gradient(k, level, x);
         let d = g.len();
+        if let Some(law) = &self.controls {
+            out[..d].copy_from_slice(&law.drift_and_cost(&g).0);
+            return;
+        }
         for i in 0..d {
             out[i] = (0..d).map(|j| self.a[[i, j]] * g[j]).sum();
         }

@@ -25,6 +25,11 @@
 //! solve file's snapshot levels, or at the scenario's snapshot levels
 //! (`solver.snapshot_every`) on the scenario's solver grid.
 //!
+//! Models beyond LQ (`cost.core_penalty`, `[bounds]`) are simulated only with a solve file
+//! of the scenario (`--policy FILE.h5`); with bounds its drift is the saturated optimum
+//! ∇H(∇v) of the control channels. The copies' realised cost assumes the quadratic drift
+//! cost, so no costs are reported for these models.
+//!
 //! File layout (paths are a contract; `<k>` is the 0-based population index):
 //!
 //! ```text
@@ -474,15 +479,22 @@ fn prepare_file(sc: &Scenario, path: &Path) -> AppResult<Prepared> {
             AppError::invalid(path.display().to_string(), "--policy", message)
         }
         e => err(e),
-    })?;
-    let system = ParticleSystem::from_model(&sc.model, sc.settings.steps).map_err(err)?;
+    })?
+    .with_controls(sc.model.controls.clone().filter(|l| l.is_bounded()));
+    let mut system = ParticleSystem::from_model(&sc.model, sc.settings.steps).map_err(err)?;
     let cell = sol.grid.cell_volume();
-    let cost = sol
+    let mut cost: Vec<f64> = sol
         .values
         .iter()
         .zip(&sol.densities)
         .map(|(v, m)| (&v[0] * &m[0]).sum() * cell)
         .collect();
+    if !sc.model.is_lq() {
+        // The copies' realised cost uses the quadratic drift cost −½bᵀA⁻¹b: not this
+        // model's running cost (core penalty, saturated control cost), so none is reported.
+        system.cost = None;
+        cost.iter_mut().for_each(|c| *c = f64::NAN);
+    }
     Ok(Prepared {
         system,
         policy: Box::new(policy),
@@ -755,21 +767,6 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
             "simulate samples Gaussian initial populations only; use kind = \"gaussian\"",
         ));
     }
-    if sc.model.core_penalty > 0.0 {
-        return Err(AppError::invalid(
-            &src,
-            "cost.core_penalty",
-            "simulate uses LQ or least-squares policies; it does not model the core penalty (set it to 0)",
-        ));
-    }
-    if sc.model.is_bounded() {
-        return Err(AppError::invalid(
-            &src,
-            "bounds",
-            "simulate does not model bounded controls yet; remove [bounds] (tufield solve and \
-             tufield compare handle them)",
-        ));
-    }
     if args.copies == 0 || args.copies > MAX_COPIES {
         return Err(AppError::invalid(
             &src,
@@ -796,6 +793,21 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         None => None,
     };
     let choice = PolicyChoice::parse(&args.policy);
+    // Beyond LQ (core penalty, bounds) only a solve file's policy is the scenario's
+    // equilibrium policy; its drift is b = ∇H(∇v) (saturated with bounds).
+    if let Some(terms) = sc.non_lq_terms() {
+        if !matches!(choice, PolicyChoice::File(_)) {
+            return Err(AppError::invalid(
+                &src,
+                "--policy",
+                format!(
+                    "the model is not LQ ({terms}): the lq and least-squares policies and the \
+                     heuristics ignore these terms; simulate a `tufield solve` output of this \
+                     scenario (--policy output/<stem>.h5)"
+                ),
+            ));
+        }
+    }
     let out = args
         .out
         .clone()
