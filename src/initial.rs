@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::linalg::symmetric_eigen;
 use tufield_solvers::model::Population;
+use tufield_solvers::particles::InitialSampler;
 
 /// Contents of a population file.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +76,35 @@ pub struct Initial {
 }
 
 impl InitialSpec {
+    /// The law as a particle sampler for `tufield simulate`: Gaussian, mixture and uniform
+    /// exactly; a file's samples resampled with replacement; a file's grid density node by
+    /// node, uniform within each cell (`grid` is the solver grid the density lives on).
+    pub fn sampler(&self, grid: impl FnOnce() -> AppResult<Grid>) -> AppResult<InitialSampler> {
+        Ok(match self {
+            InitialSpec::Gaussian => InitialSampler::Gaussian,
+            InitialSpec::Mixture {
+                weights,
+                means,
+                covs,
+            } => InitialSampler::Mixture {
+                weights: weights.clone(),
+                means: means.clone(),
+                covs: covs.clone(),
+            },
+            InitialSpec::Uniform { low, high } => InitialSampler::Uniform {
+                low: low.clone(),
+                high: high.clone(),
+            },
+            InitialSpec::File { data, .. } => match data {
+                FileData::Samples(s) => InitialSampler::Samples(s.clone()),
+                FileData::Density(m) => InitialSampler::Grid {
+                    grid: grid()?,
+                    density: m.iter().cloned().collect(),
+                },
+            },
+        })
+    }
+
     /// `kind` as written in the scenario.
     pub fn kind(&self) -> &'static str {
         match self {

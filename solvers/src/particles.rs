@@ -54,6 +54,10 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+mod initial;
+pub use initial::InitialSampler;
+use initial::{initial_rng, Prepared};
+
 /// Copies per parallel task (fixed, so results do not depend on the thread count).
 pub const CHUNK: usize = 1024;
 
@@ -116,6 +120,9 @@ pub struct ParticleSystem {
     pub averaging: Array2<f64>,
     /// Weights of the realised cost; `None` skips the cost.
     pub cost: Option<CostWeights>,
+    /// How each population's copies are drawn at t = 0 (one per population); empty: every
+    /// population from its Gaussian N(mean, cov).
+    pub initial: Vec<InitialSampler>,
 }
 
 impl ParticleSystem {
@@ -130,6 +137,7 @@ impl ParticleSystem {
             populations: model.populations.clone(),
             averaging: model.graph.averaging_matrix(),
             cost: Some(CostWeights::from_model(model)?),
+            initial: Vec::new(),
         })
     }
 
@@ -999,6 +1007,21 @@ pub fn simulate_observed<P: Policy + ?Sized>(
         .iter()
         .map(|pop| cholesky_psd(&pop.cov))
         .collect::<Result<Vec<_>>>()?;
+    if !system.initial.is_empty() && system.initial.len() != p {
+        return Err(SolverError::invalid(
+            "population.kind",
+            format!("{} initial laws for {p} populations", system.initial.len()),
+        ));
+    }
+    let samplers = (0..p)
+        .map(|k| {
+            system
+                .initial
+                .get(k)
+                .unwrap_or(&InitialSampler::Gaussian)
+                .prepare(d)
+        })
+        .collect::<Result<Vec<Prepared>>>()?;
 
     let dt = system.dt();
     let sq = system.sigma * dt.sqrt();
@@ -1012,11 +1035,19 @@ pub fn simulate_observed<P: Policy + ?Sized>(
     for (k, xs) in states.iter_mut().enumerate() {
         let mean = &system.populations[k].mean;
         let l = &chols[k];
+        let sampler = &samplers[k];
         xs.par_chunks_mut(chunk_len)
             .enumerate()
             .for_each(|(c, chunk)| {
-                let mut rng = chunk_rng(seed, k, c, 0, d);
                 let mut z = vec![0.0; d];
+                if !sampler.is_gaussian() {
+                    let mut rng = initial_rng(seed, k, c);
+                    for x in chunk.chunks_mut(d) {
+                        sampler.draw(&mut rng, &mut z, x);
+                    }
+                    return;
+                }
+                let mut rng = chunk_rng(seed, k, c, 0, d);
                 for x in chunk.chunks_mut(d) {
                     normals(&mut rng, &mut z);
                     for i in 0..d {

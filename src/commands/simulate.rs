@@ -40,6 +40,8 @@
 //! /grid/x<i>             (n_i) histogram grid; attrs label, lo, hi, spacing
 //! /populations/<k>       attrs name, state_axes (state coordinate of each grid axis)
 //!     empirical_mean, empirical_target, mean_field_mean   (steps+1, d)
+//!     reference_mean     (steps+1, d) the N → ∞ limit of the simulated scheme (attr note:
+//!                        the Euler chain's exact mean, or the solve file's FPK mean)
 //!     empirical_cov      (steps+1, d, d)
 //!     trajectories       (K, steps+1, d) the first K copies
 //!     histogram          (snapshots, n_0[, n_1[, n_2]]) cloud-in-cell, Σ m·cell = 1
@@ -408,6 +410,7 @@ fn prepare_least_squares(sc: &Scenario, internal_model: bool) -> AppResult<Prepa
         populations,
         averaging: averaging.clone(),
         cost: None,
+        initial: Vec::new(),
     };
     let m0: Vec<Array1<f64>> = system.populations.iter().map(|p| p.mean.clone()).collect();
     let (target, heuristic) = if internal_model {
@@ -760,13 +763,6 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
     let start = Instant::now();
     let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
     let src = sc.source_name.clone();
-    if let Some(k) = sc.initial.iter().position(|i| *i != InitialSpec::Gaussian) {
-        return Err(AppError::invalid(
-            &src,
-            format!("population[{}].kind", k + 1),
-            "simulate samples Gaussian initial populations only; use kind = \"gaussian\"",
-        ));
-    }
     if args.copies == 0 || args.copies > MAX_COPIES {
         return Err(AppError::invalid(
             &src,
@@ -817,7 +813,27 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
             .map_err(|e| AppError::io(dir, "cannot create the output directory", &e))?;
     }
     let mode = ProgressMode::detect(quiet);
-    let prep = prepare(&sc, &choice)?;
+    let mut prep = prepare(&sc, &choice)?;
+    // Non-Gaussian initial laws live on the scenario's axes: policies that simulate the
+    // full coalition space (least-squares, internal-model) start from Gaussians only.
+    if let Some(k) = sc.initial.iter().position(|i| *i != InitialSpec::Gaussian) {
+        if prep.system.dim() != sc.model.dim() {
+            return Err(AppError::invalid(
+                &src,
+                format!("population[{}].kind", k + 1),
+                format!(
+                    "--policy {} simulates the full coalition space and starts from Gaussian \
+                     populations only; use kind = \"gaussian\" or --policy lq / a solve file",
+                    choice.name()
+                ),
+            ));
+        }
+        prep.system.initial = sc
+            .initial
+            .iter()
+            .map(|spec| spec.sampler(|| solve::grid_for(&sc)))
+            .collect::<AppResult<_>>()?;
+    }
     if mode != ProgressMode::Quiet {
         eprintln!(
             "{}: simulate {} copies × {} population(s), d = {}, {} steps, policy {}, seed {}, {} thread(s)",
@@ -948,9 +964,13 @@ fn write(
             ("empirical_mean", &run.mean),
             ("empirical_target", &run.target),
             ("mean_field_mean", &prep.mean_field_mean[k]),
+            ("reference_mean", &prep.reference_mean[k]),
         ] {
             let ds = w.array(&pg, name, data)?;
             lq::time_axis(&w, &ds, &time)?;
+            if name == "reference_mean" {
+                w.str_attr(&ds, "note", prep.reference_note)?;
+            }
         }
         let cov = w.array(&pg, "empirical_cov", &run.cov)?;
         lq::time_axis(&w, &cov, &time)?;
