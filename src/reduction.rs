@@ -47,13 +47,19 @@ pub fn all_coalitions(players: usize) -> Result<Vec<Vec<i64>>> {
 /// [`tufield_solvers::SolverError::IllPosed`] carries the smallest admissible γ when
 /// Γ = γ²I; invalid R, Γ or coalitions name their scenario field.
 pub fn reduce(spec: &GameSpec) -> Result<ReducedGame> {
+    let (_, selection) = selection(spec)?;
+    game::projected_game(spec.players, &selection, &spec.r, &spec.gamma)
+}
+
+/// The game and the indices (Table 1 order) of the selected coalitions.
+fn selection(spec: &GameSpec) -> Result<(Game, Vec<usize>)> {
     let g = Game::new(spec.players)?;
     let selection = spec
         .coalitions
         .iter()
         .map(|c| g.index_of(c))
         .collect::<Result<Vec<usize>>>()?;
-    game::projected_game(spec.players, &selection, &spec.r, &spec.gamma)
+    Ok((g, selection))
 }
 
 /// The control channels of the projected game ([`tufield_solvers::hamiltonian`]) with
@@ -64,12 +70,7 @@ pub fn control_law(
     allocation: Option<f64>,
     disturbance: Option<f64>,
 ) -> Result<ControlLaw> {
-    let g = Game::new(spec.players)?;
-    let selection = spec
-        .coalitions
-        .iter()
-        .map(|c| g.index_of(c))
-        .collect::<Result<Vec<usize>>>()?;
+    let (g, selection) = selection(spec)?;
     g.control_law(&selection, &spec.r, &spec.gamma, allocation, disturbance)
 }
 

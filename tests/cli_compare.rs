@@ -20,6 +20,21 @@ fn read_vec(file: &hdf5::File, path: &str) -> Vec<f64> {
         .unwrap()
 }
 
+/// max over populations, levels and axes of |m̄_PDE − m̄_LQ| in a compare.h5.
+fn pde_lq_mean_distance(f: &hdf5::File, populations: usize) -> f64 {
+    let mut dist: f64 = 0.0;
+    for k in 0..populations {
+        let a = read_vec(f, &format!("pde/populations/{k}/mean"));
+        let b = read_vec(f, &format!("lq/populations/{k}/mean"));
+        dist = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(dist, f64::max);
+    }
+    dist
+}
+
 /// What one compare run of the LQ scenario measured.
 struct LqRun {
     /// max mean distance LQ vs PDE.
@@ -61,16 +76,7 @@ fn lq_run(dir: &Path, points: usize, steps: usize) -> LqRun {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = hdf5::File::open(out.join("compare.h5")).unwrap();
-    let mut dist: f64 = 0.0;
-    for k in 0..3 {
-        let a = read_vec(&f, &format!("pde/populations/{k}/mean"));
-        let b = read_vec(&f, &format!("lq/populations/{k}/mean"));
-        dist = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(dist, f64::max);
-    }
+    let dist = pde_lq_mean_distance(&f, 3);
     let j = read_vec(&f, "pde/cost");
     let ric = read_vec(&f, "lq/riccati_cost");
     let cost_err = j
@@ -185,16 +191,7 @@ fn bounded_scenario_report_opens_with_its_figures() {
     assert_eq!(drift.shape(), vec![2, 101, 101]);
     // The bound is active: the PDE means leave the LQ ones by far more than the 1-D
     // LQ discretisation error above (≈ 1e-3 at these resolutions).
-    let mut dist: f64 = 0.0;
-    for k in 0..3 {
-        let a = read_vec(&f, &format!("pde/populations/{k}/mean"));
-        let b = read_vec(&f, &format!("lq/populations/{k}/mean"));
-        dist = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(dist, f64::max);
-    }
+    let dist = pde_lq_mean_distance(&f, 3);
     assert!(dist > 0.1, "bounded means equal the LQ ones: {dist}");
     assert!(out.join("bounded_2d_chain3_pde.h5").is_file());
 }

@@ -7,6 +7,7 @@ mod common;
 use common::{scenario, tufield};
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array1, Array2, Array3, ArrayD};
+use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 fn str_attr(loc: &hdf5::Location, name: &str) -> String {
@@ -268,6 +269,34 @@ fn bad_arguments_exit_2_naming_the_option() {
     }
 }
 
+/// Solves a shipped scenario into `dir/sol.h5` and simulates 20 000 copies per population
+/// driven by that file into `dir/sim.h5`; returns (scenario, solve file, simulate file).
+fn solve_then_simulate(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (sol, out) = (dir.join("sol.h5"), dir.join("sim.h5"));
+    let sc = scenario(name);
+    let r = run(&[
+        "-q",
+        "solve",
+        sc.to_str().unwrap(),
+        "--out",
+        sol.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&[
+        "-q",
+        "simulate",
+        sc.to_str().unwrap(),
+        "--policy",
+        sol.to_str().unwrap(),
+        "--copies",
+        "20000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    (sc, sol, out)
+}
+
 /// Bounded allocations: finite-N copies driven by the saturated feedback ∇H(∇v) of the
 /// solve file reproduce the PDE's bounded equilibrium means, which the LQ equilibrium
 /// misses by ≈ 0.3 (an independent check of the bounded FPK by Euler–Maruyama). Measured
@@ -278,24 +307,8 @@ fn bad_arguments_exit_2_naming_the_option() {
 #[test]
 fn bounded_copies_follow_the_pde_not_the_lq_means() {
     let dir = TempDir::new().unwrap();
-    let sol = dir.path().join("sol.h5");
-    let out = dir.path().join("sim.h5");
-    let sc = scenario("bounded_2d_chain3.toml");
+    let (sc, sol, out) = solve_then_simulate(dir.path(), "bounded_2d_chain3.toml");
     let sc = sc.to_str().unwrap();
-    let r = run(&["-q", "solve", sc, "--out", sol.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(&[
-        "-q",
-        "simulate",
-        sc,
-        "--policy",
-        sol.to_str().unwrap(),
-        "--copies",
-        "20000",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let f = hdf5::File::open(&out).unwrap();
     let s = hdf5::File::open(&sol).unwrap();
     let (mut worst, mut lq_gap): (f64, f64) = (0.0, 0.0);
@@ -395,24 +408,7 @@ fn mixture_and_uniform_starts_are_sampled_exactly() {
 #[test]
 fn core_penalty_copies_follow_the_rising_pde_mean() {
     let dir = TempDir::new().unwrap();
-    let sol = dir.path().join("sol.h5");
-    let out = dir.path().join("sim.h5");
-    let sc = scenario("core_1d_single.toml");
-    let sc = sc.to_str().unwrap();
-    let r = run(&["-q", "solve", sc, "--out", sol.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(&[
-        "-q",
-        "simulate",
-        sc,
-        "--policy",
-        sol.to_str().unwrap(),
-        "--copies",
-        "20000",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, sol, out) = solve_then_simulate(dir.path(), "core_1d_single.toml");
     let sim: Array2<f64> = hdf5::File::open(&out)
         .unwrap()
         .dataset("populations/0/empirical_mean")

@@ -12,12 +12,11 @@
 //! * Policy evaluation: the equilibrium's own policy reproduces its value bit for bit;
 //!   a clipped LQ policy costs more.
 
+mod common;
+
 use ndarray::{array, Array1, Array2, ArrayViewD};
-use std::sync::atomic::AtomicBool;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::fixed_point::{
-    Acceleration, Control, FixedPoint, FixedPointSettings, FixedPointState, Outcome,
-};
+use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings, Outcome};
 use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::{Channel, ControlLaw, Player};
@@ -304,23 +303,8 @@ fn skewed_equilibrium_mean(controls: Option<ControlLaw>, points: usize, steps: u
         acceleration: Acceleration::Anderson { depth: 5 },
         ..Default::default()
     };
-    let mut fp = FixedPoint::new(
-        settings,
-        map.scale(),
-        FixedPointState::new(map.initial_guess()),
-    )
-    .unwrap();
-    let mut last = Vec::new();
-    let outcome = fp
-        .run(
-            &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
-            &mut |_, _, g: &[f64]| {
-                last = g.to_vec();
-                Control::Continue
-            },
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+    let x0 = map.initial_guess();
+    let (outcome, _iterations, last) = common::run_fixed_point(&mut map, settings, x0);
     assert_eq!(outcome, Outcome::Converged);
     assert!(map.mass_error() < 1e-12);
     eprintln!("points {points}: boundary mass {:.2e}", map.boundary_mass());

@@ -6,12 +6,11 @@
 //! negative region (no longer constant, unlike the LQ fact of DESIGN.md §3); and the value
 //! function converges at first order to a very fine grid reference.
 
+mod common;
+
 use ndarray::{array, Array1, Array2, ArrayViewD};
-use std::sync::atomic::AtomicBool;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::fixed_point::{
-    Acceleration, Control, FixedPoint, FixedPointSettings, FixedPointState, Outcome,
-};
+use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings, Outcome};
 use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::model::{Model, Population};
@@ -178,18 +177,7 @@ fn equilibrium_mean(kappa: f64, points: usize, steps: usize) -> Vec<f64> {
         ..Default::default()
     };
     let x0 = map.initial_guess();
-    let mut fp = FixedPoint::new(settings, map.scale(), FixedPointState::new(x0)).unwrap();
-    let mut last = Vec::new();
-    let outcome = fp
-        .run(
-            &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
-            &mut |_, _, g: &[f64]| {
-                last = g.to_vec();
-                Control::Continue
-            },
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+    let (outcome, _iterations, last) = common::run_fixed_point(&mut map, settings, x0);
     assert_eq!(outcome, Outcome::Converged, "κ = {kappa}");
     assert!(map.mass_error() < 1e-12);
     assert!(

@@ -2,12 +2,11 @@
 //! LQ forward–backward oracle: the equilibrium means of the PDE fixed point converge to
 //! the oracle's at observed order ≥ 0.9 under joint refinement of space and time.
 
+mod common;
+
 use ndarray::{array, Array1, Array2};
-use std::sync::atomic::AtomicBool;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::fixed_point::{
-    Acceleration, Control, FixedPoint, FixedPointSettings, FixedPointState, Outcome,
-};
+use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings, Outcome};
 use tufield_solvers::graph::{Graph, GraphKind};
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
 use tufield_solvers::lq::exact_equilibrium;
@@ -52,23 +51,8 @@ fn solve(
         acceleration,
         ..Default::default()
     };
-    let mut fp = FixedPoint::new(
-        settings,
-        map.scale(),
-        FixedPointState::new(map.initial_guess()),
-    )
-    .unwrap();
-    let mut last = Vec::new();
-    let outcome = fp
-        .run(
-            &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
-            &mut |_, _, g: &[f64]| {
-                last = g.to_vec();
-                Control::Continue
-            },
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+    let x0 = map.initial_guess();
+    let (outcome, iterations, last) = common::run_fixed_point(&mut map, settings, x0);
     assert!(!last.is_empty(), "no iteration completed: {outcome:?}");
     assert!(map.mass_error() < 1e-12);
     let exact = exact_equilibrium(model, steps).unwrap();
@@ -80,7 +64,7 @@ fn solve(
             err = err.max((a - b).abs());
         }
     }
-    (outcome, fp.state().history.len(), err)
+    (outcome, iterations, err)
 }
 
 fn check_order(label: &str, model: &Model, resolutions: &[(usize, usize)], finest_bound: f64) {

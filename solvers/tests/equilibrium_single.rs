@@ -2,12 +2,11 @@
 //! Started from a perturbed guess, the fixed point must return to it within the
 //! discretisation error, and that error must fall under refinement.
 
+mod common;
+
 use ndarray::array;
-use std::sync::atomic::AtomicBool;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::fixed_point::{
-    Acceleration, Control, FixedPoint, FixedPointSettings, FixedPointState, Outcome,
-};
+use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings, Outcome};
 use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
 use tufield_solvers::model::{Model, Population};
@@ -48,21 +47,10 @@ fn solve(points: usize, steps: usize, acceleration: Acceleration) -> (Outcome, u
         acceleration,
         ..Default::default()
     };
-    let mut fp = FixedPoint::new(settings, map.scale(), FixedPointState::new(x0)).unwrap();
-    let mut last = Vec::new();
-    let outcome = fp
-        .run(
-            &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
-            &mut |_, _, g: &[f64]| {
-                last = g.to_vec();
-                Control::Continue
-            },
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+    let (outcome, iterations, last) = common::run_fixed_point(&mut map, settings, x0);
     let err = last.iter().map(|m| (m - 0.5).abs()).fold(0.0, f64::max);
     assert!(map.mass_error() < 1e-12, "mass error {}", map.mass_error());
-    (outcome, fp.state().history.len(), err)
+    (outcome, iterations, err)
 }
 
 #[test]
@@ -132,18 +120,7 @@ fn skewed_start_mean_drift_falls_at_first_order() {
         for (n, v) in x0.iter_mut().enumerate() {
             *v += 0.3 * (3.0 * n as f64 / steps as f64).sin();
         }
-        let mut fp = FixedPoint::new(settings, map.scale(), FixedPointState::new(x0)).unwrap();
-        let mut last = Vec::new();
-        let outcome = fp
-            .run(
-                &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
-                &mut |_, _, g: &[f64]| {
-                    last = g.to_vec();
-                    Control::Continue
-                },
-                &AtomicBool::new(false),
-            )
-            .unwrap();
+        let (outcome, _iterations, last) = common::run_fixed_point(&mut map, settings, x0);
         assert_eq!(outcome, Outcome::Converged);
         assert!(map.mass_error() < 1e-12);
         let err = last.iter().map(|m| (m - last[0]).abs()).fold(0.0, f64::max);

@@ -122,11 +122,7 @@ pub fn drift_norm(b: &ArrayD<f64>, c: &ArrayD<f64>) -> ArrayD<f64> {
 
 /// Default output directory: `output/<scenario file stem>_compare/`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    let stem = scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".to_string());
-    PathBuf::from("output").join(format!("{stem}_compare"))
+    super::default_output_in(scenario, "_compare")
 }
 
 /// Runs the command.
@@ -140,12 +136,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| AppError::io(&dir, "cannot create the output directory", &e))?;
-    let stem = args
-        .scenario
-        .scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".to_string());
+    let stem = super::scenario_stem(&args.scenario.scenario);
     let pde_path = dir.join(format!("{stem}_pde.h5"));
     let mode = ProgressMode::detect(quiet);
     let report = solve::solve(&sc, &pde_path, None, mode, start)?;

@@ -66,11 +66,7 @@ pub fn compute(sc: &Scenario) -> AppResult<LqResults> {
 
 /// Default output path: `output/<scenario file stem>_lq.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    let stem = scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".to_string());
-    PathBuf::from("output").join(format!("{stem}_lq.h5"))
+    super::default_output_in(scenario, "_lq.h5")
 }
 
 /// Runs the command: load, compute, write, summarise.

@@ -204,11 +204,7 @@ fn solver_err(sc: &Scenario, e: SolverError) -> AppError {
 
 /// Default output path: `output/<scenario file stem>_simulate.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    let stem = scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".to_string());
-    PathBuf::from("output").join(format!("{stem}_simulate.h5"))
+    super::default_output_in(scenario, "_simulate.h5")
 }
 
 /// Parses `--study 10,100,1000`: at least two distinct counts in 1..=[`MAX_COPIES`].

@@ -99,11 +99,7 @@ pub const BOUNDARY_MASS_WARNING: f64 = 1e-6;
 
 /// Default output path: `output/<scenario file stem>.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    let stem = scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".to_string());
-    PathBuf::from("output").join(format!("{stem}.h5"))
+    super::default_output_in(scenario, ".h5")
 }
 
 /// The grid of a scenario: `solver.points` per axis on the `solver.domain` box.

@@ -211,35 +211,33 @@ fn line_panel(
     legend(&mut chart)
 }
 
-/// Feedback drifts at t = 0: in 1-D both curves, otherwise |b_PDE − b_LQ| per population.
-pub fn drift(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
+/// One panel per population: in 1-D the curves `curves(k)` over the axis, otherwise a heat
+/// map of the field `field(k)` (3-D: middle slice) with the initial population outlined.
+fn population_panels<'c>(
+    dir: &Path,
+    name: &str,
+    cmp: &'c Comparison,
+    titles: (&str, &str),
+    curves: impl Fn(usize) -> [(String, &'c ArrayD<f64>); 2],
+    field: impl Fn(usize) -> ArrayD<f64>,
+) -> AppResult<PathBuf> {
     let p = cmp.names.len();
-    figure(dir, &format!("{stem}_drift.png"), |root| {
-        let title = if cmp.axes.len() == 1 {
-            "feedback drift at t = 0: full PDE vs exact LQ"
-        } else {
-            "|b_PDE − b_LQ| at t = 0 (colours over each population's support; white: initial population)"
-        };
+    let one_d = cmp.axes.len() == 1;
+    figure(dir, name, |root| {
+        let title = if one_d { titles.0 } else { titles.1 };
         let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
         let panels = root.split_evenly(layout(p));
         for (k, panel) in panels.iter().enumerate().take(p) {
-            if cmp.axes.len() == 1 {
+            if one_d {
+                let series: Vec<(String, Vec<f64>)> = curves(k)
+                    .into_iter()
+                    .map(|(label, v)| (label, v.iter().cloned().collect()))
+                    .collect();
                 let x = cmp.axes[0].to_vec();
-                let series = vec![
-                    (
-                        "PDE ∇H(∇v)".to_string(),
-                        cmp.drift_pde[k].iter().cloned().collect(),
-                    ),
-                    (
-                        "LQ A(φx+h)".to_string(),
-                        cmp.drift_lq[k].iter().cloned().collect(),
-                    ),
-                ];
                 line_panel(panel, &x, &series, &cmp.names[k], &cmp.labels[0])?;
             } else {
-                let norm = drift_norm(&cmp.drift_pde[k], &cmp.drift_lq[k]);
-                let frame = slice2(&norm);
-                let top = frame.iter().cloned().fold(0.0, f64::max);
+                let frame = slice2(&field(k));
+                let top = frame.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 heat_panel(
                     panel,
                     cmp.axes[0].as_slice().unwrap_or(&[0.0, 1.0]),
@@ -255,46 +253,43 @@ pub fn drift(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
     })
 }
 
+/// Feedback drifts at t = 0: in 1-D both curves, otherwise |b_PDE − b_LQ| per population.
+pub fn drift(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
+    population_panels(
+        dir,
+        &format!("{stem}_drift.png"),
+        cmp,
+        (
+            "feedback drift at t = 0: full PDE vs exact LQ",
+            "|b_PDE − b_LQ| at t = 0 (colours over each population's support; white: initial population)",
+        ),
+        |k| {
+            [
+                ("PDE ∇H(∇v)".to_string(), &cmp.drift_pde[k]),
+                ("LQ A(φx+h)".to_string(), &cmp.drift_lq[k]),
+            ]
+        },
+        |k| drift_norm(&cmp.drift_pde[k], &cmp.drift_lq[k]),
+    )
+}
+
 /// Robust cost loss v_π(0, ·) − v_PDE(0, ·): in 1-D LQ and heuristic curves, otherwise a
 /// heat map of the LQ policy's loss per population with the initial population outlined.
 pub fn loss(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
-    let p = cmp.names.len();
-    figure(dir, &format!("{stem}_loss.png"), |root| {
-        let title = if cmp.axes.len() == 1 {
-            "extra robust cost v_π(0,x) − v_PDE(0,x) of a designer playing policy π"
-        } else {
-            "extra robust cost v_LQ(0,x) − v_PDE(0,x) of the LQ policy (white: initial population)"
-        };
-        let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
-        let panels = root.split_evenly(layout(p));
-        for (k, panel) in panels.iter().enumerate().take(p) {
-            if cmp.axes.len() == 1 {
-                let x = cmp.axes[0].to_vec();
-                let series = vec![
-                    (
-                        "LQ policy".to_string(),
-                        cmp.loss[0][k].iter().cloned().collect(),
-                    ),
-                    (
-                        "heuristic".to_string(),
-                        cmp.loss[1][k].iter().cloned().collect(),
-                    ),
-                ];
-                line_panel(panel, &x, &series, &cmp.names[k], &cmp.labels[0])?;
-            } else {
-                let frame = slice2(&cmp.loss[0][k]);
-                let top = frame.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                heat_panel(
-                    panel,
-                    cmp.axes[0].as_slice().unwrap_or(&[0.0, 1.0]),
-                    cmp.axes[1].as_slice().unwrap_or(&[0.0, 1.0]),
-                    &frame,
-                    &format!("{} (max {top:.2})", cmp.names[k]),
-                    (&cmp.labels[0], &cmp.labels[1]),
-                    Some(&slice2(&cmp.initial[k])),
-                )?;
-            }
-        }
-        Ok(())
-    })
+    population_panels(
+        dir,
+        &format!("{stem}_loss.png"),
+        cmp,
+        (
+            "extra robust cost v_π(0,x) − v_PDE(0,x) of a designer playing policy π",
+            "extra robust cost v_LQ(0,x) − v_PDE(0,x) of the LQ policy (white: initial population)",
+        ),
+        |k| {
+            [
+                ("LQ policy".to_string(), &cmp.loss[0][k]),
+                ("heuristic".to_string(), &cmp.loss[1][k]),
+            ]
+        },
+        |k| cmp.loss[0][k].clone(),
+    )
 }
