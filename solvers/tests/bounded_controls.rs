@@ -16,7 +16,6 @@ mod common;
 
 use ndarray::{array, Array1, Array2, ArrayViewD};
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings, Outcome};
 use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::{Channel, ControlLaw, Player};
@@ -297,23 +296,7 @@ fn skewed_equilibrium_mean(controls: Option<ControlLaw>, points: usize, steps: u
         vec![m0],
     )
     .unwrap();
-    let settings = FixedPointSettings {
-        tol: 1e-10,
-        max_iter: 200,
-        acceleration: Acceleration::Anderson { depth: 5 },
-        ..Default::default()
-    };
-    let x0 = map.initial_guess();
-    let (outcome, _iterations, last) = common::run_fixed_point(&mut map, settings, x0);
-    assert_eq!(outcome, Outcome::Converged);
-    assert!(map.mass_error() < 1e-12);
-    eprintln!("points {points}: boundary mass {:.2e}", map.boundary_mass());
-    assert!(
-        map.boundary_mass() < 1e-8,
-        "walls felt: {}",
-        map.boundary_mass()
-    );
-    last
+    common::converged_means(&mut map, &format!("points {points}"))
 }
 
 /// In the LQ model the equilibrium mean is constant for any initial law (DESIGN.md §3);

@@ -10,7 +10,6 @@ mod common;
 
 use ndarray::{array, Array1, Array2, ArrayViewD};
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings, Outcome};
 use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::model::{Model, Population};
@@ -170,22 +169,7 @@ fn equilibrium_mean(kappa: f64, points: usize, steps: usize) -> Vec<f64> {
     let model = model(-0.3, kappa);
     let grid = Grid::from_bounds(&[-2.5], &[2.0], &[points]).unwrap();
     let mut map = MeanFieldMap::new(&model, &grid, steps, snapshot_levels(steps, steps)).unwrap();
-    let settings = FixedPointSettings {
-        tol: 1e-10,
-        max_iter: 200,
-        acceleration: Acceleration::Anderson { depth: 5 },
-        ..Default::default()
-    };
-    let x0 = map.initial_guess();
-    let (outcome, _iterations, last) = common::run_fixed_point(&mut map, settings, x0);
-    assert_eq!(outcome, Outcome::Converged, "κ = {kappa}");
-    assert!(map.mass_error() < 1e-12);
-    assert!(
-        map.boundary_mass() < 1e-8,
-        "walls felt: {}",
-        map.boundary_mass()
-    );
-    last
+    common::converged_means(&mut map, &format!("κ = {kappa}"))
 }
 
 /// With κ > 0 the single-population equilibrium mean is no longer constant: the penalty
