@@ -3,9 +3,11 @@
 //! output (to a temporary directory).
 //!
 //! * `cargo bench --bench solve` — criterion timing of the whole solve.
-//! * `cargo bench --bench solve -- --report [--threads 1,2]` — one run per thread count,
-//!   printing wall time, iterations, throughput in grid points × time steps per second
-//!   (counting one HJI and one FPK sweep per population per iteration) and peak memory.
+//! * `cargo bench --bench solve -- --report [--threads 1,2] [--scenario FILE]` — one run
+//!   per thread count (of the default scenario, or FILE, e.g.
+//!   scenarios/bounded_2d_chain3.toml for the saturating Hamiltonian), printing wall time,
+//!   iterations, throughput in grid points × time steps per second (counting one HJI and
+//!   one FPK sweep per population per iteration) and peak memory.
 
 mod common;
 
@@ -18,13 +20,14 @@ use tufield::Scenario;
 
 const SCENARIO: &str = "scenarios/lqc_2d_chain3.toml";
 
-fn scenario() -> Scenario {
+fn scenario(file: &str) -> Scenario {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Scenario::load(&root.join(SCENARIO), &[]).expect("default scenario loads")
+    Scenario::load(&root.join(file), &[]).expect("scenario loads")
 }
 
 fn report(threads: &[usize]) {
-    let sc = scenario();
+    let file = common::arg_value("--scenario").unwrap_or_else(|| SCENARIO.to_string());
+    let sc = scenario(&file);
     let grid = grid_for(&sc).expect("grid");
     let dir = tempfile::TempDir::new().expect("temp dir");
     for &t in threads {
@@ -41,7 +44,7 @@ fn report(threads: &[usize]) {
         let sweeps = 2 * sc.model.num_populations() * r.iterations;
         let point_steps = (grid.len() * sc.settings.steps * sweeps) as f64;
         println!(
-            "{SCENARIO}: threads {t}: {} in {} iterations, wall {wall:.3} s, {:.3e} point-steps/s \
+            "{file}: threads {t}: {} in {} iterations, wall {wall:.3} s, {:.3e} point-steps/s \
              ({} points × {} steps × {sweeps} sweeps), distance to LQ {:.3e}, peak RSS {:.0} MB",
             r.outcome.as_str(),
             r.iterations,
@@ -59,7 +62,7 @@ fn main() {
         report(&threads);
         return;
     }
-    let sc = scenario();
+    let sc = scenario(SCENARIO);
     let dir = tempfile::TempDir::new().expect("temp dir");
     let out = dir.path().join("bench.h5");
     let mut c = Criterion::default()

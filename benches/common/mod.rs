@@ -10,9 +10,7 @@ pub fn report_threads() -> Option<Vec<usize>> {
         return None;
     }
     Some(
-        args.iter()
-            .position(|a| a == "--threads")
-            .and_then(|i| args.get(i + 1))
+        arg_value("--threads")
             .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
             .unwrap_or_else(|| vec![1, 2]),
     )
@@ -24,4 +22,13 @@ pub fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The value after `--name` on the command line, if given.
+pub fn arg_value(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
