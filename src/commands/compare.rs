@@ -437,6 +437,13 @@ pub fn summary(sc: &Scenario, cmp: &Comparison) -> String {
             ));
         }
     }
+    let negative = (1..3).any(|pi| (0..cmp.names.len()).any(|k| cmp.relative_loss(pi, k) < 0.0));
+    if negative {
+        s.push_str(
+            "  (a negative difference is discretisation error of the PDE policy; refine \
+             solver.points and solver.steps to separate it from a real loss, see report.md)\n",
+        );
+    }
     s
 }
 
