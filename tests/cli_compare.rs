@@ -152,7 +152,7 @@ fn bounded_scenario_report_opens_with_its_figures() {
     );
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
-        report.contains("**not LQ** (bounds.allocation = 0.4)"),
+        report.contains("**not LQ** (bounds.allocation = 0.4, bounds.disturbance = 0.2)"),
         "{report}"
     );
     // Every linked figure exists and is a PNG of the documented size.

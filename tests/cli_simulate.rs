@@ -269,9 +269,10 @@ fn bad_arguments_exit_2_naming_the_option() {
     }
 }
 
-/// Solves a shipped scenario into `dir/sol.h5` and simulates 20 000 copies per population
-/// driven by that file into `dir/sim.h5`; returns (scenario, solve file, simulate file).
-fn solve_then_simulate(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+/// Solves a shipped scenario into `dir/sol.h5` and simulates `copies` copies per
+/// population driven by that file into `dir/sim.h5`; returns (scenario, solve file,
+/// simulate file).
+fn solve_then_simulate(dir: &Path, name: &str, copies: &str) -> (PathBuf, PathBuf, PathBuf) {
     let (sol, out) = (dir.join("sol.h5"), dir.join("sim.h5"));
     let sc = scenario(name);
     let r = run(&[
@@ -289,7 +290,7 @@ fn solve_then_simulate(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
         "--policy",
         sol.to_str().unwrap(),
         "--copies",
-        "20000",
+        copies,
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -297,17 +298,16 @@ fn solve_then_simulate(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
     (sc, sol, out)
 }
 
-/// Bounded allocations: finite-N copies driven by the saturated feedback ∇H(∇v) of the
-/// solve file reproduce the PDE's bounded equilibrium means, which the LQ equilibrium
-/// misses by ≈ 0.3 (an independent check of the bounded FPK by Euler–Maruyama). Measured
-/// (seed 0, N = 20 000, 101², 100 steps): largest |m̂(T) − m̄_PDE(T)| 0.018 (PDE
-/// discretisation at h ≈ 0.07, Euler bias at dt = 0.01, sampling SE ≈ 0.003); bound
-/// 0.05, a sixth of the LQ gap. No costs are reported (the copies' quadratic drift cost
-/// is not the bounded model's), and the LQ policy is refused for a non-LQ model.
+/// Bounded controls (2-D, three populations): finite-N copies driven by the saturated
+/// feedback ∇H(∇v) of the solve file reproduce the PDE's bounded equilibrium means, which
+/// the LQ equilibrium misses (an independent check of the bounded FPK by Euler–Maruyama).
+/// Measured (seed 0, N = 20 000, 101², 100 steps): see the test output; bound 0.05 on
+/// |m̂(T) − m̄_PDE(T)| (PDE discretisation at h ≈ 0.07, Euler bias at dt = 0.01, sampling
+/// SE ≈ 0.003) against an LQ gap above 0.15. The LQ policy is refused for a non-LQ model.
 #[test]
 fn bounded_copies_follow_the_pde_not_the_lq_means() {
     let dir = TempDir::new().unwrap();
-    let (sc, sol, out) = solve_then_simulate(dir.path(), "bounded_2d_chain3.toml");
+    let (sc, sol, out) = solve_then_simulate(dir.path(), "bounded_2d_chain3.toml", "20000");
     let sc = sc.to_str().unwrap();
     let f = hdf5::File::open(&out).unwrap();
     let s = hdf5::File::open(&sol).unwrap();
@@ -324,10 +324,9 @@ fn bounded_copies_follow_the_pde_not_the_lq_means() {
             worst = worst.max((sim[[last, i]] - pde[[last, i]]).abs());
             lq_gap = lq_gap.max((lq[[last, i]] - pde[[last, i]]).abs());
         }
-        assert!(!f.link_exists(&format!("populations/{k}/realised_cost")));
     }
     eprintln!("bounded: copies vs PDE mean at T {worst:.4}; LQ vs PDE {lq_gap:.4}");
-    assert!(lq_gap > 0.2, "the bound is not active: {lq_gap}");
+    assert!(lq_gap > 0.15, "the bound is not active: {lq_gap}");
     assert!(worst < 0.05, "{worst}");
     let r = run(&[
         "simulate",
@@ -342,6 +341,91 @@ fn bounded_copies_follow_the_pde_not_the_lq_means() {
         r.stderr.contains("--policy") && r.stderr.contains("not LQ"),
         "{}",
         r.stderr
+    );
+}
+
+/// Bounded controls (1-D, skewed start): the Monte Carlo cost of copies driven by the
+/// solve file (charged the channels' control cost ℓ of the saturated feedback) estimates
+/// the PDE value E[v(0, X₀)], and their mean confirms the drift of the equilibrium mean
+/// (constant in the LQ model). The PDE value converges at first order, so its error at
+/// 401 points is about its change from 201 points; the copies' cost must lie within that
+/// plus 3 standard errors of the finer value, and closer to it than to the coarser one.
+/// Measured (100 000 copies, seed 0): PDE 0.2372 (201/100), 0.2336 (401/200), copies
+/// 0.2320 ± 9e-4; mean at T: copies 0.799, PDE 0.796, m̄(0) 0.69.
+#[test]
+fn bounded_monte_carlo_cost_matches_the_pde_value() {
+    let dir = TempDir::new().unwrap();
+    let coarse = dir.path().join("coarse.h5");
+    let sc = scenario("bounded_1d_single.toml");
+    let r = run(&[
+        "-q",
+        "solve",
+        sc.to_str().unwrap(),
+        "--out",
+        coarse.to_str().unwrap(),
+        "--set",
+        "solver.points=201",
+        "--set",
+        "solver.steps=100",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, sol, out) = solve_then_simulate(dir.path(), "bounded_1d_single.toml", "100000");
+    let value = |p: &Path| -> f64 {
+        let f = hdf5::File::open(p).unwrap();
+        let v: Array2<f64> = f.dataset("populations/0/value").unwrap().read_2d().unwrap();
+        let m: Array2<f64> = f
+            .dataset("populations/0/density")
+            .unwrap()
+            .read_2d()
+            .unwrap();
+        let x: Array1<f64> = f.dataset("grid/x0").unwrap().read_1d().unwrap();
+        let h = x[1] - x[0];
+        v.row(0)
+            .iter()
+            .zip(m.row(0).iter())
+            .map(|(v, m)| v * m)
+            .sum::<f64>()
+            * h
+    };
+    let (j_coarse, j_fine) = (value(&coarse), value(&sol));
+    let f = hdf5::File::open(&out).unwrap();
+    let cost: Array1<f64> = f
+        .dataset("populations/0/realised_cost")
+        .unwrap()
+        .read_1d()
+        .unwrap();
+    let se = cost[1] / 100_000f64.sqrt();
+    let sim_mean: Array2<f64> = f
+        .dataset("populations/0/empirical_mean")
+        .unwrap()
+        .read_2d()
+        .unwrap();
+    let pde_mean: Array2<f64> = hdf5::File::open(&sol)
+        .unwrap()
+        .dataset("populations/0/mean")
+        .unwrap()
+        .read_2d()
+        .unwrap();
+    let last = pde_mean.nrows() - 1;
+    eprintln!(
+        "bounded 1-D: PDE value {j_coarse:.5} (201) {j_fine:.5} (401), copies {:.5} ± {se:.1e}; \
+         mean at T copies {:.4}, PDE {:.4}, m̄(0) {:.4}",
+        cost[0],
+        sim_mean[[last, 0]],
+        pde_mean[[last, 0]],
+        pde_mean[[0, 0]]
+    );
+    let disc = (j_fine - j_coarse).abs();
+    assert!(
+        (cost[0] - j_fine).abs() <= disc + 3.0 * se,
+        "{} vs {j_fine}",
+        cost[0]
+    );
+    assert!((cost[0] - j_fine).abs() < (cost[0] - j_coarse).abs());
+    assert!((sim_mean[[last, 0]] - pde_mean[[last, 0]]).abs() < 0.01);
+    assert!(
+        sim_mean[[last, 0]] - pde_mean[[0, 0]] > 0.05,
+        "the mean did not move"
     );
 }
 
@@ -408,7 +492,7 @@ fn mixture_and_uniform_starts_are_sampled_exactly() {
 #[test]
 fn core_penalty_copies_follow_the_rising_pde_mean() {
     let dir = TempDir::new().unwrap();
-    let (_, sol, out) = solve_then_simulate(dir.path(), "core_1d_single.toml");
+    let (_, sol, out) = solve_then_simulate(dir.path(), "core_1d_single.toml", "20000");
     let sim: Array2<f64> = hdf5::File::open(&out)
         .unwrap()
         .dataset("populations/0/empirical_mean")

@@ -22,9 +22,12 @@
 //! **Realised cost** of copy i of population k (when [`ParticleSystem::cost`] is set):
 //!
 //! ```text
-//!   J_i = Σ_n dt [½(ρ̂_k,n − X_n)ᵀQ(ρ̂_k,n − X_n) + ½ b_nᵀ K b_n] + ½(ρ̂_k,N − X_N)ᵀS(ρ̂_k,N − X_N)
+//!   J_i = Σ_n dt [½(ρ̂_k,n − X_n)ᵀQ(ρ̂_k,n − X_n) + ½ b_nᵀ K b_n + κ Σ_j max(0, −X_n,j)²]
+//!         + ½(ρ̂_k,N − X_N)ᵀS(ρ̂_k,N − X_N)
 //! ```
 //!
+//! (a policy that knows its control cost, e.g. a bounded [`GridPolicy`], is charged that
+//! cost ℓ in place of ½bᵀKb; κ is the core penalty, 0 in the LQ model)
 //! with ρ̂_k,n = Σ_j W_kj m̂_j,n the **empirical** target (m̂_j,n the empirical mean of
 //! population j at level n, W = `graph.averaging_matrix()`, (26)) and K the drift weight:
 //! for the game's drift form, K = −A⁻¹, since the cost of a drift b = Bu − w in
@@ -76,7 +79,11 @@ pub struct CostWeights {
     /// S (d×d).
     pub s: Array2<f64>,
     /// K (d×d), the weight of the drift: −A⁻¹ for the game's drift form (DESIGN.md §4).
+    /// Policies that know their control cost ([`Policy::drift_and_cost`], e.g. a bounded
+    /// [`GridPolicy`]) are charged that instead.
     pub drift: Array2<f64>,
+    /// Core-stability penalty κ: running cost κ Σ_j max(0, −x_j)² (0 in the LQ model).
+    pub core_penalty: f64,
 }
 
 impl CostWeights {
@@ -100,6 +107,7 @@ impl CostWeights {
             q: model.q.clone(),
             s: model.s.clone(),
             drift: k,
+            core_penalty: model.core_penalty,
         })
     }
 }
@@ -263,6 +271,20 @@ pub trait Policy: Sync {
     /// Writes b(x, t_level) for population `population` into `out`; `target` is the
     /// population's current empirical target ρ̂_k (used by policies that track it).
     fn drift(&self, population: usize, level: usize, x: &[f64], target: &[f64], out: &mut [f64]);
+    /// [`Policy::drift`] and, when the policy knows it, the running control cost ℓ of that
+    /// drift (½uᵀRu − ½wᵀΓw of its controls); `None`: the realised cost prices the drift by
+    /// ½bᵀKb of [`CostWeights`].
+    fn drift_and_cost(
+        &self,
+        population: usize,
+        level: usize,
+        x: &[f64],
+        target: &[f64],
+        out: &mut [f64],
+    ) -> Option<f64> {
+        self.drift(population, level, x, target, out);
+        None
+    }
     /// Checks that the policy covers levels 0..steps (default: nothing to check).
     fn check_steps(&self, _steps: usize) -> Result<()> {
         Ok(())
@@ -614,16 +636,30 @@ impl Policy for GridPolicy {
         Some(self.grads.len())
     }
 
-    fn drift(&self, k: usize, level: usize, x: &[f64], _target: &[f64], out: &mut [f64]) {
+    fn drift(&self, k: usize, level: usize, x: &[f64], target: &[f64], out: &mut [f64]) {
+        self.drift_and_cost(k, level, x, target, out);
+    }
+
+    /// With bounded controls: b = ∇H(∇v) and its control cost ℓ (channel optimum).
+    fn drift_and_cost(
+        &self,
+        k: usize,
+        level: usize,
+        x: &[f64],
+        _target: &[f64],
+        out: &mut [f64],
+    ) -> Option<f64> {
         let g = self.gradient(k, level, x);
         let d = g.len();
         if let Some(law) = &self.controls {
-            out[..d].copy_from_slice(&law.drift_and_cost(&g).0);
-            return;
+            let (b, ell) = law.drift_and_cost(&g);
+            out[..d].copy_from_slice(&b);
+            return Some(ell);
         }
         for i in 0..d {
             out[i] = (0..d).map(|j| self.a[[i, j]] * g[j]).sum();
         }
+        None
     }
 }
 
@@ -1142,12 +1178,24 @@ pub fn simulate_observed<P: Policy + ?Sized>(
                     let mut rng = chunk_rng(seed, k, c, level + 1, d);
                     let (mut b, mut z, mut e) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
                     for (x, ci) in xs.chunks_mut(d).zip(cs.iter_mut()) {
-                        policy.drift(k, level, x, &rho, &mut b);
+                        let ell = policy.drift_and_cost(k, level, x, &rho, &mut b);
                         if let Some(cw) = cost {
                             for i in 0..d {
                                 e[i] = rho[i] - x[i];
                             }
-                            *ci += dt * 0.5 * (quad(&cw.q, &e) + quad(&cw.drift, &b));
+                            let control = match ell {
+                                Some(l) => l,
+                                None => 0.5 * quad(&cw.drift, &b),
+                            };
+                            let mut core = 0.0;
+                            if cw.core_penalty > 0.0 {
+                                for &xi in x.iter() {
+                                    if xi < 0.0 {
+                                        core += cw.core_penalty * xi * xi;
+                                    }
+                                }
+                            }
+                            *ci += dt * (0.5 * quad(&cw.q, &e) + control + core);
                         }
                         if sigma_zero {
                             for i in 0..d {

@@ -27,8 +27,8 @@
 //!
 //! Models beyond LQ (`cost.core_penalty`, `[bounds]`) are simulated only with a solve file
 //! of the scenario (`--policy FILE.h5`); with bounds its drift is the saturated optimum
-//! ∇H(∇v) of the control channels. The copies' realised cost assumes the quadratic drift
-//! cost, so no costs are reported for these models.
+//! ∇H(∇v) of the control channels; the copies' realised cost then includes the core
+//! penalty and the channels' control cost.
 //!
 //! File layout (paths are a contract; `<k>` is the 0-based population index):
 //!
@@ -480,20 +480,16 @@ fn prepare_file(sc: &Scenario, path: &Path) -> AppResult<Prepared> {
         e => err(e),
     })?
     .with_controls(sc.model.controls.clone().filter(|l| l.is_bounded()));
-    let mut system = ParticleSystem::from_model(&sc.model, sc.settings.steps).map_err(err)?;
+    // The copies' realised cost includes the core penalty and, with bounds, the channel
+    // control cost of the saturated feedback: it estimates the PDE value ∫ v(0) m(0).
+    let system = ParticleSystem::from_model(&sc.model, sc.settings.steps).map_err(err)?;
     let cell = sol.grid.cell_volume();
-    let mut cost: Vec<f64> = sol
+    let cost: Vec<f64> = sol
         .values
         .iter()
         .zip(&sol.densities)
         .map(|(v, m)| (&v[0] * &m[0]).sum() * cell)
         .collect();
-    if !sc.model.is_lq() {
-        // The copies' realised cost uses the quadratic drift cost −½bᵀA⁻¹b: not this
-        // model's running cost (core penalty, saturated control cost), so none is reported.
-        system.cost = None;
-        cost.iter_mut().for_each(|c| *c = f64::NAN);
-    }
     Ok(Prepared {
         system,
         policy: Box::new(policy),
