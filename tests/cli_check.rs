@@ -99,3 +99,45 @@ fn quiet_prints_nothing() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.is_empty() && r.stderr.is_empty());
 }
+
+/// Models beyond LQ say so in `check` (which terms, how many saturating channels) and in
+/// `lq` (its output is the LQ approximation); LQ scenarios print no such line.
+#[test]
+fn non_lq_models_are_announced() {
+    let b = scenario("bounded_2d_chain3.toml");
+    let r = tufield(&["check", b.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("beyond LQ   bounds.allocation = 0.4, bounds.disturbance = 0.2"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("4 allocation/surplus and 2 disturbance channels"),
+        "{}",
+        r.stdout
+    );
+    let c = scenario("core_1d_single.toml");
+    let r = tufield(&["check", c.to_str().unwrap()]);
+    assert!(
+        r.stdout.contains("beyond LQ   cost.core_penalty = 2"),
+        "{}",
+        r.stdout
+    );
+    let l = scenario("lqc_2d_chain3.toml");
+    let r = tufield(&["check", l.to_str().unwrap()]);
+    assert!(!r.stdout.contains("beyond LQ"), "{}", r.stdout);
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = dir.path().join("lq.h5");
+    let r = tufield(&["lq", b.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("this is its LQ approximation"),
+        "{}",
+        r.stdout
+    );
+    let f = hdf5::File::open(&out).unwrap();
+    assert!(f.attr("lq_note").is_ok());
+}

@@ -8,6 +8,7 @@ use crate::scenario::{Reduction, Scenario};
 use crate::settings::Domain;
 use crate::{AppError, AppResult};
 use tufield_solvers::game::{ControlWeight, DisturbanceWeight};
+use tufield_solvers::hamiltonian::Player;
 use tufield_solvers::linalg::symmetric_eigenvalues;
 
 /// Loads and validates the scenario, then prints [`describe`] unless `quiet`.
@@ -123,6 +124,22 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
         num(m.sigma, 4),
         num(m.horizon, 4)
     ));
+    if let Some(terms) = sc.non_lq_terms() {
+        out.push_str(&format!("beyond LQ   {terms}\n"));
+        if let Some(law) = m.controls.as_ref().filter(|l| l.is_bounded()) {
+            let count = |player| law.channels.iter().filter(|c| c.player == player).count();
+            out.push_str(&format!(
+                "            saturating Hamiltonian: {} allocation/surplus and {} disturbance \
+                 channels act on the grid axes\n",
+                count(Player::Designer),
+                count(Player::Disturbance)
+            ));
+        }
+        out.push_str(
+            "            the model is not LQ: `tufield lq` is its LQ approximation, \
+             `tufield compare` measures the difference\n",
+        );
+    }
     out.push_str(&format!("populations (p = {})\n", m.num_populations()));
     for (k, p) in m.populations.iter().enumerate() {
         let std: Vec<f64> = (0..d).map(|i| p.cov[[i, i]].sqrt()).collect();

@@ -102,6 +102,13 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "lq")?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    if let Some(terms) = sc.non_lq_terms() {
+        w.str_attr(
+            &root,
+            "lq_note",
+            &format!("not LQ ({terms}): the LQ approximation of the model"),
+        )?;
+    }
 
     let time = w.array(&root, "time", &res.exact.time)?;
     w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
@@ -232,6 +239,12 @@ pub fn summary(sc: &Scenario, res: &LqResults, out: &Path, compute_s: f64, wall_
         steps,
         num(m.horizon, 4)
     ));
+    if let Some(terms) = sc.non_lq_terms() {
+        s.push_str(&format!(
+            "  note: the model is not LQ ({terms}); this is its LQ approximation \
+             (`tufield compare` measures the difference)\n"
+        ));
+    }
     let phi0: Array2<f64> = ex.phi.slice(s![0, .., ..]).to_owned();
     let rows: Vec<String> = phi0.rows().into_iter().map(|r| vector(r, 5)).collect();
     s.push_str(&format!("  φ(0)          [{}]\n", rows.join(", ")));
