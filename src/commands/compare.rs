@@ -157,7 +157,11 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
             report.iterations, report.wall_s
         );
     }
-    let cmp = compare(&sc, &report.targets, &report.means)?;
+    let cmp = compare(&sc, &report.targets, &report.means, &mut |msg: &str| {
+        if !quiet {
+            eprintln!("  {msg}");
+        }
+    })?;
     let h5 = write_h5(&dir.join("compare.h5"), &sc, &cmp, report.iterations)?;
     let figs = vec![
         figures::means(&dir, &stem, &cmp)?,
@@ -226,10 +230,12 @@ fn node_coordinates(grid: &Grid) -> Array2<f64> {
 
 /// The three policies' means, robust costs, drifts and loss fields (module docs).
 /// `targets`/`pde_means`: the PDE equilibrium's ρ_k and m̄_k.
+/// `progress(message)` is called before each policy evaluation (one HJI sweep each).
 pub fn compare(
     sc: &Scenario,
     targets: &[Array2<f64>],
     pde_means: &[Array2<f64>],
+    progress: &mut dyn FnMut(&str),
 ) -> AppResult<Comparison> {
     check_supported(sc)?;
     let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
@@ -299,6 +305,12 @@ pub fn compare(
         ];
         let mut values = Vec::with_capacity(3);
         for (pi, pol) in policies.into_iter().enumerate() {
+            progress(&format!(
+                "population {} ({}): robust cost of the {}",
+                k + 1,
+                sc.model.populations[k].name,
+                POLICY_NAMES[pi]
+            ));
             sw.set_designer_policy(Some(pol)).map_err(err)?;
             let v = sw.solve_hji(rho, k).map_err(err)?;
             let v0 = v.value(0).to_owned();
