@@ -1,4 +1,8 @@
 //! Command-line interface of the `tufield` binary (clap derive).
+//!
+//! The doc comments of the arguments are the `--help` text, written for a terminal
+//! (`<stem>`, `[[1,0],[0,2]]`), not for rustdoc.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 use crate::overrides::Override;
 use crate::AppResult;

@@ -39,7 +39,7 @@ pub enum FileData {
 pub enum InitialSpec {
     /// N(mean, cov) of the [`Population`].
     Gaussian,
-    /// Σ_c w_c N(means[c], covs[c]) with Σ w_c = 1.
+    /// Σ_c w_c N(means\[c\], covs\[c\]) with Σ w_c = 1.
     Mixture {
         /// Weights w_c ≥ 0, normalised to sum 1.
         weights: Vec<f64>,
