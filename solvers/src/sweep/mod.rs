@@ -79,6 +79,17 @@
 //! too and chosen at run time; no a·b + c is contracted into an FMA, so both builds give
 //! identical bits.
 //!
+//! *Bounded controls and policy evaluation* ([`crate::hamiltonian`]). With bounds the
+//! Hamiltonian is the channel sum H(p) = b(p)·p + ℓ(p) with the saturated optimum
+//! b = ∇H(p) (C¹, so the envelope argument above still holds): steps 1–4 are unchanged
+//! with b = ∇H(∇v^{n+1}) in the upwind generator and the source g = f + ℓ (split as
+//! above: g_i = −b_i ∂_i v, g_{d−1} = f + ℓ + Σ_{i<d−1} b_i ∂_i v). The linear parts stay
+//! monotone M-matrix factors, so mass, positivity and adjointness are as in the quadratic
+//! case. In policy evaluation ([`Sweeper::set_designer_policy`]) the designer's channels
+//! read the gradient of a given policy's value instead of ∇v^{n+1}, the disturbance's
+//! still read ∇v^{n+1}. The channel drift is computed channel by channel over a segment
+//! (vectorised); without bounds or a policy the kernels use b = Ap as before, bit for bit.
+//!
 //! *Determinism.* rayon tasks have fixed sizes (independent of the thread count), each
 //! output element is written by one task, and reductions (mass, moments) are combined in
 //! task order, so results are bit-identical for any number of threads.
