@@ -193,6 +193,16 @@ fn bounded_scenario_report_opens_with_its_figures() {
     // LQ discretisation error above (≈ 1e-3 at these resolutions).
     let dist = pde_lq_mean_distance(&f, 3);
     assert!(dist > 0.1, "bounded means equal the LQ ones: {dist}");
+    // Played by every designer, the PDE policy reproduces the equilibrium means (the
+    // evaluation sweep is the equilibrium sweep: bit for bit with bounds); the LQ policy's
+    // played means are reported as well.
+    for k in 0..3 {
+        let eq = read_vec(&f, &format!("pde/populations/{k}/mean"));
+        let played = read_vec(&f, &format!("pde/populations/{k}/played_mean"));
+        assert_eq!(eq, played, "population {k}");
+        let lq_played = read_vec(&f, &format!("lq/populations/{k}/played_mean"));
+        assert!(lq_played.iter().all(|v| v.is_finite()));
+    }
     assert!(out.join("bounded_2d_chain3_pde.h5").is_file());
 }
 

@@ -16,7 +16,9 @@
 //!    the HJI with the designer's channels frozen ([`Sweeper::set_designer_policy`]) and
 //!    the cost is J_k = ∫ v_k(0, x) m_k(0, x) dx. The PDE policy is the optimum, so
 //!    (J_π − J_PDE)/|J_PDE| is what a designer loses by using π (up to discretisation);
-//!    the field v_π(0, ·) − v_PDE(0, ·) shows *where* it loses.
+//!    the field v_π(0, ·) − v_PDE(0, ·) shows *where* it loses. The FPK of the same
+//!    evaluation gives the means of a population whose designers all play π
+//!    (`played_mean`), next to the means π's own theory predicts.
 //!
 //! Outputs in DIR: `report.md` (tables and figures), `compare.h5` (every number),
 //! `<stem>_means.png`, `<stem>_drift.png`, `<stem>_loss.png`, and the PDE solve file.
@@ -61,6 +63,11 @@ pub struct Comparison {
     pub means: [Vec<Array2<f64>>; 3],
     /// Robust cost J_k per policy and population.
     pub costs: [Vec<f64>; 3],
+    /// Means of a population whose designers all play the policy (disturbance at its
+    /// best response, targets at the PDE equilibrium): the FPK of the evaluation, per
+    /// policy and population, (steps+1) × d. For the PDE policy this is the equilibrium
+    /// mean itself.
+    pub played_means: [Vec<Array2<f64>>; 3],
     /// The exact LQ value E[½xᵀφ(0)x + h_k(0)ᵀx + χ_k(0)] under m_k(0) (Riccati), per
     /// population: the LQ model's own equilibrium cost.
     pub riccati_cost: Vec<f64>,
@@ -88,6 +95,12 @@ impl Comparison {
     /// max over levels and axes of |m̄_π − m̄_PDE| for population k.
     pub fn mean_distance(&self, policy: usize, k: usize) -> f64 {
         max_abs_diff(self.means[policy][k].view(), self.means[0][k].view())
+    }
+
+    /// max over levels and axes of |m̄ played under π − m̄_PDE| for population k (how far
+    /// a population whose designers all use π ends up from the equilibrium).
+    pub fn played_distance(&self, policy: usize, k: usize) -> f64 {
+        max_abs_diff(self.played_means[policy][k].view(), self.means[0][k].view())
     }
 
     /// max over the grid of |b_PDE − b_LQ| (Euclidean norm over axes) at t = 0.
@@ -257,6 +270,7 @@ pub fn compare(
     let nodes = node_coordinates(&grid);
     let d = grid.dim();
     let mut costs: [Vec<f64>; 3] = Default::default();
+    let mut played_means: [Vec<Array2<f64>>; 3] = Default::default();
     let mut loss: [Vec<ArrayD<f64>>; 2] = Default::default();
     let (mut drift_pde, mut drift_lq, mut initial_fields, mut riccati_cost) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -315,6 +329,10 @@ pub fn compare(
             let v = sw.solve_hji(rho, k).map_err(err)?;
             let v0 = v.value(0).to_owned();
             costs[pi].push(v0.iter().zip(m0.iter()).map(|(v, m)| v * m).sum::<f64>() * cell);
+            let fpk = sw
+                .solve_fpk(&v, m0.view(), k, &mut |_, _| {})
+                .map_err(err)?;
+            played_means[pi].push(fpk.mean);
             values.push(v0);
         }
         loss[0].push(&values[1] - &values[0]);
@@ -338,6 +356,7 @@ pub fn compare(
             heur.mean.clone(),
         ],
         costs,
+        played_means,
         riccati_cost,
         drift_pde,
         drift_lq,
@@ -396,6 +415,8 @@ fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> A
             let pg = w.group(&format!("{name}/populations/{k}"))?;
             let ds = w.array(&pg, "mean", m.view())?;
             w.attach_scale(&ds, &time, 0, "time")?;
+            let pm = w.array(&pg, "played_mean", cmp.played_means[pi][k].view())?;
+            w.attach_scale(&pm, &time, 0, "time")?;
         }
     }
     w.array(
@@ -514,14 +535,19 @@ fn write_report(
          coarse grids a smooth policy can come out slightly cheaper (negative differences; \
          on LQ scenarios they fall at second order under refinement, e.g. 3-D 21/31/41 \
          points: −8.2/−3.8/−2.2 %). Refine `solver.points` and `solver.steps` to separate \
-         a real loss from this error.\n\n",
+         a real loss from this error. \"Its theory\": the mean path the policy's own \
+         equilibrium predicts; \"played\": the mean of a population whose designers all play \
+         the policy in the full model (disturbance at its best response, targets at the PDE \
+         equilibrium).\n\n",
     );
-    r.push_str("| population | policy | J | vs PDE | max \\|m̄ − m̄_PDE\\| |\n");
-    r.push_str("|---|---|---:|---:|---:|\n");
+    r.push_str(
+        "| population | policy | J | vs PDE | max \\|m̄ − m̄_PDE\\| (its theory) | max \\|m̄ − m̄_PDE\\| (played) |\n",
+    );
+    r.push_str("|---|---|---:|---:|---:|---:|\n");
     for k in 0..cmp.names.len() {
         for (pi, pname) in POLICY_NAMES.iter().enumerate() {
             r.push_str(&format!(
-                "| {} | {} | {:.6} | {} | {:.3e} |\n",
+                "| {} | {} | {:.6} | {} | {:.3e} | {:.3e} |\n",
                 cmp.names[k],
                 pname,
                 cmp.costs[pi][k],
@@ -530,7 +556,8 @@ fn write_report(
                 } else {
                     fmt_rel(cmp.relative_loss(pi, k))
                 },
-                cmp.mean_distance(pi, k)
+                cmp.mean_distance(pi, k),
+                cmp.played_distance(pi, k)
             ));
         }
     }
