@@ -6,7 +6,8 @@
 //! * With active bounds the linear parts stay monotone (generators with non-negative
 //!   off-diagonals and zero row sums), the FPK conserves mass, keeps m ≥ 0 and is the exact
 //!   adjoint of the HJI step, and the drift respects the bounds.
-//! * 1-D bounded allocation: v(0, ·) converges at first order to a 4001-point reference;
+//! * 1-D bounded allocation: v(0, ·) converges at first order to a 4001-point reference,
+//!   and, without noise, to the closed-form (Pontryagin) value of a bounded control;
 //!   the single-population equilibrium mean from a skewed start moves (it is constant in
 //!   the LQ model) and that motion converges under refinement.
 //! * Policy evaluation: the equilibrium's own policy reproduces its value bit for bit;
@@ -396,4 +397,69 @@ fn detuned_and_clipped_policies_cost_at_least_the_bounded_optimum() {
     assert!(below(&weak) < 1e-3);
     assert!(j_clip > j_opt * (1.0 - 1e-4), "{j_clip} vs {j_opt}");
     assert!(below(&clipped) < 1e-3);
+}
+
+/// Semi-analytic reference. Deterministic (σ = 0) bounded control with no running cost:
+/// minimise ∫_t^T ½r u² ds + ½S x(T)², dx = u ds, |u| ≤ ū (one designer channel, A = −1/r,
+/// Q = 0, ρ = 0). By Pontryagin the costate is constant, p = S x(T), so the optimal control
+/// is constant, u = clamp(−S x(T)/r, ±ū), and with τ = T − t:
+///
+/// * if S|x|/(r + Sτ) ≤ ū: u = −Sx/(r + Sτ) and v = ½ r S x² / (r + Sτ) (the LQ value);
+/// * otherwise u = −ū sign x, x(T) = x − ū τ sign x and v = ½ r ū² τ + ½ S (|x| − ū τ)².
+///
+/// The scheme (σ = 0: pure monotone upwind transport) must converge to it at first order
+/// on |x| ≤ 1.5 (the walls at ±3 are outflow-free: the control pulls inwards).
+#[test]
+fn deterministic_bounded_control_matches_the_pontryagin_solution() {
+    let (r, s_w, ub, horizon) = (1.0, 2.0, 0.5, 1.0);
+    let law = ControlLaw {
+        channels: vec![ch(&[1.0], r, ub, Player::Designer)],
+    };
+    let exact = |x: f64| {
+        let tau = horizon;
+        if s_w * x.abs() / (r + s_w * tau) <= ub {
+            0.5 * r * s_w * x * x / (r + s_w * tau)
+        } else {
+            let e = x.abs() - ub * tau;
+            0.5 * r * ub * ub * tau + 0.5 * s_w * e * e
+        }
+    };
+    let mut errors = Vec::new();
+    for (points, steps) in [(201, 100), (401, 200), (801, 400)] {
+        let g = Grid::from_bounds(&[-3.0], &[3.0], &[points]).unwrap();
+        let params = SweepParams {
+            a: law.unbounded_matrix(),
+            q: array![[0.0]],
+            s: array![[s_w]],
+            sigma: 0.0,
+            horizon,
+            core_penalty: 0.0,
+            controls: Some(law.clone()),
+        };
+        let mut sw = Sweeper::new(&params, &g, steps).unwrap();
+        let rho = Array2::zeros((steps + 1, 1));
+        let v = sw.solve_hji(rho.view(), 0).unwrap();
+        let x = g.axis(0).nodes();
+        let err = v
+            .value(0)
+            .iter()
+            .zip(x.iter())
+            .filter(|(_, x)| x.abs() <= 1.5)
+            .map(|(v, x)| (v - exact(*x)).abs())
+            .fold(0.0, f64::max);
+        eprintln!(
+            "σ = 0, ū = {ub}: points {points:4} steps {steps:4}: max |v − v_exact| = {err:.4e}"
+        );
+        errors.push(err);
+    }
+    // The saturated region is reached (|x| > ū(r + Sτ)/S = 0.75 on |x| ≤ 1.5) and the
+    // bound changes the value there: at x = 1.5 the LQ value ½rSx²/(r + Sτ) is 0.75.
+    assert!((exact(1.5) - 0.75).abs() > 0.05);
+    for e in errors.windows(2) {
+        let order = (e[0] / e[1]).log2();
+        eprintln!("observed order {order:.3}");
+        assert!(order >= 0.8, "order {order}: {errors:?}");
+    }
+    // Finest grid: within 1 % of the value's scale on the window (v(1.5) = 1.125).
+    assert!(errors[2] < 0.01 * exact(1.5), "{errors:?}");
 }
