@@ -35,7 +35,7 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
 /// Writes `state` for the scenario text `scenario` to `path` atomically.
 pub fn save(path: &Path, scenario: &str, state: &FixedPointState) -> AppResult<()> {
     let w = AtomicH5::create(path, scenario)?;
-    let root = w.root().clone();
+    let root = w.root()?.clone();
     let len = state.x.len();
     let memory = state.past_x.len();
     w.str_attr(&root, "kind", CHECKPOINT_KIND)?;

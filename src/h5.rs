@@ -99,7 +99,7 @@ impl AtomicH5 {
         let file =
             hdf5::File::create(&tmp).map_err(|e| AppError::hdf5(&tmp, "creating the file", e))?;
         w.file = Some(file);
-        let root = w.root().clone();
+        let root = w.root()?.clone();
         w.str_attr(&root, "tufield_version", TUFIELD_VERSION)?;
         w.str_attr(&root, "scenario", scenario_text)?;
         Ok(w)
@@ -115,11 +115,16 @@ impl AtomicH5 {
         &self.tmp
     }
 
-    /// The root group.
-    pub fn root(&self) -> &Group {
-        self.file
-            .as_ref()
-            .expect("the file is open until commit or drop")
+    /// The root group (an error only if the file was already closed).
+    pub fn root(&self) -> AppResult<&Group> {
+        self.file.as_deref().ok_or_else(|| self.closed())
+    }
+
+    fn closed(&self) -> AppError {
+        AppError::Io {
+            path: self.dest.display().to_string(),
+            message: "the output file is already closed".to_string(),
+        }
     }
 
     fn err(&self, action: impl Into<String>) -> impl FnOnce(hdf5::Error) -> AppError + '_ {
@@ -129,7 +134,7 @@ impl AtomicH5 {
 
     /// Creates (or opens) the group at `path` ("/lq/exact"), with all intermediate groups.
     pub fn group(&self, path: &str) -> AppResult<Group> {
-        let mut g = self.root().clone();
+        let mut g = self.root()?.clone();
         for part in path.split('/').filter(|p| !p.is_empty()) {
             g = if g.link_exists(part) {
                 g.group(part)
@@ -276,10 +281,7 @@ impl AtomicH5 {
 
     /// Flushes, closes and renames the temporary file to the destination.
     pub fn commit(mut self) -> AppResult<PathBuf> {
-        let file = self
-            .file
-            .take()
-            .expect("the file is open until commit or drop");
+        let file = self.file.take().ok_or_else(|| self.closed())?;
         file.flush()
             .map_err(|e| AppError::hdf5(&self.dest, "flushing the file", e))?;
         file.close()

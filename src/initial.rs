@@ -413,7 +413,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<ArrayD<f64>, String> {
     }
     let values: Vec<f64> = data
         .chunks_exact(8)
-        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
         .collect();
     ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())
 }
@@ -423,12 +423,13 @@ pub fn parse_npy(bytes: &[u8]) -> Result<ArrayD<f64>, String> {
 /// (its shape is checked against the grid later).
 pub fn classify(data: ArrayD<f64>, grid_shape: Option<&[usize]>, d: usize) -> FileData {
     let is_grid = grid_shape.is_some_and(|g| g == data.shape());
-    if !is_grid && data.ndim() == 2 && data.shape()[1] == d {
-        let s = data
-            .into_dimensionality::<ndarray::Ix2>()
-            .expect("checked 2-D");
-        FileData::Samples(s)
-    } else {
-        FileData::Density(data)
+    if is_grid || data.ndim() != 2 || data.shape()[1] != d {
+        return FileData::Density(data);
+    }
+    let rows = data.shape()[0];
+    let flat: Vec<f64> = data.iter().cloned().collect();
+    match Array2::from_shape_vec((rows, d), flat) {
+        Ok(s) => FileData::Samples(s),
+        Err(_) => FileData::Density(data),
     }
 }

@@ -58,21 +58,15 @@ impl FixedPointProgress {
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let outer = multi.add(ProgressBar::new(max_iter as u64));
-        outer.set_style(
-            ProgressStyle::with_template(
-                "iterations {bar:30.cyan/blue} {pos:>4}/{len:4} {elapsed_precise} {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
+        outer.set_style(bar_style(
+            "iterations {bar:30.cyan/blue} {pos:>4}/{len:4} {elapsed_precise} {msg}",
+        ));
         outer.set_position(done as u64);
         outer.set_message(format!("tol {tol:.1e}"));
         let inner = multi.add(ProgressBar::new(sweeps as u64));
-        inner.set_style(
-            ProgressStyle::with_template("sweeps     {bar:30.green/white} {pos:>4}/{len:4} {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
+        inner.set_style(bar_style(
+            "sweeps     {bar:30.green/white} {pos:>4}/{len:4} {msg}",
+        ));
         FixedPointProgress {
             mode,
             _multi: Some(multi),
@@ -129,4 +123,12 @@ impl FixedPointProgress {
             b.finish_and_clear();
         }
     }
+}
+
+/// The bar style of every progress bar: `template` (an indicatif template) with "=> "
+/// progress characters; the plain default bar if the template does not parse.
+pub fn bar_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }

@@ -375,7 +375,7 @@ pub fn compare(
 /// Writes `compare.h5` (layout in docs/scenario-format.md) atomically.
 fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> AppResult<PathBuf> {
     let w = AtomicH5::create(out, &sc.text)?;
-    let root = w.root().clone();
+    let root = w.root()?.clone();
     w.str_attr(&root, "command", "compare")?;
     w.str_attr(&root, "lq_note", &solve::lq_note(sc))?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;

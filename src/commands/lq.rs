@@ -98,7 +98,7 @@ pub fn run(args: &LqArgs, quiet: bool) -> AppResult<()> {
 /// Writes the results to `out` atomically (see the module docs for the layout).
 pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     let w = AtomicH5::create(out, &sc.text)?;
-    let root = w.root().clone();
+    let root = w.root()?.clone();
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "lq")?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;

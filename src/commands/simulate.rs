@@ -67,11 +67,11 @@ use super::{lq, solve};
 use crate::cli::SimulateArgs;
 use crate::h5::AtomicH5;
 use crate::initial::InitialSpec;
-use crate::progress::ProgressMode;
+use crate::progress::{bar_style, ProgressMode};
 use crate::reduction::GameSpec;
 use crate::scenario::{Reduction, Scenario};
 use crate::{AppError, AppResult};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use ndarray::{arr0, s, Array1, Array2, ArrayD, Axis as NdAxis};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -625,13 +625,9 @@ impl SimProgress {
     fn new(mode: ProgressMode, steps: usize, label: String) -> Self {
         let bar = (mode == ProgressMode::Bars).then(|| {
             let b = ProgressBar::new(steps as u64 + 1);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{msg} {bar:30.cyan/blue} {pos:>6}/{len:6} levels {elapsed_precise}",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
-            );
+            b.set_style(bar_style(
+                "{msg} {bar:30.cyan/blue} {pos:>6}/{len:6} levels {elapsed_precise}",
+            ));
             b.set_message(label.clone());
             b
         });
@@ -914,7 +910,7 @@ fn write(
     st: Option<&Study>,
 ) -> AppResult<()> {
     let w = AtomicH5::create(out, &sc.text)?;
-    let root = w.root().clone();
+    let root = w.root()?.clone();
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "simulate")?;
     w.scalar_attr(&root, "copies", sim.copies as u64)?;

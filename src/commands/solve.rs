@@ -480,7 +480,7 @@ fn write(
     normalisation: &[f64],
 ) -> AppResult<()> {
     let w = AtomicH5::create(out, &sc.text)?;
-    let root = w.root().clone();
+    let root = w.root()?.clone();
     let hist = &fp.state().history;
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "solve")?;

@@ -153,7 +153,7 @@ fn write(
     report: &SolveReport,
 ) -> AppResult<()> {
     let w = AtomicH5::create(out, &sc.text)?;
-    let root = w.root().clone();
+    let root = w.root()?.clone();
     let dec = &sol.decomposition;
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "solve")?;
@@ -179,11 +179,12 @@ fn write(
     let lvds = w.array(&root, "snapshot_level", &lv)?;
     w.attach_scale(&lvds, &snap, 0, "snapshot_time")?;
 
-    let means = sol
-        .means
-        .as_ref()
-        .expect("written only when every mode has results");
-    let targets = sol.targets.as_ref().expect("as means");
+    let (Some(means), Some(targets)) = (sol.means.as_ref(), sol.targets.as_ref()) else {
+        return Err(AppError::Io {
+            path: out.display().to_string(),
+            message: "no mean paths to write: a mode has no results".to_string(),
+        });
+    };
     w.group("/populations")?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
         let pg = w.group(&format!("/populations/{k}"))?;
