@@ -22,7 +22,7 @@ use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::linalg::symmetric_eigen;
-use tufield_solvers::model::Population;
+use tufield_solvers::model::{GaussianMixture, Population, UniformBox};
 use tufield_solvers::particles::InitialSampler;
 
 /// Contents of a population file.
@@ -39,22 +39,10 @@ pub enum FileData {
 pub enum InitialSpec {
     /// N(mean, cov) of the [`Population`].
     Gaussian,
-    /// Σ_c w_c N(means\[c\], covs\[c\]) with Σ w_c = 1.
-    Mixture {
-        /// Weights w_c ≥ 0, normalised to sum 1.
-        weights: Vec<f64>,
-        /// Component means μ_c (length d each).
-        means: Vec<Array1<f64>>,
-        /// Component covariances C_c (d×d, SPD).
-        covs: Vec<Array2<f64>>,
-    },
+    /// Σ_c w_c N(μ_c, C_c) with Σ w_c = 1 (weights normalised, covariances SPD).
+    Mixture(GaussianMixture),
     /// Uniform on Π_i [low_i, high_i].
-    Uniform {
-        /// Lower corner.
-        low: Array1<f64>,
-        /// Upper corner (> low on every axis).
-        high: Array1<f64>,
-    },
+    Uniform(UniformBox),
     /// Read from a file (resolved against the scenario file's directory).
     File {
         /// Resolved path.
@@ -82,19 +70,8 @@ impl InitialSpec {
     pub fn sampler(&self, grid: impl FnOnce() -> AppResult<Grid>) -> AppResult<InitialSampler> {
         Ok(match self {
             InitialSpec::Gaussian => InitialSampler::Gaussian,
-            InitialSpec::Mixture {
-                weights,
-                means,
-                covs,
-            } => InitialSampler::Mixture {
-                weights: weights.clone(),
-                means: means.clone(),
-                covs: covs.clone(),
-            },
-            InitialSpec::Uniform { low, high } => InitialSampler::Uniform {
-                low: low.clone(),
-                high: high.clone(),
-            },
+            InitialSpec::Mixture(m) => InitialSampler::Mixture(m.clone()),
+            InitialSpec::Uniform(b) => InitialSampler::Uniform(b.clone()),
             InitialSpec::File { data, .. } => match data {
                 FileData::Samples(s) => InitialSampler::Samples(s.clone()),
                 FileData::Density(m) => InitialSampler::Grid {
@@ -109,8 +86,8 @@ impl InitialSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             InitialSpec::Gaussian => "gaussian",
-            InitialSpec::Mixture { .. } => "mixture",
-            InitialSpec::Uniform { .. } => "uniform",
+            InitialSpec::Mixture(_) => "mixture",
+            InitialSpec::Uniform(_) => "uniform",
             InitialSpec::File { .. } => "file",
         }
     }
@@ -121,11 +98,11 @@ impl InitialSpec {
     pub fn moments(&self) -> Option<(Array1<f64>, Array2<f64>)> {
         match self {
             InitialSpec::Gaussian => None,
-            InitialSpec::Mixture {
+            InitialSpec::Mixture(GaussianMixture {
                 weights,
                 means,
                 covs,
-            } => {
+            }) => {
                 let d = means[0].len();
                 let mut mean = Array1::zeros(d);
                 let mut second = Array2::zeros((d, d));
@@ -137,7 +114,7 @@ impl InitialSpec {
                 let cov = second - outer(&mean, &mean);
                 Some((mean, cov))
             }
-            InitialSpec::Uniform { low, high } => {
+            InitialSpec::Uniform(UniformBox { low, high }) => {
                 let mean = (low + high) * 0.5;
                 let var = (high - low).mapv(|w| w * w / 12.0);
                 Some((mean, Array2::from_diag(&var)))
@@ -225,11 +202,11 @@ pub fn discretise(
                 normalisation: 1.0,
             })
         }
-        InitialSpec::Mixture {
+        InitialSpec::Mixture(GaussianMixture {
             weights,
             means,
             covs,
-        } => {
+        }) => {
             let d = grid.dim();
             let mut m = ArrayD::<f64>::zeros(shape);
             for ((w, mu), c) in weights.iter().zip(means).zip(covs) {
@@ -249,7 +226,7 @@ pub fn discretise(
             }
             normalise(src, &key("weights"), grid, m)
         }
-        InitialSpec::Uniform { low, high } => {
+        InitialSpec::Uniform(UniformBox { low, high }) => {
             let d = grid.dim();
             // Per axis: fraction of each node's cell [x − h/2, x + h/2] (clipped to the
             // grid) inside [low, high], divided by the box width.

@@ -22,7 +22,7 @@ use tufield_solvers::graph::{Graph, GraphKind};
 use tufield_solvers::hamiltonian::ControlLaw;
 use tufield_solvers::linalg::{is_symmetric, symmetric_eigenvalues};
 use tufield_solvers::modal::ModalDecomposition;
-use tufield_solvers::model::{Model, Population};
+use tufield_solvers::model::{GaussianMixture, Model, Population, UniformBox};
 
 /// Largest grid dimension the PDE solver handles.
 pub const MAX_DIM: usize = 3;
@@ -1526,11 +1526,11 @@ fn population_any(
                     out
                 }
             };
-            InitialSpec::Mixture {
+            InitialSpec::Mixture(GaussianMixture {
                 weights: weights.iter().map(|w| w / total).collect(),
                 means,
                 covs,
-            }
+            })
         }
         "uniform" => {
             let low = vector(
@@ -1552,7 +1552,7 @@ fn population_any(
                     format!("high must exceed low on every axis (axis {})", i + 1),
                 ));
             }
-            InitialSpec::Uniform { low, high }
+            InitialSpec::Uniform(UniformBox { low, high })
         }
         _ => {
             let rel = p.path.ok_or_else(|| {

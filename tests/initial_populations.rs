@@ -317,7 +317,7 @@ fn mixture_mean_drift(points: usize, steps: usize) -> (f64, f64) {
     let grid = grid_for(&sc).unwrap();
     let init =
         initial::discretise("t", 0, &sc.initial[0], &sc.model.populations[0], &grid).unwrap();
-    assert!(matches!(sc.initial[0], InitialSpec::Mixture { .. }));
+    assert!(matches!(sc.initial[0], InitialSpec::Mixture(_)));
     let mut map = MeanFieldMap::with_initial(
         &sc.model,
         &grid,

@@ -26,6 +26,27 @@ pub struct Population {
     pub cov: Array2<f64>,
 }
 
+/// A Gaussian mixture Σ_c w_c N(μ_c, C_c): an initial law beyond the Gaussian (issue 6),
+/// shared by the scenario's populations and the particle sampler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianMixture {
+    /// Weights w_c ≥ 0 (the scenario normalises them to sum 1).
+    pub weights: Vec<f64>,
+    /// Component means μ_c (length d each).
+    pub means: Vec<Array1<f64>>,
+    /// Component covariances C_c (d×d, symmetric positive (semi)definite).
+    pub covs: Vec<Array2<f64>>,
+}
+
+/// The uniform law on the box Π_i [low_i, high_i] (issue 6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UniformBox {
+    /// Lower corner.
+    pub low: Array1<f64>,
+    /// Upper corner (> low on every axis).
+    pub high: Array1<f64>,
+}
+
 /// The reduced problem on d grid axes (d = number of projected coalitions, or 1 per mode).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {

@@ -6,6 +6,7 @@
 use super::{cholesky_psd, normals};
 use crate::error::{Result, SolverError};
 use crate::grid::Grid;
+use crate::model::{GaussianMixture, UniformBox};
 use ndarray::{Array1, Array2};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,21 +18,9 @@ pub enum InitialSampler {
     Gaussian,
     /// Σ_c w_c N(μ_c, C_c): a component with probability w_c (weights ≥ 0, any positive
     /// sum), then a Gaussian draw.
-    Mixture {
-        /// Component weights.
-        weights: Vec<f64>,
-        /// Component means (length d).
-        means: Vec<Array1<f64>>,
-        /// Component covariances (d×d, symmetric positive semidefinite).
-        covs: Vec<Array2<f64>>,
-    },
+    Mixture(GaussianMixture),
     /// Uniform on the box Π_i [low_i, high_i].
-    Uniform {
-        /// Lower corner.
-        low: Array1<f64>,
-        /// Upper corner.
-        high: Array1<f64>,
-    },
+    Uniform(UniformBox),
     /// N × d points, resampled uniformly with replacement.
     Samples(Array2<f64>),
     /// A nodal density on a grid (row-major, ≥ 0, positive total): a node with
@@ -102,11 +91,11 @@ impl InitialSampler {
         };
         Ok(match self {
             InitialSampler::Gaussian => Prepared::Gaussian,
-            InitialSampler::Mixture {
+            InitialSampler::Mixture(GaussianMixture {
                 weights,
                 means,
                 covs,
-            } => {
+            }) => {
                 if means.len() != weights.len() || covs.len() != weights.len() {
                     return Err(SolverError::invalid(
                         "population.weights",
@@ -122,7 +111,7 @@ impl InitialSampler {
                     chols: covs.iter().map(cholesky_psd).collect::<Result<_>>()?,
                 }
             }
-            InitialSampler::Uniform { low, high } => {
+            InitialSampler::Uniform(UniformBox { low, high }) => {
                 if low.len() != d || high.len() != d {
                     return Err(dim_err("low and high"));
                 }
@@ -264,11 +253,11 @@ mod tests {
     #[test]
     fn mixture_and_uniform_draws_have_their_moments() {
         let n = 400_000;
-        let mix = InitialSampler::Mixture {
+        let mix = InitialSampler::Mixture(GaussianMixture {
             weights: vec![0.7, 0.3],
             means: vec![array![0.3], array![1.6]],
             covs: vec![array![[0.0225]], array![[0.09]]],
-        }
+        })
         .prepare(1)
         .unwrap();
         let (m, v) = moments(&mix, 1, n);
@@ -281,10 +270,10 @@ mod tests {
             (v[0] - var).abs() < 5.0 * (3.0 * 2.65f64.powi(2) / n as f64).sqrt(),
             "{v:?} vs {var}"
         );
-        let uni = InitialSampler::Uniform {
+        let uni = InitialSampler::Uniform(UniformBox {
             low: array![-1.0, 0.0],
             high: array![1.0, 3.0],
-        }
+        })
         .prepare(2)
         .unwrap();
         let (m, v) = moments(&uni, 2, n);
@@ -332,19 +321,19 @@ mod tests {
 
     #[test]
     fn bad_laws_are_refused() {
-        let bad_box = InitialSampler::Uniform {
+        let bad_box = InitialSampler::Uniform(UniformBox {
             low: array![1.0],
             high: array![0.0],
-        };
+        });
         assert!(bad_box.prepare(1).is_err());
         assert!(InitialSampler::Samples(Array2::zeros((0, 1)))
             .prepare(1)
             .is_err());
-        let zero = InitialSampler::Mixture {
+        let zero = InitialSampler::Mixture(GaussianMixture {
             weights: vec![0.0],
             means: vec![array![0.0]],
             covs: vec![array![[1.0]]],
-        };
+        });
         assert!(zero.prepare(1).is_err());
     }
 }
