@@ -61,17 +61,7 @@ fn law(d: usize, ub: f64, wb: f64) -> ControlLaw {
 }
 
 fn params(d: usize, law: Option<ControlLaw>, a_from: &ControlLaw) -> SweepParams {
-    let (q, s) = match d {
-        1 => (array![[1.0]], array![[0.5]]),
-        2 => (
-            array![[1.0, 0.3], [0.3, 0.8]],
-            array![[0.5, 0.0], [0.0, 0.3]],
-        ),
-        _ => (
-            array![[1.0, 0.2, 0.0], [0.2, 0.6, 0.1], [0.0, 0.1, 0.8]],
-            array![[0.5, 0.0, 0.1], [0.0, 0.3, 0.0], [0.1, 0.0, 0.4]],
-        ),
-    };
+    let (q, s) = common::cost_weights(d);
     SweepParams {
         a: a_from.unbounded_matrix(),
         q,
@@ -277,18 +267,17 @@ fn model_1d(controls: Option<ControlLaw>, mean: f64, var: f64) -> Model {
 
 /// Equilibrium mean path from the skewed mixture 0.7 N(0.3, 0.15²) + 0.3 N(1.6, 0.3²).
 fn skewed_equilibrium_mean(controls: Option<ControlLaw>, points: usize, steps: usize) -> Vec<f64> {
-    let (w, m1, s1, m2, s2) = (0.7, 0.3, 0.15, 1.6, 0.3);
-    let mean = w * m1 + (1.0 - w) * m2;
-    let var = w * (s1 * s1 + m1 * m1) + (1.0 - w) * (s2 * s2 + m2 * m2) - mean * mean;
+    let mix = common::SkewedMixture {
+        w: 0.7,
+        m1: 0.3,
+        s1: 0.15,
+        m2: 1.6,
+        s2: 0.3,
+    };
+    let (mean, var) = mix.moments();
     let model = model_1d(controls, mean, var);
     let grid = Grid::from_bounds(&[-2.5], &[5.5], &[points]).unwrap();
-    let g1 = grid
-        .gaussian(array![m1].view(), array![[s1 * s1]].view())
-        .unwrap();
-    let g2 = grid
-        .gaussian(array![m2].view(), array![[s2 * s2]].view())
-        .unwrap();
-    let m0 = &g1 * w + &g2 * (1.0 - w);
+    let m0 = mix.density(&grid);
     let mut map = MeanFieldMap::with_initial(
         &model,
         &grid,

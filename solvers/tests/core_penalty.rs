@@ -17,19 +17,12 @@ use tufield_solvers::sweep::{SweepParams, Sweeper};
 use tufield_solvers::SolverError;
 
 fn params(d: usize, kappa: f64) -> SweepParams {
-    let (a, q, s) = match d {
-        1 => (array![[-0.75]], array![[1.0]], array![[0.5]]),
-        2 => (
-            array![[-1.75, -1.0], [-1.0, -2.75]],
-            array![[1.0, 0.3], [0.3, 0.8]],
-            array![[0.5, 0.0], [0.0, 0.3]],
-        ),
-        _ => (
-            array![[-1.0, 0.3, -0.2], [0.3, -0.8, 0.25], [-0.2, 0.25, -1.2]],
-            array![[1.0, 0.2, 0.0], [0.2, 0.6, 0.1], [0.0, 0.1, 0.8]],
-            array![[0.5, 0.0, 0.1], [0.0, 0.3, 0.0], [0.1, 0.0, 0.4]],
-        ),
+    let a = match d {
+        1 => array![[-0.75]],
+        2 => array![[-1.75, -1.0], [-1.0, -2.75]],
+        _ => array![[-1.0, 0.3, -0.2], [0.3, -0.8, 0.25], [-0.2, 0.25, -1.2]],
     };
+    let (q, s) = common::cost_weights(d);
     SweepParams {
         a,
         q,

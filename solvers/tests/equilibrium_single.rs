@@ -86,22 +86,21 @@ fn anderson_needs_fewer_iterations_than_picard() {
 /// initial value is pure discretisation error, which must fall at observed order ≥ 0.9.
 #[test]
 fn skewed_start_mean_drift_falls_at_first_order() {
-    let (w, m1, s1, m2, s2) = (0.7, 0.3, 0.15, 1.0, 0.25);
-    let mean = w * m1 + (1.0 - w) * m2;
-    let var = w * (s1 * s1 + m1 * m1) + (1.0 - w) * (s2 * s2 + m2 * m2) - mean * mean;
+    let mix = common::SkewedMixture {
+        w: 0.7,
+        m1: 0.3,
+        s1: 0.15,
+        m2: 1.0,
+        s2: 0.25,
+    };
+    let (mean, var) = mix.moments();
     let mut model = model_1d();
     model.populations[0].mean = array![mean];
     model.populations[0].cov = array![[var]];
     let mut errors = Vec::new();
     for &(points, steps) in &[(51, 25), (101, 50), (201, 100), (401, 200)] {
         let grid = Grid::auto(&model, &[points], DEFAULT_STD_MULTIPLE).unwrap();
-        let g1 = grid
-            .gaussian(array![m1].view(), array![[s1 * s1]].view())
-            .unwrap();
-        let g2 = grid
-            .gaussian(array![m2].view(), array![[s2 * s2]].view())
-            .unwrap();
-        let m0 = &g1 * w + &g2 * (1.0 - w);
+        let m0 = mix.density(&grid);
         let mut map = MeanFieldMap::with_initial(
             &model,
             &grid,

@@ -2,11 +2,13 @@
 
 #![allow(dead_code)]
 
+use ndarray::{array, Array2, ArrayD};
 use std::sync::atomic::AtomicBool;
 use tufield_solvers::equilibrium::MeanFieldMap;
 use tufield_solvers::fixed_point::{
     Acceleration, Control, FixedPoint, FixedPointSettings, FixedPointState, Outcome,
 };
+use tufield_solvers::grid::Grid;
 
 /// Runs the mean-field fixed point of `map` from `x0`; returns the outcome, the number of
 /// iterations and the last image G(x) (the stacked mean paths).
@@ -54,4 +56,50 @@ pub fn converged_means(map: &mut MeanFieldMap, what: &str) -> Vec<f64> {
         map.boundary_mass()
     );
     last
+}
+
+/// Running and terminal cost weights (Q, S) of the 1-, 2- and 3-D test problems (symmetric
+/// positive definite, with cross terms from d = 2).
+pub fn cost_weights(d: usize) -> (Array2<f64>, Array2<f64>) {
+    match d {
+        1 => (array![[1.0]], array![[0.5]]),
+        2 => (
+            array![[1.0, 0.3], [0.3, 0.8]],
+            array![[0.5, 0.0], [0.0, 0.3]],
+        ),
+        _ => (
+            array![[1.0, 0.2, 0.0], [0.2, 0.6, 0.1], [0.0, 0.1, 0.8]],
+            array![[0.5, 0.0, 0.1], [0.0, 0.3, 0.0], [0.1, 0.0, 0.4]],
+        ),
+    }
+}
+
+/// A skewed 1-D two-component mixture w N(m1, s1²) + (1 − w) N(m2, s2²).
+pub struct SkewedMixture {
+    pub w: f64,
+    pub m1: f64,
+    pub s1: f64,
+    pub m2: f64,
+    pub s2: f64,
+}
+
+impl SkewedMixture {
+    /// Its mean and variance.
+    pub fn moments(&self) -> (f64, f64) {
+        let (w, m1, s1, m2, s2) = (self.w, self.m1, self.s1, self.m2, self.s2);
+        let mean = w * m1 + (1.0 - w) * m2;
+        let var = w * (s1 * s1 + m1 * m1) + (1.0 - w) * (s2 * s2 + m2 * m2) - mean * mean;
+        (mean, var)
+    }
+
+    /// Its density sampled at the nodes of a 1-D grid.
+    pub fn density(&self, grid: &Grid) -> ArrayD<f64> {
+        let g1 = grid
+            .gaussian(array![self.m1].view(), array![[self.s1 * self.s1]].view())
+            .unwrap();
+        let g2 = grid
+            .gaussian(array![self.m2].view(), array![[self.s2 * self.s2]].view())
+            .unwrap();
+        &g1 * self.w + &g2 * (1.0 - self.w)
+    }
 }
