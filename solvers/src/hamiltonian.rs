@@ -124,8 +124,15 @@ impl ControlLaw {
     /// Optimal drift b(p) = Σ c a*(p) and running control cost ℓ(p), so that
     /// H(p) = b·p + ℓ (module docs). `p.len()` must be d.
     pub fn drift_and_cost(&self, p: &[f64]) -> (Vec<f64>, f64) {
-        let d = p.len();
-        let mut b = vec![0.0; d];
+        let mut b = vec![0.0; p.len()];
+        let ell = self.drift_into(p, &mut b);
+        (b, ell)
+    }
+
+    /// [`ControlLaw::drift_and_cost`] without allocating: b(p) into `b` (length of `p`),
+    /// returns ℓ(p).
+    pub fn drift_into(&self, p: &[f64], b: &mut [f64]) -> f64 {
+        b.iter_mut().for_each(|v| *v = 0.0);
         let mut ell = 0.0;
         for ch in &self.channels {
             let s: f64 = ch.column.iter().zip(p).map(|(c, p)| c * p).sum();
@@ -139,7 +146,7 @@ impl ControlLaw {
                 Player::Disturbance => -half,
             };
         }
-        (b, ell)
+        ell
     }
 
     /// The Hamiltonian H(p) = min_u max_w {…} of the module docs.

@@ -652,9 +652,7 @@ impl Policy for GridPolicy {
         let g = self.gradient(k, level, x);
         let d = g.len();
         if let Some(law) = &self.controls {
-            let (b, ell) = law.drift_and_cost(&g);
-            out[..d].copy_from_slice(&b);
-            return Some(ell);
+            return Some(law.drift_into(&g, &mut out[..d]));
         }
         for i in 0..d {
             out[i] = (0..d).map(|j| self.a[[i, j]] * g[j]).sum();
