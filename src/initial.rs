@@ -1,6 +1,6 @@
-//! Initial populations beyond Gaussians (issue 6): the `kind` of a `[[population]]`
+//! Initial populations beyond Gaussians: the `kind` of a `[[population]]`
 //! table and its discretisation m_k(·, 0) on the solver's grid (the FPK's initial
-//! condition m(0) = m0 of DESIGN.md §1).
+//! condition m(0) = m0 of docs/design.md §1).
 //!
 //! * `gaussian` (default): N(mean, cov), [`Grid::gaussian`].
 //! * `mixture`: Σ_c w_c N(μ_c, C_c), weights normalised to sum 1; nodal density values.
@@ -15,7 +15,7 @@
 //! [`Initial::normalisation`] is the factor applied (1 / mass before normalisation).
 //! The exact LQ oracle and the automatic domain use the law's mean and covariance
 //! (moment matching, [`InitialSpec::moments`]): in the LQ model the mean and covariance
-//! ODEs (DESIGN.md §3) hold for any initial law.
+//! ODEs (docs/design.md §3) hold for any initial law.
 
 use crate::error::{AppError, AppResult};
 use ndarray::{Array1, Array2, ArrayD, IxDyn};

@@ -2,7 +2,7 @@
 //!
 //! This is the only place where the application calls the game module of the solvers
 //! (coalition order of Table 1, B of eq. (2), A_P = −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ and
-//! condition (17), DESIGN.md §1-2).
+//! condition (17), docs/design.md §1-2).
 
 use tufield_solvers::game::{self, ControlWeight, DisturbanceWeight, Game, ReducedGame};
 use tufield_solvers::hamiltonian::ControlLaw;

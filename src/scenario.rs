@@ -37,9 +37,9 @@ pub const MAX_STEPS: usize = 1_000_000;
 pub enum Reduction {
     /// A given directly in `[model]` (expert override).
     Expert,
-    /// Projection of an n-player game onto the listed coalitions (DESIGN.md §2).
+    /// Projection of an n-player game onto the listed coalitions (docs/design.md §2).
     Projected(GameSpec),
-    /// Exact modal decomposition of the full q-dimensional game (DESIGN.md §2,
+    /// Exact modal decomposition of the full q-dimensional game (docs/design.md §2,
     /// `reduction = "modal"`): the spec lists all q coalitions in Table 1 order, the model
     /// is q-dimensional and is solved as q one-dimensional modes.
     Modal(GameSpec),

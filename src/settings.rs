@@ -18,7 +18,7 @@ pub enum Points {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Domain {
     /// Chosen by the solver from the populations' means and spreads (many standard
-    /// deviations wide, DESIGN.md §3).
+    /// deviations wide, docs/design.md §3).
     Auto,
     /// `[lo, hi]` per axis (length d, lo < hi).
     Explicit(Vec<(f64, f64)>),
@@ -35,7 +35,7 @@ pub struct SolverSettings {
     /// `domain`: `"auto"` or `[[lo, hi], …]` per axis. Default `"auto"`.
     pub domain: Domain,
     /// `damping`: α ∈ (0, 1] in x ← x + α(G(x) − x). Default 1.0 (measured: undamped
-    /// Picard contracts fastest on the 1-D LQ benchmark, DESIGN.md §4).
+    /// Picard contracts fastest on the 1-D LQ benchmark, docs/design.md §4).
     pub damping: f64,
     /// `tol`: stop when the scaled sup-norm of the mean update is ≤ tol. Default 1e-6.
     pub tol: f64,

@@ -151,7 +151,7 @@ fn lq_file_round_trips_against_the_in_memory_oracle() {
 
 #[test]
 fn single_population_mean_is_constant_in_the_file() {
-    // DESIGN.md §3: with one population the exact equilibrium mean is constant.
+    // docs/design.md §3: with one population the exact equilibrium mean is constant.
     let dir = TempDir::new().unwrap();
     let out = dir.path().join("single.h5");
     run_lq(&scenario("lqc_1d_single.toml"), &out, &[]);

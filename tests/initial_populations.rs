@@ -1,8 +1,8 @@
-//! Initial populations beyond Gaussians (issue 6): discretised mixtures and boxes have the
+//! Initial populations beyond Gaussians: discretised mixtures and boxes have the
 //! analytic moments; file densities (HDF5, .npy) and samples round-trip through `solve`;
 //! bad files are refused (exit 2 naming the key); and in the LQ model the
 //! single-population equilibrium mean stays constant for a non-Gaussian start too
-//! (DESIGN.md §3), with a drift that falls under refinement.
+//! (docs/design.md §3), with a drift that falls under refinement.
 
 mod common;
 
@@ -353,7 +353,7 @@ fn mixture_mean_drift(points: usize, steps: usize) -> (f64, f64) {
     (drift, last[0])
 }
 
-/// DESIGN.md §3: in the LQ model the single-population equilibrium mean is constant for
+/// docs/design.md §3: in the LQ model the single-population equilibrium mean is constant for
 /// any initial law (r = φm̄ + h has r' = 0, r(T) = 0). From a skewed two-component
 /// mixture the discrete mean drifts only by the discretisation error, which falls
 /// under refinement.

@@ -1,4 +1,4 @@
-//! The mean-field map G of the fixed point (DESIGN.md §1 and §4).
+//! The mean-field map G of the fixed point (docs/design.md §1 and §4).
 //!
 //! For stacked mean trajectories x = (m̄_1, …, m̄_p) (each (steps+1) × d), one evaluation
 //! of G does, for every population k in order:

@@ -1,4 +1,4 @@
-//! The mean-field fixed point on the stacked mean trajectories (DESIGN.md §4).
+//! The mean-field fixed point on the stacked mean trajectories (docs/design.md §4).
 //!
 //! The unknown is x = (m̄_1, …, m̄_p) sampled at every time level (p × (steps+1) × d
 //! numbers). One evaluation of the map G solves, for every population, the HJI backward

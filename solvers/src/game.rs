@@ -1,6 +1,6 @@
 //! The coalitional (TU) game of the paper: coalitions, the incidence matrix B_H, the
 //! augmented matrix B of eq. (2), the Hamiltonian matrix A = −B R⁻¹ Bᵀ + Γ⁻¹ and its
-//! projection on selected coalitions (DESIGN.md §2), condition (17), and the static
+//! projection on selected coalitions (docs/design.md §2), condition (17), and the static
 //! solution concepts of Section 1.3 (imputation set, core, excess).
 //!
 //! * Coalitions of players N = {1, …, n} are stored as sorted `Vec<usize>` of **0-based**
@@ -381,7 +381,7 @@ impl Game {
         Ok(principal_submatrix(&m, selection))
     }
 
-    /// The full-game matrix A = −B R⁻¹ Bᵀ + Γ⁻¹ (q×q, symmetric) of DESIGN.md §1,
+    /// The full-game matrix A = −B R⁻¹ Bᵀ + Γ⁻¹ (q×q, symmetric) of docs/design.md §1,
     /// **without** the check (17) (use [`full_game`] for a checked version).
     pub fn full_a(&self, r: &ControlWeight, gamma: &DisturbanceWeight) -> Result<Array2<f64>> {
         let m = self.gram(r)?;
@@ -389,7 +389,7 @@ impl Game {
         Ok(gi - m)
     }
 
-    /// The projected matrix A_P = −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ (d×d, d = |J|, DESIGN.md §2),
+    /// The projected matrix A_P = −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ (d×d, d = |J|, docs/design.md §2),
     /// **without** the check (17) (use [`projected_game`] for a checked version).
     /// Γ⁻¹ is the full q×q inverse restricted to J (not the inverse of Γ_JJ).
     pub fn projected_a(
@@ -464,7 +464,7 @@ pub fn projected_game(
 }
 
 /// The full q-dimensional game (J = all coalitions, in Table 1 order) checked against
-/// (17): the A = −B R⁻¹ Bᵀ + Γ⁻¹ used by the modal decomposition (DESIGN.md §2).
+/// (17): the A = −B R⁻¹ Bᵀ + Γ⁻¹ used by the modal decomposition (docs/design.md §2).
 pub fn full_game(n: usize, r: &ControlWeight, gamma: &DisturbanceWeight) -> Result<ReducedGame> {
     let q = num_coalitions(n)?;
     let all: Vec<usize> = (0..q).collect();

@@ -1,4 +1,4 @@
-//! Uniform node-centred tensor grids in d = 1, 2 or 3 dimensions (DESIGN.md §4).
+//! Uniform node-centred tensor grids in d = 1, 2 or 3 dimensions (docs/design.md §4).
 //!
 //! Axis i has `n_i ≥ 3` nodes `x = lo_i + j h_i`, `j = 0..n_i`, `h_i = (hi_i − lo_i)/(n_i − 1)`.
 //! Fields on the grid are flat `f64` arrays in row-major (C) order, the last axis contiguous;
@@ -6,7 +6,7 @@
 //!
 //! # Automatic domain ([`Grid::auto`])
 //!
-//! The PDE pair of DESIGN.md §1 is linear-quadratic, so whatever the target path ρ, the
+//! The PDE pair of docs/design.md §1 is linear-quadratic, so whatever the target path ρ, the
 //! covariance of every population's density solves the closed-loop Lyapunov ODE
 //!
 //!   Σ' = AφΣ + ΣφA + σ²I,  Σ(0) = C_k,   with φ' = −φAφ − Q, φ(T) = S   (eq. (15))
@@ -18,7 +18,7 @@
 //!   lo_i = min_k m̄_k,i(0) − κ s_i,   hi_i = max_k m̄_k,i(0) + κ s_i,
 //!
 //! with κ = [`DEFAULT_STD_MULTIPLE`] = 6 unless told otherwise. Means of a single
-//! population are constant at equilibrium (DESIGN.md §3); for several populations the means
+//! population are constant at equilibrium (docs/design.md §3); for several populations the means
 //! move towards each other (consensus), inside the hull of the initial means up to small
 //! overshoots, which the κ-standard-deviation margin covers. A Gaussian puts less than
 //! 1e-9 of its mass beyond 6 standard deviations on one side, so the mass reaching the

@@ -1,4 +1,4 @@
-//! The Hamiltonian by control channels: bounded allocations and disturbances (issue 6).
+//! The Hamiltonian by control channels: bounded allocations and disturbances.
 //!
 //! In the projected reduction the state x_J moves with dx_J = P(Bu − w)dt + σdW, the
 //! designer pays ½uᵀRu and the disturbance −½wᵀΓw. When R and Γ are diagonal each
@@ -15,7 +15,7 @@
 //!
 //!   A = −Σ_designer c cᵀ/r + Σ_disturbance c cᵀ/r = −P B R⁻¹ Bᵀ Pᵀ + (Γ⁻¹)_JJ,
 //!
-//! the A of DESIGN.md §1. The sweep writes H(p) = b·p + ℓ with the running control cost
+//! the A of docs/design.md §1. The sweep writes H(p) = b·p + ℓ with the running control cost
 //! ℓ = Σ_designer ½ra*² − Σ_disturbance ½ra*² (the source of the HJI step).
 
 use crate::error::{Result, SolverError};
@@ -66,7 +66,7 @@ pub fn channel_control(player: Player, inv_r: f64, bound: f64, s: f64) -> f64 {
 }
 
 impl ControlLaw {
-    /// The Hamiltonian "over the drift" of DESIGN.md §4 as channels: the designer chooses
+    /// The Hamiltonian "over the drift" of docs/design.md §4 as channels: the designer chooses
     /// the drift b itself at cost −½bᵀA⁻¹b, ½pᵀAp = min_b{b·p − ½bᵀA⁻¹b}. Channels are the
     /// eigenvectors u of A (eigenvalue λ < 0) with column √(−λ)u, weight 1, unbounded. For
     /// an expert A, which does not say which part is allocation and which disturbance.

@@ -1,7 +1,7 @@
 //! Numerics of tufield: mean-field equilibria of coalitional (TU) games.
 //!
 //! No file, terminal or HDF5 I/O lives here; the application crate does that.
-//! Equation numbers refer to Bauso & Başar (2016); see DESIGN.md for corrections.
+//! Equation numbers refer to Bauso & Başar (2016); see docs/design.md for corrections.
 
 pub mod equilibrium;
 pub mod error;

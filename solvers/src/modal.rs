@@ -1,8 +1,8 @@
-//! Exact modal decomposition of the full q-dimensional game (DESIGN.md §2).
+//! Exact modal decomposition of the full q-dimensional game (docs/design.md §2).
 //!
 //! When A, Q and S commute pairwise (e.g. Q = qI, S = sI with the paper's R = I,
 //! Γ = γ²I), they share an orthonormal eigenbasis U: UᵀAU = Λ, UᵀQU and UᵀSU diagonal.
-//! In the coordinates y = Uᵀx the HJI of DESIGN.md §1,
+//! In the coordinates y = Uᵀx the HJI of docs/design.md §1,
 //!
 //!   ∂t v + ½∇vᵀA∇v + ½(ρ−x)ᵀQ(ρ−x) + σ²/2 Δv = 0,   v(T) = ½(ρ(T)−x)ᵀS(ρ(T)−x),
 //!
@@ -47,7 +47,7 @@ pub const CLUSTER_TOL: f64 = 1e-9;
 pub const MODAL_FIELD: &str = "game.reduction";
 
 /// A common orthonormal eigenbasis U of commuting symmetric A, Q, S and the 1-D mode
-/// coefficients (DESIGN.md §2, "Modal decomposition (exact)").
+/// coefficients (docs/design.md §2, "Modal decomposition (exact)").
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModalDecomposition {
     model: Model,
@@ -440,7 +440,7 @@ impl ModalSolution {
     }
 }
 
-/// Solves the full game of `model` exactly by its modes (DESIGN.md §2): decomposes it
+/// Solves the full game of `model` exactly by its modes (docs/design.md §2): decomposes it
 /// ([`ModalDecomposition::new`], field `game.reduction` when A, Q, S do not commute),
 /// then for each mode i in order builds its 1-D grid ([`Grid::auto`] with
 /// `settings.points`), the [`MeanFieldMap`] and a [`FixedPoint`] from the held initial

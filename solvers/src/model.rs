@@ -1,6 +1,6 @@
 //! The reduced model on the grid axes: A, costs, noise, horizon, populations, graph.
 //!
-//! The HJI (backward) and FPK (forward) of DESIGN.md §1 on R^d,
+//! The HJI (backward) and FPK (forward) of docs/design.md §1 on R^d,
 //!
 //!   ∂t v + ½∇vᵀA∇v + ½(ρ−x)ᵀQ(ρ−x) + σ²/2 Δv = 0,   v(T) = ½(ρ(T)−x)ᵀS(ρ(T)−x)
 //!   ∂t m + div(m A∇v) − σ²/2 Δm = 0,                m(0) = m0,
@@ -26,7 +26,7 @@ pub struct Population {
     pub cov: Array2<f64>,
 }
 
-/// A Gaussian mixture Σ_c w_c N(μ_c, C_c): an initial law beyond the Gaussian (issue 6),
+/// A Gaussian mixture Σ_c w_c N(μ_c, C_c): an initial law beyond the Gaussian,
 /// shared by the scenario's populations and the particle sampler.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussianMixture {
@@ -38,7 +38,7 @@ pub struct GaussianMixture {
     pub covs: Vec<Array2<f64>>,
 }
 
-/// The uniform law on the box Π_i [low_i, high_i] (issue 6).
+/// The uniform law on the box Π_i [low_i, high_i].
 #[derive(Debug, Clone, PartialEq)]
 pub struct UniformBox {
     /// Lower corner.
@@ -66,12 +66,12 @@ pub struct Model {
     pub populations: Vec<Population>,
     /// Who tracks whom.
     pub graph: Graph,
-    /// Core-stability penalty κ ≥ 0 (scenario `cost.core_penalty`, issue 6): extra running
+    /// Core-stability penalty κ ≥ 0 (scenario `cost.core_penalty`): extra running
     /// cost κ Σ_j max(0, −x_j)² on negative excesses along the grid axes, added to the
-    /// HJI running cost f of DESIGN.md §1 only. κ = 0 is the LQ model; κ > 0 is not LQ.
+    /// HJI running cost f of docs/design.md §1 only. κ = 0 is the LQ model; κ > 0 is not LQ.
     pub core_penalty: f64,
     /// Control channels of the projected game ([`crate::hamiltonian`]), with the bounds
-    /// `bounds.allocation` / `bounds.disturbance` (issue 6). `None` for an expert A
+    /// `bounds.allocation` / `bounds.disturbance`. `None` for an expert A
     /// (no split into designer and disturbance); an unbounded law is the LQ model.
     pub controls: Option<ControlLaw>,
 }
@@ -83,7 +83,7 @@ impl Model {
     }
 
     /// True when the model is linear-quadratic (κ = 0), i.e. the exact LQ oracle of
-    /// DESIGN.md §3 describes its equilibrium.
+    /// docs/design.md §3 describes its equilibrium.
     pub fn is_lq(&self) -> bool {
         self.core_penalty == 0.0 && !self.is_bounded()
     }

@@ -1,6 +1,6 @@
-//! Finite-N games: Monte Carlo simulation of N copies per population (DESIGN.md §1, §3).
+//! Finite-N games: Monte Carlo simulation of N copies per population (docs/design.md §1, §3).
 //!
-//! The mean-field game of DESIGN.md §1 is the N → ∞ limit of N interacting copies of the
+//! The mean-field game of docs/design.md §1 is the N → ∞ limit of N interacting copies of the
 //! game. This module simulates the copies directly: each copy's state solves
 //!
 //! ```text
@@ -31,7 +31,7 @@
 //! with ρ̂_k,n = Σ_j W_kj m̂_j,n the **empirical** target (m̂_j,n the empirical mean of
 //! population j at level n, W = `graph.averaging_matrix()`, (26)) and K the drift weight:
 //! for the game's drift form, K = −A⁻¹, since the cost of a drift b = Bu − w in
-//! ½uᵀRu − ½wᵀΓw at the saddle point is −½bᵀA⁻¹b (DESIGN.md §4: ½pᵀAp =
+//! ½uᵀRu − ½wᵀΓw at the saddle point is −½bᵀA⁻¹b (docs/design.md §4: ½pᵀAp =
 //! min_b{b·p − ½bᵀA⁻¹b}). Its mean-field counterpart for the LQ policy is
 //! E[v_k(0, X_0)] = ½tr(φ(0)(C_k + m̄m̄ᵀ)) + h_k(0)·m̄ + χ_k(0) ([`lq_mean_field_cost`]).
 //!
@@ -78,7 +78,7 @@ pub struct CostWeights {
     pub q: Array2<f64>,
     /// S (d×d).
     pub s: Array2<f64>,
-    /// K (d×d), the weight of the drift: −A⁻¹ for the game's drift form (DESIGN.md §4).
+    /// K (d×d), the weight of the drift: −A⁻¹ for the game's drift form (docs/design.md §4).
     /// Policies that know their control cost ([`Policy::drift_and_cost`], e.g. a bounded
     /// [`GridPolicy`]) are charged that instead.
     pub drift: Array2<f64>,
@@ -1328,7 +1328,7 @@ fn histogram(grid: &Grid, deposit: Deposit, xs: &[f64], d: usize, axes: &[usize]
 }
 
 /// Mean-field cost of the LQ policy for a population starting from N(m, C):
-/// E[v(0, X_0)] = ½tr(φ(0)(C + mmᵀ)) + h(0)·m + χ(0) (v = ½xᵀφx + hᵀx + χ, DESIGN.md §3).
+/// E[v(0, X_0)] = ½tr(φ(0)(C + mmᵀ)) + h(0)·m + χ(0) (v = ½xᵀφx + hᵀx + χ, docs/design.md §3).
 pub fn lq_mean_field_cost(
     phi0: ArrayView2<f64>,
     h0: ArrayView1<f64>,

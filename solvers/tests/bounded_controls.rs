@@ -1,4 +1,4 @@
-//! Bounded allocations and disturbances (issue 6): the saturating Hamiltonian of
+//! Bounded allocations and disturbances: the saturating Hamiltonian of
 //! `tufield_solvers::hamiltonian` in the sweeps.
 //!
 //! * With bounds far out of reach the channel form is the quadratic scheme (b = Ap) to
@@ -289,7 +289,7 @@ fn skewed_equilibrium_mean(controls: Option<ControlLaw>, points: usize, steps: u
     common::converged_means(&mut map, &format!("points {points}"))
 }
 
-/// In the LQ model the equilibrium mean is constant for any initial law (DESIGN.md §3);
+/// In the LQ model the equilibrium mean is constant for any initial law (docs/design.md §3);
 /// with a bounded allocation (ū = 0.25, and w̄ = 0.05 so that far from the target the
 /// designer still out-pulls the disturbance) and a skewed population it is not: the few copies far from
 /// the mean cannot be pulled back at the full linear rate. The motion m̄(T) − m̄(0) is

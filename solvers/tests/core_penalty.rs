@@ -1,9 +1,9 @@
-//! Core-stability cost κ Σ_j max(0, −x_j)² (issue 6) in the HJI running cost.
+//! Core-stability cost κ Σ_j max(0, −x_j)² in the HJI running cost.
 //!
 //! It enters only the source of the HJI step, so the linear parts of the scheme (and with
 //! them the FPK: adjointness, mass, positivity) are unchanged; κ = 0 is the LQ model bit
 //! for bit; with κ > 0 the single-population equilibrium mean is pushed out of the
-//! negative region (no longer constant, unlike the LQ fact of DESIGN.md §3); and the value
+//! negative region (no longer constant, unlike the LQ fact of docs/design.md §3); and the value
 //! function converges at first order to a very fine grid reference.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Single-population LQ equilibrium: the exact mean is constant, m̄(t) = m̄(0) (DESIGN.md §3).
+//! Single-population LQ equilibrium: the exact mean is constant, m̄(t) = m̄(0) (docs/design.md §3).
 //! Started from a perturbed guess, the fixed point must return to it within the
 //! discretisation error, and that error must fall under refinement.
 
@@ -82,7 +82,7 @@ fn anderson_needs_fewer_iterations_than_picard() {
 
 /// A skewed start (two-component Gaussian mixture, no symmetry about its mean to cancel
 /// the upwind errors): the exact LQ equilibrium mean is still constant (r = φm̄ + h has
-/// r' = 0 for any initial law, DESIGN.md §3), and the PDE mean's drift away from its
+/// r' = 0 for any initial law, docs/design.md §3), and the PDE mean's drift away from its
 /// initial value is pure discretisation error, which must fall at observed order ≥ 0.9.
 #[test]
 fn skewed_start_mean_drift_falls_at_first_order() {

@@ -1,4 +1,4 @@
-//! The grid scheme against the exact linear-quadratic solution (DESIGN.md §3).
+//! The grid scheme against the exact linear-quadratic solution (docs/design.md §3).
 //!
 //! For a given target path ρ(t) the HJI has the exact solution v = ½xᵀφx + hᵀx + χ with
 //!   φ' = −φAφ − Q, φ(T) = S;  h' = −φAh + Qρ, h(T) = −Sρ(T);
@@ -330,7 +330,7 @@ fn oracle_1d_equilibrium_constant_target() {
     let rho = move |_t: f64| mbar.clone();
     let fine = 4000;
     let r = reference(&p, &rho, fine);
-    // Exact equilibrium: the mean stays at m̄(0) (DESIGN.md §3).
+    // Exact equilibrium: the mean stays at m̄(0) (docs/design.md §3).
     assert!(r.mean.iter().all(|m| (m[0] - p.mean0[0]).abs() < 1e-12));
     let pts = [51, 101, 201, 401];
     let errs: Vec<Errors> = pts

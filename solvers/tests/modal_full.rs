@@ -1,4 +1,4 @@
-//! The full game by its modes (DESIGN.md §2): the 7-D (3 players) and 15-D (4 players)
+//! The full game by its modes (docs/design.md §2): the 7-D (3 players) and 15-D (4 players)
 //! equilibria solved as q one-dimensional HJI–FPK fixed points, recombined in coalition
 //! coordinates m̄_k = U ȳ_k, against the exact full-dimensional LQ oracle
 //! (`lq::exact_equilibrium` in q dimensions). Single population: the exact mean is
@@ -153,7 +153,7 @@ fn check_order(label: &str, errors: &[f64], finest_bound: f64) {
 fn full_7d_single_population_mean_stays_constant() {
     let model = full_model(3, 2.0, vec![population(7, 0, 0.0)]);
     let errs = errors("7-D single", &model, &[(101, 50), (201, 100)], 1e-9);
-    // The exact mean is constant (DESIGN.md §3) and the 1-D scheme keeps it to round-off
+    // The exact mean is constant (docs/design.md §3) and the 1-D scheme keeps it to round-off
     // for a Gaussian start, so the error is at the fixed-point tolerance level.
     for e in &errs {
         assert!(*e < 1e-8, "7-D single: mean drifted {errs:?}");

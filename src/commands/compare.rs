@@ -6,13 +6,13 @@
 //!
 //! 1. the full-PDE equilibrium (as `tufield solve`, written to `DIR/<stem>_pde.h5`);
 //! 2. the exact LQ equilibrium of the model without its non-LQ terms (Riccati,
-//!    DESIGN.md §3) and the paper's Section 7 heuristic (h_k = −φρ_k, consensus);
+//!    docs/design.md §3) and the paper's Section 7 heuristic (h_k = −φρ_k, consensus);
 //! 3. the **robust cost of each policy in the full model**: a designer of population k
 //!    plays the policy's allocation (the channel optimum at the policy's value gradient,
 //!    clipped to `bounds.allocation`), the disturbance best-responds, and the rest of the
 //!    population is at the full-model equilibrium (target ρ_k of step 1). (With an expert
 //!    `[model] a` there is no allocation/disturbance split: the designer controls the drift
-//!    b at cost −½bᵀA⁻¹b, DESIGN.md §4.) Its value solves
+//!    b at cost −½bᵀA⁻¹b, docs/design.md §4.) Its value solves
 //!    the HJI with the designer's channels frozen ([`Sweeper::set_designer_policy`]) and
 //!    the cost is J_k = ∫ v_k(0, x) m_k(0, x) dx. The PDE policy is the optimum, so
 //!    (J_π − J_PDE)/|J_PDE| is what a designer loses by using π (up to discretisation);
@@ -260,7 +260,7 @@ pub fn compare(
     let p = sc.model.num_populations();
     // The policy evaluation freezes the designer's channels. An expert A does not say
     // which part is allocation and which disturbance: the designer then controls the drift
-    // itself (the Hamiltonian over the drift of DESIGN.md §4, no disturbance).
+    // itself (the Hamiltonian over the drift of docs/design.md §4, no disturbance).
     let mut params = SweepParams::from(&sc.model);
     if params.controls.is_none() {
         params.controls = Some(ControlLaw::drift_control(&sc.model.a).map_err(err)?);
@@ -514,7 +514,7 @@ fn write_report(
     ));
     r.push_str(&format!(
         "Grid {} points, {} time steps, T = {}. Policies: the full-PDE equilibrium \
-         (`{}`), the exact LQ equilibrium (Riccati, DESIGN.md §3) and the paper's Section 7 \
+         (`{}`), the exact LQ equilibrium (Riccati, docs/design.md §3) and the paper's Section 7 \
          heuristic (h_k = −φρ_k).\n\n",
         cmp.axes
             .iter()

@@ -1,5 +1,5 @@
 //! `tufield lq SCENARIO [--out FILE.h5]`: the exact linear-quadratic equilibrium
-//! (Riccati oracle, DESIGN.md §3) and the paper's heuristics, written to HDF5.
+//! (Riccati oracle, docs/design.md §3) and the paper's heuristics, written to HDF5.
 //!
 //! File layout (paths are a contract; `<k>` is the 0-based population index):
 //!
@@ -134,7 +134,7 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     w.str_attr(
         &exact,
         "note",
-        "exact LQ mean-field equilibrium (Riccati φ, forward–backward means and h, DESIGN.md §3)",
+        "exact LQ mean-field equilibrium (Riccati φ, forward–backward means and h, docs/design.md §3)",
     )?;
     w.scalar_attr(&exact, "residual_initial", ex.residual_initial)?;
     w.scalar_attr(&exact, "residual_terminal", ex.residual_terminal)?;

@@ -4,7 +4,7 @@
 //! the mean-field prediction.
 //!
 //! Policies:
-//! * `lq` (default): the exact LQ mean-field feedback b = A(φx + h_k) (DESIGN.md §3).
+//! * `lq` (default): the exact LQ mean-field feedback b = A(φx + h_k) (docs/design.md §3).
 //! * `FILE.h5`: a `tufield solve` output of the same model and steps: b = A∇v_k from its
 //!   `/populations/<k>/value` snapshots (piecewise constant in time between snapshots).
 //! * `least-squares`: the paper's Section 8 control (41) in the full coalition space of a

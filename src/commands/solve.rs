@@ -1,5 +1,5 @@
 //! `tufield solve SCENARIO [--out FILE.h5] [--resume CHECKPOINT.h5]`: the mean-field
-//! equilibrium by the HJI–FPK fixed point on the mean trajectories (DESIGN.md §4), with
+//! equilibrium by the HJI–FPK fixed point on the mean trajectories (docs/design.md §4), with
 //! progress, a checkpoint after every iteration, and an HDF5 file of the result next to
 //! the exact LQ oracle.
 //!
@@ -37,7 +37,7 @@
 //! # Modal scenarios (`reduction = "modal"`)
 //!
 //! The full q-dimensional game is solved as q independent 1-D equilibria, one mode after
-//! the other ([`tufield_solvers::modal::solve_modal`], DESIGN.md §2); `solver.points` is
+//! the other ([`tufield_solvers::modal::solve_modal`], docs/design.md §2); `solver.points` is
 //! the number of points of each mode's own 1-D grid. The file has the same root
 //! attributes (axis_labels = the q coalitions, plus `reduction = "modal"` and `modes`;
 //! `iterations` is the total over modes, `residual` the largest last residual), `/time`,

@@ -1,6 +1,6 @@
 //! Condition (17) — A = −B R⁻¹ Bᵀ + Γ⁻¹ must be negative definite for the Riccati
 //! equation (15) and the HJI to be well posed — and the pairwise commutation test that
-//! decides whether the modal decomposition (DESIGN.md §2) is exact.
+//! decides whether the modal decomposition (docs/design.md §2) is exact.
 
 use crate::error::{Result, SolverError};
 use crate::linalg::{is_symmetric, symmetric_eigenvalues};
@@ -125,7 +125,7 @@ fn frobenius(m: &Array2<f64>) -> f64 {
 /// Mismatched or non-square shapes give `false`.
 ///
 /// When A, Q and S are symmetric and commute they share an orthonormal eigenbasis, and
-/// the modal decomposition of DESIGN.md §2 is exact.
+/// the modal decomposition of docs/design.md §2 is exact.
 pub fn commute_pairwise(a: &Array2<f64>, q: &Array2<f64>, s: &Array2<f64>, tol: f64) -> bool {
     let n = a.nrows();
     if [a, q, s].iter().any(|m| m.dim() != (n, n)) {

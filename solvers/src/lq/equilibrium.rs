@@ -23,7 +23,7 @@ pub struct LqPopulation {
     pub target: Array2<f64>,
 }
 
-/// The exact linear-quadratic mean-field equilibrium (DESIGN.md §3) on the output levels.
+/// The exact linear-quadratic mean-field equilibrium (docs/design.md §3) on the output levels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LqEquilibrium {
     /// Level times t_n = n·T/steps.

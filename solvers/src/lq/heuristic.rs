@@ -1,4 +1,4 @@
-//! The paper's **heuristics** (DESIGN.md §3), computed so users can compare them with the
+//! The paper's **heuristics** (docs/design.md §3), computed so users can compare them with the
 //! exact LQ equilibrium ([`crate::lq::exact_equilibrium`]) and the PDE solution. None of
 //! them is an equilibrium of the mean-field game.
 //!

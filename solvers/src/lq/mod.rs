@@ -1,8 +1,8 @@
-//! The exact linear-quadratic oracle (DESIGN.md §3): every numerical result of tufield is
+//! The exact linear-quadratic oracle (docs/design.md §3): every numerical result of tufield is
 //! judged against it.
 //!
 //! With v = ½xᵀφx + hᵀx + χ the HJI of Theorem 1 / Theorem 3 reduces to the ODEs (15),
-//! in their corrected form (DESIGN.md §3: the paper writes φ where tr φ is meant in the χ
+//! in their corrected form (docs/design.md §3: the paper writes φ where tr φ is meant in the χ
 //! equation, and drops the quadratic form in χ(T)):
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Exact multi-population LQ equilibrium on the graph (Section 7, DESIGN.md §3).
+//! Exact multi-population LQ equilibrium on the graph (Section 7, docs/design.md §3).
 //!
 //! Population k tracks ρ_k = Σ_j W_kj m̄_j (26), W = D⁻¹Adj the row-stochastic averaging
 //! matrix of the graph (D = diag of degrees; a single population has W = `[[1]]`). Stacking

@@ -1,5 +1,5 @@
 //! The Riccati coefficient φ of the value function v = ½xᵀφx + hᵀx + χ (first line of
-//! (15), DESIGN.md §3):
+//! (15), docs/design.md §3):
 //!
 //! ```text
 //!   φ' = −φAφ − Q,   φ(T) = S.
@@ -35,7 +35,7 @@ pub(crate) fn riccati_rhs(
 }
 
 /// φ at every level t_n of `grid`, shape (steps+1, d, d): the solution of
-/// φ' = −φAφ − Q, φ(T) = S (first equation of (15), corrected per DESIGN.md §3),
+/// φ' = −φAφ − Q, φ(T) = S (first equation of (15), corrected per docs/design.md §3),
 /// integrated backward with the adaptive Dormand–Prince 5(4) of [`super::ode`]
 /// (rtol 1e-12) and symmetrised at each level.
 ///

@@ -1,4 +1,4 @@
-//! Exact single-population equilibrium (DESIGN.md §3).
+//! Exact single-population equilibrium (docs/design.md §3).
 //!
 //! With ρ = m̄, r := φm̄ + h satisfies
 //! r' = φ'm̄ + φm̄' + h' = (−φAφ − Q)m̄ + φA(φm̄ + h) − φAh + Qm̄ = 0 and r(T) = Sm̄(T) −

@@ -1,6 +1,6 @@
 //! The value function v(x, t) = ½xᵀφx + hᵀx + χ of the HJI (13)/(37) for a *given*
 //! target path ρ (the mean-field response of Section 4), from the corrected ODEs (15)
-//! (DESIGN.md §3):
+//! (docs/design.md §3):
 //!
 //! ```text
 //!   φ' = −φAφ − Q,                      φ(T) = S

@@ -1,5 +1,5 @@
 //! Initial laws of the copies beyond the Gaussian: mixtures, uniform boxes, point samples
-//! and gridded densities (issue 6). Drawn from their own ChaCha8 stream per (seed,
+//! and gridded densities. Drawn from their own ChaCha8 stream per (seed,
 //! population, chunk), so results stay independent of the thread count and Gaussian runs
 //! keep their exact streams.
 

@@ -1,5 +1,5 @@
 //! Monotone HJI sweep backward and its exact discrete adjoint, the FPK, forward
-//! (DESIGN.md §1 and §4) on a [`Grid`].
+//! (docs/design.md §1 and §4) on a [`Grid`].
 //!
 //! For a given target path ρ(t) (one row per time level t_n = nT/N) this solves
 //!
@@ -109,7 +109,7 @@ use kernels::{Geometry, M3};
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, IxDyn};
 use sprs::{CsMat, TriMat};
 
-/// Coefficients of the HJI–FPK pair (DESIGN.md §1): drift matrix A, running and terminal
+/// Coefficients of the HJI–FPK pair (docs/design.md §1): drift matrix A, running and terminal
 /// cost weights Q and S, noise σ, horizon T.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepParams {
@@ -123,7 +123,7 @@ pub struct SweepParams {
     pub sigma: f64,
     /// Horizon T > 0.
     pub horizon: f64,
-    /// Core-stability penalty κ ≥ 0: extra running cost κ Σ_j max(0, −x_j)² (issue 6),
+    /// Core-stability penalty κ ≥ 0: extra running cost κ Σ_j max(0, −x_j)²,
     /// part of f in the source g of step 2 only (the linear parts, hence the FPK, are
     /// unchanged). 0 for the LQ model.
     pub core_penalty: f64,

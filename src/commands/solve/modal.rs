@@ -1,6 +1,6 @@
 //! `tufield solve` for modal scenarios (`reduction = "modal"`): the full q-dimensional game
 //! as q one-dimensional equilibria solved one after the other
-//! ([`tufield_solvers::modal::solve_modal`], DESIGN.md §2), with a progress bar per mode and
+//! ([`tufield_solvers::modal::solve_modal`], docs/design.md §2), with a progress bar per mode and
 //! the HDF5 layout documented in the parent module. No checkpoint is written.
 
 use super::{install_interrupt_handler, SolveReport, INTERRUPT};
@@ -201,7 +201,7 @@ fn write(
         &mg,
         "note",
         "exact modal decomposition: x = U y, mode i is a 1-D equilibrium with a = λ_i, \
-         q = (UᵀQU)_ii, s = (UᵀSU)_ii (DESIGN.md §2)",
+         q = (UᵀQU)_ii, s = (UᵀSU)_ii (docs/design.md §2)",
     )?;
     w.array(&mg, "eigenvalues", dec.eigenvalues())?;
     w.array(&mg, "eigenvectors", dec.eigenvectors())?;
