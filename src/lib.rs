@@ -9,6 +9,8 @@ pub mod commands;
 pub mod error;
 pub mod h5;
 pub mod initial;
+pub mod interrupt;
+pub mod outpath;
 pub mod overrides;
 pub mod progress;
 pub mod reduction;
