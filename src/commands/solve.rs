@@ -445,9 +445,11 @@ pub fn solve(
                 r
             };
             let mut observe = |state: &FixedPointState, rec: &_, _g: &[f64]| {
-                progress.iteration(state.history.len() - 1, rec);
+                // Checkpoint first: a printed iteration is a checkpointed one.
                 let ev = evaluated.borrow();
-                match checkpoint::save(&ckpt, &sc.text, Some(&record), state, ev.as_deref()) {
+                let saved = checkpoint::save(&ckpt, &sc.text, Some(&record), state, ev.as_deref());
+                progress.iteration(state.history.len() - 1, rec);
+                match saved {
                     Ok(()) => Control::Continue,
                     Err(e) => {
                         ckpt_error = Some(e);
