@@ -19,6 +19,10 @@ pub struct Cli {
     /// Print nothing but errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Run even when the job's estimated memory exceeds what the machine has available
+    /// (by default such a job is refused before it starts, exit 2).
+    #[arg(long, global = true)]
+    pub force_memory: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

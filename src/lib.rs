@@ -3,6 +3,7 @@
 //!
 //! Exit codes and error messages: see [`error`].
 
+pub mod budget;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;

@@ -177,6 +177,7 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
             ))
         }
     };
+    crate::budget::check(&sc, &crate::budget::solve(&sc))?;
     let out = match (&args.out, ck.as_ref().and_then(|(_, c)| c.run.as_ref())) {
         (Some(p), _) => p.clone(),
         (None, Some(r)) => r.out.clone(),
