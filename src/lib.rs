@@ -3,12 +3,15 @@
 //!
 //! Exit codes and error messages: see [`error`].
 
+pub mod budget;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod h5;
 pub mod initial;
+pub mod interrupt;
+pub mod outpath;
 pub mod overrides;
 pub mod progress;
 pub mod reduction;

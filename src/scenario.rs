@@ -113,9 +113,18 @@ impl Scenario {
     /// A missing or unreadable file is invalid input (exit 2): it is a bad argument.
     pub fn load(path: &Path, overrides: &[Override]) -> AppResult<Scenario> {
         let source_name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| AppError::InvalidFile {
+        let bytes =
+            crate::budget::read_capped(path, crate::budget::MAX_SCENARIO_BYTES).map_err(|e| {
+                AppError::InvalidFile {
+                    source_name: source_name.clone(),
+                    message: format!("cannot read the scenario file: {e}"),
+                }
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| AppError::InvalidFile {
             source_name: source_name.clone(),
-            message: format!("cannot read the scenario file: {e}"),
+            message: "cannot read the scenario file: it is not UTF-8 text (a TOML file \
+                      is expected)"
+                .to_string(),
         })?;
         let default_name = path
             .file_stem()

@@ -15,10 +15,24 @@ use tufield_solvers::linalg::symmetric_eigenvalues;
 pub fn run(args: &ScenarioArgs, quiet: bool) -> AppResult<()> {
     let scenario = Scenario::load(&args.scenario, &args.overrides()?)?;
     let text = describe(&scenario)?;
+    let est = crate::budget::solve(&scenario);
     if !quiet {
         print!("{text}");
+        print!("{}", estimate_lines(&est));
     }
-    Ok(())
+    crate::budget::check(&scenario, &est)
+}
+
+/// The `check` lines on the size of a solve of this scenario.
+fn estimate_lines(est: &crate::budget::Estimate) -> String {
+    use crate::budget::{available_memory, human, human_work};
+    format!(
+        "job size    solve needs about {} of memory ({} available), {} {}\n",
+        human(est.bytes),
+        available_memory().map_or("unknown".to_string(), human),
+        human_work(est.work),
+        est.work_unit
+    )
 }
 
 /// The human-readable description printed by `check`.
