@@ -9,6 +9,7 @@ pub mod commands;
 pub mod error;
 pub mod h5;
 pub mod initial;
+pub mod output;
 pub mod overrides;
 pub mod progress;
 pub mod reduction;

@@ -18,6 +18,7 @@
 //! Each PNG is written to a temporary name and renamed when complete.
 
 use crate::cli::PlotArgs;
+use crate::output::schema;
 use crate::{AppError, AppResult};
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, ArrayD, Axis as NdAxis};
@@ -162,7 +163,7 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "tufield".to_string());
-    let command = input.str_attr("command")?;
+    let command = input.str_attr(schema::ATTR_COMMAND)?;
     let mut out = Vec::new();
     match command.as_str() {
         "solve" => {
@@ -172,7 +173,7 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
                 out.push(residual_figure(&input, &dir, &stem)?);
             }
             let mut k = 0;
-            while input.has(&format!("populations/{k}/density")) {
+            while input.has(&schema::population_dataset(k, schema::DENSITY)) {
                 out.push(density_figure(&input, &dir, &stem, k, times)?);
                 k += 1;
             }
@@ -276,7 +277,7 @@ fn means_figure_of(
     dataset: &str,
     reference: impl Fn(usize) -> Option<String>,
 ) -> AppResult<PathBuf> {
-    let time = input.vec("time")?;
+    let time = input.vec(schema::TIME)?;
     let mut means = Vec::new();
     let mut exact = Vec::new();
     let mut names = Vec::new();
@@ -351,7 +352,7 @@ fn means_figure_of(
 
 /// Stored copies' paths per population (paper's Figures 5–9).
 fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
-    let time = input.vec("time")?;
+    let time = input.vec(schema::TIME)?;
     let mut paths = Vec::new();
     let mut names = Vec::new();
     let mut k = 0;
@@ -566,11 +567,11 @@ fn density_figure(
     k: usize,
     times: &[f64],
 ) -> AppResult<PathBuf> {
-    let dens = input.nd(&format!("populations/{k}/density"))?;
-    let snap_t = input.vec("snapshot_time")?;
+    let dens = input.nd(&schema::population_dataset(k, schema::DENSITY))?;
+    let snap_t = input.vec(schema::SNAPSHOT_TIME)?;
     let d = dens.ndim() - 1;
     let grids: Vec<Vec<f64>> = (0..d)
-        .map(|i| input.vec(&format!("grid/x{i}")))
+        .map(|i| input.vec(&schema::grid_axis(i)))
         .collect::<AppResult<_>>()?;
     let labels = input.labels();
     let name = input.population_name(&format!("populations/{k}"), k);
