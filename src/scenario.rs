@@ -316,6 +316,7 @@ struct RawScenario {
 struct RawOutput {
     compression: Option<String>,
     level: Option<i64>,
+    feedback_fields: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -922,7 +923,8 @@ fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
     })
 }
 
-/// `[output] compression = "deflate" | "none"` and `level` (1–9, deflate only).
+/// `[output] compression = "deflate" | "none"`, `level` (1–9, deflate only) and
+/// `feedback_fields` (bool).
 fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output::OutputSettings> {
     use crate::output::{Compression, OutputSettings, DEFAULT_DEFLATE_LEVEL};
     let Some(raw) = raw else {
@@ -939,26 +941,30 @@ fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output
             ))
         }
     };
-    let compression =
-        match raw.compression.as_deref() {
-            None | Some("deflate") => Compression::Deflate(level),
-            Some("none") if raw.level.is_some() => {
-                return Err(AppError::invalid(
-                    src,
-                    "output.level",
-                    "only used with compression = \"deflate\"; remove it",
-                ))
-            }
-            Some("none") => Compression::None,
-            Some(other) => return Err(AppError::invalid(
+    let compression = match raw.compression.as_deref() {
+        None | Some("deflate") => Compression::Deflate(level),
+        Some("none") if raw.level.is_some() => {
+            return Err(AppError::invalid(
+                src,
+                "output.level",
+                "only used with compression = \"deflate\"; remove it",
+            ))
+        }
+        Some("none") => Compression::None,
+        Some(other) => {
+            return Err(AppError::invalid(
                 src,
                 "output.compression",
                 format!(
                     "{other:?} is not known; allowed: \"deflate\" (shuffle + deflate) or \"none\""
                 ),
-            )),
-        };
-    Ok(OutputSettings { compression })
+            ))
+        }
+    };
+    Ok(OutputSettings {
+        compression,
+        feedback_fields: raw.feedback_fields.unwrap_or(true),
+    })
 }
 
 /// The game part of a scenario and whether it asks for the modal decomposition.

@@ -14,10 +14,11 @@
 //!   excess) is ≥ 0, i.e. where the allocation is in the core.
 
 use crate::error::{Result, SolverError};
-use crate::grid::Grid;
+use crate::grid::{Grid, MAX_DIM};
 use crate::hamiltonian::{channel_control, Player};
 use crate::model::Model;
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use rayon::prelude::*;
 
 /// The two players' drift fields of one value snapshot, each of shape (d, n_0, …).
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,9 @@ pub struct FeedbackFields {
     /// The worst-case disturbance drift Σ_disturbance c a*.
     pub disturbance: ArrayD<f64>,
 }
+
+/// (allocation, disturbance) drift at one node.
+type NodeDrifts = ([f64; MAX_DIM], [f64; MAX_DIM]);
 
 fn check_shape(grid: &Grid, field: &'static str, shape: &[usize]) -> Result<()> {
     if shape != grid.shape() {
@@ -85,34 +89,46 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
     }
     let grad = gradient(grid, v)?;
     let len = grid.len();
-    let mut alloc = vec![vec![0.0; len]; d];
-    let mut dist = vec![vec![0.0; len]; d];
-    let mut p = vec![0.0; d];
-    for node in 0..len {
-        for (pk, g) in p.iter_mut().zip(&grad) {
-            *pk = g[node];
-        }
-        match &model.controls {
-            Some(law) => {
-                for ch in &law.channels {
-                    let s: f64 = ch.column.iter().zip(&p).map(|(c, p)| c * p).sum();
-                    let a = channel_control(ch.player, 1.0 / ch.weight, ch.bound, s);
-                    let out = match ch.player {
-                        Player::Designer => &mut alloc,
-                        Player::Disturbance => &mut dist,
-                    };
-                    for (o, c) in out.iter_mut().zip(&ch.column) {
-                        o[node] += c * a;
+    // Every node is independent: the result does not depend on the number of threads.
+    let per_node: Vec<NodeDrifts> = (0..len)
+        .into_par_iter()
+        .map(|node| {
+            let mut p = [0.0; MAX_DIM];
+            for (pk, g) in p.iter_mut().zip(&grad) {
+                *pk = g[node];
+            }
+            let mut al = [0.0; MAX_DIM];
+            let mut di = [0.0; MAX_DIM];
+            match &model.controls {
+                Some(law) => {
+                    for ch in &law.channels {
+                        let s: f64 = ch.column.iter().zip(&p).map(|(c, p)| c * p).sum();
+                        let a = channel_control(ch.player, 1.0 / ch.weight, ch.bound, s);
+                        let out = match ch.player {
+                            Player::Designer => &mut al,
+                            Player::Disturbance => &mut di,
+                        };
+                        for (o, c) in out.iter_mut().zip(&ch.column) {
+                            *o += c * a;
+                        }
+                    }
+                }
+                None => {
+                    for (i, o) in al.iter_mut().enumerate().take(d) {
+                        *o = (0..d).map(|k| model.a[[i, k]] * p[k]).sum();
                     }
                 }
             }
-            None => {
-                for (i, o) in alloc.iter_mut().enumerate() {
-                    o[node] = (0..d).map(|k| model.a[[i, k]] * p[k]).sum();
-                }
-            }
-        }
-    }
+            (al, di)
+        })
+        .collect();
+    let split = |pick: fn(&NodeDrifts) -> &[f64; MAX_DIM]| {
+        (0..d)
+            .map(|i| per_node.iter().map(|n| pick(n)[i]).collect())
+            .collect::<Vec<Vec<f64>>>()
+    };
+    let alloc = split(|n| &n.0);
+    let dist = split(|n| &n.1);
     Ok(FeedbackFields {
         allocation: to_field(grid, alloc),
         disturbance: to_field(grid, dist),

@@ -64,6 +64,7 @@
 //! 1-D problem, so a stopped run is simply started again.
 
 mod modal;
+mod quantities;
 
 use super::format::num;
 use super::lq;
@@ -146,6 +147,8 @@ pub struct SolveReport {
     pub boundary_mass: f64,
     /// Wall time of the command.
     pub wall_s: f64,
+    /// Wall time spent writing the output file and its sidecar.
+    pub write_s: f64,
     /// Message of the numerical failure, if any.
     pub failure: Option<String>,
     /// Final target paths ρ_k, (steps+1) × d per population (empty for modal runs).
@@ -338,13 +341,16 @@ pub fn solve(
         lq_mean_distance: f64::NAN,
         boundary_mass: map.boundary_mass(),
         wall_s: 0.0,
+        write_s: 0.0,
         failure,
         targets: map.results().iter().map(|r| r.target.clone()).collect(),
         means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);
+        let t_write = Instant::now();
         write(out, sc, &grid, &map, &fp, &oracle, &report, &normalisation)?;
+        report.write_s = t_write.elapsed().as_secs_f64();
         report.out = Some(out.to_path_buf());
         if outcome == Outcome::Converged && ckpt.is_file() {
             std::fs::remove_file(&ckpt)
@@ -540,6 +546,7 @@ fn write(
             let ds = sw.dataset().clone();
             layout::over_snapshots(&w, &ds, &axes_t.snapshot, &coords, &sc.model.axis_labels)?;
         }
+        quantities::write(&w, sc, grid, res, &axes_t, &coords, &oracle.exact, k)?;
     }
 
     let fpg = w.group("/fixed_point")?;

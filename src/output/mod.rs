@@ -45,8 +45,20 @@ impl Compression {
 }
 
 /// The `[output]` table of a scenario.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputSettings {
     /// `compression` (and `level`): filters of the snapshot datasets.
     pub compression: Compression,
+    /// `feedback_fields` (default true): write the allocation and disturbance drift
+    /// fields of a solve at every snapshot.
+    pub feedback_fields: bool,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings {
+            compression: Compression::default(),
+            feedback_fields: true,
+        }
+    }
 }

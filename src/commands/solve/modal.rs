@@ -124,6 +124,7 @@ pub(super) fn solve(
             .map(|m| m.boundary_mass)
             .fold(0.0, f64::max),
         wall_s: 0.0,
+        write_s: 0.0,
         failure: if sol.outcome == Outcome::NonFinite {
             failure
         } else {
@@ -138,7 +139,9 @@ pub(super) fn solve(
             .zip(&oracle.exact.populations)
             .flat_map(|(m, e)| m.iter().zip(e.mean.iter()).map(|(a, b)| (a - b).abs()))
             .fold(0.0, f64::max);
+        let t_write = Instant::now();
         write(out, sc, &sol, &oracle, &report)?;
+        report.write_s = t_write.elapsed().as_secs_f64();
         report.out = Some(out.to_path_buf());
     }
     report.wall_s = start.elapsed().as_secs_f64();
