@@ -3,7 +3,7 @@
 SCENARIO ?= scenarios/lqc_2d_chain3.toml
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: deps run test bench lint
+.PHONY: deps run test bench lint test-readers
 
 deps:
 	@bash scripts/install-deps.sh
@@ -20,3 +20,9 @@ bench: deps
 lint: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The output files opened by ParaView, xarray (h5netcdf, netcdf4), netCDF4-python and
+# ncdump (installed by scripts/install-readers.sh; `make test` skips these tests).
+test-readers: deps
+	@bash scripts/install-readers.sh
+	cargo test --test cli_readers -- --nocapture

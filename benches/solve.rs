@@ -7,7 +7,10 @@
 //!   per thread count (of the default scenario, or FILE, e.g.
 //!   scenarios/bounded_2d_chain3.toml for the saturating Hamiltonian), printing wall time,
 //!   iterations, throughput in grid points × time steps per second (counting one HJI and
-//!   one FPK sweep per population per iteration) and peak memory.
+//!   one FPK sweep per population per iteration), the time spent writing the output
+//!   (HDF5 + XDMF, and its share of the wall time) and peak memory. `--set KEY=VALUE`
+//!   (repeatable) overrides the scenario as on the command line, e.g.
+//!   `--scenario scenarios/lqc_3d_single.toml --set solver.points=128`.
 
 mod common;
 
@@ -15,6 +18,7 @@ use criterion::Criterion;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tufield::commands::solve::{grid_for, solve};
+use tufield::overrides::Override;
 use tufield::progress::ProgressMode;
 use tufield::Scenario;
 
@@ -22,7 +26,13 @@ const SCENARIO: &str = "scenarios/lqc_2d_chain3.toml";
 
 fn scenario(file: &str) -> Scenario {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Scenario::load(&root.join(file), &[]).expect("scenario loads")
+    let args: Vec<String> = std::env::args().collect();
+    let sets: Vec<Override> = args
+        .windows(2)
+        .filter(|w| w[0] == "--set")
+        .map(|w| Override::parse(&w[1]).expect("--set KEY=VALUE"))
+        .collect();
+    Scenario::load(&root.join(file), &sets).expect("scenario loads")
 }
 
 fn report(threads: &[usize]) {
@@ -45,13 +55,17 @@ fn report(threads: &[usize]) {
         let point_steps = (grid.len() * sc.settings.steps * sweeps) as f64;
         println!(
             "{file}: threads {t}: {} in {} iterations, wall {wall:.3} s, {:.3e} point-steps/s \
-             ({} points × {} steps × {sweeps} sweeps), distance to LQ {:.3e}, peak RSS {:.0} MB",
+             ({} points × {} steps × {sweeps} sweeps), distance to LQ {:.3e}, write {:.3} s \
+             ({:.1} % of the wall time, {:.1} MB), peak RSS {:.0} MB",
             r.outcome.as_str(),
             r.iterations,
             point_steps / wall,
             grid.len(),
             sc.settings.steps,
             r.lq_mean_distance,
+            r.write_s,
+            100.0 * r.write_s / wall,
+            std::fs::metadata(&out).map_or(f64::NAN, |m| m.len() as f64 / 1e6),
             common::peak_rss_mb().unwrap_or(f64::NAN)
         );
     }

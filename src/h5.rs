@@ -7,42 +7,21 @@
 //! Every file gets the root attributes `tufield_version` and `scenario` (the TOML text
 //! after overrides). Strings are variable-length UTF-8 (h5py reads them as `str`).
 //! Dimension scales use the HDF5 high-level library (H5DSset_scale / H5DSattach_scale),
-//! so viewers label axes with `/time` or grid coordinates.
+//! so viewers label axes with `/time` or grid coordinates, and every file is a valid
+//! netCDF-4 file (see [`crate::output::netcdf`]); the root also carries the CF attributes
+//! `Conventions`, `title`, `source` and `history`.
 
 use crate::error::{AppError, AppResult};
+use crate::output::netcdf;
+use crate::output::Compression;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, Group, H5Type, Location};
 use ndarray::{ArrayView, ArrayViewD, Dimension};
-use std::ffi::CString;
-use std::os::raw::{c_char, c_int, c_uint};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The crate version written as the root attribute `tufield_version`.
 pub const TUFIELD_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Deflate level used for chunked datasets.
-pub const DEFLATE_LEVEL: u8 = 4;
-
-#[link(name = "hdf5_hl")]
-extern "C" {
-    fn H5DSset_scale(dsid: hdf5_sys::h5i::hid_t, dimname: *const c_char) -> hdf5_sys::h5::herr_t;
-    fn H5DSattach_scale(
-        did: hdf5_sys::h5i::hid_t,
-        dsid: hdf5_sys::h5i::hid_t,
-        idx: c_uint,
-    ) -> hdf5_sys::h5::herr_t;
-    fn H5DSis_attached(
-        did: hdf5_sys::h5i::hid_t,
-        dsid: hdf5_sys::h5i::hid_t,
-        idx: c_uint,
-    ) -> hdf5_sys::h5::htri_t;
-    fn H5DSset_label(
-        did: hdf5_sys::h5i::hid_t,
-        idx: c_uint,
-        label: *const c_char,
-    ) -> hdf5_sys::h5::herr_t;
-}
 
 /// An HDF5 file being written to a temporary path, renamed into place on commit.
 #[derive(Debug)]
@@ -51,6 +30,7 @@ pub struct AtomicH5 {
     tmp: PathBuf,
     dest: PathBuf,
     committed: bool,
+    compression: Compression,
 }
 
 impl AtomicH5 {
@@ -96,6 +76,7 @@ impl AtomicH5 {
             tmp: tmp.clone(),
             dest: dest.to_path_buf(),
             committed: false,
+            compression: Compression::default(),
         };
         let file =
             hdf5::File::create(&tmp).map_err(|e| AppError::hdf5(&tmp, "creating the file", e))?;
@@ -103,7 +84,15 @@ impl AtomicH5 {
         let root = w.root()?.clone();
         w.str_attr(&root, "tufield_version", TUFIELD_VERSION)?;
         w.str_attr(&root, "scenario", scenario_text)?;
+        for (name, value) in crate::output::schema::cf_root_attributes(dest, scenario_text) {
+            w.str_attr(&root, name, &value)?;
+        }
         Ok(w)
+    }
+
+    /// Sets the filters of the snapshot datasets created from now on.
+    pub fn set_compression(&mut self, compression: Compression) {
+        self.compression = compression;
     }
 
     /// The destination path.
@@ -201,57 +190,49 @@ impl AtomicH5 {
             .map_err(self.err(format!("writing dataset {name}")))
     }
 
-    /// Marks `scale` as a dimension scale named `name` and attaches it to dimension `dim`
-    /// of `data`.
-    pub fn attach_scale(
-        &self,
-        data: &Dataset,
-        scale: &Dataset,
-        dim: usize,
-        name: &str,
-    ) -> AppResult<()> {
-        let cname = CString::new(name).map_err(|_| AppError::Io {
-            path: self.dest.display().to_string(),
-            message: format!("scale name {name:?} contains a NUL byte"),
-        })?;
-        let dim_u = c_uint::try_from(dim).unwrap_or(c_uint::MAX);
-        let status: c_int = hdf5::sync::sync(|| unsafe {
-            // Marking a dataset that already is a scale again is harmless (the name is
-            // rewritten); attaching twice is skipped.
-            let mut st = H5DSset_scale(scale.id(), cname.as_ptr());
-            if st >= 0 && H5DSis_attached(data.id(), scale.id(), dim_u) <= 0 {
-                st = H5DSattach_scale(data.id(), scale.id(), dim_u);
-            }
-            st
-        });
-        if status < 0 {
-            return Err(AppError::Io {
-                path: self.dest.display().to_string(),
-                message: format!("cannot attach dimension scale {name} to dimension {dim}"),
-            });
-        }
-        Ok(())
+    /// Marks `scale` as a dimension scale (a netCDF coordinate variable named after its
+    /// dataset) and attaches it to dimension `dim` of `data`.
+    pub fn attach_scale(&self, data: &Dataset, scale: &Dataset, dim: usize) -> AppResult<()> {
+        netcdf::attach(data, scale, dim).map_err(self.err(format!(
+            "attaching dimension scale {} to dimension {dim}",
+            scale.name()
+        )))
     }
 
     /// Labels dimension `dim` of `data` (shown by viewers).
     pub fn label_dim(&self, data: &Dataset, dim: usize, label: &str) -> AppResult<()> {
-        let cl = CString::new(label).map_err(|_| AppError::Io {
-            path: self.dest.display().to_string(),
-            message: format!("label {label:?} contains a NUL byte"),
-        })?;
-        let dim_u = c_uint::try_from(dim).unwrap_or(c_uint::MAX);
-        let status = hdf5::sync::sync(|| unsafe { H5DSset_label(data.id(), dim_u, cl.as_ptr()) });
-        if status < 0 {
-            return Err(AppError::Io {
-                path: self.dest.display().to_string(),
-                message: format!("cannot label dimension {dim} as {label}"),
-            });
-        }
-        Ok(())
+        netcdf::label(data, dim, label).map_err(self.err(format!("labelling dimension {dim}")))
     }
 
-    /// Starts a chunked, deflate-compressed dataset of `count` snapshots of shape
-    /// `frame` (1-3-D), written one snapshot at a time with [`SnapshotWriter::push`].
+    /// Names the dimensions of `data` that have no scale yet: dimension `i` gets the
+    /// netCDF dimension without variable `names[i]` of the dataset's group.
+    pub fn dims(&self, data: &Dataset, names: &[&str]) -> AppResult<()> {
+        netcdf::name_dims(data, names)
+            .map_err(self.err(format!("naming the dimensions of {}", data.name())))
+    }
+
+    /// Writes a 1-D coordinate variable `name` in `group` (a dimension scale named
+    /// `name`) with the CF attributes `long_name` and, when given, `units`.
+    pub fn coordinate(
+        &self,
+        group: &Group,
+        name: &str,
+        data: &ndarray::Array1<f64>,
+        long_name: &str,
+        units: Option<&str>,
+    ) -> AppResult<Dataset> {
+        let ds = self.array(group, name, data)?;
+        netcdf::set_scale(&ds).map_err(self.err(format!("making {name} a dimension scale")))?;
+        self.str_attr(&ds, "long_name", long_name)?;
+        if let Some(u) = units {
+            self.str_attr(&ds, "units", u)?;
+        }
+        Ok(ds)
+    }
+
+    /// Starts a dataset of `count` snapshots of shape `frame` (1-3-D), chunked by
+    /// snapshot and filtered as [`AtomicH5::set_compression`] says (shuffle + deflate by
+    /// default), written one snapshot at a time with [`SnapshotWriter::push`].
     pub fn snapshots(
         &self,
         group: &Group,
@@ -264,8 +245,10 @@ impl AtomicH5 {
         let mut chunk = vec![1];
         chunk.extend_from_slice(frame);
         let mut builder = group.new_dataset::<f64>().shape(shape).chunk(chunk);
-        if hdf5::filters::deflate_available() {
-            builder = builder.deflate(DEFLATE_LEVEL);
+        if let Compression::Deflate(level) = self.compression {
+            if hdf5::filters::deflate_available() {
+                builder = builder.shuffle().deflate(level);
+            }
         }
         let ds = builder
             .create(name)
@@ -283,6 +266,8 @@ impl AtomicH5 {
     /// Flushes, closes and renames the temporary file to the destination.
     pub fn commit(mut self) -> AppResult<PathBuf> {
         let file = self.file.take().ok_or_else(|| self.closed())?;
+        netcdf::complete(&file)
+            .map_err(|e| AppError::hdf5(&self.dest, "naming the netCDF dimensions", e))?;
         file.flush()
             .map_err(|e| AppError::hdf5(&self.dest, "flushing the file", e))?;
         file.close()
@@ -428,9 +413,9 @@ mod tests {
             "wrong frame shape"
         );
         let ds = snap.dataset().clone();
-        w.attach_scale(&ds, &ts, 0, "time").unwrap();
-        w.attach_scale(&ds, &xs, 1, "x").unwrap();
-        w.attach_scale(&ds, &ys, 2, "y").unwrap();
+        w.attach_scale(&ds, &ts, 0).unwrap();
+        w.attach_scale(&ds, &xs, 1).unwrap();
+        w.attach_scale(&ds, &ys, 2).unwrap();
         w.label_dim(&ds, 1, "x").unwrap();
         // Transposed (non-standard layout) input is written in logical order.
         let m = Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as f64);

@@ -12,6 +12,7 @@ pub mod h5;
 pub mod initial;
 pub mod interrupt;
 pub mod outpath;
+pub mod output;
 pub mod overrides;
 pub mod progress;
 pub mod reduction;

@@ -96,6 +96,8 @@ pub struct Scenario {
     pub base_dir: PathBuf,
     /// `[bounds]`: ū on the allocations and w̄ on the disturbance (`None` = unbounded).
     pub bounds: Bounds,
+    /// `[output]`: how the output files are written.
+    pub output: crate::output::OutputSettings,
 }
 
 /// The `[bounds]` table: |ũ_i| ≤ ū (allocations) and |w_j| ≤ w̄ (disturbance).
@@ -315,6 +317,15 @@ struct RawScenario {
     #[serde(default)]
     heuristic: RawHeuristic,
     bounds: Option<RawBounds>,
+    output: Option<RawOutput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    compression: Option<String>,
+    level: Option<i64>,
+    feedback_fields: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -423,6 +434,7 @@ const TABLES: &[&str] = &[
     "solver",
     "heuristic",
     "bounds",
+    "output",
 ];
 
 /// Default θ of the Section 5 heuristic's internal model m̃' = −θm̃ (the paper's first
@@ -916,6 +928,51 @@ fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
         initial,
         base_dir: base.to_path_buf(),
         bounds,
+        output: output_settings(src, raw.output)?,
+    })
+}
+
+/// `[output] compression = "deflate" | "none"`, `level` (1–9, deflate only) and
+/// `feedback_fields` (bool).
+fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output::OutputSettings> {
+    use crate::output::{Compression, OutputSettings, DEFAULT_DEFLATE_LEVEL};
+    let Some(raw) = raw else {
+        return Ok(OutputSettings::default());
+    };
+    let level = match raw.level {
+        None => DEFAULT_DEFLATE_LEVEL,
+        Some(l @ 1..=9) => l as u8,
+        Some(l) => {
+            return Err(AppError::invalid(
+                src,
+                "output.level",
+                format!("{l} is not a deflate level; allowed: 1 (fastest) to 9 (smallest)"),
+            ))
+        }
+    };
+    let compression = match raw.compression.as_deref() {
+        None | Some("deflate") => Compression::Deflate(level),
+        Some("none") if raw.level.is_some() => {
+            return Err(AppError::invalid(
+                src,
+                "output.level",
+                "only used with compression = \"deflate\"; remove it",
+            ))
+        }
+        Some("none") => Compression::None,
+        Some(other) => {
+            return Err(AppError::invalid(
+                src,
+                "output.compression",
+                format!(
+                    "{other:?} is not known; allowed: \"deflate\" (shuffle + deflate) or \"none\""
+                ),
+            ))
+        }
+    };
+    Ok(OutputSettings {
+        compression,
+        feedback_fields: raw.feedback_fields.unwrap_or(true),
     })
 }
 

@@ -32,6 +32,7 @@ fn solve_and_lq_files_give_pngs_of_the_documented_size() {
     assert_eq!(
         names,
         [
+            "run_core.png",
             "run_density_0.png",
             "run_density_1.png",
             "run_density_2.png",

@@ -30,6 +30,7 @@ use super::solve::{self, grid_for};
 use crate::cli::CompareArgs;
 use crate::h5::AtomicH5;
 use crate::initial;
+use crate::output::{layout, schema};
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
@@ -379,7 +380,8 @@ pub fn compare(
 
 /// Writes `compare.h5` (layout in docs/scenario-format.md) atomically.
 fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> AppResult<PathBuf> {
-    let w = AtomicH5::create(out, &sc.text)?;
+    let mut w = AtomicH5::create(out, &sc.text)?;
+    w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
     w.str_attr(&root, "command", "compare")?;
     w.str_attr(&root, "lq_note", &solve::lq_note(sc))?;
@@ -397,11 +399,28 @@ fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> A
          allocation (clipped to bounds.allocation) against the best-responding disturbance, \
          the population at the full-PDE equilibrium",
     )?;
-    let time = w.array(&root, "time", cmp.time.view())?;
-    let grid_g = w.group("grid")?;
+    let time = w.coordinate(
+        &root,
+        schema::TIME,
+        &cmp.time.to_owned(),
+        schema::TIME_LONG_NAME,
+        Some(schema::DIMENSIONLESS),
+    )?;
+    let grid_g = w.group(schema::GRID)?;
     let mut scales = Vec::new();
     for (i, ax) in cmp.axes.iter().enumerate() {
-        scales.push(w.array(&grid_g, &format!("x{i}"), ax.view())?);
+        let label = cmp.labels.get(i).map_or("", String::as_str);
+        let c = w.coordinate(
+            &root,
+            &schema::axis_name(i),
+            &ax.to_owned(),
+            &format!("reduced coordinate {i} (excess of coalition {label})"),
+            Some(schema::DIMENSIONLESS),
+        )?;
+        w.str_attr(&c, schema::ATTR_LABEL, label)?;
+        let g = w.array(&grid_g, &schema::axis_name(i), ax.view())?;
+        w.attach_scale(&g, &c, 0)?;
+        scales.push(c);
     }
     for (pi, name) in POLICIES.iter().enumerate() {
         let g = w.group(name)?;
@@ -415,20 +434,23 @@ fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> A
         let rel: Vec<f64> = (0..cmp.names.len())
             .map(|k| cmp.relative_loss(pi, k))
             .collect();
-        w.array(&g, "relative_cost_difference", Array1::from(rel).view())?;
+        w.dims(&costs, &[schema::DIM_POPULATION])?;
+        let rd = w.array(&g, "relative_cost_difference", Array1::from(rel).view())?;
+        w.dims(&rd, &[schema::DIM_POPULATION])?;
         for (k, m) in cmp.means[pi].iter().enumerate() {
             let pg = w.group(&format!("{name}/populations/{k}"))?;
             let ds = w.array(&pg, "mean", m.view())?;
-            w.attach_scale(&ds, &time, 0, "time")?;
+            layout::over_time(&w, &ds, &time)?;
             let pm = w.array(&pg, "played_mean", cmp.played_means[pi][k].view())?;
-            w.attach_scale(&pm, &time, 0, "time")?;
+            layout::over_time(&w, &pm, &time)?;
         }
     }
-    w.array(
+    let rc = w.array(
         &w.group("lq")?,
         "riccati_cost",
         Array1::from(cmp.riccati_cost.clone()).view(),
     )?;
+    w.dims(&rc, &[schema::DIM_POPULATION])?;
     for k in 0..cmp.names.len() {
         let g = w.group(&format!("fields/{k}"))?;
         w.str_attr(&g, "name", &cmp.names[k])?;
@@ -439,11 +461,16 @@ fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> A
         let m0 = w.array(&g, "initial_density", cmp.initial[k].view())?;
         for (i, s) in scales.iter().enumerate() {
             for ds in [&dp, &dl] {
-                w.attach_scale(ds, s, i + 1, &format!("x{i}"))?;
+                w.attach_scale(ds, s, i + 1)?;
             }
             for ds in [&lq, &lh, &m0] {
-                w.attach_scale(ds, s, i, &format!("x{i}"))?;
+                w.attach_scale(ds, s, i)?;
             }
+        }
+        for ds in [&dp, &dl] {
+            let mut names = vec![schema::DIM_AXIS];
+            names.extend(std::iter::repeat_n("x", scales.len()));
+            w.dims(ds, &names)?;
         }
     }
     w.commit()

@@ -25,6 +25,7 @@
 use super::format::{num, vector};
 use crate::cli::LqArgs;
 use crate::h5::AtomicH5;
+use crate::output::{layout, schema};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use hdf5::Dataset;
@@ -107,8 +108,13 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
         )?;
     }
 
-    let time = w.array(&root, "time", &res.exact.time)?;
-    w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
+    let time = w.coordinate(
+        &root,
+        schema::TIME,
+        &res.exact.time,
+        schema::TIME_LONG_NAME,
+        Some(schema::DIMENSIONLESS),
+    )?;
     write_groups(&w, sc, res, &time)?;
     w.commit()?;
     Ok(())
@@ -120,9 +126,10 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     let out = w.dest();
     let ex = &res.exact;
     let model = w.group("/model")?;
-    w.array(&model, "a", &sc.model.a)?;
-    w.array(&model, "q", &sc.model.q)?;
-    w.array(&model, "s", &sc.model.s)?;
+    for (name, data) in [("a", &sc.model.a), ("q", &sc.model.q), ("s", &sc.model.s)] {
+        let ds = w.array(&model, name, data)?;
+        w.dims(&ds, &[schema::DIM_ROW, schema::DIM_COL])?;
+    }
     w.scalar_attr(&model, "sigma", sc.model.sigma)?;
     w.scalar_attr(&model, "horizon", sc.model.horizon)?;
     w.scalar_attr(&model, "steps", sc.settings.steps as u64)?;
@@ -217,9 +224,8 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     Ok(())
 }
 
-pub(crate) fn time_axis(w: &AtomicH5, ds: &Dataset, time: &Dataset) -> AppResult<()> {
-    w.attach_scale(ds, time, 0, "time")?;
-    w.label_dim(ds, 0, "time")
+fn time_axis(w: &AtomicH5, ds: &Dataset, time: &Dataset) -> AppResult<()> {
+    layout::over_time(w, ds, time)
 }
 
 /// The terminal summary: sizes, φ(0), means at T, boundary residuals, wall time.

@@ -5,6 +5,8 @@
 //! * `<stem>_means.png` — every population's mean excess per axis over time; for a `solve`
 //!   file the exact LQ equilibrium mean is drawn dashed beside the PDE mean.
 //! * `<stem>_residual.png` (`solve`) — fixed-point residual per iteration (log scale).
+//! * `<stem>_core.png` (`solve`) — each population's in-core fraction over time, with its
+//!   expected cost J_k (and the exact LQ value for LQ models) in the legend.
 //! * `<stem>_density_<k>.png` (`solve`) — population k's density at the first, middle and
 //!   last snapshot: curves in 1-D, heat maps in 2-D, the middle slice of the last axis
 //!   in 3-D.
@@ -18,6 +20,7 @@
 //! Each PNG is written to a temporary name and renamed when complete.
 
 use crate::cli::PlotArgs;
+use crate::output::schema;
 use crate::{AppError, AppResult};
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, ArrayD, Axis as NdAxis};
@@ -165,7 +168,7 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "tufield".to_string());
-    let command = input.str_attr("command")?;
+    let command = input.str_attr(schema::ATTR_COMMAND)?;
     let mut out = Vec::new();
     match command.as_str() {
         "solve" => {
@@ -174,8 +177,11 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
             if input.has("fixed_point/residual") {
                 out.push(residual_figure(&input, &dir, &stem)?);
             }
+            if input.has(&schema::population_dataset(0, "core_fraction")) {
+                out.push(core_figure(&input, &dir, &stem)?);
+            }
             let mut k = 0;
-            while input.has(&format!("populations/{k}/density")) {
+            while input.has(&schema::population_dataset(k, schema::DENSITY)) {
                 out.push(density_figure(&input, &dir, &stem, k, times)?);
                 k += 1;
             }
@@ -279,7 +285,7 @@ fn means_figure_of(
     dataset: &str,
     reference: impl Fn(usize) -> Option<String>,
 ) -> AppResult<PathBuf> {
-    let time = input.vec("time")?;
+    let time = input.vec(schema::TIME)?;
     let mut means = Vec::new();
     let mut exact = Vec::new();
     let mut names = Vec::new();
@@ -354,7 +360,7 @@ fn means_figure_of(
 
 /// Stored copies' paths per population (paper's Figures 5–9).
 fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
-    let time = input.vec("time")?;
+    let time = input.vec(schema::TIME)?;
     let mut paths = Vec::new();
     let mut names = Vec::new();
     let mut k = 0;
@@ -465,6 +471,68 @@ fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathB
     })
 }
 
+/// `<stem>_core.png`: each population's in-core fraction over the snapshot times, with
+/// its expected cost J_k (and the exact LQ value when written) in the legend.
+fn core_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
+    let t = input.vec(schema::SNAPSHOT_TIME)?;
+    let mut series = Vec::new();
+    let mut k = 0;
+    while input.has(&schema::population_dataset(k, "core_fraction")) {
+        let f = input.vec(&schema::population_dataset(k, "core_fraction"))?;
+        let cost = |name: &str| -> Option<f64> {
+            let p = schema::population_dataset(k, name);
+            input
+                .has(&p)
+                .then(|| input.vec(&p).ok())
+                .flatten()
+                .and_then(|v| v.first().copied())
+        };
+        let mut label = input.population_name(&schema::population(k), k);
+        if let Some(j) = cost("expected_cost") {
+            label.push_str(&format!(": J = {j:.5}"));
+        }
+        if let Some(j) = cost("expected_cost_lq") {
+            label.push_str(&format!(" (exact LQ {j:.5})"));
+        }
+        series.push((label, f));
+        k += 1;
+    }
+    let t_end = t.last().copied().unwrap_or(1.0).max(t[0] + 1e-12);
+    figure(dir, &format!("{stem}_core.png"), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "fraction of each population in the core (all coalition excesses ≥ 0)",
+                ("sans-serif", 24),
+            )
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(t[0]..t_end, 0.0..1.0)
+            .map_err(|e| format!("{e:?}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("t")
+            .y_desc("in-core fraction")
+            .label_style(("sans-serif", 16))
+            .draw()
+            .map_err(|e| format!("{e:?}"))?;
+        for (k, (label, f)) in series.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    t.iter().zip(f).map(|(t, v)| (*t, *v)),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| format!("{e:?}"))?
+                .label(label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart)
+    })
+}
+
 fn residual_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
     let res = input.vec("fixed_point/residual")?;
     let tol: f64 = input
@@ -569,11 +637,11 @@ fn density_figure(
     k: usize,
     times: &[f64],
 ) -> AppResult<PathBuf> {
-    let dens = input.nd(&format!("populations/{k}/density"))?;
-    let snap_t = input.vec("snapshot_time")?;
+    let dens = input.nd(&schema::population_dataset(k, schema::DENSITY))?;
+    let snap_t = input.vec(schema::SNAPSHOT_TIME)?;
     let d = dens.ndim() - 1;
     let grids: Vec<Vec<f64>> = (0..d)
-        .map(|i| input.vec(&format!("grid/x{i}")))
+        .map(|i| input.vec(&schema::grid_axis(i)))
         .collect::<AppResult<_>>()?;
     let labels = input.labels();
     let name = input.population_name(&format!("populations/{k}"), k);

@@ -63,10 +63,11 @@
 //! floor).
 
 use super::format::{num, vector};
-use super::{lq, solve};
+use super::solve;
 use crate::cli::SimulateArgs;
 use crate::h5::AtomicH5;
 use crate::initial::InitialSpec;
+use crate::output::{layout, schema};
 use crate::progress::{bar_style, ProgressMode};
 use crate::reduction::GameSpec;
 use crate::scenario::{Reduction, Scenario};
@@ -527,10 +528,10 @@ fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
             .map_err(|e| bad(format!("attribute {name}: {e}")))?;
         Ok(s.as_str().to_string())
     };
-    if read_str("command")? != "solve" {
+    if read_str(schema::ATTR_COMMAND)? != "solve" {
         return Err(bad("the file was not written by `tufield solve`".into()));
     }
-    let text = read_str("scenario")?;
+    let text = read_str(schema::ATTR_SCENARIO)?;
     let old = Scenario::from_text(&source, &sc.name, &text, &[])
         .map_err(|_| bad("its stored scenario no longer loads".into()))?;
     if old.model != sc.model {
@@ -550,7 +551,7 @@ fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
     let d = sc.dim();
     let mut axes = Vec::with_capacity(d);
     for i in 0..d {
-        let name = format!("grid/x{i}");
+        let name = schema::grid_axis(i);
         let ds = file.dataset(&name).map_err(h5(name.clone()))?;
         let n = ds.size();
         let lo: f64 = ds
@@ -570,9 +571,9 @@ fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
     )
     .map_err(|e| bad(format!("grid: {e}")))?;
     let levels: Vec<usize> = file
-        .dataset("snapshot_level")
+        .dataset(schema::SNAPSHOT_LEVEL)
         .and_then(|ds| ds.read_raw::<u64>())
-        .map_err(h5("snapshot_level".into()))?
+        .map_err(h5(schema::SNAPSHOT_LEVEL.into()))?
         .into_iter()
         .map(|l| l as usize)
         .collect();
@@ -591,9 +592,9 @@ fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
     let mut densities = Vec::with_capacity(p);
     let mut means = Vec::with_capacity(p);
     for k in 0..p {
-        values.push(frames(&format!("populations/{k}/value"))?);
-        densities.push(frames(&format!("populations/{k}/density"))?);
-        let name = format!("populations/{k}/mean");
+        values.push(frames(&schema::population_dataset(k, schema::VALUE))?);
+        densities.push(frames(&schema::population_dataset(k, schema::DENSITY))?);
+        let name = schema::population_dataset(k, schema::MEAN);
         let m = file
             .dataset(&name)
             .and_then(|ds| ds.read_2d::<f64>())
@@ -925,7 +926,8 @@ fn write(
     l1: Option<&[Array1<f64>]>,
     st: Option<&Study>,
 ) -> AppResult<()> {
-    let w = AtomicH5::create(out, &sc.text)?;
+    let mut w = AtomicH5::create(out, &sc.text)?;
+    w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "simulate")?;
@@ -936,34 +938,22 @@ fn write(
     w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
 
-    let time = w.array(&root, "time", &sim.time)?;
-    w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
-    let snap_time: Array1<f64> = prep.snapshot_levels.iter().map(|&l| sim.time[l]).collect();
-    let snap = w.array(&root, "snapshot_time", &snap_time)?;
-    let lv: Array1<u64> = prep.snapshot_levels.iter().map(|&l| l as u64).collect();
-    let lvds = w.array(&root, "snapshot_level", &lv)?;
-    w.attach_scale(&lvds, &snap, 0, "snapshot_time")?;
-
-    let g = w.group("/grid")?;
-    let mut axes = Vec::new();
-    let mut grid_labels = Vec::new();
-    for (i, ax) in prep.grid.axes().iter().enumerate() {
-        let label = prep.axis_labels[prep.hist_axes[i]].clone();
-        let ds = w.array(&g, &format!("x{i}"), &ax.nodes())?;
-        w.str_attr(&ds, "label", &label)?;
-        w.scalar_attr(&ds, "lo", ax.lo())?;
-        w.scalar_attr(&ds, "hi", ax.hi())?;
-        w.scalar_attr(&ds, "spacing", ax.spacing())?;
-        axes.push(ds);
-        grid_labels.push(label);
-    }
+    let axes_t = layout::time_axes(&w, &sim.time, &prep.snapshot_levels)?;
+    let time = axes_t.time.clone();
+    let grid_labels: Vec<String> = prep
+        .hist_axes
+        .iter()
+        .map(|&i| prep.axis_labels[i].clone())
+        .collect();
+    let axes = layout::grid(&w, &prep.grid, &grid_labels)?;
 
     w.group("/populations")?;
     let state_axes: Array1<u64> = prep.hist_axes.iter().map(|&i| i as u64).collect();
     for (k, run) in sim.populations.iter().enumerate() {
         let pg = w.group(&format!("/populations/{k}"))?;
         w.str_attr(&pg, "name", &prep.system.populations[k].name)?;
-        w.array(&pg, "state_axes", &state_axes)?;
+        let sa = w.array(&pg, "state_axes", &state_axes)?;
+        w.dims(&sa, &["grid_axis"])?;
         for (name, data) in [
             ("empirical_mean", &run.mean),
             ("empirical_target", &run.target),
@@ -971,28 +961,26 @@ fn write(
             ("reference_mean", &prep.reference_mean[k]),
         ] {
             let ds = w.array(&pg, name, data)?;
-            lq::time_axis(&w, &ds, &time)?;
+            layout::over_time(&w, &ds, &time)?;
             if name == "reference_mean" {
                 w.str_attr(&ds, "note", prep.reference_note)?;
             }
         }
         let cov = w.array(&pg, "empirical_cov", &run.cov)?;
-        lq::time_axis(&w, &cov, &time)?;
+        layout::over_time(&w, &cov, &time)?;
         let tr = w.array(&pg, "trajectories", &run.trajectories)?;
-        w.attach_scale(&tr, &time, 1, "time")?;
+        w.attach_scale(&tr, &time, 1)?;
         w.label_dim(&tr, 0, "copy")?;
         w.label_dim(&tr, 1, "time")?;
+        let mut names = vec!["copy", schema::TIME, schema::DIM_AXIS];
+        names.truncate(tr.ndim());
+        w.dims(&tr, &names)?;
         let mut sw = w.snapshots(&pg, "histogram", run.histograms.len(), prep.grid.shape())?;
         for h in &run.histograms {
             sw.push(h.view())?;
         }
         let ds = sw.dataset().clone();
-        w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
-        w.label_dim(&ds, 0, "snapshot_time")?;
-        for (i, ax) in axes.iter().enumerate() {
-            w.attach_scale(&ds, ax, i + 1, &grid_labels[i])?;
-            w.label_dim(&ds, i + 1, &grid_labels[i])?;
-        }
+        layout::over_snapshots(&w, &ds, &axes_t.snapshot, &axes, &grid_labels)?;
         w.str_attr(&ds, "deposit", "cloud-in-cell, states clamped to the box")?;
         if prep.system.cost.is_some() {
             let rc = w.array(
@@ -1001,6 +989,7 @@ fn write(
                 &Array1::from(vec![run.cost_mean, run.cost_std]),
             )?;
             w.str_attr(&rc, "entries", "mean, std over copies")?;
+            w.dims(&rc, &["statistic"])?;
             w.scalar_attr(
                 &rc,
                 "standard_error",
@@ -1011,7 +1000,7 @@ fn write(
         }
         if let Some(l1) = l1 {
             let ds = w.array(&pg, "density_l1", &l1[k])?;
-            w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
+            w.attach_scale(&ds, &axes_t.snapshot, 0)?;
         }
     }
     if let Some(h) = &prep.heuristic {
@@ -1031,9 +1020,13 @@ fn write(
                 )?;
                 w.scalar_attr(&sg, "theta", *theta)?;
                 let ds = w.array(&sg, "mean", &stack(mean))?;
-                w.attach_scale(&ds, &time, 0, "time")?;
+                w.attach_scale(&ds, &time, 0)?;
                 w.label_dim(&ds, 0, "time")?;
                 w.label_dim(&ds, 1, "population")?;
+                w.dims(
+                    &ds,
+                    &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
+                )?;
             }
             HeuristicMeans::SecondOrder {
                 params,
@@ -1055,9 +1048,13 @@ fn write(
                 w.scalar_attr(&sg, "spectral_radius", *spectral_radius)?;
                 for (name, data) in [("mean", mean), ("increment", increment)] {
                     let ds = w.array(&sg, name, &stack(data))?;
-                    w.attach_scale(&ds, &time, 0, "time")?;
+                    w.attach_scale(&ds, &time, 0)?;
                     w.label_dim(&ds, 0, "time")?;
                     w.label_dim(&ds, 1, "population")?;
+                    w.dims(
+                        &ds,
+                        &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
+                    )?;
                 }
             }
         }
@@ -1069,13 +1066,16 @@ fn write(
         w.scalar_attr(&g, "seeds", STUDY_SEEDS)?;
         w.str_attr(&g, "reference", prep.reference_note)?;
         let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
-        w.array(&g, "copies", &c)?;
-        w.array(
+        let cds = w.array(&g, "copies", &c)?;
+        w.dims(&cds, &["study_run"])?;
+        let md = w.array(
             &g,
             "mean_deviation",
             &Array1::from(st.mean_deviation.clone()),
         )?;
-        w.array(&g, "cost_gap", &Array1::from(st.cost_gap.clone()))?;
+        w.dims(&md, &["study_run"])?;
+        let cg = w.array(&g, "cost_gap", &Array1::from(st.cost_gap.clone()))?;
+        w.dims(&cg, &["study_run"])?;
     }
     w.commit()?;
     Ok(())

@@ -64,6 +64,7 @@
 //! 1-D problem, so a stopped run is simply started again.
 
 mod modal;
+mod quantities;
 
 use super::format::num;
 use super::lq;
@@ -73,6 +74,7 @@ use crate::h5::AtomicH5;
 use crate::initial::{self, FileData, InitialSpec};
 use crate::interrupt;
 use crate::outpath;
+use crate::output::{layout, schema, xdmf};
 use crate::progress::{FixedPointProgress, ProgressMode};
 use crate::scenario::Scenario;
 use crate::settings::Domain;
@@ -138,6 +140,8 @@ pub struct SolveReport {
     pub boundary_mass: f64,
     /// Wall time of the command.
     pub wall_s: f64,
+    /// Wall time spent writing the output file and its sidecar.
+    pub write_s: f64,
     /// Message of the numerical failure, if any.
     pub failure: Option<String>,
     /// Final target paths ρ_k, (steps+1) × d per population (empty for modal runs).
@@ -512,13 +516,16 @@ pub fn solve(
         lq_mean_distance: f64::NAN,
         boundary_mass: map.boundary_mass(),
         wall_s: 0.0,
+        write_s: 0.0,
         failure,
         targets: map.results().iter().map(|r| r.target.clone()).collect(),
         means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);
+        let t_write = Instant::now();
         write(out, sc, &grid, &map, &fp, &oracle, &report, &normalisation)?;
+        report.write_s = t_write.elapsed().as_secs_f64();
         report.out = Some(out.to_path_buf());
         if outcome == Outcome::Converged && ckpt.is_file() {
             std::fs::remove_file(&ckpt)
@@ -654,7 +661,8 @@ fn write(
     report: &SolveReport,
     normalisation: &[f64],
 ) -> AppResult<()> {
-    let w = AtomicH5::create(out, &sc.text)?;
+    let mut w = AtomicH5::create(out, &sc.text)?;
+    w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
     let hist = &fp.state().history;
     w.str_attr(&root, "name", &sc.name)?;
@@ -682,59 +690,38 @@ fn write(
     w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
-    let time = w.array(&root, "time", &oracle.exact.time)?;
-    w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
-    let levels = map.snapshot_levels();
-    let snap_time: Array1<f64> = levels.iter().map(|&l| oracle.exact.time[l]).collect();
-    let snap = w.array(&root, "snapshot_time", &snap_time)?;
-    let lv: Array1<u64> = levels.iter().map(|&l| l as u64).collect();
-    let lvds = w.array(&root, "snapshot_level", &lv)?;
-    w.attach_scale(&lvds, &snap, 0, "snapshot_time")?;
+    let axes_t = layout::time_axes(&w, &oracle.exact.time, map.snapshot_levels())?;
+    let time = axes_t.time.clone();
+    let coords = layout::grid(&w, grid, &sc.model.axis_labels)?;
 
-    let g = w.group("/grid")?;
-    let mut axes = Vec::new();
-    for (i, ax) in grid.axes().iter().enumerate() {
-        let name = format!("x{i}");
-        let ds = w.array(&g, &name, &ax.nodes())?;
-        w.str_attr(&ds, "label", &sc.model.axis_labels[i])?;
-        w.scalar_attr(&ds, "lo", ax.lo())?;
-        w.scalar_attr(&ds, "hi", ax.hi())?;
-        w.scalar_attr(&ds, "spacing", ax.spacing())?;
-        axes.push(ds);
-    }
-
-    w.group("/populations")?;
+    w.group(schema::POPULATIONS)?;
     for (k, (res, spec)) in map.results().iter().zip(&sc.model.populations).enumerate() {
-        let pg = w.group(&format!("/populations/{k}"))?;
+        let pg = w.group(&schema::population(k))?;
         w.str_attr(&pg, "name", &spec.name)?;
         w.str_attr(&pg, "initial_kind", sc.initial[k].kind())?;
         w.scalar_attr(&pg, "normalisation", normalisation[k])?;
-        for (name, data) in [("mean", &res.fpk.mean), ("target", &res.target)] {
+        for (name, data) in [(schema::MEAN, &res.fpk.mean), ("target", &res.target)] {
             let ds = w.array(&pg, name, data)?;
-            lq::time_axis(&w, &ds, &time)?;
+            layout::over_time(&w, &ds, &time)?;
         }
         let cov = w.array(&pg, "cov", &res.fpk.cov)?;
-        lq::time_axis(&w, &cov, &time)?;
+        layout::over_time(&w, &cov, &time)?;
         for (name, data) in [
             ("mass", &res.fpk.mass),
             ("boundary_mass", &res.fpk.boundary_mass),
         ] {
             let ds = w.array(&pg, name, data)?;
-            lq::time_axis(&w, &ds, &time)?;
+            layout::over_time(&w, &ds, &time)?;
         }
-        for (name, frames) in [("density", &res.density), ("value", &res.value)] {
+        for (name, frames) in [(schema::DENSITY, &res.density), (schema::VALUE, &res.value)] {
             let mut sw = w.snapshots(&pg, name, frames.len(), grid.shape())?;
             for f in frames {
                 sw.push(f.view())?;
             }
             let ds = sw.dataset().clone();
-            w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
-            w.label_dim(&ds, 0, "snapshot_time")?;
-            for (i, ax) in axes.iter().enumerate() {
-                w.attach_scale(&ds, ax, i + 1, &sc.model.axis_labels[i])?;
-                w.label_dim(&ds, i + 1, &sc.model.axis_labels[i])?;
-            }
+            layout::over_snapshots(&w, &ds, &axes_t.snapshot, &coords, &sc.model.axis_labels)?;
         }
+        quantities::write(&w, sc, grid, res, &axes_t, &coords, &oracle.exact, k)?;
     }
 
     let fpg = w.group("/fixed_point")?;
@@ -745,14 +732,50 @@ fn write(
     let col = |f: fn(&tufield_solvers::fixed_point::IterationRecord) -> f64| -> Array1<f64> {
         hist.iter().map(f).collect()
     };
-    w.array(&fpg, "residual", &col(|r| r.residual))?;
-    w.array(&fpg, "damping", &col(|r| r.damping))?;
-    w.array(&fpg, "wall_s", &col(|r| r.wall_s))?;
+    for (name, data) in [
+        ("residual", col(|r| r.residual)),
+        ("damping", col(|r| r.damping)),
+        ("wall_s", col(|r| r.wall_s)),
+    ] {
+        let ds = w.array(&fpg, name, &data)?;
+        w.dims(&ds, &[schema::DIM_ITERATION])?;
+    }
     let acc: Array1<u8> = hist.iter().map(|r| u8::from(r.accelerated)).collect();
-    w.array(&fpg, "accelerated", &acc)?;
+    let ds = w.array(&fpg, "accelerated", &acc)?;
+    w.dims(&ds, &[schema::DIM_ITERATION])?;
 
     lq::write_groups(&w, sc, oracle, &time)?;
     w.commit()?;
+    let snap_time: Vec<f64> = map
+        .snapshot_levels()
+        .iter()
+        .map(|&l| oracle.exact.time[l])
+        .collect();
+    let uniform = xdmf::UniformGrid {
+        origin: grid.axes().iter().map(|a| a.lo()).collect(),
+        spacing: grid.axes().iter().map(|a| a.spacing()).collect(),
+        shape: grid.shape().to_vec(),
+    };
+    let collections: Vec<xdmf::Collection> = sc
+        .model
+        .populations
+        .iter()
+        .enumerate()
+        .map(|(k, spec)| xdmf::Collection {
+            name: format!("population {k} ({})", spec.name),
+            grid: uniform.clone(),
+            fields: [schema::DENSITY, schema::VALUE]
+                .iter()
+                .map(|f| {
+                    (
+                        f.to_string(),
+                        format!("/{}", schema::population_dataset(k, f)),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    xdmf::write(out, &snap_time, &collections)?;
     Ok(())
 }
 

@@ -113,8 +113,8 @@ kind = "chain"
 steps = 50
 "#;
 
-/// Every dataset and attribute of an HDF5 file, keyed by path (`/a/b` for datasets,
-/// `/a/b@name` for attributes), numbers as exact bit patterns (f64) or integers and strings
+/// Every dataset and attribute of an HDF5 file except the root's `history`, keyed by path
+/// (`/a/b` for datasets, `/a/b@name` for attributes), numbers as exact bit patterns (f64) or integers and strings
 /// as text, for bit-for-bit comparisons of whole files.
 pub fn h5_contents(path: &Path) -> std::collections::BTreeMap<String, String> {
     let file = hdf5::File::open(path).expect("output opens");
@@ -127,6 +127,10 @@ fn attrs(loc: &hdf5::Location, prefix: &str, out: &mut std::collections::BTreeMa
     for name in loc.attr_names().expect("attribute names") {
         // Dimension-scale bookkeeping attributes hold object references; skip them.
         if name == "DIMENSION_LIST" || name == "REFERENCE_LIST" {
+            continue;
+        }
+        // The CF `history` (time and command line of the run) differs between runs.
+        if prefix.is_empty() && name == "history" {
             continue;
         }
         let a = loc.attr(&name).expect("attribute opens");

@@ -7,6 +7,7 @@ use super::SolveReport;
 use crate::commands::format::num;
 use crate::commands::lq;
 use crate::h5::AtomicH5;
+use crate::output::{layout, schema, xdmf};
 use crate::progress::{FixedPointProgress, ProgressMode};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
@@ -125,6 +126,7 @@ pub(super) fn solve(
             .map(|m| m.boundary_mass)
             .fold(0.0, f64::max),
         wall_s: 0.0,
+        write_s: 0.0,
         failure: if sol.outcome == Outcome::NonFinite {
             failure
         } else {
@@ -139,7 +141,9 @@ pub(super) fn solve(
             .zip(&oracle.exact.populations)
             .flat_map(|(m, e)| m.iter().zip(e.mean.iter()).map(|(a, b)| (a - b).abs()))
             .fold(0.0, f64::max);
+        let t_write = Instant::now();
         write(out, sc, &sol, &oracle, &report)?;
+        report.write_s = t_write.elapsed().as_secs_f64();
         report.out = Some(out.to_path_buf());
     }
     report.wall_s = start.elapsed().as_secs_f64();
@@ -154,7 +158,8 @@ fn write(
     oracle: &lq::LqResults,
     report: &SolveReport,
 ) -> AppResult<()> {
-    let w = AtomicH5::create(out, &sc.text)?;
+    let mut w = AtomicH5::create(out, &sc.text)?;
+    w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
     let dec = &sol.decomposition;
     w.str_attr(&root, "name", &sc.name)?;
@@ -172,14 +177,10 @@ fn write(
     w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
-    let time = w.array(&root, "time", &oracle.exact.time)?;
-    w.str_attr(&time, "units", "model time t_n = n·T/steps")?;
     let levels = snapshot_levels(sc.settings.steps, sc.settings.snapshot_every());
-    let snap_time: Array1<f64> = levels.iter().map(|&l| oracle.exact.time[l]).collect();
-    let snap = w.array(&root, "snapshot_time", &snap_time)?;
-    let lv: Array1<u64> = levels.iter().map(|&l| l as u64).collect();
-    let lvds = w.array(&root, "snapshot_level", &lv)?;
-    w.attach_scale(&lvds, &snap, 0, "snapshot_time")?;
+    let axes_t = layout::time_axes(&w, &oracle.exact.time, &levels)?;
+    let time = axes_t.time.clone();
+    let snap = axes_t.snapshot.clone();
 
     let (Some(means), Some(targets)) = (sol.means.as_ref(), sol.targets.as_ref()) else {
         return Err(AppError::Io {
@@ -193,7 +194,7 @@ fn write(
         w.str_attr(&pg, "name", &spec.name)?;
         for (name, data) in [("mean", &means[k]), ("target", &targets[k])] {
             let ds = w.array(&pg, name, data)?;
-            lq::time_axis(&w, &ds, &time)?;
+            layout::over_time(&w, &ds, &time)?;
         }
     }
 
@@ -205,10 +206,16 @@ fn write(
         "exact modal decomposition: x = U y, mode i is a 1-D equilibrium with a = λ_i, \
          q = (UᵀQU)_ii, s = (UᵀSU)_ii (docs/design.md §2)",
     )?;
-    w.array(&mg, "eigenvalues", dec.eigenvalues())?;
-    w.array(&mg, "eigenvectors", dec.eigenvectors())?;
-    w.array(&mg, "q", dec.q_diagonal())?;
-    w.array(&mg, "s", dec.s_diagonal())?;
+    for (name, data) in [
+        ("eigenvalues", dec.eigenvalues()),
+        ("q", dec.q_diagonal()),
+        ("s", dec.s_diagonal()),
+    ] {
+        let ds = w.array(&mg, name, data)?;
+        w.dims(&ds, &[schema::DIM_MODE])?;
+    }
+    let ev = w.array(&mg, "eigenvectors", dec.eigenvectors())?;
+    w.dims(&ev, &[schema::DIM_AXIS, schema::DIM_MODE])?;
     for (i, m) in sol.modes.iter().enumerate() {
         let g = w.group(&format!("/modes/{i}"))?;
         w.scalar_attr(&g, "eigenvalue", dec.eigenvalues()[i])?;
@@ -220,7 +227,13 @@ fn write(
         w.scalar_attr(&g, "mass_error", m.mass_error)?;
         let label = &m.model.axis_labels[0];
         let ax = m.grid.axis(0);
-        let gds = w.array(&g, "grid", &ax.nodes())?;
+        let gds = w.coordinate(
+            &g,
+            "grid",
+            &ax.nodes(),
+            &format!("mode {i} coordinate y_{i}"),
+            Some(schema::DIMENSIONLESS),
+        )?;
         w.str_attr(&gds, "label", label)?;
         w.scalar_attr(&gds, "lo", ax.lo())?;
         w.scalar_attr(&gds, "hi", ax.hi())?;
@@ -239,7 +252,7 @@ fn write(
                 ("boundary_mass", &res.fpk.boundary_mass),
             ] {
                 let ds = w.array(&pg, name, data)?;
-                lq::time_axis(&w, &ds, &time)?;
+                layout::over_time(&w, &ds, &time)?;
             }
             for (name, frames) in [("density", &res.density), ("value", &res.value)] {
                 let mut sw = w.snapshots(&pg, name, frames.len(), m.grid.shape())?;
@@ -247,23 +260,52 @@ fn write(
                     sw.push(f.view())?;
                 }
                 let ds = sw.dataset().clone();
-                w.attach_scale(&ds, &snap, 0, "snapshot_time")?;
-                w.label_dim(&ds, 0, "snapshot_time")?;
-                w.attach_scale(&ds, &gds, 1, label)?;
-                w.label_dim(&ds, 1, label)?;
+                layout::over_snapshots(
+                    &w,
+                    &ds,
+                    &snap,
+                    std::slice::from_ref(&gds),
+                    std::slice::from_ref(label),
+                )?;
             }
         }
         let fpg = w.group(&format!("/modes/{i}/fixed_point"))?;
         let col =
             |f: fn(&IterationRecord) -> f64| -> Array1<f64> { m.history.iter().map(f).collect() };
-        w.array(&fpg, "residual", &col(|r| r.residual))?;
-        w.array(&fpg, "damping", &col(|r| r.damping))?;
-        w.array(&fpg, "wall_s", &col(|r| r.wall_s))?;
+        for (name, data) in [
+            ("residual", col(|r| r.residual)),
+            ("damping", col(|r| r.damping)),
+            ("wall_s", col(|r| r.wall_s)),
+        ] {
+            let ds = w.array(&fpg, name, &data)?;
+            w.dims(&ds, &[schema::DIM_ITERATION])?;
+        }
         let acc: Array1<u8> = m.history.iter().map(|r| u8::from(r.accelerated)).collect();
-        w.array(&fpg, "accelerated", &acc)?;
+        let ds = w.array(&fpg, "accelerated", &acc)?;
+        w.dims(&ds, &[schema::DIM_ITERATION])?;
     }
 
     lq::write_groups(&w, sc, oracle, &time)?;
     w.commit()?;
+    let snap_time: Vec<f64> = levels.iter().map(|&l| oracle.exact.time[l]).collect();
+    let mut collections = Vec::new();
+    for (i, m) in sol.modes.iter().enumerate() {
+        let ax = m.grid.axis(0);
+        for (k, spec) in sc.model.populations.iter().enumerate() {
+            collections.push(xdmf::Collection {
+                name: format!("mode {i} population {k} ({})", spec.name),
+                grid: xdmf::UniformGrid {
+                    origin: vec![ax.lo()],
+                    spacing: vec![ax.spacing()],
+                    shape: vec![ax.len()],
+                },
+                fields: [schema::DENSITY, schema::VALUE]
+                    .iter()
+                    .map(|f| (f.to_string(), format!("/modes/{i}/populations/{k}/{f}")))
+                    .collect(),
+            });
+        }
+    }
+    xdmf::write(out, &snap_time, &collections)?;
     Ok(())
 }

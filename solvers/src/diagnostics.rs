@@ -1,0 +1,166 @@
+//! Quantities of an equilibrium that researchers read off its snapshots: the feedback
+//! fields of the two players, the expected cost of a population and the fraction of it
+//! in the core.
+//!
+//! * Feedback fields. The optimal drift b(∇v) = ∇H(∇v) = Σ_channels c a*(c·∇v)
+//!   (see [`crate::hamiltonian`]) splits into the designer's allocation drift (designer
+//!   channels) and the worst-case disturbance drift (disturbance channels); their sum is
+//!   the drift the FPK sweep uses ([`crate::sweep::Sweeper::optimal_drift`]). The gradient
+//!   is the sweeps' discrete gradient: centred inside, one-sided on the walls. For an
+//!   expert A (no channels) the whole drift b = A∇v is the allocation drift.
+//! * Expected cost J_k = ∫ v_k(0, x) m_k(0, x) dx with the grid's quadrature (Σ · cell
+//!   volume, the same rule as the mass).
+//! * In-core fraction: the mass on the nodes where every reduced coordinate (a coalition
+//!   excess) is ≥ 0, i.e. where the allocation is in the core.
+
+use crate::error::{Result, SolverError};
+use crate::grid::{Grid, MAX_DIM};
+use crate::hamiltonian::{channel_control, Player};
+use crate::model::Model;
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use rayon::prelude::*;
+
+/// The two players' drift fields of one value snapshot, each of shape (d, n_0, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackFields {
+    /// The designer's allocation drift Σ_designer c a*.
+    pub allocation: ArrayD<f64>,
+    /// The worst-case disturbance drift Σ_disturbance c a*.
+    pub disturbance: ArrayD<f64>,
+}
+
+/// (allocation, disturbance) drift at one node.
+type NodeDrifts = ([f64; MAX_DIM], [f64; MAX_DIM]);
+
+fn check_shape(grid: &Grid, field: &'static str, shape: &[usize]) -> Result<()> {
+    if shape != grid.shape() {
+        return Err(SolverError::invalid(
+            field,
+            "field must have the grid's shape",
+        ));
+    }
+    Ok(())
+}
+
+/// The discrete gradient of `v` (the sweeps' rule: centred differences inside, one-sided
+/// on the walls): d fields of the grid's length in row-major order.
+pub fn gradient(grid: &Grid, v: ArrayViewD<f64>) -> Result<Vec<Vec<f64>>> {
+    check_shape(grid, "value", v.shape())?;
+    let v: Vec<f64> = v.iter().cloned().collect();
+    let shape = grid.shape();
+    let strides = grid.strides();
+    let mut out = vec![vec![0.0; v.len()]; grid.dim()];
+    for (k, g) in out.iter_mut().enumerate() {
+        let n = shape[k];
+        let s = strides[k];
+        let h = grid.axis(k).spacing();
+        for (flat, gk) in g.iter_mut().enumerate() {
+            if n < 2 {
+                continue;
+            }
+            let i = (flat / s) % n;
+            *gk = if i == 0 {
+                (v[flat + s] - v[flat]) / h
+            } else if i + 1 == n {
+                (v[flat] - v[flat - s]) / h
+            } else {
+                (v[flat + s] - v[flat - s]) / (2.0 * h)
+            };
+        }
+    }
+    Ok(out)
+}
+
+fn to_field(grid: &Grid, comps: Vec<Vec<f64>>) -> ArrayD<f64> {
+    let mut shape = vec![grid.dim()];
+    shape.extend_from_slice(grid.shape());
+    let flat: Vec<f64> = comps.into_iter().flatten().collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), flat).expect("d fields of grid size")
+}
+
+/// The allocation and disturbance drift fields of the value snapshot `v` (module docs).
+pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result<FeedbackFields> {
+    let d = grid.dim();
+    if model.dim() != d {
+        return Err(SolverError::invalid(
+            "value",
+            "model and grid dimensions differ",
+        ));
+    }
+    let grad = gradient(grid, v)?;
+    let len = grid.len();
+    // Every node is independent: the result does not depend on the number of threads.
+    let per_node: Vec<NodeDrifts> = (0..len)
+        .into_par_iter()
+        .map(|node| {
+            let mut p = [0.0; MAX_DIM];
+            for (pk, g) in p.iter_mut().zip(&grad) {
+                *pk = g[node];
+            }
+            let mut al = [0.0; MAX_DIM];
+            let mut di = [0.0; MAX_DIM];
+            match &model.controls {
+                Some(law) => {
+                    for ch in &law.channels {
+                        let s: f64 = ch.column.iter().zip(&p).map(|(c, p)| c * p).sum();
+                        let a = channel_control(ch.player, 1.0 / ch.weight, ch.bound, s);
+                        let out = match ch.player {
+                            Player::Designer => &mut al,
+                            Player::Disturbance => &mut di,
+                        };
+                        for (o, c) in out.iter_mut().zip(&ch.column) {
+                            *o += c * a;
+                        }
+                    }
+                }
+                None => {
+                    for (i, o) in al.iter_mut().enumerate().take(d) {
+                        *o = (0..d).map(|k| model.a[[i, k]] * p[k]).sum();
+                    }
+                }
+            }
+            (al, di)
+        })
+        .collect();
+    let split = |pick: fn(&NodeDrifts) -> &[f64; MAX_DIM]| {
+        (0..d)
+            .map(|i| per_node.iter().map(|n| pick(n)[i]).collect())
+            .collect::<Vec<Vec<f64>>>()
+    };
+    let alloc = split(|n| &n.0);
+    let dist = split(|n| &n.1);
+    Ok(FeedbackFields {
+        allocation: to_field(grid, alloc),
+        disturbance: to_field(grid, dist),
+    })
+}
+
+/// J = Σ v·m · cell volume: the expected cost ∫ v(0, x) m(0, x) dx of a population whose
+/// initial density is `m0` and whose value at t = 0 is `v0`.
+pub fn expected_cost(grid: &Grid, v0: ArrayViewD<f64>, m0: ArrayViewD<f64>) -> Result<f64> {
+    check_shape(grid, "value", v0.shape())?;
+    check_shape(grid, "density", m0.shape())?;
+    let s: f64 = v0.iter().zip(m0.iter()).map(|(v, m)| v * m).sum();
+    Ok(s * grid.cell_volume())
+}
+
+/// The mass of `m` on the nodes where every coordinate is ≥ 0 (the core of the excess
+/// coordinates), with the grid's quadrature.
+pub fn core_fraction(grid: &Grid, m: ArrayViewD<f64>) -> Result<f64> {
+    check_shape(grid, "density", m.shape())?;
+    let shape = grid.shape();
+    let strides = grid.strides();
+    let lows: Vec<f64> = grid.axes().iter().map(|a| a.lo()).collect();
+    let hs: Vec<f64> = grid.axes().iter().map(|a| a.spacing()).collect();
+    let mut s = 0.0;
+    for (flat, &mv) in m.iter().enumerate() {
+        let inside = (0..grid.dim()).all(|k| {
+            let i = (flat / strides[k]) % shape[k];
+            lows[k] + i as f64 * hs[k] >= 0.0
+        });
+        if inside {
+            s += mv;
+        }
+    }
+    Ok(s * grid.cell_volume())
+}

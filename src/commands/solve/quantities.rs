@@ -1,0 +1,114 @@
+//! The quantities researchers read off a projected solve, written per population on the
+//! snapshot times (numerics in [`tufield_solvers::diagnostics`]):
+//!
+//! ```text
+//! /populations/<k>/allocation_drift, disturbance_drift
+//!                        (snapshots, d, n_0[, n_1[, n_2]]) the designer's and the
+//!                        worst-case disturbance's drift ∇H split by player at ∇v(t_s)
+//!                        (with [output] feedback_fields = true, the default)
+//!     core_fraction      (snapshots) mass of m_k(t_s) where every excess is ≥ 0
+//!     expected_cost      scalar J_k = ∫ v_k(0, x) m_k(0, x) dx
+//!     expected_cost_lq   scalar E[½Xᵀφ(0)X + h_k(0)ᵀX + χ_k(0)] under the initial law's
+//!                        mean and covariance (the exact LQ value; LQ models only)
+//! ```
+
+use crate::h5::AtomicH5;
+use crate::output::layout::TimeAxes;
+use crate::output::schema;
+use crate::scenario::Scenario;
+use crate::{AppError, AppResult};
+use hdf5::Dataset;
+use ndarray::{arr0, Array1, ArrayD, Axis};
+use tufield_solvers::diagnostics::{core_fraction, expected_cost, feedback_fields};
+use tufield_solvers::equilibrium::PopulationResult;
+use tufield_solvers::grid::Grid;
+use tufield_solvers::lq::LqEquilibrium;
+
+/// Writes the quantities of population `k` into `/populations/<k>`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write(
+    w: &AtomicH5,
+    sc: &Scenario,
+    grid: &Grid,
+    res: &PopulationResult,
+    axes: &TimeAxes,
+    coords: &[Dataset],
+    exact: &LqEquilibrium,
+    k: usize,
+) -> AppResult<()> {
+    let err = |e| AppError::from_solver(&sc.source_name, "solver", e);
+    let pg = w.group(&schema::population(k))?;
+    let d = grid.dim();
+    if sc.output.feedback_fields {
+        let mut frame = vec![d];
+        frame.extend_from_slice(grid.shape());
+        let n = res.value.len();
+        let mut alloc = w.snapshots(&pg, "allocation_drift", n, &frame)?;
+        let mut dist = w.snapshots(&pg, "disturbance_drift", n, &frame)?;
+        for v in &res.value {
+            let f = feedback_fields(&sc.model, grid, v.view()).map_err(err)?;
+            alloc.push(f.allocation.view())?;
+            dist.push(f.disturbance.view())?;
+        }
+        for (sw, long) in [
+            (
+                &alloc,
+                "the designer's allocation drift (designer channels of ∇H(∇v))",
+            ),
+            (
+                &dist,
+                "the worst-case disturbance drift (disturbance channels of ∇H(∇v))",
+            ),
+        ] {
+            let ds = sw.dataset().clone();
+            w.attach_scale(&ds, &axes.snapshot, 0)?;
+            for (i, c) in coords.iter().enumerate() {
+                w.attach_scale(&ds, c, i + 2)?;
+            }
+            let mut names = vec![schema::SNAPSHOT_TIME, schema::DIM_AXIS];
+            names.extend(std::iter::repeat_n("x", d));
+            w.dims(&ds, &names)?;
+            w.str_attr(&ds, schema::ATTR_LONG_NAME, long)?;
+        }
+    }
+    let fractions: Array1<f64> = res
+        .density
+        .iter()
+        .map(|m| core_fraction(grid, m.view()))
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let cf = w.array(&pg, "core_fraction", &fractions)?;
+    w.attach_scale(&cf, &axes.snapshot, 0)?;
+    w.str_attr(
+        &cf,
+        schema::ATTR_LONG_NAME,
+        "fraction of the population in the core (every coalition excess ≥ 0)",
+    )?;
+    w.str_attr(&cf, schema::ATTR_UNITS, schema::DIMENSIONLESS)?;
+
+    let first = |frames: &[ArrayD<f64>]| frames.first().cloned();
+    if let (Some(v0), Some(m0)) = (first(&res.value), first(&res.density)) {
+        let j = expected_cost(grid, v0.view(), m0.view()).map_err(err)?;
+        let ds = w.array(&pg, "expected_cost", arr0(j).view())?;
+        w.str_attr(
+            &ds,
+            schema::ATTR_LONG_NAME,
+            "expected cost J_k = ∫ v_k(0, x) m_k(0, x) dx",
+        )?;
+    }
+    if sc.non_lq_terms().is_none() {
+        let phi0 = exact.phi.index_axis(Axis(0), 0);
+        let pop = &sc.model.populations[k];
+        let lq = &exact.populations[k];
+        let h0 = lq.h.row(0);
+        let tr: f64 = (0..d).map(|i| phi0.row(i).dot(&pop.cov.column(i))).sum();
+        let j = 0.5 * tr + 0.5 * pop.mean.dot(&phi0.dot(&pop.mean)) + h0.dot(&pop.mean) + lq.chi[0];
+        let ds = w.array(&pg, "expected_cost_lq", arr0(j).view())?;
+        w.str_attr(
+            &ds,
+            schema::ATTR_LONG_NAME,
+            "exact LQ expected cost E[½Xᵀφ(0)X + h_k(0)ᵀX + χ_k(0)] under the initial mean and covariance",
+        )?;
+    }
+    Ok(())
+}
