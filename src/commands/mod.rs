@@ -2,6 +2,7 @@
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
 
 pub mod check;
+pub mod coalition_values;
 pub mod compare;
 pub mod format;
 pub mod lq;
