@@ -9,6 +9,7 @@ pub mod lq;
 pub mod plot;
 pub mod simulate;
 pub mod solve;
+pub mod stability;
 
 use crate::cli::{Cli, Command};
 use crate::AppResult;
