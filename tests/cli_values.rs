@@ -39,7 +39,7 @@ fn line<'a>(stdout: &'a str, start: &str) -> &'a str {
 
 #[test]
 fn example_1_scenario_prints_core_shapley_and_nucleolus() {
-    let p = scenario("example1_mst_3p.toml");
+    let p = scenario("example1_1d_mst.toml");
     let r = tufield(&["check", p.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = &r.stdout;
