@@ -24,6 +24,9 @@ use tufield_solvers::linalg::{is_symmetric, symmetric_eigenvalues};
 use tufield_solvers::modal::ModalDecomposition;
 use tufield_solvers::model::{GaussianMixture, Model, Population, UniformBox};
 
+pub mod values;
+pub use values::CoalitionValues;
+
 /// Largest grid dimension the PDE solver handles.
 pub const MAX_DIM: usize = 3;
 pub use tufield_solvers::game::MAX_PLAYERS;
@@ -98,6 +101,8 @@ pub struct Scenario {
     pub bounds: Bounds,
     /// `[output]`: how the output files are written.
     pub output: crate::output::OutputSettings,
+    /// `[game.values]`: the coalition values of the static TU game (`None` when absent).
+    pub values: Option<CoalitionValues>,
 }
 
 /// The `[bounds]` table: |ũ_i| ≤ ū (allocations) and |w_j| ≤ w̄ (disturbance).
@@ -350,6 +355,7 @@ struct RawGame {
     players: Option<i64>,
     coalitions: Option<Vec<Vec<i64>>>,
     reduction: Option<String>,
+    values: Option<Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -710,7 +716,8 @@ fn finite(src: &str, key: &str, v: f64, ok: impl Fn(f64) -> bool, allowed: &str)
 // ---------------------------------------------------------------------------------------
 // Validation and construction.
 
-fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
+fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<Scenario> {
+    let raw_values = raw.game.as_mut().and_then(|g| g.values.take());
     let (reduction, a, labels, min_gamma) = match (raw.game, raw.model) {
         (None, None) => {
             return Err(AppError::invalid(
@@ -773,6 +780,12 @@ fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
                 .map_err(|e| AppError::from_solver(src, ill_posed_key(&reduction), e))?;
             (reduction, red.a, red.axis_labels, red.min_gamma)
         }
+    };
+    let values = match (&reduction, raw_values) {
+        (Reduction::Projected(g) | Reduction::Modal(g), Some(t)) => {
+            Some(values::parse(src, g.players, t)?)
+        }
+        _ => None,
     };
     let d = a.nrows();
     let is_modal = matches!(reduction, Reduction::Modal(_));
@@ -928,6 +941,7 @@ fn build(src: &str, raw: RawScenario, base: &Path) -> AppResult<Scenario> {
         initial,
         base_dir: base.to_path_buf(),
         bounds,
+        values,
         output: output_settings(src, raw.output)?,
     })
 }

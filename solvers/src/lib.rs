@@ -3,6 +3,7 @@
 //! No file, terminal or HDF5 I/O lives here; the application crate does that.
 //! Equation numbers refer to Bauso & Başar (2016); see docs/design.md for corrections.
 
+pub mod coop;
 pub mod diagnostics;
 pub mod equilibrium;
 pub mod error;

@@ -334,7 +334,8 @@ impl LqPolicy {
     }
 
     /// The Section 7/8.2 heuristic feedback towards given targets: b = Aφ(t_n)(x − μ_k(t_n))
-    /// (Theorem 4's h_k = −φμ_k), with μ_k e.g. the second-order consensus means of (43).
+    /// (Section 7's feedback with h_k = −φμ_k; Theorem 4's h_k solves (35) driven by ρ_k),
+    /// with μ_k e.g. the second-order consensus means of (43).
     /// A heuristic, not the equilibrium. Field `policy` on inconsistent shapes.
     pub fn towards(a: Array2<f64>, phi: Array3<f64>, targets: &[Array2<f64>]) -> Result<Self> {
         let (levels, d, _) = phi.dim();

@@ -171,6 +171,9 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
             }
         ));
     }
+    if let Some(values) = &sc.values {
+        out.push_str(&super::coalition_values::describe(values, &sc.source_name)?);
+    }
     out.push_str(&format!("graph       {}", sc.graph_kind));
     if m.num_populations() > 1 {
         let nb: Vec<String> = (0..m.num_populations())

@@ -13,7 +13,8 @@
 //! /lq/exact/populations/<k>/{mean, h, target} (steps+1, d), chi (steps+1),
 //!                          cov (steps+1, d, d); attr name
 //! /lq/heuristic          attr note
-//! /lq/heuristic/augmented_state      Section 5: attrs note, method, theta;
+//! /lq/heuristic/augmented_state      Section 5: attrs note, method, theta, theorem_2
+//!                                    ("satisfied"/"violated"), theorem_2_max_eigenvalue;
 //!                          p (steps+1, 2d, 2d) (game Riccati (20));
 //!                          populations/<k>/{mean, mean_with_estimate, estimate} (steps+1, d)
 //! /lq/heuristic/consensus            Section 7: attrs note, method; phi (steps+1, d, d);
@@ -190,6 +191,15 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
          mean: policy fed the actual mean, m̄' = A(P11 + P12)m̄; mean_with_estimate: policy fed m̃",
     )?;
     w.scalar_attr(&g, "theta", aug.theta)?;
+    let theorem_2 = aug
+        .theorem_2(&sc.model.a)
+        .map_err(|e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e))?;
+    w.str_attr(
+        &g,
+        "theorem_2",
+        super::stability::theorem_2_status(&theorem_2),
+    )?;
+    w.scalar_attr(&g, "theorem_2_max_eigenvalue", theorem_2.max_eigenvalue)?;
     timed(w, &g, "p", &aug.p, time)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
         let pg = w.group(&format!("/lq/heuristic/augmented_state/populations/{k}"))?;
@@ -275,6 +285,12 @@ pub fn summary(sc: &Scenario, res: &LqResults, out: &Path, compute_s: f64, wall_
             .collect::<Vec<_>>()
             .join(" ")
     ));
+    if let Ok(c) = res.augmented.theorem_2(&m.a) {
+        s.push_str(&format!(
+            "  Theorem 2     (Section 5 heuristic, mean-square stability of (23)) {}\n",
+            super::stability::theorem_2_verdict(&c)
+        ));
+    }
     s.push_str(&format!(
         "  residuals     initial {:.2e}, terminal {:.2e}\n",
         ex.residual_initial, ex.residual_terminal

@@ -2,12 +2,14 @@
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
 
 pub mod check;
+pub mod coalition_values;
 pub mod compare;
 pub mod format;
 pub mod lq;
 pub mod plot;
 pub mod simulate;
 pub mod solve;
+pub mod stability;
 
 use crate::cli::{Cli, Command};
 use crate::AppResult;

@@ -51,7 +51,8 @@
 //! /heuristic             (internal-model, second-order) attr note
 //!     internal_model/mean       (steps+1, p, q) m̃_k(t_n); attr theta
 //!     second_order/mean, increment  (steps+1, p, q) μ₁, μ₂ of (43);
-//!                               attrs theta, theta_tilde, theta_hat, spectral_radius
+//!                               attrs theta, theta_tilde, theta_hat, spectral_radius,
+//!                               stability ("stable" iff spectral_radius < 1)
 //! /study                 (with --study) attrs mean_deviation_slope, cost_gap_slope,
 //!                        seeds, reference; copies (m) u64, mean_deviation (m), cost_gap (m)
 //! ```
@@ -1046,6 +1047,11 @@ fn write(
                 w.scalar_attr(&sg, "theta_tilde", params.theta_tilde)?;
                 w.scalar_attr(&sg, "theta_hat", params.theta_hat)?;
                 w.scalar_attr(&sg, "spectral_radius", *spectral_radius)?;
+                w.str_attr(
+                    &sg,
+                    "stability",
+                    super::stability::iteration_stability(*spectral_radius),
+                )?;
                 for (name, data) in [("mean", mean), ("increment", increment)] {
                     let ds = w.array(&sg, name, &stack(data))?;
                     w.attach_scale(&ds, &time, 0)?;
@@ -1145,8 +1151,8 @@ fn summary(
                     .fold(0.0f64, f64::max)
             };
             s.push_str(&format!(
-                "  heuristic (paper's Section 8.2): second-order consensus (43), spectral radius {}, spread of the means {} → {}\n",
-                num(*spectral_radius, 4),
+                "  heuristic (paper's Section 8.2): second-order consensus (43) {}, spread of the means {} → {}\n",
+                super::stability::consensus_verdict(*spectral_radius),
                 num(spread(0), 4),
                 num(spread(steps), 4)
             ));

@@ -92,6 +92,66 @@ impl AugmentedStateHeuristic {
     }
 }
 
+/// Theorem 2's stability condition for the Section 5 heuristic, as evaluated on the
+/// output levels (see [`AugmentedStateHeuristic::theorem_2`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Theorem2Condition {
+    /// max over the levels t_n of the largest eigenvalue of K(t_n) = A P₁₁(t_n) (real: see
+    /// [`AugmentedStateHeuristic::theorem_2`]); 0 when some P₁₁(t_n) is not positive
+    /// definite.
+    pub max_eigenvalue: f64,
+    /// The time t_n at which the maximum is attained.
+    pub at_time: f64,
+    /// True when K(t) is Hurwitz at every level (`max_eigenvalue` < 0).
+    pub holds: bool,
+}
+
+impl AugmentedStateHeuristic {
+    /// Theorem 2 (Section 6.1) states that the excesses (23) under the Section 5 policy are
+    /// mean-square stable, assuming (Assumption 2) a Hurwitz matrix K that bounds the
+    /// closed-loop drift. The drift's state part is K(t) = A P₁₁(t) with A the Hamiltonian
+    /// matrix of `model` (the mean enters only as a forcing term), so the condition checked
+    /// here is: K(t_n) is Hurwitz at every output level. With A symmetric negative
+    /// definite (condition (17)) and P₁₁ symmetric, A P₁₁ is similar to the symmetric
+    /// P₁₁^{1/2} A P₁₁^{1/2} when P₁₁ ≻ 0, so its eigenvalues are real and negative
+    /// exactly when P₁₁(t_n) ≻ 0 — which the Riccati equation (20) guarantees for Q ≻ 0 or
+    /// S ≻ 0; a P₁₁ that is only semidefinite leaves a marginal direction (eigenvalue 0).
+    /// Errors: an eigen-decomposition failure.
+    pub fn theorem_2(&self, a: &Array2<f64>) -> Result<Theorem2Condition> {
+        let mut worst = (f64::NEG_INFINITY, 0.0);
+        for level in 0..self.time.len() {
+            let p = self.p11(level);
+            let p = (&p + &p.t()) * 0.5;
+            let (ev, u) = crate::linalg::symmetric_eigen(&p)?;
+            let smallest = ev.iter().cloned().fold(f64::INFINITY, f64::min);
+            let largest = ev.iter().cloned().fold(0.0f64, f64::max);
+            let lam = if smallest <= 1e-12 * largest.max(f64::MIN_POSITIVE) {
+                0.0
+            } else {
+                let mut r = u.clone();
+                for (mut col, &l) in r.columns_mut().into_iter().zip(ev.iter()) {
+                    col *= l.sqrt();
+                }
+                let root = r.dot(&u.t());
+                let m = root.dot(a).dot(&root);
+                let m = (&m + &m.t()) * 0.5;
+                crate::linalg::symmetric_eigenvalues(&m)?
+                    .iter()
+                    .cloned()
+                    .fold(f64::NEG_INFINITY, f64::max)
+            };
+            if lam > worst.0 {
+                worst = (lam, self.time[level]);
+            }
+        }
+        Ok(Theorem2Condition {
+            max_eigenvalue: worst.0,
+            at_time: worst.1,
+            holds: worst.0 < 0.0,
+        })
+    }
+}
+
 /// Output of the Section 7 heuristic h = −φρ_k (Theorem 4), consensus dynamics of the
 /// means. A heuristic, not an equilibrium.
 #[derive(Debug, Clone, PartialEq)]
@@ -572,5 +632,55 @@ mod tests {
             matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "heuristic.theta"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn theorem_2_condition_is_the_spectrum_of_a_p11() {
+        // 1-D: K(t) = aφ(t) with φ the scalar Riccati solution, negative for q, s > 0.
+        let m = model(
+            array![[-0.75]],
+            array![[1.0]],
+            array![[1.0]],
+            1.0,
+            vec![array![0.5]],
+            GraphKind::Chain,
+        );
+        let h = heuristic_augmented_state(&m, 0.5, 20).unwrap();
+        let c = h.theorem_2(&m.a).unwrap();
+        let expect = (0..=20)
+            .map(|n| -0.75 * h.p11(n)[[0, 0]])
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(c.holds);
+        assert!(
+            (c.max_eigenvalue - expect).abs() < 1e-12,
+            "{c:?} vs {expect}"
+        );
+        // 2-D with a non-diagonal A: the eigenvalues of A P₁₁ computed directly (2×2
+        // characteristic polynomial) agree with the symmetric similarity.
+        let m = model_2d(2.0);
+        let h = heuristic_augmented_state(&m, 0.5, 10).unwrap();
+        let c = h.theorem_2(&m.a).unwrap();
+        let mut direct = f64::NEG_INFINITY;
+        for n in 0..=10 {
+            let k = m.a.dot(&h.p11(n));
+            let (tr, det) = (
+                k[[0, 0]] + k[[1, 1]],
+                k[[0, 0]] * k[[1, 1]] - k[[0, 1]] * k[[1, 0]],
+            );
+            let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
+            direct = direct.max(tr / 2.0 + disc);
+        }
+        assert!(c.holds && c.max_eigenvalue < 0.0);
+        assert!(
+            (c.max_eigenvalue - direct).abs() < 1e-10,
+            "{c:?} vs {direct}"
+        );
+        // Q = S = 0: P₁₁ ≡ 0, K ≡ 0 is not Hurwitz and the condition fails.
+        let mut z = model_2d(1.0);
+        z.q = Array2::zeros((2, 2));
+        z.s = Array2::zeros((2, 2));
+        let h = heuristic_augmented_state(&z, 0.5, 10).unwrap();
+        let c = h.theorem_2(&z.a).unwrap();
+        assert!(!c.holds && c.max_eigenvalue == 0.0, "{c:?}");
     }
 }

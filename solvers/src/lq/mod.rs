@@ -38,6 +38,7 @@ pub mod value;
 pub use equilibrium::{LqEquilibrium, LqPopulation};
 pub use heuristic::{
     heuristic_augmented_state, heuristic_consensus, AugmentedStateHeuristic, ConsensusHeuristic,
+    Theorem2Condition,
 };
 pub use moments::{closed_loop_moments, exact_covariance, GaussianMoments};
 pub use multi::exact_equilibrium;
