@@ -83,7 +83,16 @@ fn netcdf_readers_open_every_file() {
     let mut files = Vec::new();
 
     let solve = d.join("solve.h5");
-    let mut a = vec!["solve", s(&chain), "--out", s(&solve)];
+    let mut a = vec![
+        "solve",
+        s(&chain),
+        "--out",
+        s(&solve),
+        "--set",
+        "output.feedback_fields=true",
+        "--set",
+        "output.compression=\"deflate\"",
+    ];
     a.extend(coarse);
     tufield_ok(d, &a);
     files.push(solve.clone());
