@@ -25,4 +25,4 @@ lint: deps
 # ncdump (installed by scripts/install-readers.sh; `make test` skips these tests).
 test-readers: deps
 	@bash scripts/install-readers.sh
-	cargo test --test cli_readers -- --nocapture
+	TUFIELD_REQUIRE_READERS=1 cargo test --test cli_readers -- --nocapture

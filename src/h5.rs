@@ -384,7 +384,8 @@ mod tests {
     fn attributes_arrays_snapshots_and_scales_round_trip() {
         let dir = tempfile::TempDir::new().unwrap();
         let dest = dir.path().join("y.h5");
-        let w = AtomicH5::create(&dest, "name = \"π ≈ 3.14\"").unwrap();
+        let mut w = AtomicH5::create(&dest, "name = \"π ≈ 3.14\"").unwrap();
+        w.set_compression(Compression::Deflate(1));
         let g = w.group("/a/b").unwrap();
         w.str_attr(&g, "note", "ünïcode ✓").unwrap();
         w.scalar_attr(&g, "count", 7u64).unwrap();

@@ -965,7 +965,9 @@ fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output
         }
     };
     let compression = match raw.compression.as_deref() {
-        None | Some("deflate") => Compression::Deflate(level),
+        None if raw.level.is_some() => Compression::Deflate(level),
+        None => Compression::None,
+        Some("deflate") => Compression::Deflate(level),
         Some("none") if raw.level.is_some() => {
             return Err(AppError::invalid(
                 src,
@@ -986,7 +988,7 @@ fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output
     };
     Ok(OutputSettings {
         compression,
-        feedback_fields: raw.feedback_fields.unwrap_or(true),
+        feedback_fields: raw.feedback_fields.unwrap_or(false),
     })
 }
 

@@ -5,7 +5,7 @@
 //!   here from the stored density and grid);
 //! * shuffle + deflate stores density and value smaller than raw on the default scenario
 //!   (lossless: measured 1.13× and 1.24×; full-precision mantissas do not compress
-//!   further), and `[output] compression = "none"` writes the same numbers;
+//!   further), and the default (no filter) writes the same numbers;
 //! * a bad `[output]` key exits 2 naming it; an output path that cannot be written exits 1
 //!   and leaves neither the `.h5` nor the `.xmf` behind.
 
@@ -44,7 +44,14 @@ fn expected_cost_converges_to_the_exact_lq_value_and_core_fraction_is_the_orthan
             dir.path(),
             &sc,
             &out,
-            &["--set", &set, "--set", "solver.steps=40"],
+            &[
+                "--set",
+                &set,
+                "--set",
+                "solver.steps=40",
+                "--set",
+                "output.feedback_fields=true",
+            ],
         );
         let f = hdf5::File::open(&out).unwrap();
         let mut worst = 0.0f64;
@@ -106,7 +113,17 @@ fn deflate_shrinks_density_and_value_and_none_writes_the_same_numbers() {
     let dir = TempDir::new().unwrap();
     let sc = scenario("lqc_2d_chain3.toml");
     let packed = dir.path().join("packed.h5");
-    solve(dir.path(), &sc, &packed, &["--set", "solver.steps=20"]);
+    solve(
+        dir.path(),
+        &sc,
+        &packed,
+        &[
+            "--set",
+            "solver.steps=20",
+            "--set",
+            "output.compression=\"deflate\"",
+        ],
+    );
     let raw = dir.path().join("raw.h5");
     solve(
         dir.path(),

@@ -10,7 +10,9 @@
 //!
 //! These need a Python venv with xarray, h5netcdf and netCDF4, Debian's netcdf-bin and
 //! paraview + python3-paraview: `make test-readers` installs them and runs these tests
-//! (CI does). Without them the tests print how to run them and return.
+//! (CI does) with `TUFIELD_REQUIRE_READERS=1`, which turns a missing reader into a
+//! failure. Without them and without that variable the tests print how to run them and
+//! return.
 
 mod common;
 
@@ -32,9 +34,18 @@ fn runs(cmd: &Path, args: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether a missing reader is a failure (`make test-readers` sets this).
+fn readers_required() -> bool {
+    std::env::var_os("TUFIELD_REQUIRE_READERS").is_some()
+}
+
 fn netcdf_readers_present() -> bool {
     let ok = runs(&venv_python(), &["-c", "import xarray, h5netcdf, netCDF4"])
         && runs(Path::new("ncdump"), &[]);
+    assert!(
+        ok || !readers_required(),
+        "TUFIELD_REQUIRE_READERS is set but the netCDF readers are missing"
+    );
     if !ok {
         eprintln!(
             "skipped: the netCDF readers are not installed (venv {} with xarray, h5netcdf, \
@@ -50,6 +61,10 @@ fn pvpython_present() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
+    assert!(
+        ok || !readers_required(),
+        "TUFIELD_REQUIRE_READERS is set but pvpython is missing"
+    );
     if !ok {
         eprintln!("skipped: pvpython not found (Debian paraview, python3-paraview); run `make test-readers`");
     }
@@ -83,7 +98,16 @@ fn netcdf_readers_open_every_file() {
     let mut files = Vec::new();
 
     let solve = d.join("solve.h5");
-    let mut a = vec!["solve", s(&chain), "--out", s(&solve)];
+    let mut a = vec![
+        "solve",
+        s(&chain),
+        "--out",
+        s(&solve),
+        "--set",
+        "output.feedback_fields=true",
+        "--set",
+        "output.compression=\"deflate\"",
+    ];
     a.extend(coarse);
     tufield_ok(d, &a);
     files.push(solve.clone());

@@ -4,7 +4,8 @@
 //! the exact LQ oracle.
 //!
 //! File layout (paths are a contract; `<k>` is the 0-based population index, `<i>` the
-//! 0-based axis):
+//! 0-based axis; the full description, with the netCDF dimensions, the quantities and the
+//! XDMF sidecar, is docs/output-files.md):
 //!
 //! ```text
 //! /                      attrs tufield_version, scenario (TOML after overrides), name,
@@ -18,14 +19,17 @@
 //! /time                  (steps+1)          dimension scale "time"
 //! /snapshot_time         (snapshots)        dimension scale "snapshot_time"
 //! /snapshot_level        (snapshots) u64    time level of each snapshot
-//! /grid/x<i>             (n_i)              dimension scale; attrs label, lo, hi, spacing
+//! /x<i>                  (n_i)              coordinate variable of grid axis i
+//! /grid/x<i>             (n_i)              the same nodes; attrs label, lo, hi, spacing
 //! /populations/<k>       attrs name, initial_kind (gaussian | mixture | uniform | file),
 //!                              normalisation (factor applied to reach mass 1)
 //!     mean, target       (steps+1, d)       m̄_k(t_n) and ρ_k(t_n) of the last evaluation
 //!     cov                (steps+1, d, d)    covariance of m_k
 //!     mass, boundary_mass (steps+1)
-//!     density, value     (snapshots, n_0[, n_1[, n_2]]) chunked per snapshot, deflate;
-//!                        scales snapshot_time and grid/x<i>
+//!     density, value     (snapshots, n_0[, n_1[, n_2]]) chunked per snapshot;
+//!                        scales snapshot_time and x<i>
+//!     core_fraction (snapshots), expected_cost, expected_cost_lq, and with
+//!     [output] feedback_fields the drift fields (solve/quantities.rs)
 //! /fixed_point           attrs outcome, tol, acceleration, damping
 //!     residual, damping, wall_s (iterations) f64; accelerated (iterations) u8
 //! /model, /lq/...        as written by `tufield lq` (same time levels)

@@ -5,7 +5,7 @@
 //! /populations/<k>/allocation_drift, disturbance_drift
 //!                        (snapshots, d, n_0[, n_1[, n_2]]) the designer's and the
 //!                        worst-case disturbance's drift ∇H split by player at ∇v(t_s)
-//!                        (with [output] feedback_fields = true, the default)
+//!                        (only with [output] feedback_fields = true)
 //!     core_fraction      (snapshots) mass of m_k(t_s) where every excess is ≥ 0
 //!     expected_cost      scalar J_k = ∫ v_k(0, x) m_k(0, x) dx
 //!     expected_cost_lq   scalar E[½Xᵀφ(0)X + h_k(0)ᵀX + χ_k(0)] under the initial law's
