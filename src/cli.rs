@@ -13,7 +13,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "tufield", version, about, long_about = None)]
 pub struct Cli {
-    /// Number of worker threads for the parallel numerics (default: one per core).
+    /// Number of worker threads for the parallel numerics (default: the CPUs this process
+    /// may use: affinity mask, cgroup quota, SLURM_CPUS_PER_TASK).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Print nothing but errors.
@@ -40,6 +41,9 @@ pub enum Command {
     /// Full PDE vs exact LQ vs the paper's heuristic: means, drifts and each policy's
     /// robust cost in the full model → Markdown report with figures + HDF5.
     Compare(CompareArgs),
+    /// Parameter sweep: points run locally (--jobs) or as a Slurm job array (--slurm),
+    /// gathered into a netCDF-4/CF summary, a CSV table and figures.
+    Sweep(crate::commands::sweep::SweepArgs),
 }
 
 /// Arguments of `tufield compare`.

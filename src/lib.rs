@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;
+pub mod cpus;
 pub mod error;
 pub mod h5;
 pub mod initial;

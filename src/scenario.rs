@@ -475,6 +475,26 @@ fn backticked(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The scenario `text` after `overrides`, checked only for its shape: TOML syntax, the
+/// override paths, known keys and value types — no value ranges, no model. `tufield sweep`
+/// uses it to refuse a bad sweep key or value (exit 2) before any point runs; the full
+/// [`Scenario::from_text_in`] then decides whether each point is valid on its own.
+pub fn overridden_text(source_name: &str, text: &str, overrides: &[Override]) -> AppResult<String> {
+    let mut table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| AppError::InvalidFile {
+            source_name: source_name.to_string(),
+            message: syntax_message(text, &e),
+        })?;
+    overrides::apply_all(&mut table, overrides)?;
+    serde_path_to_error::deserialize::<_, RawScenario>(table.clone())
+        .map_err(|e| serde_error(source_name, e))?;
+    toml::to_string(&table).map_err(|e| AppError::InvalidFile {
+        source_name: source_name.to_string(),
+        message: format!("cannot serialise the overridden scenario: {e}"),
+    })
+}
+
 fn serde_error(source_name: &str, e: serde_path_to_error::Error<toml::de::Error>) -> AppError {
     let path = format_path(e.path());
     let msg = e.inner().message().trim().to_string();
