@@ -12,7 +12,20 @@
 //! /past_x      (memory, length)    Anderson memory (absent when memory = 0)
 //! /past_f      (memory, length)
 //! /history/residual, damping, wall_s (iterations) f64; accelerated (iterations) u8
+//! /evaluated_x (length)            the point of the last completed evaluation (absent
+//!                                  before the first)
 //! ```
+//!
+//! Root attributes recording the run, so that `tufield solve --resume CHECKPOINT` alone
+//! continues it: `scenario_file` (the scenario path as given), `base_dir` (absolute
+//! directory that relative initial-law paths resolve against), `overrides` (the `--set`
+//! overrides, a string list; absent when there are none) and `out` (absolute output path). Checkpoints without them
+//! need the scenario on the command line.
+//!
+//! A run whose fixed point has stopped (converged, max_iterations, stagnated, diverged)
+//! leaves a checkpoint from which [`tufield_solvers::fixed_point::FixedPoint::finished`]
+//! reads that outcome: a resume evaluates the map once more at `/evaluated_x` (no new
+//! iteration) and writes the same file as the uninterrupted run.
 
 use crate::h5::AtomicH5;
 use crate::{AppError, AppResult};
@@ -32,8 +45,34 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
     out.with_file_name(format!("{stem}.checkpoint.h5"))
 }
 
-/// Writes `state` for the scenario text `scenario` to `path` atomically.
-pub fn save(path: &Path, scenario: &str, state: &FixedPointState) -> AppResult<()> {
+/// What a checkpoint records about its run besides the iteration state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunRecord {
+    /// The scenario path as given on the command line (names the scenario in messages).
+    pub scenario_file: String,
+    /// Absolute directory relative initial-law paths resolve against.
+    pub base_dir: PathBuf,
+    /// The `--set` overrides, as given.
+    pub overrides: Vec<String>,
+    /// Absolute output path.
+    pub out: PathBuf,
+}
+
+/// Absolute form of `p` (relative paths joined to the working directory; not resolved
+/// through symbolic links so that the path stays what the user named).
+pub fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Writes `state` for the scenario text `scenario` to `path` atomically, with the record
+/// of the run (if known) and the point of the last completed evaluation (if any).
+pub fn save(
+    path: &Path,
+    scenario: &str,
+    run: Option<&RunRecord>,
+    state: &FixedPointState,
+    evaluated: Option<&[f64]>,
+) -> AppResult<()> {
     let w = AtomicH5::create(path, scenario)?;
     let root = w.root()?.clone();
     let len = state.x.len();
@@ -41,7 +80,18 @@ pub fn save(path: &Path, scenario: &str, state: &FixedPointState) -> AppResult<(
     w.str_attr(&root, "kind", CHECKPOINT_KIND)?;
     w.scalar_attr(&root, "memory", memory as u64)?;
     w.scalar_attr(&root, "length", len as u64)?;
+    if let Some(r) = run {
+        w.str_attr(&root, "scenario_file", &r.scenario_file)?;
+        w.str_attr(&root, "base_dir", &r.base_dir.to_string_lossy())?;
+        if !r.overrides.is_empty() {
+            w.str_list_attr(&root, "overrides", &r.overrides)?;
+        }
+        w.str_attr(&root, "out", &r.out.to_string_lossy())?;
+    }
     w.array(&root, "x", &Array1::from(state.x.clone()))?;
+    if let Some(e) = evaluated {
+        w.array(&root, "evaluated_x", &Array1::from(e.to_vec()))?;
+    }
     if memory > 0 {
         for (name, rows) in [("past_x", &state.past_x), ("past_f", &state.past_f)] {
             let flat: Vec<f64> = rows.iter().flatten().copied().collect();
@@ -87,6 +137,10 @@ pub struct Checkpoint {
     pub scenario: String,
     /// The iteration state.
     pub state: FixedPointState,
+    /// The run it belongs to (`None` for checkpoints that do not record it).
+    pub run: Option<RunRecord>,
+    /// The point of the last completed evaluation.
+    pub evaluated: Option<Vec<f64>>,
 }
 
 /// Reads a checkpoint written by [`save`]. Errors name the file and say what is wrong
@@ -137,6 +191,37 @@ pub fn load(path: &Path) -> AppResult<Checkpoint> {
     if x.len() != len {
         return Err(bad(format!("/x has {} values, expected {len}", x.len())));
     }
+    let evaluated = if file.link_exists("evaluated_x") {
+        let e = vec("evaluated_x")?;
+        if e.len() != len {
+            return Err(bad(format!(
+                "/evaluated_x has {} values, expected {len}",
+                e.len()
+            )));
+        }
+        Some(e)
+    } else {
+        None
+    };
+    let run = if file.attr("scenario_file").is_ok() {
+        let overrides: Vec<String> = match file.attr("overrides") {
+            Ok(a) => a
+                .read_raw::<hdf5::types::VarLenUnicode>()
+                .map_err(|e| bad(format!("attribute overrides: {e}")))?
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Some(RunRecord {
+            scenario_file: read_str("scenario_file")?,
+            base_dir: PathBuf::from(read_str("base_dir")?),
+            overrides,
+            out: PathBuf::from(read_str("out")?),
+        })
+    } else {
+        None
+    };
     let rows = |name: &str| -> AppResult<Vec<Vec<f64>>> {
         if memory == 0 {
             return Ok(Vec::new());
@@ -178,6 +263,8 @@ pub fn load(path: &Path) -> AppResult<Checkpoint> {
             past_f,
             history,
         },
+        run,
+        evaluated,
     })
 }
 
@@ -208,16 +295,27 @@ mod tests {
                 },
             ],
         };
-        save(&p, "name = \"x\"\n", &state).unwrap();
+        let run = RunRecord {
+            scenario_file: "sc/a b.toml".into(),
+            base_dir: "/abs/sc".into(),
+            overrides: vec!["solver.points=51".into(), "cost.q=[[1]]".into()],
+            out: "/abs/runs/a.h5".into(),
+        };
+        let evaluated = vec![0.5, 1.5, -3.0, 1e-300];
+        save(&p, "name = \"x\"\n", Some(&run), &state, Some(&evaluated)).unwrap();
         let back = load(&p).unwrap();
         assert_eq!(back.scenario, "name = \"x\"\n");
         assert_eq!(back.state, state);
+        assert_eq!(back.run, Some(run));
+        assert_eq!(back.evaluated, Some(evaluated));
         // No Anderson memory: the datasets are absent and come back empty.
         let plain = FixedPointState::new(vec![1.0, 2.0]);
         let mut plain = plain;
         plain.history.push(state.history[0]);
-        save(&p, "s", &plain).unwrap();
-        assert_eq!(load(&p).unwrap().state, plain);
+        save(&p, "s", None, &plain, None).unwrap();
+        let back = load(&p).unwrap();
+        assert_eq!(back.state, plain);
+        assert_eq!((back.run, back.evaluated), (None, None));
     }
 
     #[test]

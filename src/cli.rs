@@ -86,18 +86,42 @@ pub struct LqArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The scenario and overrides of `tufield solve`: the scenario may be left out with
+/// `--resume` (the checkpoint holds it).
+#[derive(Debug, Args)]
+pub struct SolveScenarioArgs {
+    /// Scenario file (TOML, see docs/scenario-format.md). Optional with --resume: the
+    /// checkpoint holds the scenario, its overrides and the output path.
+    #[arg(required_unless_present = "resume")]
+    pub scenario: Option<PathBuf>,
+    /// Override a scenario value, e.g. --set solver.points=401 --set cost.q=[[1,0],[0,2]]
+    /// (repeatable; arrays of tables are indexed 1-based: population.2.mean=[0.5]). With
+    /// --resume alone they apply on top of the checkpoint's scenario.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl SolveScenarioArgs {
+    /// Parses the `--set` overrides.
+    pub fn overrides(&self) -> AppResult<Vec<Override>> {
+        self.set.iter().map(|s| Override::parse(s)).collect()
+    }
+}
+
 /// Arguments of `tufield solve`.
 #[derive(Debug, Args)]
 pub struct SolveArgs {
     /// Scenario and overrides.
     #[command(flatten)]
-    pub scenario: ScenarioArgs,
+    pub scenario: SolveScenarioArgs,
     /// Output file (default: output/<scenario file stem>.h5; output/ is created). The
     /// checkpoint <stem>.checkpoint.h5 is kept next to it until the run converges.
     #[arg(long, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
-    /// Continue from a checkpoint (<stem>.checkpoint.h5) of an interrupted or killed run
-    /// of the same scenario (same model, grid and steps; tol and max_iter may change).
+    /// Continue from a checkpoint (<stem>.checkpoint.h5) of an interrupted or killed run:
+    /// `tufield solve --resume CHECKPOINT.h5` alone continues the same run (scenario,
+    /// overrides and output path come from the checkpoint); a scenario given too must be
+    /// the same model, grid and steps (tol and max_iter may change).
     #[arg(long, value_name = "CHECKPOINT.h5")]
     pub resume: Option<PathBuf>,
 }

@@ -3,7 +3,8 @@
 //! Every message reads `<file>: <key>: <what is wrong>; <what is allowed>` (the binary
 //! prefixes `error: `). Exit codes: 0 success, 1 other failures (I/O, HDF5), 2 invalid
 //! input (scenario syntax or validation, bad command-line arguments, ill-posed games),
-//! 3 numerical failure (non-finite values, linear-algebra breakdown).
+//! 3 numerical failure (non-finite values, linear-algebra breakdown), 128 + signal number
+//! for a run stopped by a signal (130 SIGINT, 143 SIGTERM; see [`crate::interrupt`]).
 
 use std::path::Path;
 use thiserror::Error;
@@ -65,6 +66,19 @@ pub enum AppError {
         /// Extra explanation (starts with "; " when not empty).
         detail: String,
     },
+    /// SIGINT or SIGTERM stopped the run at a safe point (exit code 128 + signal: 130 for
+    /// SIGINT, 143 for SIGTERM); `detail` says what was kept and how to continue.
+    #[error("{source_name}: interrupted by {signal_name}{detail}")]
+    Interrupted {
+        /// Scenario file being computed.
+        source_name: String,
+        /// The signal number.
+        signal: i32,
+        /// "SIGINT" or "SIGTERM".
+        signal_name: String,
+        /// What was kept and how to continue (starts with "; " when not empty).
+        detail: String,
+    },
     /// A file could not be read, written or renamed.
     #[error("{path}: {message}")]
     Io {
@@ -92,6 +106,7 @@ impl AppError {
             AppError::Invalid { .. } | AppError::InvalidFile { .. } => EXIT_INVALID,
             AppError::Numerical { .. } | AppError::NotConverged { .. } => EXIT_NUMERICAL,
             AppError::Io { .. } | AppError::Hdf5 { .. } => EXIT_OTHER,
+            AppError::Interrupted { signal, .. } => crate::interrupt::exit_code(*signal),
         }
     }
 

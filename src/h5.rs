@@ -90,6 +90,7 @@ impl AtomicH5 {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| AppError::io(&tmp, "cannot create the temporary output file", &e))?;
+        crate::interrupt::register_temp(&tmp);
         let mut w = AtomicH5 {
             file: None,
             tmp: tmp.clone(),
@@ -294,6 +295,7 @@ impl AtomicH5 {
             )
         })?;
         self.committed = true;
+        crate::interrupt::forget_temp(&self.tmp);
         Ok(self.dest.clone())
     }
 }
@@ -306,6 +308,7 @@ impl Drop for AtomicH5 {
         }
         if !self.committed {
             let _ = std::fs::remove_file(&self.tmp);
+            crate::interrupt::forget_temp(&self.tmp);
         }
     }
 }

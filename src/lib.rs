@@ -10,6 +10,8 @@ pub mod cpus;
 pub mod error;
 pub mod h5;
 pub mod initial;
+pub mod interrupt;
+pub mod outpath;
 pub mod overrides;
 pub mod progress;
 pub mod reduction;

@@ -1,6 +1,6 @@
 //! The `tufield` binary: parses the command line, runs a command, maps errors to exit
-//! codes (0 success, 1 other, 2 invalid input, 3 numerical failure; clap's own usage
-//! errors exit 2).
+//! codes (0 success, 1 other, 2 invalid input, 3 numerical failure, 130 / 143 stopped by
+//! SIGINT / SIGTERM; clap's own usage errors exit 2).
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -28,6 +28,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
+    // SIGINT / SIGTERM: see tufield::interrupt (exit code 128 + signal number).
+    tufield::interrupt::install();
     // Default: the CPUs the process may use (affinity, cgroup quota, SLURM_CPUS_PER_TASK).
     let n = cli
         .threads

@@ -20,6 +20,8 @@ use crate::grid::Grid;
 use crate::model::Model;
 use crate::sweep::{FpkSummary, HjiSolution, SweepParams, Sweeper};
 use ndarray::{Array2, ArrayD, ArrayView2};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// What one population's latest HJI–FPK pass produced.
 #[derive(Debug, Clone)]
@@ -125,6 +127,13 @@ impl MeanFieldMap {
             hji: HjiSolution::empty(),
             results: Vec::new(),
         })
+    }
+
+    /// Polls `flag` before every time step of every sweep ([`Sweeper::set_interrupt`]): an
+    /// evaluation interrupted this way returns [`SolverError::Interrupted`] and leaves the
+    /// results of the previous evaluation in place.
+    pub fn set_interrupt(&mut self, flag: Option<Arc<AtomicBool>>) {
+        self.sweeper.set_interrupt(flag);
     }
 
     /// Number of time steps.

@@ -35,6 +35,10 @@ pub enum SolverError {
         /// 0-based population index.
         population: usize,
     },
+    /// The caller's interrupt flag was raised during a sweep ([`crate::sweep::Sweeper::set_interrupt`]);
+    /// the evaluation was abandoned and its partial results are discarded.
+    #[error("interrupted")]
+    Interrupted,
     /// A linear-algebra routine failed (singular matrix, no convergence).
     #[error("linear algebra failure in {context}: {message}")]
     LinearAlgebra {

@@ -304,7 +304,9 @@ impl FixedPoint {
     /// Runs iterations until an [`Outcome`]. After each iteration `observer` sees the state
     /// (already advanced to the next iterate), the record and the map value at the
     /// evaluated point; it may stop the run. `interrupt` is polled before each
-    /// evaluation. Map errors other than non-finite values are returned as `Err`.
+    /// evaluation; a map that returns [`SolverError::Interrupted`] (it polled its own flag
+    /// part-way) also ends the run with [`Outcome::Interrupted`], the state unchanged by
+    /// the abandoned evaluation. Map errors other than non-finite values are returned as `Err`.
     pub fn run<F, O>(
         &mut self,
         map: &mut F,
@@ -325,6 +327,10 @@ impl FixedPoint {
             let (record, g, converged) = match self.step(map) {
                 Ok(r) => r,
                 Err(SolverError::NonFinite { .. }) => return Ok(Outcome::NonFinite),
+                // The map stopped part-way; `step` changes the state only after a complete
+                // evaluation, so the state is the one before it and the evaluation is redone
+                // on resume.
+                Err(SolverError::Interrupted) => return Ok(Outcome::Interrupted),
                 Err(e) => return Err(e),
             };
             if observer(&self.state, &record, &g) == Control::Stop {
@@ -337,6 +343,22 @@ impl FixedPoint {
                 return Ok(outcome);
             }
         }
+    }
+
+    /// The outcome this state has already reached, if any: what [`FixedPoint::run`]
+    /// would return before evaluating the map again (the last iteration converged, the
+    /// history shows divergence or stagnation, or `max_iter` iterations are done). A run
+    /// resumed from the checkpoint of a finished run thus ends with the same outcome and
+    /// history, without a new iteration.
+    pub fn finished(&self) -> Option<Outcome> {
+        let last = self.state.history.last()?;
+        if last.residual <= self.settings.tol {
+            return Some(Outcome::Converged);
+        }
+        if let Some(outcome) = self.judge() {
+            return Some(outcome);
+        }
+        (self.state.history.len() >= self.settings.max_iter).then_some(Outcome::MaxIterations)
     }
 
     /// Divergence and stagnation checks on the history.
@@ -660,6 +682,82 @@ mod tests {
         let r1: Vec<f64> = resumed.state().history.iter().map(|r| r.residual).collect();
         let r2: Vec<f64> = full.state().history.iter().map(|r| r.residual).collect();
         assert_eq!(r1, r2);
+    }
+
+    #[test]
+    fn an_interrupted_evaluation_leaves_the_state_unchanged() {
+        let settings = FixedPointSettings {
+            tol: 1e-12,
+            acceleration: Acceleration::Anderson { depth: 2 },
+            ..Default::default()
+        };
+        let mut fp =
+            FixedPoint::new(settings, vec![1.0; 3], FixedPointState::new(vec![0.0; 3])).unwrap();
+        let never = AtomicBool::new(false);
+        let mut calls = 0;
+        let o = fp
+            .run(
+                &mut |x: &[f64]| {
+                    calls += 1;
+                    if calls == 4 {
+                        Err(SolverError::Interrupted)
+                    } else {
+                        linear_map(x)
+                    }
+                },
+                &mut |_, _, _: &[f64]| Control::Continue,
+                &never,
+            )
+            .unwrap();
+        assert_eq!(o, Outcome::Interrupted);
+        assert_eq!(fp.state().history.len(), 3);
+        assert_eq!(fp.finished(), None);
+        // Resuming redoes the abandoned evaluation: same iterates as an uninterrupted run.
+        let mut full = FixedPoint::new(
+            fp.settings().clone(),
+            vec![1.0; 3],
+            FixedPointState::new(vec![0.0; 3]),
+        )
+        .unwrap();
+        full.run(
+            &mut linear_map,
+            &mut |_, _, _: &[f64]| Control::Continue,
+            &never,
+        )
+        .unwrap();
+        let mut resumed =
+            FixedPoint::new(fp.settings().clone(), vec![1.0; 3], fp.state().clone()).unwrap();
+        let o = resumed
+            .run(
+                &mut linear_map,
+                &mut |_, _, _: &[f64]| Control::Continue,
+                &never,
+            )
+            .unwrap();
+        assert_eq!(o, Outcome::Converged);
+        assert_eq!(resumed.state(), &{
+            let mut s = full.state().clone();
+            for (a, b) in s.history.iter_mut().zip(&resumed.state().history) {
+                a.wall_s = b.wall_s;
+            }
+            s
+        });
+        // A finished state reports its outcome without a new evaluation.
+        assert_eq!(resumed.finished(), Some(Outcome::Converged));
+        let capped = FixedPointSettings {
+            max_iter: 2,
+            ..fp.settings().clone()
+        };
+        let mut short =
+            FixedPoint::new(capped, vec![1.0; 3], FixedPointState::new(vec![0.0; 3])).unwrap();
+        let o = short
+            .run(
+                &mut linear_map,
+                &mut |_, _, _: &[f64]| Control::Continue,
+                &never,
+            )
+            .unwrap();
+        assert_eq!((o, short.finished()), (Outcome::MaxIterations, Some(o)));
     }
 
     #[test]

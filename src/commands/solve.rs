@@ -67,32 +67,25 @@ mod modal;
 
 use super::format::num;
 use super::lq;
-use crate::checkpoint::{self, checkpoint_path};
+use crate::checkpoint::{self, checkpoint_path, Checkpoint, RunRecord};
 use crate::cli::SolveArgs;
 use crate::h5::AtomicH5;
 use crate::initial::{self, FileData, InitialSpec};
+use crate::interrupt;
+use crate::outpath;
 use crate::progress::{FixedPointProgress, ProgressMode};
 use crate::scenario::Scenario;
 use crate::settings::Domain;
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
 use std::time::Instant;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap, SweepEvent};
 use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
 use tufield_solvers::SolverError;
-
-/// Set by Ctrl-C; the fixed point polls it before each evaluation.
-static INTERRUPT: AtomicBool = AtomicBool::new(false);
-static HANDLER: OnceLock<bool> = OnceLock::new();
-
-fn install_interrupt_handler() {
-    HANDLER.get_or_init(|| ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::SeqCst)).is_ok());
-    INTERRUPT.store(false, Ordering::SeqCst);
-}
 
 /// Boundary mass above which the summary warns that the walls are felt.
 pub const BOUNDARY_MASS_WARNING: f64 = 1e-6;
@@ -153,22 +146,57 @@ pub struct SolveReport {
     pub means: Vec<Array2<f64>>,
 }
 
+/// Where a resumed run starts: a checkpoint's iteration state and the point of its last
+/// completed evaluation.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The iteration state.
+    pub state: FixedPointState,
+    /// The point of the last completed evaluation (`None`: not recorded).
+    pub evaluated: Option<Vec<f64>>,
+}
+
 /// Runs the command: load, (resume), iterate with progress and checkpoints, write,
-/// summarise. Exit status via the error: not converged → [`AppError::NotConverged`].
+/// summarise. Exit status via the error: not converged → [`AppError::NotConverged`],
+/// stopped by a signal → [`AppError::Interrupted`].
 pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
     let start = Instant::now();
-    let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
-    let out = match &args.out {
-        Some(p) => p.clone(),
-        None => default_output(&args.scenario.scenario),
+    let overrides = args.scenario.overrides()?;
+    let ck = match &args.resume {
+        Some(p) => Some((p, checkpoint::load(p)?)),
+        None => None,
     };
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::io(dir, "cannot create the output directory", &e))?;
+    let (sc, scenario_path) = match (&args.scenario.scenario, &ck) {
+        (Some(path), _) => (Scenario::load(path, &overrides)?, path.clone()),
+        (None, Some((p, ck))) => scenario_of_checkpoint(p, ck, &overrides)?,
+        (None, None) => {
+            return Err(AppError::invalid(
+                "tufield solve",
+                "SCENARIO",
+                "give a scenario file, or --resume CHECKPOINT.h5",
+            ))
+        }
+    };
+    let out = match (&args.out, ck.as_ref().and_then(|(_, c)| c.run.as_ref())) {
+        (Some(p), _) => p.clone(),
+        (None, Some(r)) => r.out.clone(),
+        (None, None) => default_output(&scenario_path),
+    };
+    // Before any work: the output (and the checkpoint next to it) is no input, can be
+    // written, and no other run writes it.
+    let mut inputs = outpath::scenario_inputs(&sc, args.scenario.scenario.as_deref());
+    outpath::refuse_inputs(&checkpoint_path(&out), "--out", &inputs)?;
+    if let Some((p, _)) = &ck {
+        inputs.push(outpath::Input::new("the checkpoint resumed from", p));
     }
-    let resume = match &args.resume {
+    outpath::prepare_file(&out, "--out", &inputs)?;
+    let _locks = (
+        outpath::RunLock::acquire(&out, "--out")?,
+        outpath::RunLock::acquire(&checkpoint_path(&out), "--out")?,
+    );
+    let resume = match ck {
         Some(_) if sc.is_modal() => return Err(modal_resume_refused(&sc)),
-        Some(p) => Some(load_compatible(p, &sc)?),
+        Some((p, ck)) => Some(check_compatible(p, ck, &sc)?),
         None => None,
     };
     let report = solve(&sc, &out, resume, ProgressMode::detect(quiet), start)?;
@@ -177,6 +205,10 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
     }
     match report.outcome {
         Outcome::Converged => Ok(()),
+        Outcome::Interrupted => Err(interrupted(
+            &sc,
+            "; modal runs write no checkpoint: run the solve again".to_string(),
+        )),
         o => Err(AppError::NotConverged {
             source_name: sc.source_name.clone(),
             outcome: o.as_str().to_string(),
@@ -184,21 +216,89 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
             residual: report.residual,
             detail: match (&report.failure, &report.checkpoint) {
                 (Some(f), _) => format!("; {f}"),
-                (None, Some(c)) if !sc.is_modal() => format!(
-                    "; continue with: tufield solve {} --resume {}",
-                    args.scenario.scenario.display(),
-                    c.display()
+                (None, Some(c)) if !sc.is_modal() && o == Outcome::MaxIterations => format!(
+                    "; continue with: {} --set solver.max_iter={}",
+                    resume_command(c),
+                    (2 * sc.settings.max_iter).min(1_000_000)
                 ),
+                (None, Some(c)) if !sc.is_modal() => {
+                    format!("; the state is kept in {}", c.display())
+                }
                 _ => String::new(),
             },
         }),
     }
 }
 
-/// Loads a checkpoint and checks that it belongs to this scenario: same model, grid and
-/// time steps (fixed-point settings such as `tol` or `max_iter` may change).
-fn load_compatible(path: &Path, sc: &Scenario) -> AppResult<FixedPointState> {
-    let ck = checkpoint::load(path)?;
+/// The command that resumes from checkpoint `ckpt`, as it must be typed.
+pub fn resume_command(ckpt: &Path) -> String {
+    format!(
+        "tufield solve --resume {}",
+        shell_quote(&ckpt.display().to_string())
+    )
+}
+
+/// `s` quoted for a POSIX shell when it holds anything but plain path characters.
+fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./=+,:@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        2 => "SIGINT".to_string(),
+        15 => "SIGTERM".to_string(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// The error of a run stopped by a signal; `detail` starts with "; ".
+fn interrupted(sc: &Scenario, detail: String) -> AppError {
+    let signal = interrupt::received().unwrap_or(2);
+    AppError::Interrupted {
+        source_name: sc.source_name.clone(),
+        signal,
+        signal_name: signal_name(signal),
+        detail,
+    }
+}
+
+/// The scenario recorded in a checkpoint (text after the original overrides, with
+/// `overrides` applied on top) and the scenario path it was started with.
+fn scenario_of_checkpoint(
+    path: &Path,
+    ck: &Checkpoint,
+    overrides: &[crate::overrides::Override],
+) -> AppResult<(Scenario, PathBuf)> {
+    let run = ck.run.as_ref().ok_or_else(|| {
+        AppError::invalid(
+            path.display().to_string(),
+            "--resume",
+            "this checkpoint does not record its scenario file; give the scenario too: \
+             tufield solve SCENARIO --resume CHECKPOINT.h5",
+        )
+    })?;
+    let scenario_path = PathBuf::from(&run.scenario_file);
+    let mut sc = Scenario::from_text_in(
+        &run.scenario_file,
+        &super::scenario_stem(&scenario_path),
+        &ck.scenario,
+        overrides,
+        &run.base_dir,
+    )?;
+    let mut all = run.overrides.clone();
+    all.extend(sc.overrides.iter().cloned());
+    sc.overrides = all;
+    Ok((sc, scenario_path))
+}
+
+/// Checks that a checkpoint belongs to this scenario: same model, grid and time steps
+/// (fixed-point settings such as `tol` or `max_iter` may change).
+fn check_compatible(path: &Path, ck: Checkpoint, sc: &Scenario) -> AppResult<Resume> {
     let bad = |what: &str| AppError::Invalid {
         source_name: path.display().to_string(),
         key: "--resume".to_string(),
@@ -207,12 +307,16 @@ fn load_compatible(path: &Path, sc: &Scenario) -> AppResult<FixedPointState> {
              and --set overrides it was started with"
         ),
     };
+    let base = ck
+        .run
+        .as_ref()
+        .map_or(sc.base_dir.clone(), |r| r.base_dir.clone());
     let old = Scenario::from_text_in(
         &path.display().to_string(),
         &sc.name,
         &ck.scenario,
         &[],
-        &sc.base_dir,
+        &base,
     )
     .map_err(|_| bad("scenario (its stored text no longer loads)"))?;
     if old.model != sc.model {
@@ -225,14 +329,17 @@ fn load_compatible(path: &Path, sc: &Scenario) -> AppResult<FixedPointState> {
     {
         return Err(bad("grid or number of time steps"));
     }
-    Ok(ck.state)
+    Ok(Resume {
+        state: ck.state,
+        evaluated: ck.evaluated,
+    })
 }
 
 /// The fixed point of one scenario written to `out` (library entry point of the command).
 pub fn solve(
     sc: &Scenario,
     out: &Path,
-    resume: Option<FixedPointState>,
+    resume: Option<Resume>,
     mode: ProgressMode,
     start: Instant,
 ) -> AppResult<SolveReport> {
@@ -262,26 +369,40 @@ pub fn solve(
         initial.into_iter().map(|i| i.density).collect(),
     )
     .map_err(err)?;
-    let state = match resume {
-        Some(s) if s.x.len() != map.len() => {
+    let (state, evaluated) = match resume {
+        Some(r) if r.state.x.len() != map.len() => {
             return Err(AppError::Invalid {
                 source_name: sc.source_name.clone(),
                 key: "--resume".to_string(),
                 message: format!(
                     "checkpoint iterate has {} values, this run needs {}",
-                    s.x.len(),
+                    r.state.x.len(),
                     map.len()
                 ),
             })
         }
-        Some(s) => s,
-        None => FixedPointState::new(map.initial_guess()),
+        Some(r) => (r.state, r.evaluated),
+        None => (FixedPointState::new(map.initial_guess()), None),
     };
     let done = state.history.len();
     let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
     let oracle = lq::compute(sc)?;
     let ckpt = checkpoint_path(out);
-    install_interrupt_handler();
+    let record = RunRecord {
+        scenario_file: sc.source_name.clone(),
+        base_dir: checkpoint::absolute(&sc.base_dir),
+        overrides: sc.overrides.clone(),
+        out: checkpoint::absolute(out),
+    };
+    let hint = format!(
+        "the checkpoint {} is kept; continue with: {}",
+        ckpt.display(),
+        resume_command(&ckpt)
+    );
+    let flag = interrupt::watch(Some(hint.clone()));
+    map.set_interrupt(flag.clone());
+    let never = AtomicBool::new(false);
+    let stop: &AtomicBool = flag.as_deref().unwrap_or(&never);
 
     if mode != ProgressMode::Quiet {
         eprintln!("{}", header(sc, &grid, done));
@@ -293,34 +414,85 @@ pub fn solve(
     let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);
     let mut failure: Option<SolverError> = None;
     let mut ckpt_error: Option<AppError> = None;
-    let outcome = {
-        let mut eval = |x: &[f64]| {
-            map.evaluate(x, &mut |ev| match ev {
-                SweepEvent::HjiDone(k) => progress.sweep(&format!("HJI population {}", k + 1)),
-                SweepEvent::FpkDone(k) => progress.sweep(&format!("FPK population {}", k + 1)),
-            })
-            .inspect_err(|e| failure = Some(e.clone()))
-        };
-        let mut observe = |state: &FixedPointState, rec: &_, _g: &[f64]| {
-            progress.iteration(state.history.len() - 1, rec);
-            match checkpoint::save(&ckpt, &sc.text, state) {
-                Ok(()) => Control::Continue,
-                Err(e) => {
-                    ckpt_error = Some(e);
-                    Control::Stop
+    // The point of the last completed evaluation (saved with every checkpoint) and
+    // whether the map's results in memory belong to it.
+    let evaluated = RefCell::new(evaluated);
+    let mut evaluated_here = false;
+    // A checkpoint of a finished run resumes into its outcome without a new iteration.
+    let finished = if evaluated.borrow().is_some() {
+        fp.finished()
+    } else {
+        None
+    };
+    let outcome = match finished {
+        Some(o) => Ok(o),
+        None => {
+            let mut eval = |x: &[f64]| {
+                let r = map
+                    .evaluate(x, &mut |ev| match ev {
+                        SweepEvent::HjiDone(k) => {
+                            progress.sweep(&format!("HJI population {}", k + 1))
+                        }
+                        SweepEvent::FpkDone(k) => {
+                            progress.sweep(&format!("FPK population {}", k + 1))
+                        }
+                    })
+                    .inspect_err(|e| failure = Some(e.clone()));
+                if r.is_ok() {
+                    *evaluated.borrow_mut() = Some(x.to_vec());
+                    evaluated_here = true;
                 }
-            }
-        };
-        fp.run(&mut eval, &mut observe, &INTERRUPT)
+                r
+            };
+            let mut observe = |state: &FixedPointState, rec: &_, _g: &[f64]| {
+                progress.iteration(state.history.len() - 1, rec);
+                let ev = evaluated.borrow();
+                match checkpoint::save(&ckpt, &sc.text, Some(&record), state, ev.as_deref()) {
+                    Ok(()) => Control::Continue,
+                    Err(e) => {
+                        ckpt_error = Some(e);
+                        Control::Stop
+                    }
+                }
+            };
+            fp.run(&mut eval, &mut observe, stop)
+        }
     };
     progress.finish();
     if let Some(e) = ckpt_error {
         return Err(e);
     }
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => return Err(err(e)),
     };
+    let evaluated = evaluated.into_inner();
+    // The results written must be those of the last completed evaluation: after a resume
+    // that did not evaluate (a finished run, or a failure at once) evaluate that point again.
+    if outcome != Outcome::Interrupted && !evaluated_here {
+        if let Some(x) = &evaluated {
+            match map.evaluate(x, &mut |_| {}) {
+                Ok(_) => {}
+                Err(SolverError::Interrupted) => outcome = Outcome::Interrupted,
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+    if outcome == Outcome::Interrupted || stop.load(Ordering::SeqCst) {
+        // The interrupted evaluation (if any) is discarded: the state is the one after the
+        // last completed iteration, and a resume redoes that evaluation.
+        checkpoint::save(
+            &ckpt,
+            &sc.text,
+            Some(&record),
+            fp.state(),
+            evaluated.as_deref(),
+        )?;
+        return Err(interrupted(sc, format!("; {hint}")));
+    }
+    // From here a signal ends the process at once: the checkpoint is complete and a resume
+    // writes the same file.
+    interrupt::unwatch(ckpt.is_file().then(|| hint.clone()));
     let history = &fp.state().history;
     let residual = history.last().map_or(f64::INFINITY, |r| r.residual);
     let failure = match outcome {

@@ -176,6 +176,8 @@ wait_jobs "$array_job,$gather_job"
 grep -q '^resumed = true' "$work/requeue/points/0/status.toml" \
     || { echo "the requeued point did not resume from its checkpoint:"; cat "$work/requeue/points/0/status.toml" "$work/requeue/points/0/solve.log"; exit 1; }
 [ "$(grep -c 'tufield solve of point 0' "$work/requeue/points/0/solve.log")" -ge 2 ]
+grep -q 'interrupted — writing checkpoint' "$work/requeue/points/0/solve.log" \
+    || { echo "the solve did not catch SIGTERM:"; cat "$work/requeue/points/0/solve.log"; exit 1; }
 diff <(comparable_csv "$work/requeue_local/summary.csv") <(comparable_csv "$work/requeue/summary.csv")
 diff <(comparable_nc "$work/requeue_local/summary.nc") <(comparable_nc "$work/requeue/summary.nc")
 echo "ok: the requeued task resumed from its checkpoint and equals the uninterrupted run bit for bit"

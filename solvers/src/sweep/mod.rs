@@ -94,6 +94,10 @@
 //! output element is written by one task, and reductions (mass, moments) are combined in
 //! task order, so results are bit-identical for any number of threads.
 //!
+//! *Interrupts.* With [`Sweeper::set_interrupt`], the caller's flag is polled before every
+//! time step of either sweep; once raised, the sweep stops with [`SolverError::Interrupted`]
+//! (the partial result is to be discarded). Polling reads one atomic and changes no bit.
+//!
 //! *Checks.* Every time level is checked for NaN/∞ ([`SolverError::NonFinite`] with stage
 //! "HJI" or "FPK", the level and the caller's population index).
 
@@ -108,6 +112,8 @@ use crate::model::Model;
 use kernels::{Geometry, M3};
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, IxDyn};
 use sprs::{CsMat, TriMat};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Coefficients of the HJI–FPK pair (docs/design.md §1): drift matrix A, running and terminal
 /// cost weights Q and S, noise σ, horizon T.
@@ -329,6 +335,7 @@ pub struct Sweeper {
     partials: Vec<MomentPartial>,
     bounded: bool,
     policy: Option<HjiSolution>,
+    interrupt: Option<Arc<AtomicBool>>,
 }
 
 fn to_m3(a: &Array2<f64>) -> M3 {
@@ -376,6 +383,7 @@ impl Sweeper {
             geo,
             bounded,
             policy: None,
+            interrupt: None,
         })
     }
 
@@ -408,6 +416,19 @@ impl Sweeper {
         self.geo.sat = self.bounded || policy.is_some();
         self.policy = policy;
         Ok(())
+    }
+
+    /// Polls `flag` before every time step of the HJI and FPK sweeps: once it is set, the
+    /// sweep in progress stops with [`SolverError::Interrupted`]. `None` never interrupts.
+    pub fn set_interrupt(&mut self, flag: Option<Arc<AtomicBool>>) {
+        self.interrupt = flag;
+    }
+
+    fn check_interrupt(&self) -> Result<()> {
+        match &self.interrupt {
+            Some(f) if f.load(Ordering::Relaxed) => Err(SolverError::Interrupted),
+            _ => Ok(()),
+        }
     }
 
     /// Selects the portable build of the inner loops instead of the AVX2 one (both give
@@ -500,6 +521,7 @@ impl Sweeper {
             }
         }
         for n in (0..steps).rev() {
+            self.check_interrupt()?;
             let (lower, upper) = values.split_at_mut((n + 1) * n_pts);
             let out_n = &mut lower[n * n_pts..];
             let v_next = &upper[..n_pts];
@@ -575,6 +597,7 @@ impl Sweeper {
             min_density: f64::INFINITY,
         };
         for n in 0..=steps {
+            self.check_interrupt()?;
             let (mom, ok) = if n == 0 {
                 let mom = self.grid.moments_with(&self.density, &mut self.partials);
                 let ok = kernels::all_finite(&self.geo, &self.density);

@@ -3,7 +3,7 @@
 //! ([`tufield_solvers::modal::solve_modal`], docs/design.md §2), with a progress bar per mode and
 //! the HDF5 layout documented in the parent module. No checkpoint is written.
 
-use super::{install_interrupt_handler, SolveReport, INTERRUPT};
+use super::SolveReport;
 use crate::commands::format::num;
 use crate::commands::lq;
 use crate::h5::AtomicH5;
@@ -36,7 +36,9 @@ pub(super) fn solve(
         snapshot_levels: snapshot_levels(st.steps, st.snapshot_every()),
     };
     let oracle = lq::compute(sc)?;
-    install_interrupt_handler();
+    let flag = crate::interrupt::watch(None);
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let stop = flag.as_deref().unwrap_or(&never);
     let q = sc.dim();
     let p = sc.model.num_populations();
     if pmode != ProgressMode::Quiet {
@@ -94,7 +96,7 @@ pub(super) fn solve(
             }
             Control::Continue
         };
-        solve_modal(&sc.model, &settings, &INTERRUPT, &mut on_event)
+        solve_modal(&sc.model, &settings, stop, &mut on_event)
     };
     if let Some(pr) = progress.take() {
         pr.finish();

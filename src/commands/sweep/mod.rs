@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod runner;
 pub mod slurm;
 
+use crate::interrupt;
 use crate::overrides::Override;
 use crate::progress::ProgressMode;
 use crate::scenario::{self, Scenario};
@@ -170,7 +171,15 @@ fn run_one(dir: &Path, index: usize, threads: Option<u16>, quiet: bool) -> AppRe
         }
         return Ok(());
     }
-    let st = runner::run_point(dir, &m, index, threads_per_job(threads, 1))?;
+    // A first SIGINT/SIGTERM (Slurm's time limit, preemption, requeue) no longer ends this
+    // process at once: the solve writes its checkpoint and the status is recorded.
+    interrupt::watch(Some(format!(
+        "the point resumes from its checkpoint when run again: {}",
+        point_dir(dir, index).display()
+    )));
+    let st = runner::run_point(dir, &m, index, threads_per_job(threads, 1));
+    interrupt::unwatch(None);
+    let st = st?;
     if !quiet {
         println!(
             "point {index} ({}): {}{}",
@@ -185,6 +194,10 @@ fn run_one(dir: &Path, index: usize, threads: Option<u16>, quiet: bool) -> AppRe
     }
     match st.status {
         State::Done | State::Invalid => Ok(()),
+        State::Interrupted => Err(runner::interrupted(
+            dir,
+            interrupt::received().unwrap_or(libc::SIGTERM),
+        )),
         s => Err(AppError::Io {
             path: point_dir(dir, index).display().to_string(),
             message: format!(

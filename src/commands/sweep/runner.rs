@@ -5,6 +5,7 @@
 use super::manifest::{self, point_dir, result_path, Manifest, PointStatus, State};
 use crate::checkpoint::checkpoint_path;
 use crate::error::EXIT_INVALID;
+use crate::interrupt;
 use crate::progress::{bar_style, timestamp, ProgressMode};
 use crate::{AppError, AppResult};
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -12,29 +13,16 @@ use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The binary that runs the points (this one).
 pub fn tufield_exe() -> AppResult<PathBuf> {
     std::env::current_exe()
         .map_err(|e| AppError::io(Path::new("tufield"), "cannot locate the running binary", &e))
-}
-
-/// Removes temporary files left by a killed solve (`*.tmp-<pid>`) in the point's
-/// directory; they belong to no running process once the point is started again.
-fn remove_stale_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.contains(".tmp-") {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
 }
 
 /// Runs point `i` of the sweep in `dir` with `threads` worker threads and records its
@@ -50,7 +38,7 @@ pub fn run_point(dir: &Path, m: &Manifest, i: usize, threads: usize) -> AppResul
             status: State::Invalid,
             exit_code: Some(EXIT_INVALID),
             message: msg.clone(),
-            wall_s: 0.0,
+            wall_s: f64::NAN,
             threads: 0,
             resumed: false,
             finished: timestamp(),
@@ -58,7 +46,8 @@ pub fn run_point(dir: &Path, m: &Manifest, i: usize, threads: usize) -> AppResul
         manifest::write_status(dir, i, &status)?;
         return Ok(status);
     }
-    remove_stale_temporaries(&pdir);
+    // Temporaries of a killed solve (`*.tmp-<pid>` of a process that is gone).
+    crate::interrupt::remove_stale_temps(&pdir);
     let out = result_path(dir, i);
     let ckpt = checkpoint_path(&out);
     let resumed = ckpt.is_file();
@@ -96,18 +85,23 @@ pub fn run_point(dir: &Path, m: &Manifest, i: usize, threads: usize) -> AppResul
         .try_clone()
         .map_err(|e| AppError::io(&log_path, "cannot open the log", &e))?;
     let start = Instant::now();
-    let status = cmd
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(err_log))
-        .status()
+        .spawn()
         .map_err(|e| AppError::io(&log_path, "cannot start tufield solve", &e))?;
+    let status = wait_forwarding(&mut child)
+        .map_err(|e| AppError::io(&log_path, "cannot wait for tufield solve", &e))?;
     let wall_s = start.elapsed().as_secs_f64();
+    let stopped = |c: i32| {
+        c == interrupt::exit_code(libc::SIGINT) || c == interrupt::exit_code(libc::SIGTERM)
+    };
     let (state, message) = match (status.code(), status.signal()) {
         (Some(0), _) => (State::Done, String::new()),
-        (Some(_), _) => {
+        (Some(c), _) => {
             let msg = last_error(&log_path, offset);
-            if result_status(&out).as_deref() == Some("interrupted") {
+            if stopped(c) || result_status(&out).as_deref() == Some("interrupted") {
                 (State::Interrupted, msg)
             } else {
                 (State::Failed, msg)
@@ -129,6 +123,36 @@ pub fn run_point(dir: &Path, m: &Manifest, i: usize, threads: usize) -> AppResul
     };
     manifest::write_status(dir, i, &st)?;
     Ok(st)
+}
+
+/// How long a child may take to stop on a signal it received itself (a Ctrl-C or a
+/// Slurm signal reaches the whole process group) before the signal is forwarded to it.
+const FORWARD_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits for the solve. Once this process has been signalled (SIGINT/SIGTERM, see
+/// [`crate::interrupt`]) and the child is still running after [`FORWARD_GRACE`], the
+/// signal is forwarded to it once, so it writes its checkpoint and stops.
+fn wait_forwarding(child: &mut Child) -> std::io::Result<ExitStatus> {
+    let mut signalled: Option<Instant> = None;
+    let mut forwarded = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if let Some(sig) = interrupt::received() {
+            let since = *signalled.get_or_insert_with(Instant::now);
+            if !forwarded && since.elapsed() >= FORWARD_GRACE {
+                if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                    // SAFETY: kill(2) with the id of our own (not yet reaped) child.
+                    unsafe {
+                        libc::kill(pid, sig);
+                    }
+                }
+                forwarded = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The last `error: …` line the solve wrote after `offset` (or a generic message).
@@ -156,11 +180,6 @@ fn result_status(out: &Path) -> Option<String> {
     Some(s.as_str().to_string())
 }
 
-/// Set by Ctrl-C in the parent: no further point is started (the running solves get the
-/// signal themselves and write their checkpoints).
-static STOP: AtomicBool = AtomicBool::new(false);
-static HANDLER: OnceLock<bool> = OnceLock::new();
-
 /// Runs the points `todo` with `jobs` concurrent solves of `threads` threads each; one
 /// progress bar over the points (timestamped lines when stderr is not a terminal).
 /// Returns the statuses in the order of `todo`.
@@ -172,7 +191,14 @@ pub fn run_local(
     threads: usize,
     mode: ProgressMode,
 ) -> AppResult<Vec<(usize, PointStatus)>> {
-    HANDLER.get_or_init(|| ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)).is_ok());
+    // A first SIGINT/SIGTERM raises the flag: no further point is started and the running
+    // solves stop at a checkpoint (see `wait_forwarding`).
+    let stop = interrupt::watch(Some(format!(
+        "run the sweep again to resume its points: {}",
+        dir.display()
+    )))
+    .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
+    let failed = AtomicBool::new(false);
     let bar = (mode == ProgressMode::Bars).then(|| {
         let b =
             ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
@@ -187,7 +213,7 @@ pub fn run_local(
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| loop {
-                if STOP.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) || failed.load(Ordering::SeqCst) {
                     break;
                 }
                 let k = next.fetch_add(1, Ordering::SeqCst);
@@ -228,7 +254,7 @@ pub fn run_local(
                         if let Ok(mut f) = first_error.lock() {
                             f.get_or_insert(e);
                         }
-                        STOP.store(true, Ordering::SeqCst);
+                        failed.store(true, Ordering::SeqCst);
                         break;
                     }
                 }
@@ -238,10 +264,30 @@ pub fn run_local(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    interrupt::unwatch(None);
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
+    }
+    if let Some(signal) = interrupt::received() {
+        return Err(interrupted(dir, signal));
     }
     let mut r = results.into_inner().unwrap_or_default();
     r.sort_by_key(|(i, _)| *i);
     Ok(r)
+}
+
+/// The error of a sweep stopped by `signal` (exit code 128 + signal).
+pub fn interrupted(dir: &Path, signal: i32) -> AppError {
+    AppError::Interrupted {
+        source_name: dir.display().to_string(),
+        signal,
+        signal_name: if signal == libc::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        }
+        .to_string(),
+        detail: "; the stopped points resume from their checkpoints when the sweep runs again"
+            .to_string(),
+    }
 }
