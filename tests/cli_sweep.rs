@@ -1,8 +1,9 @@
 //! `tufield sweep`: points run concurrently and agree bit for bit with a direct
 //! `tufield solve`; finished points are skipped on a re-run; a point invalid on its own
 //! (γ below the threshold of condition (17)) is recorded while the others run; failed
-//! points are recorded and re-run on request; bad sweep input exits 2 before any point
-//! runs; the Slurm scripts carry the job-array directives; `summary.nc` is read by the
+//! points are recorded and re-run on request; a signalled sweep records its point as
+//! interrupted and a re-run resumes it bit for bit; bad sweep input exits 2 before any
+//! point runs; the Slurm scripts carry the job-array directives; `summary.nc` is read by the
 //! independent netCDF readers (xarray with h5netcdf and netCDF4, ncdump) when installed.
 
 mod common;
@@ -410,4 +411,87 @@ fn slurm_scripts_carry_the_array_and_a_zipped_sweep_gathers_before_it_runs() {
     let status: Vec<i8> = f.dataset("status").unwrap().read_raw().unwrap();
     assert_eq!(status, vec![0, 0, 0], "all pending");
     check_readers(&dir.join("summary.nc"));
+}
+
+#[test]
+fn a_signalled_local_sweep_records_the_point_interrupted_and_resumes_it_bit_for_bit() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("s");
+    let sc = scenario("lqc_1d_chain3.toml");
+    let heavy = [
+        "--set",
+        "solver.points=1201",
+        "--set",
+        "solver.steps=2400",
+        "--set",
+        "solver.tol=1e-12",
+    ];
+    let mut args = vec![
+        "sweep",
+        sc.to_str().unwrap(),
+        "--vary",
+        "noise.sigma=[0.3]",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&heavy);
+    let child = Command::new(env!("CARGO_BIN_EXE_tufield"))
+        .args(&args)
+        .current_dir(tmp.path())
+        .env("OPENBLAS_NUM_THREADS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ckpt = dir.join("points/0/result.checkpoint.h5");
+    let start = std::time::Instant::now();
+    while !ckpt.exists() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ckpt.exists(), "the point wrote no checkpoint");
+    // SIGTERM to the sweep only: it forwards the signal to its solve.
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let st = status_of(&dir, 0);
+    assert!(st.contains("status = \"interrupted\""), "{st}");
+    assert!(st.contains("exit_code = 143"), "{st}");
+
+    // Running the sweep again resumes the point from its checkpoint ...
+    let run = tufield_in(tmp.path(), &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let st = status_of(&dir, 0);
+    assert!(
+        st.contains("status = \"done\"") && st.contains("resumed = true"),
+        "{st}"
+    );
+    // ... and ends with the bits of an uninterrupted solve.
+    let direct = tmp.path().join("direct.h5");
+    let mut solve = vec![
+        "solve",
+        sc.to_str().unwrap(),
+        "--out",
+        direct.to_str().unwrap(),
+    ];
+    solve.extend_from_slice(&heavy);
+    solve.extend_from_slice(&["--set", "noise.sigma=0.3"]);
+    let run = tufield_in(tmp.path(), &solve);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let a = hdf5::File::open(&direct).unwrap();
+    let b = hdf5::File::open(dir.join("points/0/result.h5")).unwrap();
+    for k in 0..3 {
+        for name in ["mean", "density", "value"] {
+            let path = format!("populations/{k}/{name}");
+            let x: Vec<f64> = a.dataset(&path).unwrap().read_raw().unwrap();
+            let y: Vec<f64> = b.dataset(&path).unwrap().read_raw().unwrap();
+            assert!(
+                x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()) && x.len() == y.len(),
+                "{path} differs after the resume"
+            );
+        }
+    }
+    let residual = |f: &hdf5::File| f64_attr(f, "residual").to_bits();
+    assert_eq!(residual(&a), residual(&b));
 }
