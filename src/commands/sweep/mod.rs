@@ -76,8 +76,10 @@ pub enum SweepAction {
     },
 }
 
-/// Arguments that define a sweep.
+/// Arguments that define a sweep. (The argument docs are the `--help` text, written for a
+/// terminal, not for rustdoc.)
 #[derive(Debug, Args)]
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 pub struct DefineArgs {
     /// Scenario file (TOML, see docs/scenario-format.md).
     #[arg(required = true)]
