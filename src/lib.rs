@@ -11,6 +11,7 @@ pub mod error;
 pub mod h5;
 pub mod initial;
 pub mod interrupt;
+pub mod limits;
 pub mod outpath;
 pub mod overrides;
 pub mod progress;

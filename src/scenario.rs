@@ -176,6 +176,7 @@ impl Scenario {
             }
             header + &body
         };
+        crate::limits::check_magnitudes(source_name, &table)?;
         let raw: RawScenario =
             serde_path_to_error::deserialize(table).map_err(|e| serde_error(source_name, e))?;
         let mut scenario = build(source_name, raw, base)?;
@@ -445,7 +446,20 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
             let before = &text.as_bytes()[..span.start.min(text.len())];
             let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
             let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-            format!("TOML syntax error at line {line}, column {col}: {msg}")
+            // Name the key of a duplicate (the span covers it).
+            let key = text
+                .get(span.clone())
+                .map(|k| {
+                    k.trim()
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .trim()
+                })
+                .filter(|k| msg.contains("duplicate") && !k.is_empty() && !msg.contains(k));
+            match key {
+                Some(k) => format!("TOML syntax error at line {line}, column {col}: {msg} `{k}`"),
+                None => format!("TOML syntax error at line {line}, column {col}: {msg}"),
+            }
         }
         None => format!("TOML syntax error: {msg}"),
     }
