@@ -1600,6 +1600,25 @@ fn population_any(
                 Domain::Auto => None,
             };
             let data = initial::classify(raw, grid.as_ref().map(|g| g.shape()), d);
+            if let FileData::Samples(samples) = &data {
+                if let Some((r, i)) = samples
+                    .indexed_iter()
+                    .find(|(_, v)| !v.is_finite())
+                    .map(|(ix, _)| ix)
+                {
+                    return Err(AppError::invalid(
+                        src,
+                        key("path"),
+                        format!(
+                            "{}: sample row {} (1-based), column {}: {} is not a finite number",
+                            path.display(),
+                            r + 1,
+                            i + 1,
+                            samples[[r, i]]
+                        ),
+                    ));
+                }
+            }
             let spec = InitialSpec::File {
                 path,
                 dataset,
