@@ -322,7 +322,8 @@ pub fn cloud_in_cell(src: &str, key: &str, grid: &Grid, s: &Array2<f64>) -> AppR
 pub fn read_file(src: &str, key: &str, path: &Path, dataset: &str) -> AppResult<ArrayD<f64>> {
     let bad = |m: String| AppError::invalid(src, key, format!("{}: {m}", path.display()));
     if path.extension().and_then(|e| e.to_str()) == Some("npy") {
-        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let bytes = crate::budget::read_capped(path, crate::budget::MAX_DATA_BYTES)
+            .map_err(|e| bad(format!("cannot read: {e}")))?;
         return parse_npy(&bytes).map_err(bad);
     }
     let file = hdf5::File::open(path).map_err(|e| bad(format!("cannot open as HDF5: {e}")))?;
@@ -331,6 +332,13 @@ pub fn read_file(src: &str, key: &str, path: &Path, dataset: &str) -> AppResult<
             "no dataset `{dataset}` (set population.dataset): {e}"
         ))
     })?;
+    if (ds.size() as u64).saturating_mul(8) > crate::budget::MAX_DATA_BYTES {
+        return Err(bad(format!(
+            "dataset `{dataset}` has {} values, more than the {} allowed",
+            ds.size(),
+            crate::budget::human(crate::budget::MAX_DATA_BYTES)
+        )));
+    }
     ds.read_dyn::<f64>()
         .map_err(|e| bad(format!("cannot read dataset `{dataset}` as float64: {e}")))
 }

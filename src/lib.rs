@@ -3,6 +3,7 @@
 //!
 //! Exit codes and error messages: see [`error`].
 
+pub mod budget;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod h5;
 pub mod initial;
 pub mod interrupt;
+pub mod limits;
 pub mod outpath;
 pub mod overrides;
 pub mod progress;

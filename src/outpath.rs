@@ -157,8 +157,10 @@ pub fn prepare_file(out: &Path, option: &str, inputs: &[Input]) -> AppResult<()>
             "not a file name; give the output file's name (e.g. run.h5)",
         ));
     }
-    refuse_inputs(out, option, inputs)?;
-    writable_dir(&parent_of(out), option, "output directory")
+    // Create the parents first: only then do spellings through missing directories
+    // (`new/../scenario.toml`) resolve to the file they name.
+    writable_dir(&parent_of(out), option, "output directory")?;
+    refuse_inputs(out, option, inputs)
 }
 
 /// Checks an output directory before any work (see the module docs) and creates it.

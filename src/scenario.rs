@@ -113,9 +113,18 @@ impl Scenario {
     /// A missing or unreadable file is invalid input (exit 2): it is a bad argument.
     pub fn load(path: &Path, overrides: &[Override]) -> AppResult<Scenario> {
         let source_name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| AppError::InvalidFile {
+        let bytes =
+            crate::budget::read_capped(path, crate::budget::MAX_SCENARIO_BYTES).map_err(|e| {
+                AppError::InvalidFile {
+                    source_name: source_name.clone(),
+                    message: format!("cannot read the scenario file: {e}"),
+                }
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| AppError::InvalidFile {
             source_name: source_name.clone(),
-            message: format!("cannot read the scenario file: {e}"),
+            message: "cannot read the scenario file: it is not UTF-8 text (a TOML file \
+                      is expected)"
+                .to_string(),
         })?;
         let default_name = path
             .file_stem()
@@ -167,6 +176,7 @@ impl Scenario {
             }
             header + &body
         };
+        crate::limits::check_magnitudes(source_name, &table)?;
         let raw: RawScenario =
             serde_path_to_error::deserialize(table).map_err(|e| serde_error(source_name, e))?;
         let mut scenario = build(source_name, raw, base)?;
@@ -436,7 +446,20 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
             let before = &text.as_bytes()[..span.start.min(text.len())];
             let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
             let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-            format!("TOML syntax error at line {line}, column {col}: {msg}")
+            // Name the key of a duplicate (the span covers it).
+            let key = text
+                .get(span.clone())
+                .map(|k| {
+                    k.trim()
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .trim()
+                })
+                .filter(|k| msg.contains("duplicate") && !k.is_empty() && !msg.contains(k));
+            match key {
+                Some(k) => format!("TOML syntax error at line {line}, column {col}: {msg} `{k}`"),
+                None => format!("TOML syntax error at line {line}, column {col}: {msg}"),
+            }
         }
         None => format!("TOML syntax error: {msg}"),
     }
@@ -1597,6 +1620,25 @@ fn population_any(
                 Domain::Auto => None,
             };
             let data = initial::classify(raw, grid.as_ref().map(|g| g.shape()), d);
+            if let FileData::Samples(samples) = &data {
+                if let Some((r, i)) = samples
+                    .indexed_iter()
+                    .find(|(_, v)| !v.is_finite())
+                    .map(|(ix, _)| ix)
+                {
+                    return Err(AppError::invalid(
+                        src,
+                        key("path"),
+                        format!(
+                            "{}: sample row {} (1-based), column {}: {} is not a finite number",
+                            path.display(),
+                            r + 1,
+                            i + 1,
+                            samples[[r, i]]
+                        ),
+                    ));
+                }
+            }
             let spec = InitialSpec::File {
                 path,
                 dataset,

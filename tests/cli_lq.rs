@@ -190,18 +190,15 @@ fn default_output_goes_to_output_dir_created_on_demand() {
 fn failed_writes_leave_nothing_behind() {
     let dir = TempDir::new().unwrap();
     let sc = scenario("lqc_1d_chain3.toml");
-    // Into a directory that does not exist: exit 1, nothing created.
-    let missing = dir.path().join("missing").join("out.h5");
-    let r = tufield(&[
-        "lq",
-        sc.to_str().unwrap(),
-        "--out",
-        missing.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
-    assert!(!dir.path().join("missing").exists());
-    // The output path is a directory: exit 1, the directory untouched, no temporary left.
+    // A file where the output's directory should be: exit 2 before any work.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "x").unwrap();
+    let under = blocker.join("out.h5");
+    let r = tufield(&["lq", sc.to_str().unwrap(), "--out", under.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--out"), "{}", r.stderr);
+    std::fs::remove_file(&blocker).unwrap();
+    // The output path is a directory: exit 2, the directory untouched, no temporary left.
     let target = dir.path().join("taken.h5");
     std::fs::create_dir(&target).unwrap();
     let r = tufield(&[
@@ -210,7 +207,7 @@ fn failed_writes_leave_nothing_behind() {
         "--out",
         target.to_str().unwrap(),
     ]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(target.is_dir() && std::fs::read_dir(&target).unwrap().next().is_none());
     let entries: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

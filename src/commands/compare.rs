@@ -143,12 +143,17 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     let start = Instant::now();
     let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
     check_supported(&sc)?;
+    // A solve and the policy evaluations (each as large as a solve).
+    let mut est = crate::budget::solve(&sc);
+    est.bytes = est.bytes.saturating_mul(2);
+    crate::budget::check(&sc, &est)?;
     let dir = match &args.out {
         Some(d) => d.clone(),
         None => default_output(&args.scenario.scenario),
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| AppError::io(&dir, "cannot create the output directory", &e))?;
+    let inputs = crate::outpath::scenario_inputs(&sc, Some(&args.scenario.scenario));
+    crate::outpath::prepare_dir(&dir, "--out", &inputs)?;
+    let _lock = crate::outpath::RunLock::acquire(&dir, "--out")?;
     let stem = super::scenario_stem(&args.scenario.scenario);
     let pde_path = dir.join(format!("{stem}_pde.h5"));
     let mode = ProgressMode::detect(quiet);

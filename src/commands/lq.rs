@@ -73,17 +73,14 @@ pub fn default_output(scenario: &Path) -> PathBuf {
 pub fn run(args: &LqArgs, quiet: bool) -> AppResult<()> {
     let start = Instant::now();
     let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
+    crate::budget::check(&sc, &crate::budget::lq(&sc))?;
     let out = match &args.out {
         Some(p) => p.clone(),
-        None => {
-            let p = default_output(&args.scenario.scenario);
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| AppError::io(dir, "cannot create the output directory", &e))?;
-            }
-            p
-        }
+        None => default_output(&args.scenario.scenario),
     };
+    let inputs = crate::outpath::scenario_inputs(&sc, Some(&args.scenario.scenario));
+    crate::outpath::prepare_file(&out, "--out", &inputs)?;
+    let _lock = crate::outpath::RunLock::acquire(&out, "--out")?;
     let t0 = Instant::now();
     let results = compute(&sc)?;
     let compute_s = t0.elapsed().as_secs_f64();

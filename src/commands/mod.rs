@@ -29,6 +29,7 @@ pub fn default_output_in(scenario: &Path, suffix: &str) -> PathBuf {
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> AppResult<()> {
+    crate::budget::set_force(cli.force_memory);
     match &cli.command {
         Command::Check(args) => check::run(args, cli.quiet),
         Command::Lq(args) => lq::run(args, cli.quiet),

@@ -156,8 +156,11 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(".")),
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| AppError::io(&dir, "cannot create the figure directory", &e))?;
+    crate::outpath::prepare_dir(
+        &dir,
+        "--out",
+        &[crate::outpath::Input::new("the input file", file)],
+    )?;
     let stem = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

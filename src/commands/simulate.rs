@@ -777,6 +777,20 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         None => None,
     };
     let choice = PolicyChoice::parse(&args.policy);
+    let largest = counts
+        .iter()
+        .flatten()
+        .copied()
+        .fold(args.copies, usize::max);
+    crate::budget::check(
+        &sc,
+        &crate::budget::simulate(
+            &sc,
+            largest,
+            trajectories,
+            matches!(choice, PolicyChoice::File(_)),
+        ),
+    )?;
     // Beyond LQ (core penalty, bounds) only a solve file's policy is the scenario's
     // equilibrium policy; its drift is b = ∇H(∇v) (saturated with bounds).
     if let Some(terms) = sc.non_lq_terms() {
@@ -796,10 +810,12 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_output(&args.scenario.scenario));
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::io(dir, "cannot create the output directory", &e))?;
+    let mut inputs = crate::outpath::scenario_inputs(&sc, Some(&args.scenario.scenario));
+    if let PolicyChoice::File(path) = &choice {
+        inputs.push(crate::outpath::Input::new("the --policy file", path));
     }
+    crate::outpath::prepare_file(&out, "--out", &inputs)?;
+    let _lock = crate::outpath::RunLock::acquire(&out, "--out")?;
     let mode = ProgressMode::detect(quiet);
     let mut prep = prepare(&sc, &choice)?;
     // Non-Gaussian initial laws live on the scenario's axes: policies that simulate the

@@ -177,6 +177,7 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
             ))
         }
     };
+    crate::budget::check(&sc, &crate::budget::solve(&sc))?;
     let out = match (&args.out, ck.as_ref().and_then(|(_, c)| c.run.as_ref())) {
         (Some(p), _) => p.clone(),
         (None, Some(r)) => r.out.clone(),
@@ -445,9 +446,11 @@ pub fn solve(
                 r
             };
             let mut observe = |state: &FixedPointState, rec: &_, _g: &[f64]| {
-                progress.iteration(state.history.len() - 1, rec);
+                // Checkpoint first: a printed iteration is a checkpointed one.
                 let ev = evaluated.borrow();
-                match checkpoint::save(&ckpt, &sc.text, Some(&record), state, ev.as_deref()) {
+                let saved = checkpoint::save(&ckpt, &sc.text, Some(&record), state, ev.as_deref());
+                progress.iteration(state.history.len() - 1, rec);
+                match saved {
                     Ok(()) => Control::Continue,
                     Err(e) => {
                         ckpt_error = Some(e);
