@@ -3,7 +3,7 @@
 SCENARIO ?= scenarios/lqc_2d_chain3.toml
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: deps run test bench lint test-readers
+.PHONY: deps run test test-readers test-slurm bench lint
 
 deps:
 	@bash scripts/install-deps.sh
@@ -13,6 +13,13 @@ run: deps
 
 test: deps
 	cargo test --workspace
+
+# `tufield sweep` on a real one-node Slurm cluster (as root; installs slurmctld, slurmd,
+# slurm-client, munge, netcdf-bin and the xarray venv when missing), see tests/slurm/run.sh.
+test-slurm: deps
+	@bash scripts/install-slurm-test-deps.sh
+	cargo build
+	bash tests/slurm/run.sh
 
 bench: deps
 	cargo bench --workspace

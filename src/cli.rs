@@ -13,8 +13,9 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "tufield", version, about, long_about = None)]
 pub struct Cli {
-    /// Number of worker threads for the parallel numerics (default: one per core).
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Number of worker threads for the parallel numerics (default: the CPUs this process
+    /// may use: affinity mask, cgroup quota, SLURM_CPUS_PER_TASK).
+    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true, value_parser = thread_count)]
     pub threads: Option<u16>,
     /// Print nothing but errors.
     #[arg(long, short, global = true)]
@@ -44,6 +45,9 @@ pub enum Command {
     /// Full PDE vs exact LQ vs the paper's heuristic: means, drifts and each policy's
     /// robust cost in the full model → Markdown report with figures + HDF5.
     Compare(CompareArgs),
+    /// Parameter sweep: points run locally (--jobs) or as a Slurm job array (--slurm),
+    /// gathered into a netCDF-4/CF summary, a CSV table and figures.
+    Sweep(crate::commands::sweep::SweepArgs),
 }
 
 /// Arguments of `tufield compare`.
@@ -146,8 +150,8 @@ pub struct SimulateArgs {
     /// Scenario and overrides.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Copies per population.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    /// Copies per population (1 to 10⁸).
+    #[arg(long, value_name = "N", default_value_t = 10_000, allow_negative_numbers = true, value_parser = count)]
     pub copies: usize,
     /// Seed of the random streams (results are identical for any --threads).
     #[arg(long, value_name = "S", default_value_t = 0)]
@@ -166,9 +170,28 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N1,N2,...")]
     pub study: Option<String>,
     /// Number of copies per population whose whole path is stored (default 10).
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = count)]
     pub trajectories: Option<usize>,
     /// Output file (default: output/<scenario file stem>_simulate.h5; output/ is created).
     #[arg(long, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
+}
+
+/// A count option: a whole number ≥ 0, with a message about the option for anything else
+/// (negative numbers reach this parser instead of being taken for options).
+fn count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if n < 0 => Err(format!("must be a positive whole number, got {n}")),
+        Ok(n) => usize::try_from(n).map_err(|_| format!("{n} is too large")),
+        Err(_) => Err(format!("must be a positive whole number, got {s:?}")),
+    }
+}
+
+/// `--threads`: 1 to 65535.
+fn thread_count(s: &str) -> Result<u16, String> {
+    let n = count(s)?;
+    match u16::try_from(n) {
+        Ok(t) if t >= 1 => Ok(t),
+        _ => Err(format!("must be between 1 and {}, got {n}", u16::MAX)),
+    }
 }

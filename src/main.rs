@@ -30,12 +30,14 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> anyhow::Result<()> {
     // SIGINT / SIGTERM: see tufield::interrupt (exit code 128 + signal number).
     tufield::interrupt::install();
-    if let Some(n) = cli.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(usize::from(n))
-            .build_global()
-            .map_err(|e| anyhow::anyhow!("cannot start {n} worker threads: {e}"))?;
-    }
+    // Default: the CPUs the process may use (affinity, cgroup quota, SLURM_CPUS_PER_TASK).
+    let n = cli
+        .threads
+        .map_or_else(tufield::cpus::default_threads, usize::from);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("cannot start {n} worker threads: {e}"))?;
     tufield::commands::run(cli)?;
     Ok(())
 }

@@ -2,11 +2,15 @@
 //!
 //! * On a terminal: two indicatif bars, the outer one over fixed-point iterations showing
 //!   the latest residual, the inner one over the HJI/FPK sweeps of the current iteration.
-//! * Not a terminal (a log file, CI, a batch job): one plain line per iteration.
+//! * Not a terminal (a log file, CI, a batch job): timestamped plain lines, at most one
+//!   every [`line_interval`] (10 s by default, `TUFIELD_PROGRESS_INTERVAL` seconds if set;
+//!   the first iteration is always reported).
 //! * `--quiet`: nothing.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tufield_solvers::fixed_point::IterationRecord;
 
 /// How progress is shown.
@@ -42,6 +46,7 @@ pub struct FixedPointProgress {
     outer: Option<ProgressBar>,
     inner: Option<ProgressBar>,
     tol: f64,
+    last_line: Mutex<Option<Instant>>,
 }
 
 impl FixedPointProgress {
@@ -54,6 +59,7 @@ impl FixedPointProgress {
                 outer: None,
                 inner: None,
                 tol,
+                last_line: Mutex::new(None),
             };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
@@ -73,6 +79,7 @@ impl FixedPointProgress {
             outer: Some(outer),
             inner: Some(inner),
             tol,
+            last_line: Mutex::new(None),
         }
     }
 
@@ -101,8 +108,10 @@ impl FixedPointProgress {
                     b.reset();
                 }
             }
+            ProgressMode::Lines if !self.line_due() => {}
             ProgressMode::Lines => eprintln!(
-                "iteration {:4}: residual {:.3e} (tol {:.1e}), {:.2} s{}",
+                "{} iteration {:4}: residual {:.3e} (tol {:.1e}), {:.2} s{}",
+                timestamp(),
                 index + 1,
                 record.residual,
                 self.tol,
@@ -115,6 +124,20 @@ impl FixedPointProgress {
             ),
             ProgressMode::Quiet => {}
         }
+    }
+
+    /// True when a progress line is due: the first one, or [`line_interval`] after the
+    /// last one.
+    fn line_due(&self) -> bool {
+        let Ok(mut last) = self.last_line.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        let due = last.is_none_or(|t| now.duration_since(t) >= line_interval());
+        if due {
+            *last = Some(now);
+        }
+        due
     }
 
     /// Removes the bars (before the summary is printed).
@@ -131,4 +154,56 @@ pub fn bar_style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
+}
+
+/// Shortest time between two progress lines when stderr is not a terminal: 10 s, or
+/// `TUFIELD_PROGRESS_INTERVAL` seconds (0 = every iteration).
+pub fn line_interval() -> Duration {
+    std::env::var("TUFIELD_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
+}
+
+/// The current UTC time as `2026-01-31T12:00:00Z` (the prefix of progress lines).
+pub fn timestamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc(secs)
+}
+
+/// `secs` since the Unix epoch as an ISO 8601 UTC time (proleptic Gregorian calendar).
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_times_match_the_calendar() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
 }

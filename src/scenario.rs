@@ -183,6 +183,7 @@ impl Scenario {
             }
             header + &body
         };
+        crate::limits::check_magnitudes(source_name, &table)?;
         let raw: RawScenario =
             serde_path_to_error::deserialize(table).map_err(|e| serde_error(source_name, e))?;
         let mut scenario = build(source_name, raw, base)?;
@@ -463,7 +464,20 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
             let before = &text.as_bytes()[..span.start.min(text.len())];
             let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
             let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-            format!("TOML syntax error at line {line}, column {col}: {msg}")
+            // Name the key of a duplicate (the span covers it).
+            let key = text
+                .get(span.clone())
+                .map(|k| {
+                    k.trim()
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .trim()
+                })
+                .filter(|k| msg.contains("duplicate") && !k.is_empty() && !msg.contains(k));
+            match key {
+                Some(k) => format!("TOML syntax error at line {line}, column {col}: {msg} `{k}`"),
+                None => format!("TOML syntax error at line {line}, column {col}: {msg}"),
+            }
         }
         None => format!("TOML syntax error: {msg}"),
     }
@@ -500,6 +514,26 @@ fn backticked(s: &str) -> Vec<String> {
         .filter(|(i, _)| i % 2 == 1)
         .map(|(_, w)| w.to_string())
         .collect()
+}
+
+/// The scenario `text` after `overrides`, checked only for its shape: TOML syntax, the
+/// override paths, known keys and value types — no value ranges, no model. `tufield sweep`
+/// uses it to refuse a bad sweep key or value (exit 2) before any point runs; the full
+/// [`Scenario::from_text_in`] then decides whether each point is valid on its own.
+pub fn overridden_text(source_name: &str, text: &str, overrides: &[Override]) -> AppResult<String> {
+    let mut table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| AppError::InvalidFile {
+            source_name: source_name.to_string(),
+            message: syntax_message(text, &e),
+        })?;
+    overrides::apply_all(&mut table, overrides)?;
+    serde_path_to_error::deserialize::<_, RawScenario>(table.clone())
+        .map_err(|e| serde_error(source_name, e))?;
+    toml::to_string(&table).map_err(|e| AppError::InvalidFile {
+        source_name: source_name.to_string(),
+        message: format!("cannot serialise the overridden scenario: {e}"),
+    })
 }
 
 fn serde_error(source_name: &str, e: serde_path_to_error::Error<toml::de::Error>) -> AppError {
@@ -1659,6 +1693,25 @@ fn population_any(
                 Domain::Auto => None,
             };
             let data = initial::classify(raw, grid.as_ref().map(|g| g.shape()), d);
+            if let FileData::Samples(samples) = &data {
+                if let Some((r, i)) = samples
+                    .indexed_iter()
+                    .find(|(_, v)| !v.is_finite())
+                    .map(|(ix, _)| ix)
+                {
+                    return Err(AppError::invalid(
+                        src,
+                        key("path"),
+                        format!(
+                            "{}: sample row {} (1-based), column {}: {} is not a finite number",
+                            path.display(),
+                            r + 1,
+                            i + 1,
+                            samples[[r, i]]
+                        ),
+                    ));
+                }
+            }
             let spec = InitialSpec::File {
                 path,
                 dataset,

@@ -15,12 +15,37 @@ use tufield_solvers::linalg::symmetric_eigenvalues;
 pub fn run(args: &ScenarioArgs, quiet: bool) -> AppResult<()> {
     let scenario = Scenario::load(&args.scenario, &args.overrides()?)?;
     let text = describe(&scenario)?;
+    samples_on_the_grid(&scenario)?;
     let est = crate::budget::solve(&scenario);
     if !quiet {
         print!("{text}");
         print!("{}", estimate_lines(&est));
     }
     crate::budget::check(&scenario, &est)
+}
+
+/// Refuses, as `solve` does, file samples outside the grid the solve would use.
+fn samples_on_the_grid(sc: &Scenario) -> AppResult<()> {
+    if sc.is_modal() {
+        return Ok(());
+    }
+    let mut grid = None;
+    for (k, spec) in sc.initial.iter().enumerate() {
+        if let crate::initial::InitialSpec::File {
+            data: crate::initial::FileData::Samples(s),
+            ..
+        } = spec
+        {
+            if grid.is_none() {
+                grid = Some(super::solve::grid_for(sc)?);
+            }
+            if let Some(g) = &grid {
+                let key = format!("population[{}].path", k + 1);
+                crate::initial::cloud_in_cell(&sc.source_name, &key, g, s)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `check` lines on the size of a solve of this scenario.

@@ -10,6 +10,7 @@ pub mod plot;
 pub mod simulate;
 pub mod solve;
 pub mod stability;
+pub mod sweep;
 
 use crate::cli::{Cli, Command};
 use crate::AppResult;
@@ -38,5 +39,6 @@ pub fn run(cli: &Cli) -> AppResult<()> {
         Command::Plot(args) => plot::run(args, cli.quiet),
         Command::Simulate(args) => simulate::run(args, cli.quiet),
         Command::Compare(args) => compare::run(args, cli.quiet),
+        Command::Sweep(args) => sweep::run(args, cli.threads, cli.quiet),
     }
 }
