@@ -318,7 +318,9 @@ impl Nc<'_> {
         let root = self.w.root()?.clone();
         let ds = self.w.array(&root, name, data)?;
         for (j, (scale, n)) in dims.iter().zip(dim_names).enumerate() {
-            self.w.attach_scale(&ds, scale, j, n)?;
+            // A netCDF dimension is named after its scale dataset.
+            debug_assert!(scale.name().ends_with(&format!("/{n}")));
+            self.w.attach_scale(&ds, scale, j)?;
         }
         self.w.str_attr(&ds, "long_name", long_name)?;
         if let Some(u) = units {
@@ -415,7 +417,7 @@ pub fn write_netcdf(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
                 .map(|p| coord_values(j)[p.coords[j]])
                 .collect();
             let c = w.array(&root, &a.name, &ndarray::Array1::from(per_point))?;
-            w.attach_scale(&c, &scales[0], 0, "point")?;
+            w.attach_scale(&c, &scales[0], 0)?;
             describe(&c, j)?;
             aux.push(a.name.clone());
         }
