@@ -15,6 +15,7 @@ pub mod lq;
 pub mod modal;
 pub mod model;
 pub mod particles;
+pub mod richardson;
 pub mod sweep;
 
 pub use error::{Result, SolverError};

@@ -63,6 +63,7 @@
 //! Modal runs write no checkpoint and refuse `--resume` (exit 2): each mode is a small
 //! 1-D problem, so a stopped run is simply started again.
 
+pub mod estimate;
 mod modal;
 
 use super::format::num;
@@ -151,6 +152,9 @@ pub struct SolveReport {
     pub targets: Vec<Array2<f64>>,
     /// Final PDE means m̄_k, (steps+1) × d per population (empty for modal runs).
     pub means: Vec<Array2<f64>>,
+    /// The error estimate when `solver.error_estimate` is on and the run converged
+    /// (`Err` says why it could not be formed), see [`estimate`].
+    pub error_estimate: Option<Result<estimate::ErrorEstimate, String>>,
 }
 
 /// Runs the command: load, (resume), iterate with progress and checkpoints, write,
@@ -340,9 +344,13 @@ pub fn solve(
         failure,
         targets: map.results().iter().map(|r| r.target.clone()).collect(),
         means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
+        error_estimate: None,
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);
+        if outcome == Outcome::Converged && estimate::wanted(sc) {
+            report.error_estimate = Some(estimate::compute(sc, &grid, &map, mode, &INTERRUPT)?);
+        }
         write(out, sc, &grid, &map, &fp, &oracle, &report, &normalisation)?;
         report.out = Some(out.to_path_buf());
         if outcome == Outcome::Converged && ckpt.is_file() {
@@ -576,6 +584,9 @@ fn write(
     let acc: Array1<u8> = hist.iter().map(|r| u8::from(r.accelerated)).collect();
     w.array(&fpg, "accelerated", &acc)?;
 
+    if let Some(Ok(est)) = &report.error_estimate {
+        estimate::write(&w, est)?;
+    }
     lq::write_groups(&w, sc, oracle, &time)?;
     w.commit()?;
     Ok(())
@@ -615,6 +626,11 @@ pub fn summary(sc: &Scenario, r: &SolveReport) -> String {
                 "  note: the model is not LQ ({terms}); the distance to LQ measures how far \
                  the LQ approximation is, not an error\n"
             ));
+        }
+    }
+    if let Some(e) = &r.error_estimate {
+        for line in estimate::summary_lines(sc, e) {
+            s.push_str(&format!("{line}\n"));
         }
     }
     match &r.out {

@@ -130,6 +130,7 @@ pub(super) fn solve(
         },
         targets: Vec::new(),
         means: Vec::new(),
+        error_estimate: None,
     };
     if let Some(means) = &sol.means {
         report.lq_mean_distance = means
