@@ -15,6 +15,7 @@ pub mod lq;
 pub mod modal;
 pub mod model;
 pub mod particles;
+pub mod resolution;
 pub mod richardson;
 pub mod sweep;
 

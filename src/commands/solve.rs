@@ -292,6 +292,9 @@ pub fn solve(
         for line in initial_lines(sc, &normalisation) {
             eprintln!("{line}");
         }
+        for line in super::accuracy::warnings(sc, &oracle.exact)? {
+            eprintln!("  {line}");
+        }
     }
     let p = sc.model.num_populations();
     let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);

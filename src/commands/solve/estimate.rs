@@ -133,19 +133,20 @@ pub fn validate(src: &str, s: &SolverSettings, d: usize, modal: bool) -> AppResu
 /// Whether this run computes the estimate: on by request, or by default when the grid can
 /// be coarsened.
 pub fn wanted(sc: &Scenario) -> bool {
-    if sc.is_modal() {
-        return false;
+    match sc.settings.error_estimate {
+        Some(on) => on && !sc.is_modal(),
+        None => sc.settings.error_estimate_on(sc.dim()) && possible(sc),
     }
+}
+
+/// Whether the scenario's grid and time stepping can be coarsened (not modal, at least
+/// [`MIN_POINTS`] points per axis and [`MIN_STEPS`] steps).
+pub fn possible(sc: &Scenario) -> bool {
     let st = &sc.settings;
     let d = sc.dim();
-    match st.error_estimate {
-        Some(on) => on,
-        None => {
-            st.error_estimate_on(d)
-                && st.points_per_axis(d).iter().all(|&n| n >= MIN_POINTS)
-                && st.steps >= MIN_STEPS
-        }
-    }
+    !sc.is_modal()
+        && st.points_per_axis(d).iter().all(|&n| n >= MIN_POINTS)
+        && st.steps >= MIN_STEPS
 }
 
 /// Solves the coarse equilibrium and compares it with the fine one in `fine` (the map of

@@ -49,6 +49,9 @@ pub(super) fn solve(
             st.tol,
             rayon::current_num_threads()
         );
+        for line in super::super::accuracy::warnings(sc, &oracle.exact)? {
+            eprintln!("  {line}");
+        }
     }
     let mut progress: Option<FixedPointProgress> = None;
     let sol = {
