@@ -428,6 +428,7 @@ struct RawSolver {
     snapshot_every: Option<i64>,
     divergence_factor: Option<f64>,
     stagnation_window: Option<i64>,
+    error_estimate: Option<bool>,
 }
 
 /// Top-level keys that are tables (for "missing table [x]" messages).
@@ -1475,6 +1476,8 @@ fn solver_settings(src: &str, raw: RawSolver, d: usize, modal: bool) -> AppResul
     if let Some(n) = raw.stagnation_window {
         s.stagnation_window = count(src, "solver.stagnation_window", n, 0, 1_000_000)?;
     }
+    s.error_estimate = raw.error_estimate;
+    crate::commands::solve::estimate::validate(src, &s, d, modal)?;
     s.fixed_point()
         .validate()
         .map_err(|e| AppError::from_solver(src, "solver", e))?;

@@ -17,6 +17,8 @@ pub mod lq;
 pub mod modal;
 pub mod model;
 pub mod particles;
+pub mod resolution;
+pub mod richardson;
 pub mod sweep;
 
 pub use error::{Result, SolverError};

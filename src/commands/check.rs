@@ -248,5 +248,8 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
         s.acceleration_name(),
         s.snapshot_every()
     ));
+    for w in super::accuracy::check_warnings(sc)? {
+        out.push_str(&format!("{w}\n"));
+    }
     Ok(out)
 }

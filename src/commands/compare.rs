@@ -23,6 +23,7 @@
 //! Outputs in DIR: `report.md` (tables and figures), `compare.h5` (every number),
 //! `<stem>_means.png`, `<stem>_drift.png`, `<stem>_loss.png`, and the PDE solve file.
 
+mod accuracy;
 mod figures;
 
 use super::lq;
@@ -142,8 +143,13 @@ pub fn default_output(scenario: &Path) -> PathBuf {
 /// Runs the command.
 pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     let start = Instant::now();
-    let sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
+    let mut sc = Scenario::load(&args.scenario.scenario, &args.scenario.overrides()?)?;
     check_supported(&sc)?;
+    // The PDE's own error is stated next to every difference: estimate it unless the
+    // scenario turns it off.
+    if sc.settings.error_estimate.is_none() {
+        sc.settings.error_estimate = Some(solve::estimate::possible(&sc));
+    }
     // A solve and the policy evaluations (each as large as a solve).
     let mut est = crate::budget::solve(&sc);
     est.bytes = est.bytes.saturating_mul(2);
@@ -187,9 +193,14 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
         figures::drift(&dir, &stem, &cmp)?,
         figures::loss(&dir, &stem, &cmp)?,
     ];
-    let md = write_report(&dir, &sc, &cmp, &figs, &h5, &pde_path, start)?;
+    let est: accuracy::Estimate = match &report.error_estimate {
+        Some(Ok(e)) => Ok(e),
+        Some(Err(why)) => Err(why.clone()),
+        None => Err("solver.error_estimate is off or the grid is too small".to_string()),
+    };
+    let md = write_report(&dir, &sc, &cmp, &figs, &h5, &pde_path, start, &est)?;
     if !quiet {
-        print!("{}", summary(&sc, &cmp));
+        print!("{}", summary(&sc, &cmp, &est));
         println!("  wrote {}", md.display());
         println!("  wall time {:.2} s", start.elapsed().as_secs_f64());
     }
@@ -481,7 +492,7 @@ fn fmt_rel(x: f64) -> String {
 }
 
 /// The console summary: one line per population and policy.
-pub fn summary(sc: &Scenario, cmp: &Comparison) -> String {
+pub fn summary(sc: &Scenario, cmp: &Comparison, est: &accuracy::Estimate) -> String {
     let mut s = format!(
         "{}: robust cost of each policy in the full model\n",
         sc.name
@@ -490,15 +501,20 @@ pub fn summary(sc: &Scenario, cmp: &Comparison) -> String {
         s.push_str(&format!("  population {} ({}):\n", k + 1, cmp.names[k]));
         for (pi, pname) in POLICY_NAMES.iter().enumerate() {
             s.push_str(&format!(
-                "    {:<28} J = {:<12.6} {}  max |Δm̄| {:.3e}\n",
+                "    {:<28} J = {:<12.6} {}  max |Δm̄| {:.3e} {}\n",
                 pname,
                 cmp.costs[pi][k],
                 if pi == 0 {
-                    "(optimum)".to_string()
+                    format!("(optimum, {})", accuracy::cost_note(est, cmp, k))
                 } else {
-                    format!("({} vs PDE)", fmt_rel(cmp.relative_loss(pi, k)))
+                    format!(
+                        "({} vs PDE, {})",
+                        fmt_rel(cmp.relative_loss(pi, k)),
+                        accuracy::cost_note(est, cmp, k)
+                    )
                 },
                 cmp.mean_distance(pi, k),
+                accuracy::mean_note(est, k),
             ));
         }
     }
@@ -509,10 +525,14 @@ pub fn summary(sc: &Scenario, cmp: &Comparison) -> String {
              solver.points and solver.steps to separate it from a real loss, see report.md)\n",
         );
     }
+    for line in accuracy::lines(sc, cmp, est) {
+        s.push_str(&format!("{line}\n"));
+    }
     s
 }
 
 /// Writes `report.md` next to the figures.
+#[allow(clippy::too_many_arguments)]
 fn write_report(
     dir: &Path,
     sc: &Scenario,
@@ -521,6 +541,7 @@ fn write_report(
     h5: &Path,
     pde: &Path,
     start: Instant,
+    est: &accuracy::Estimate,
 ) -> AppResult<PathBuf> {
     let name = |p: &Path| {
         p.file_name()
@@ -605,7 +626,16 @@ fn write_report(
             .collect::<Vec<_>>()
             .join(", "),
     );
-    r.push_str(".\n\n## Mean trajectories\n\n");
+    r.push_str(".\n\n## Accuracy of the PDE reference\n\n");
+    r.push_str(&format!(
+        "{}\n",
+        summary(sc, cmp, est)
+            .lines()
+            .skip(1)
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    ));
+    r.push_str("\n## Mean trajectories\n\n");
     r.push_str(&format!(
         "Solid: full PDE; dashed: exact LQ; dotted: heuristic.\n\n![means]({})\n\n",
         name(&figs[0])

@@ -1,6 +1,7 @@
 //! The subcommands of `tufield`. Each module has a `run` taking its parsed arguments and
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
 
+pub mod accuracy;
 pub mod check;
 pub mod coalition_values;
 pub mod compare;

@@ -67,6 +67,7 @@
 //! Modal runs write no checkpoint and refuse `--resume` (exit 2): each mode is a small
 //! 1-D problem, so a stopped run is simply started again.
 
+pub mod estimate;
 mod modal;
 mod quantities;
 
@@ -152,6 +153,9 @@ pub struct SolveReport {
     pub targets: Vec<Array2<f64>>,
     /// Final PDE means m̄_k, (steps+1) × d per population (empty for modal runs).
     pub means: Vec<Array2<f64>>,
+    /// The error estimate when `solver.error_estimate` is on and the run converged
+    /// (`Err` says why it could not be formed), see [`estimate`].
+    pub error_estimate: Option<Result<estimate::ErrorEstimate, String>>,
 }
 
 /// Where a resumed run starts: a checkpoint's iteration state and the point of its last
@@ -418,6 +422,9 @@ pub fn solve(
         for line in initial_lines(sc, &normalisation) {
             eprintln!("{line}");
         }
+        for line in super::accuracy::warnings(sc, &oracle.exact)? {
+            eprintln!("  {line}");
+        }
     }
     let p = sc.model.num_populations();
     let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);
@@ -524,9 +531,13 @@ pub fn solve(
         failure,
         targets: map.results().iter().map(|r| r.target.clone()).collect(),
         means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
+        error_estimate: None,
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);
+        if outcome == Outcome::Converged && estimate::wanted(sc) {
+            report.error_estimate = Some(estimate::compute(sc, &grid, &map, mode, &never)?);
+        }
         let t_write = Instant::now();
         write(out, sc, &grid, &map, &fp, &oracle, &report, &normalisation)?;
         report.write_s = t_write.elapsed().as_secs_f64();
@@ -748,6 +759,9 @@ fn write(
     let ds = w.array(&fpg, "accelerated", &acc)?;
     w.dims(&ds, &[schema::DIM_ITERATION])?;
 
+    if let Some(Ok(est)) = &report.error_estimate {
+        estimate::write(&w, est, &axes_t, &coords, &sc.model.axis_labels)?;
+    }
     lq::write_groups(&w, sc, oracle, &time)?;
     w.commit()?;
     let snap_time: Vec<f64> = map
@@ -817,6 +831,11 @@ pub fn summary(sc: &Scenario, r: &SolveReport) -> String {
                 "  note: the model is not LQ ({terms}); the distance to LQ measures how far \
                  the LQ approximation is, not an error\n"
             ));
+        }
+    }
+    if let Some(e) = &r.error_estimate {
+        for line in estimate::summary_lines(sc, e) {
+            s.push_str(&format!("{line}\n"));
         }
     }
     match &r.out {

@@ -52,6 +52,9 @@ pub(super) fn solve(
             st.tol,
             rayon::current_num_threads()
         );
+        for line in super::super::accuracy::warnings(sc, &oracle.exact)? {
+            eprintln!("  {line}");
+        }
     }
     let mut progress: Option<FixedPointProgress> = None;
     let sol = {
@@ -134,6 +137,7 @@ pub(super) fn solve(
         },
         targets: Vec::new(),
         means: Vec::new(),
+        error_estimate: None,
     };
     if let Some(means) = &sol.means {
         report.lq_mean_distance = means

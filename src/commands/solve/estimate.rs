@@ -1,0 +1,355 @@
+//! The error estimate of a solve (`[solver] error_estimate`): after the fine equilibrium
+//! has converged, the same equilibrium is solved on the grid coarsened by 2 in space and
+//! time ([`tufield_solvers::richardson`]) and the two are compared by Richardson's rule for
+//! a first-order scheme: estimated error of the fine result e_h ≈ u_2h − u_h, extrapolated
+//! value 2u_h − u_2h, on the common nodes and levels (elsewhere the coarse result is
+//! interpolated, linearly in time and multilinearly in space).
+//!
+//! Datasets added to the solve file (nothing else changes; the fine datasets are the same
+//! bits as without the estimate):
+//!
+//! ```text
+//! /populations/<k>       attrs cost (J_k = Σ v_k(x,0) m_k(x,0) cell on the fine grid),
+//!                              cost_error, cost_extrapolated
+//!     mean_error, mean_extrapolated      (steps+1, d)       like mean
+//!     value_error, value_extrapolated    (snapshots, n_0[, n_1[, n_2]]) like value, but
+//!                                        contiguous and uncompressed
+//!     density_error                      (snapshots, n_0[, n_1[, n_2]]) like density
+//! /error_estimate        attrs method, coarse_steps, iterations, mean_error_max (largest
+//!                              |mean_error|), cost_error_max
+//!     coarse_points      (d) u64            points per axis of the coarse grid
+//! ```
+//!
+//! Every `*_error` is signed: the estimate of (fine result − exact solution).
+//!
+//! Default: on when the coarse solve costs at most ~15 % of the fine one
+//! ([`crate::settings::default_error_estimate`]: 2-D and 3-D grids). Modal scenarios have
+//! no estimate (their modes are 1-D problems; use `error_estimate = false` there).
+
+use crate::h5::AtomicH5;
+use crate::output::layout;
+use crate::progress::ProgressMode;
+use crate::scenario::Scenario;
+use crate::settings::SolverSettings;
+use crate::{AppError, AppResult};
+use ndarray::{Array2, ArrayD};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+use tufield_solvers::equilibrium::MeanFieldMap;
+use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
+use tufield_solvers::grid::Grid;
+use tufield_solvers::richardson::{self as rich, MIN_POINTS, MIN_STEPS};
+
+/// Orders of magnitude by which the estimated error (scaled like the residual) may exceed
+/// `solver.tol` before the summary says that iterating further is pointless.
+pub const TOL_GAP_WARNING: f64 = 100.0;
+
+/// The estimate of one population.
+#[derive(Debug, Clone)]
+pub struct PopulationEstimate {
+    /// Estimated error of the mean path, (steps+1) × d.
+    pub mean_error: Array2<f64>,
+    /// Extrapolated mean path, (steps+1) × d.
+    pub mean_extrapolated: Array2<f64>,
+    /// Estimated error of the value snapshots (grid-shaped, one per snapshot).
+    pub value_error: Vec<ArrayD<f64>>,
+    /// Extrapolated value snapshots.
+    pub value_extrapolated: Vec<ArrayD<f64>>,
+    /// Estimated error of the density snapshots.
+    pub density_error: Vec<ArrayD<f64>>,
+    /// Expected cost J_k = Σ v_k(x, 0) m_k(x, 0) cell on the fine grid.
+    pub cost: f64,
+    /// Estimated error of the cost.
+    pub cost_error: f64,
+    /// Extrapolated cost.
+    pub cost_extrapolated: f64,
+}
+
+/// The estimate of a run.
+#[derive(Debug, Clone)]
+pub struct ErrorEstimate {
+    /// One per population.
+    pub populations: Vec<PopulationEstimate>,
+    /// Points per axis of the coarse grid.
+    pub coarse_points: Vec<usize>,
+    /// Coarse time steps.
+    pub coarse_steps: usize,
+    /// Fixed-point iterations of the coarse solve.
+    pub iterations: usize,
+    /// Wall time of the coarse solve and the comparison.
+    pub wall_s: f64,
+    /// Largest |mean_error| scaled by the domain width of its axis (comparable with
+    /// `solver.tol`).
+    pub scaled_mean_error: f64,
+}
+
+impl ErrorEstimate {
+    /// Largest |mean_error| over populations, levels and axes.
+    pub fn mean_error_max(&self) -> f64 {
+        self.populations
+            .iter()
+            .flat_map(|p| p.mean_error.iter())
+            .fold(0.0, |a, v| a.max(v.abs()))
+    }
+
+    /// Largest |cost_error| over populations.
+    pub fn cost_error_max(&self) -> f64 {
+        self.populations
+            .iter()
+            .fold(0.0, |a, p| a.max(p.cost_error.abs()))
+    }
+}
+
+/// Refuses `error_estimate = true` where no coarse grid can be formed (exit 2 naming
+/// `solver.error_estimate` and the limit). `d` is the grid dimension.
+pub fn validate(src: &str, s: &SolverSettings, d: usize, modal: bool) -> AppResult<()> {
+    if s.error_estimate != Some(true) {
+        return Ok(());
+    }
+    let bad = |m: String| Err(AppError::invalid(src, "solver.error_estimate", m));
+    if modal {
+        return bad(
+            "not available with reduction = \"modal\" (each mode is its own 1-D problem); \
+             remove it or set it to false"
+                .to_string(),
+        );
+    }
+    let pts = s.points_per_axis(d);
+    if let Some(&n) = pts.iter().find(|&&n| n < MIN_POINTS) {
+        return bad(format!(
+            "the grid is too small to coarsen: {n} points on an axis, at least {MIN_POINTS} \
+             per axis are needed (raise solver.points or set error_estimate = false)"
+        ));
+    }
+    if s.steps < MIN_STEPS {
+        return bad(format!(
+            "{} time step(s) cannot be halved: at least {MIN_STEPS} are needed (raise \
+             solver.steps or set error_estimate = false)",
+            s.steps
+        ));
+    }
+    Ok(())
+}
+
+/// Whether this run computes the estimate: on by request, or by default when the grid can
+/// be coarsened.
+pub fn wanted(sc: &Scenario) -> bool {
+    match sc.settings.error_estimate {
+        Some(on) => on && !sc.is_modal(),
+        None => sc.settings.error_estimate_on(sc.dim()) && possible(sc),
+    }
+}
+
+/// Whether the scenario's grid and time stepping can be coarsened (not modal, at least
+/// [`MIN_POINTS`] points per axis and [`MIN_STEPS`] steps).
+pub fn possible(sc: &Scenario) -> bool {
+    let st = &sc.settings;
+    let d = sc.dim();
+    !sc.is_modal()
+        && st.points_per_axis(d).iter().all(|&n| n >= MIN_POINTS)
+        && st.steps >= MIN_STEPS
+}
+
+/// Solves the coarse equilibrium and compares it with the fine one in `fine` (the map of
+/// the converged run). `Err(reason)` inside `Ok` when the estimate could not be formed
+/// (the coarse solve did not converge); the run itself is not affected.
+pub fn compute(
+    sc: &Scenario,
+    fine_grid: &Grid,
+    fine: &MeanFieldMap,
+    mode: ProgressMode,
+    interrupt: &AtomicBool,
+) -> AppResult<Result<ErrorEstimate, String>> {
+    let start = Instant::now();
+    let err = |e| AppError::from_solver(&sc.source_name, "solver.error_estimate", e);
+    let st = &sc.settings;
+    let grid = rich::coarse_grid(fine_grid).map_err(err)?;
+    let steps = rich::coarse_steps(st.steps).map_err(err)?;
+    let fine_levels = fine.snapshot_levels().to_vec();
+    let levels = rich::coarse_levels_for(&fine_levels, st.steps, steps);
+    if mode != ProgressMode::Quiet {
+        let shape: Vec<String> = grid.shape().iter().map(|n| n.to_string()).collect();
+        eprintln!(
+            "error estimate: solving again on the coarse grid {} with {steps} steps",
+            shape.join("×")
+        );
+    }
+    let initial = fine
+        .results()
+        .iter()
+        .map(|r| rich::restrict_density(r.density[0].view(), fine_grid, &grid))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    let mut map = MeanFieldMap::with_initial(&sc.model, &grid, steps, levels.clone(), initial)
+        .map_err(err)?;
+    let state = FixedPointState::new(map.initial_guess());
+    let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
+    let outcome = fp
+        .run(
+            &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
+            &mut |_: &FixedPointState, _: &_, _: &[f64]| Control::Continue,
+            interrupt,
+        )
+        .map_err(err)?;
+    let iterations = fp.state().history.len();
+    if outcome != Outcome::Converged {
+        return Ok(Err(format!(
+            "the coarse solve stopped ({}) after {iterations} iteration(s)",
+            outcome.as_str()
+        )));
+    }
+
+    let d = sc.dim();
+    let widths: Vec<f64> = fine_grid.axes().iter().map(|a| a.hi() - a.lo()).collect();
+    let mut scaled: f64 = 0.0;
+    let mut populations = Vec::new();
+    for (f, c) in fine.results().iter().zip(map.results()) {
+        let n_f = st.steps;
+        let mut mean_error = Array2::<f64>::zeros((n_f + 1, d));
+        let mut mean_extrapolated = Array2::<f64>::zeros((n_f + 1, d));
+        for l in 0..=n_f {
+            for i in 0..d {
+                let uc = rich::at_fine_level(l, n_f, steps, |j| c.fpk.mean[[j, i]]);
+                let uh = f.fpk.mean[[l, i]];
+                mean_error[[l, i]] = rich::estimated_error(uh, uc);
+                mean_extrapolated[[l, i]] = rich::extrapolated(uh, uc);
+                scaled = scaled.max(mean_error[[l, i]].abs() / widths[i]);
+            }
+        }
+        // Linear in time on the coarse grid, then multilinear in space (the two commute).
+        let coarse_at = |frames: &[ArrayD<f64>], l: usize| -> AppResult<ArrayD<f64>> {
+            let (j, w) = rich::time_position(l, n_f, steps);
+            let pos = |lev: usize| levels.binary_search(&lev).expect("coarse level kept");
+            let a = &frames[pos(j)];
+            let at_t = if w == 0.0 {
+                a.clone()
+            } else {
+                a * (1.0 - w) + &frames[pos(j + 1)] * w
+            };
+            rich::interpolate_to_fine(at_t.view(), &grid, fine_grid).map_err(err)
+        };
+        let mut value_error = Vec::new();
+        let mut value_extrapolated = Vec::new();
+        let mut density_error = Vec::new();
+        for (s, &l) in fine_levels.iter().enumerate() {
+            let vc = coarse_at(&c.value, l)?;
+            let vh = &f.value[s];
+            value_error.push(combine(vh, &vc, rich::estimated_error));
+            value_extrapolated.push(combine(vh, &vc, rich::extrapolated));
+            let mc = coarse_at(&c.density, l)?;
+            density_error.push(combine(&f.density[s], &mc, rich::estimated_error));
+        }
+        let cost =
+            rich::expected_cost(fine_grid, f.value[0].view(), f.density[0].view()).map_err(err)?;
+        let cost_c =
+            rich::expected_cost(&grid, c.value[0].view(), c.density[0].view()).map_err(err)?;
+        populations.push(PopulationEstimate {
+            mean_error,
+            mean_extrapolated,
+            value_error,
+            value_extrapolated,
+            density_error,
+            cost,
+            cost_error: rich::estimated_error(cost, cost_c),
+            cost_extrapolated: rich::extrapolated(cost, cost_c),
+        });
+    }
+    Ok(Ok(ErrorEstimate {
+        populations,
+        coarse_points: grid.shape().to_vec(),
+        coarse_steps: steps,
+        iterations,
+        wall_s: start.elapsed().as_secs_f64(),
+        scaled_mean_error: scaled,
+    }))
+}
+
+fn combine(fine: &ArrayD<f64>, coarse: &ArrayD<f64>, f: fn(f64, f64) -> f64) -> ArrayD<f64> {
+    let mut out = fine.clone();
+    out.zip_mut_with(coarse, |a, &b| *a = f(*a, b));
+    out
+}
+
+/// Writes the estimate's datasets into the open solve file (layout in the module docs);
+/// the `/populations/<k>` groups exist already.
+pub fn write(
+    w: &AtomicH5,
+    est: &ErrorEstimate,
+    axes: &layout::TimeAxes,
+    coords: &[hdf5::Dataset],
+    labels: &[String],
+) -> AppResult<()> {
+    for (k, p) in est.populations.iter().enumerate() {
+        let pg = w.group(&format!("/populations/{k}"))?;
+        // Beside the dataset `expected_cost` (the same J_k) of the output layer.
+        w.scalar_attr(&pg, "expected_cost_error", p.cost_error)?;
+        w.scalar_attr(&pg, "expected_cost_extrapolated", p.cost_extrapolated)?;
+        for (name, data) in [
+            ("mean_error", &p.mean_error),
+            ("mean_extrapolated", &p.mean_extrapolated),
+        ] {
+            let ds = w.array(&pg, name, data)?;
+            layout::over_time(w, &ds, &axes.time)?;
+        }
+        for (name, frames) in [
+            ("value_error", &p.value_error),
+            ("value_extrapolated", &p.value_extrapolated),
+            ("density_error", &p.density_error),
+        ] {
+            // Contiguous and uncompressed: error fields hardly compress, and deflate would
+            // cost more time than the coarse solve.
+            let views: Vec<_> = frames.iter().map(|f| f.view()).collect();
+            let stacked =
+                ndarray::stack(ndarray::Axis(0), &views).expect("snapshots share the grid shape");
+            let ds = w.array(&pg, name, &stacked)?;
+            layout::over_snapshots(w, &ds, &axes.snapshot, coords, labels)?;
+        }
+    }
+    let g = w.group("/error_estimate")?;
+    w.str_attr(
+        &g,
+        "method",
+        "Richardson for a first-order scheme: the equilibrium solved again with half the \
+         points per axis (coarse node J = fine node 2J) and half the time steps; \
+         *_error = u_2h − u_h (estimate of fine − exact), *_extrapolated = 2u_h − u_2h; \
+         the coarse result is interpolated linearly in time and multilinearly in space off \
+         the common nodes and levels",
+    )?;
+    let pts: ndarray::Array1<u64> = est.coarse_points.iter().map(|&n| n as u64).collect();
+    w.array(&g, "coarse_points", &pts)?;
+    w.scalar_attr(&g, "coarse_steps", est.coarse_steps as u64)?;
+    w.scalar_attr(&g, "iterations", est.iterations as u64)?;
+    w.scalar_attr(&g, "mean_error_max", est.mean_error_max())?;
+    w.scalar_attr(&g, "cost_error_max", est.cost_error_max())?;
+    Ok(())
+}
+
+/// Summary lines: the estimate, and a warning when it exceeds `solver.tol` by orders of
+/// magnitude.
+pub fn summary_lines(sc: &Scenario, est: &Result<ErrorEstimate, String>) -> Vec<String> {
+    let e = match est {
+        Ok(e) => e,
+        Err(why) => return vec![format!("  error estimate    not available: {why}")],
+    };
+    let pts: Vec<String> = e.coarse_points.iter().map(|n| n.to_string()).collect();
+    let mut out = vec![format!(
+        "  error estimate    means ± {:.1e}, cost ± {:.1e} (Richardson against the coarse \
+         grid {}, {} steps; {:.2} s)",
+        e.mean_error_max(),
+        e.cost_error_max(),
+        pts.join("×"),
+        e.coarse_steps,
+        e.wall_s
+    )];
+    let tol = sc.settings.tol;
+    if e.scaled_mean_error > TOL_GAP_WARNING * tol {
+        out.push(format!(
+            "  warning: the estimated discretisation error of the means ({:.1e} of the domain \
+             width) exceeds solver.tol = {tol:.1e} by {:.0} orders of magnitude: iterating \
+             that far is pointless; raise solver.tol or refine solver.points and solver.steps",
+            e.scaled_mean_error,
+            (e.scaled_mean_error / tol).log10().floor()
+        ));
+    }
+    out
+}
