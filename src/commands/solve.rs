@@ -174,12 +174,21 @@ pub struct Resume {
 pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
     let start = Instant::now();
     let overrides = args.scenario.overrides()?;
+    let given = match &args.scenario.scenario {
+        Some(path) => Some((Scenario::load(path, &overrides)?, path.clone())),
+        None => None,
+    };
+    if let (Some((sc, _)), Some(_)) = (&given, &args.resume) {
+        if sc.is_modal() {
+            return Err(modal_resume_refused(sc));
+        }
+    }
     let ck = match &args.resume {
         Some(p) => Some((p, checkpoint::load(p)?)),
         None => None,
     };
-    let (sc, scenario_path) = match (&args.scenario.scenario, &ck) {
-        (Some(path), _) => (Scenario::load(path, &overrides)?, path.clone()),
+    let (sc, scenario_path) = match (given, &ck) {
+        (Some(given), _) => given,
         (None, Some((p, ck))) => scenario_of_checkpoint(p, ck, &overrides)?,
         (None, None) => {
             return Err(AppError::invalid(
