@@ -4,11 +4,11 @@
 //!
 //! One behaviour for every command:
 //!
-//! * an output file (`--out FILE`) that is an existing directory, or whose parent exists
-//!   but is not a directory, is refused with exit 2; missing parent directories are
-//!   created; a directory that cannot be written is refused with exit 2;
+//! * an output file (`--out FILE`) that is an existing directory is refused with exit 2
+//!   (invalid option); missing parent directories are created; a location that cannot be
+//!   written (a parent that is not a directory, no permission) is an I/O error, exit 1;
 //! * an output directory (`compare --out DIR`, `plot --out DIR`) is created with its
-//!   parents; an existing non-directory or an unwritable directory is refused with exit 2;
+//!   parents; an existing non-directory or an unwritable directory is an I/O error, exit 1;
 //! * an output that is the same file as an input (scenario, `--policy` file, initial-law
 //!   files, the checkpoint resumed from) is refused with exit 2, comparing file identity
 //!   (device and inode, so links and other spellings are caught) and canonical paths;
@@ -116,9 +116,12 @@ fn parent_of(p: &Path) -> PathBuf {
 }
 
 /// Creates `dir` (and its parents) and checks that files can be created in it; errors
-/// are invalid input (exit 2) naming `option`.
+/// are I/O errors (exit 1) naming `option`.
 fn writable_dir(dir: &Path, option: &str, what: &str) -> AppResult<()> {
-    let bad = |msg: String| AppError::invalid(dir.display().to_string(), option, msg);
+    let bad = |msg: String| AppError::Io {
+        path: dir.display().to_string(),
+        message: format!("{option}: {msg}"),
+    };
     if dir.exists() && !dir.is_dir() {
         return Err(bad(format!(
             "the {what} must be a directory, but a file of that name exists"

@@ -138,7 +138,12 @@ fn read(path: &Path) -> Vec<Pop> {
                 value_true: vt,
                 value_est: ve,
                 value_extrap: vx,
-                cost_true: g.dataset("expected_cost").unwrap().read_scalar::<f64>().unwrap() - cost_exact,
+                cost_true: g
+                    .dataset("expected_cost")
+                    .unwrap()
+                    .read_scalar::<f64>()
+                    .unwrap()
+                    - cost_exact,
                 cost_est: attr(&g, "expected_cost_error"),
             }
         })
