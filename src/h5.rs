@@ -63,6 +63,9 @@ impl AtomicH5 {
                 message: "cannot write the output file: this path is a directory".to_string(),
             });
         }
+        // Registered before it exists: a signal that ends the process blocks further
+        // registrations, so a temporary is never created unregistered.
+        crate::interrupt::register_temp(&tmp);
         // Create exclusively through std first so that a stale or foreign file is never
         // clobbered and permission problems surface as plain I/O errors.
         std::fs::OpenOptions::new()
@@ -70,7 +73,6 @@ impl AtomicH5 {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| AppError::io(&tmp, "cannot create the temporary output file", &e))?;
-        crate::interrupt::register_temp(&tmp);
         let mut w = AtomicH5 {
             file: None,
             tmp: tmp.clone(),

@@ -87,20 +87,22 @@ fn on_signal(sig: i32) {
         return;
     }
     let code = exit_code(first.err().unwrap_or(sig));
-    remove_registered_temps(w);
+    // Held until the process ends: a temporary registered from now on is never created
+    // (registration comes first), and one created in the meantime is removed again below.
+    let temps = w.temps.lock();
+    remove_temps(temps.as_deref().map(Vec::as_slice).unwrap_or(&[]));
     let note = w.note.lock().ok().and_then(|n| n.clone());
     match note {
         Some(n) => eprintln!("\ninterrupted — stopped at once; {n}"),
         None => eprintln!("\ninterrupted — stopped at once"),
     }
+    remove_temps(temps.as_deref().map(Vec::as_slice).unwrap_or(&[]));
     signal_hook::low_level::exit(code);
 }
 
-fn remove_registered_temps(w: &Watcher) {
-    if let Ok(temps) = w.temps.lock() {
-        for p in temps.iter() {
-            let _ = std::fs::remove_file(p);
-        }
+fn remove_temps(temps: &[PathBuf]) {
+    for p in temps {
+        let _ = std::fs::remove_file(p);
     }
 }
 

@@ -347,7 +347,11 @@ mod tests {
         let file = dir.path().join("f");
         std::fs::write(&file, "x").unwrap();
         let e = prepare_file(&file.join("run.h5"), "--out", &[]).unwrap_err();
-        assert_eq!(e.exit_code(), crate::error::EXIT_INVALID);
+        assert_eq!(
+            e.exit_code(),
+            crate::error::EXIT_OTHER,
+            "a place that cannot be written"
+        );
         assert!(utc_now().ends_with("UTC"));
     }
 }

@@ -190,12 +190,12 @@ fn default_output_goes_to_output_dir_created_on_demand() {
 fn failed_writes_leave_nothing_behind() {
     let dir = TempDir::new().unwrap();
     let sc = scenario("lqc_1d_chain3.toml");
-    // A file where the output's directory should be: exit 2 before any work.
+    // A file where the output's directory should be: an I/O error (exit 1) before any work.
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "x").unwrap();
     let under = blocker.join("out.h5");
     let r = tufield(&["lq", sc.to_str().unwrap(), "--out", under.to_str().unwrap()]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("--out"), "{}", r.stderr);
     std::fs::remove_file(&blocker).unwrap();
     // The output path is a directory: exit 2, the directory untouched, no temporary left.

@@ -238,6 +238,8 @@ fn killed_run_resumes_to_the_same_file() {
         .args(long_run_args())
         .current_dir(dir.path())
         .env("OPENBLAS_NUM_THREADS", "1")
+        // A progress line for every iteration (off a terminal the default is one per 10 s).
+        .env("TUFIELD_PROGRESS_INTERVAL", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -147,6 +147,8 @@ fn a_second_run_on_the_same_output_fails_at_once_naming_the_holder() {
         ])
         .current_dir(d)
         .env("OPENBLAS_NUM_THREADS", "1")
+        // A progress line for every iteration (off a terminal the default is one per 10 s).
+        .env("TUFIELD_PROGRESS_INTERVAL", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -45,6 +45,8 @@ pub const DENSITY: &str = "density";
 pub const VALUE: &str = "value";
 /// Dataset: the mean path m̄_k (steps+1, d).
 pub const MEAN: &str = "mean";
+/// Population dataset: the expected cost J_k = ∫ v_k(0, x) m_k(0, x) dx (scalar).
+pub const EXPECTED_COST: &str = "expected_cost";
 /// `/modes`: the modes of a modal solve.
 pub const MODES: &str = "modes";
 

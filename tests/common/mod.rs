@@ -20,6 +20,8 @@ pub fn tufield_in(cwd: &Path, args: &[&str]) -> Run {
         .args(args)
         .current_dir(cwd)
         .env("OPENBLAS_NUM_THREADS", "1")
+        // A progress line for every iteration (off a terminal the default is one per 10 s).
+        .env("TUFIELD_PROGRESS_INTERVAL", "0")
         .output()
         .expect("the tufield binary runs");
     let run = Run {

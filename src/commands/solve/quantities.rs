@@ -89,7 +89,7 @@ pub(super) fn write(
     let first = |frames: &[ArrayD<f64>]| frames.first().cloned();
     if let (Some(v0), Some(m0)) = (first(&res.value), first(&res.density)) {
         let j = expected_cost(grid, v0.view(), m0.view()).map_err(err)?;
-        let ds = w.array(&pg, "expected_cost", arr0(j).view())?;
+        let ds = w.array(&pg, crate::output::schema::EXPECTED_COST, arr0(j).view())?;
         w.str_attr(
             &ds,
             schema::ATTR_LONG_NAME,

@@ -116,12 +116,12 @@ fn first_snapshot(ds: &Dataset) -> Option<ArrayD<f64>> {
     Some(a)
 }
 
-/// J_k = ∫ v(x,0) m_k(x,0) dx: the population's stored cost if the file has one, else
+/// J_k = ∫ v(x,0) m_k(x,0) dx: the population's stored `expected_cost` if the file has one, else
 /// from snapshot 0 of its value and density and the grid spacing.
 fn expected_cost(f: &hdf5::File, k: &str) -> f64 {
     let group = format!("populations/{k}");
     if let Ok(v) = f
-        .dataset(&format!("{group}/cost"))
+        .dataset(&format!("{group}/{}", crate::output::schema::EXPECTED_COST))
         .and_then(|d| d.read_raw::<f64>())
     {
         if let Some(&c) = v.first() {
@@ -349,7 +349,12 @@ pub fn write_netcdf(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
         path: dest.clone(),
     };
     let root = w.root()?.clone();
-    w.str_attr(&root, "Conventions", "CF-1.10")?;
+    // `Conventions` and the generic `title`, `source`, `history` come with every file of
+    // the output layer; a summary says what it summarises instead.
+    for name in ["title", "source", "history"] {
+        root.delete_attr(name)
+            .map_err(|e| AppError::hdf5(&dest, format!("replacing attribute {name}"), e))?;
+    }
     w.str_attr(
         &root,
         "title",
