@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod checkpoint;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod cpus;
 pub mod error;

@@ -238,7 +238,7 @@ impl RunLock {
                 "pid {}, host {}, started {}",
                 std::process::id(),
                 hostname(),
-                utc_now()
+                crate::clock::utc_now()
             );
             let _ = file.flush();
             // A signal that ends the process at once removes the lock file too.
@@ -267,30 +267,6 @@ fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown host".to_string())
-}
-
-/// The current time as `YYYY-MM-DD hh:mm:ss UTC`.
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -326,7 +302,7 @@ mod tests {
         let msg = e.to_string();
         assert_eq!(e.exit_code(), crate::error::EXIT_INVALID);
         assert!(
-            msg.contains(&format!("pid {}", std::process::id())) && msg.contains("UTC"),
+            msg.contains(&format!("pid {}", std::process::id())) && msg.contains("Z"),
             "{msg}"
         );
         drop(first);
@@ -352,6 +328,5 @@ mod tests {
             crate::error::EXIT_OTHER,
             "a place that cannot be written"
         );
-        assert!(utc_now().ends_with("UTC"));
     }
 }

@@ -1,6 +1,7 @@
 //! The file schema: dataset paths, attribute names and units that writers and readers
 //! share (the layout of every file is described in docs/output-files.md).
 
+use crate::clock::utc_now;
 use std::path::Path;
 
 /// Root attribute: the crate version.
@@ -99,31 +100,6 @@ pub fn cf_root_attributes(dest: &Path, scenario_text: &str) -> Vec<(&'static str
         ("source", format!("tufield {}", crate::h5::TUFIELD_VERSION)),
         ("history", format!("{} {}", utc_now(), args.join(" "))),
     ]
-}
-
-/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
