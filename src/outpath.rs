@@ -302,7 +302,7 @@ mod tests {
         let msg = e.to_string();
         assert_eq!(e.exit_code(), crate::error::EXIT_INVALID);
         assert!(
-            msg.contains(&format!("pid {}", std::process::id())) && msg.contains("Z"),
+            msg.contains(&format!("pid {}", std::process::id())) && msg.contains(", started 20"),
             "{msg}"
         );
         drop(first);

@@ -19,19 +19,11 @@ use ndarray::{array, Array1, Array2, ArrayViewD};
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
 use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
-use tufield_solvers::hamiltonian::{Channel, ControlLaw, Player};
+use tufield_solvers::hamiltonian::{ControlLaw, Player};
 use tufield_solvers::model::{Model, Population};
 use tufield_solvers::sweep::{HjiSolution, SweepParams, Sweeper};
 
-fn ch(column: &[f64], weight: f64, bound: f64, player: Player) -> Channel {
-    Channel {
-        column: column.to_vec(),
-        weight,
-        bound,
-        player,
-        label: "test".into(),
-    }
-}
+use common::channel as ch;
 
 /// A law per dimension: designer channels bounded by `ub`, disturbances (weight 4, γ = 2)
 /// by `wb`.

@@ -15,20 +15,12 @@ use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use tufield_solvers::diagnostics::{core_fraction, expected_cost, feedback_fields};
 use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
-use tufield_solvers::hamiltonian::{Channel, ControlLaw, Player};
+use tufield_solvers::hamiltonian::{ControlLaw, Player};
 use tufield_solvers::lq::exact_equilibrium;
 use tufield_solvers::model::{Model, Population};
 use tufield_solvers::sweep::{SweepParams, Sweeper};
 
-fn ch(column: &[f64], weight: f64, bound: f64, player: Player) -> Channel {
-    Channel {
-        column: column.to_vec(),
-        weight,
-        bound,
-        player,
-        label: "test".into(),
-    }
-}
+use common::channel as ch;
 
 fn law(d: usize, ub: f64, wb: f64) -> ControlLaw {
     use Player::{Designer as U, Disturbance as W};

@@ -173,20 +173,7 @@ impl TuGame {
     }
 
     fn check_allocation(&self, x: &[f64]) -> Result<()> {
-        if x.len() != self.n {
-            return Err(SolverError::invalid(
-                "allocation",
-                format!(
-                    "expected {} entries (one per player), got {}",
-                    self.n,
-                    x.len()
-                ),
-            ));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(SolverError::invalid("allocation", "entries must be finite"));
-        }
-        Ok(())
+        crate::game::characteristic::check_allocation(self.n, x)
     }
 
     /// Surplus x(S) − v(S) of the coalition bitmask `mask` under x (≥ 0 for every S in the

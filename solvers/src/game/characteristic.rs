@@ -107,20 +107,7 @@ impl CharacteristicFunction {
     }
 
     fn check_allocation(&self, x: &[f64]) -> Result<()> {
-        if x.len() != self.n {
-            return Err(SolverError::invalid(
-                "allocation",
-                format!(
-                    "expected {} entries (one per player), got {}",
-                    self.n,
-                    x.len()
-                ),
-            ));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(SolverError::invalid("allocation", "entries must be finite"));
-        }
-        Ok(())
+        check_allocation(self.n, x)
     }
 
     /// The excess vector e(x) = B_H x − η, e_j = Σ_{i∈S_j} x_i − η_j (see the module
@@ -181,6 +168,20 @@ impl CharacteristicFunction {
             })
             .collect()
     }
+}
+
+/// Checks an allocation of `n` players: one finite entry per player (field `allocation`).
+pub(crate) fn check_allocation(n: usize, x: &[f64]) -> Result<()> {
+    if x.len() != n {
+        return Err(SolverError::invalid(
+            "allocation",
+            format!("expected {n} entries (one per player), got {}", x.len()),
+        ));
+    }
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(SolverError::invalid("allocation", "entries must be finite"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

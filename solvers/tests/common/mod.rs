@@ -9,6 +9,7 @@ use tufield_solvers::fixed_point::{
     Acceleration, Control, FixedPoint, FixedPointSettings, FixedPointState, Outcome,
 };
 use tufield_solvers::grid::Grid;
+use tufield_solvers::hamiltonian::{Channel, Player};
 
 /// Runs the mean-field fixed point of `map` from `x0`; returns the outcome, the number of
 /// iterations and the last image G(x) (the stacked mean paths).
@@ -101,5 +102,17 @@ impl SkewedMixture {
             .gaussian(array![self.m2].view(), array![[self.s2 * self.s2]].view())
             .unwrap();
         &g1 * self.w + &g2 * (1.0 - self.w)
+    }
+}
+
+/// A control channel of the bounded-control tests: effect `column` on the grid axes,
+/// weight, bound and player.
+pub fn channel(column: &[f64], weight: f64, bound: f64, player: Player) -> Channel {
+    Channel {
+        column: column.to_vec(),
+        weight,
+        bound,
+        player,
+        label: "test".into(),
     }
 }

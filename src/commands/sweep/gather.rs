@@ -34,7 +34,7 @@ use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, H5Type};
-use ndarray::{s, ArrayD, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::path::{Path, PathBuf};
@@ -105,51 +105,17 @@ fn population_keys(f: &hdf5::File) -> Vec<String> {
     keys
 }
 
-/// Snapshot 0 of a `(snapshots, n_0[, n_1[, n_2]])` dataset.
-fn first_snapshot(ds: &Dataset) -> Option<ArrayD<f64>> {
-    let a: ArrayD<f64> = match ds.ndim() {
-        2 => ds.read_slice::<f64, _, IxDyn>(s![0, ..]).ok()?,
-        3 => ds.read_slice::<f64, _, IxDyn>(s![0, .., ..]).ok()?,
-        4 => ds.read_slice::<f64, _, IxDyn>(s![0, .., .., ..]).ok()?,
-        _ => return None,
-    };
-    Some(a)
-}
-
-/// J_k = ∫ v(x,0) m_k(x,0) dx: the population's stored `expected_cost` if the file has one, else
-/// from snapshot 0 of its value and density and the grid spacing.
+/// J_k = ∫ v(x,0) m_k(x,0) dx: the population's `expected_cost` written by `solve`
+/// (NaN when the file has none, e.g. a modal solve).
 fn expected_cost(f: &hdf5::File, k: &str) -> f64 {
-    let group = format!("populations/{k}");
-    if let Ok(v) = f
-        .dataset(&format!("{group}/{}", crate::output::schema::EXPECTED_COST))
-        .and_then(|d| d.read_raw::<f64>())
-    {
-        if let Some(&c) = v.first() {
-            return c;
-        }
-    }
-    let (Ok(value), Ok(density)) = (
-        f.dataset(&format!("{group}/value")),
-        f.dataset(&format!("{group}/density")),
-    ) else {
-        return f64::NAN;
-    };
-    let (Some(v), Some(m)) = (first_snapshot(&value), first_snapshot(&density)) else {
-        return f64::NAN;
-    };
-    if v.shape() != m.shape() {
-        return f64::NAN;
-    }
-    let mut cell = 1.0;
-    for i in 0..v.ndim() {
-        let h = f
-            .dataset(&format!("grid/x{i}"))
-            .and_then(|d| d.attr("spacing"))
-            .and_then(|a| a.read_scalar::<f64>())
-            .unwrap_or(f64::NAN);
-        cell *= h;
-    }
-    v.iter().zip(m.iter()).map(|(a, b)| a * b).sum::<f64>() * cell
+    f.dataset(&format!(
+        "populations/{k}/{}",
+        crate::output::schema::EXPECTED_COST
+    ))
+    .and_then(|d| d.read_raw::<f64>())
+    .ok()
+    .and_then(|v| v.first().copied())
+    .unwrap_or(f64::NAN)
 }
 
 /// Reads one point (status file and result file).
