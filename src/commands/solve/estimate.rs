@@ -299,8 +299,10 @@ pub fn write(
             // Contiguous and uncompressed: error fields hardly compress, and deflate would
             // cost more time than the coarse solve.
             let views: Vec<_> = frames.iter().map(|f| f.view()).collect();
-            let stacked =
-                ndarray::stack(ndarray::Axis(0), &views).expect("snapshots share the grid shape");
+            let stacked = ndarray::stack(ndarray::Axis(0), &views).map_err(|e| AppError::Io {
+                path: w.dest().display().to_string(),
+                message: format!("{name}: snapshots of different shapes ({e})"),
+            })?;
             let ds = w.array(&pg, name, &stacked)?;
             layout::over_snapshots(w, &ds, &axes.snapshot, coords, labels)?;
         }
