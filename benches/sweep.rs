@@ -13,13 +13,14 @@ use ndarray::{array, Array1, Array2, ArrayD, ArrayViewD};
 use std::time::Instant;
 use tufield_solvers::game::{ControlWeight, DisturbanceWeight, Game};
 use tufield_solvers::grid::Grid;
-use tufield_solvers::sweep::{FpkSummary, HjiSolution, SweepParams, Sweeper};
+use tufield_solvers::model::Model;
+use tufield_solvers::sweep::{FpkSummary, HjiSolution, Sweeper};
 
 struct Case {
     name: &'static str,
     points: usize,
     steps: usize,
-    params: SweepParams,
+    params: Model,
     mean: Array1<f64>,
     cov: Array2<f64>,
 }
@@ -30,15 +31,12 @@ fn cases() -> Vec<Case> {
             name: "1d",
             points: 2000,
             steps: 1000,
-            params: SweepParams {
-                a: array![[-0.75]],
-                q: array![[1.0]],
-                s: array![[0.5]],
-                sigma: 0.3,
-                horizon: 1.0,
-                core_penalty: 0.0,
-                controls: None,
-            },
+            params: Model::builder(array![[-0.75]])
+                .q(array![[1.0]])
+                .s(array![[0.5]])
+                .sigma(0.3)
+                .build()
+                .expect("model"),
             mean: array![0.4],
             cov: array![[0.0225]],
         },
@@ -46,15 +44,12 @@ fn cases() -> Vec<Case> {
             name: "2d",
             points: 256,
             steps: 200,
-            params: SweepParams {
-                a: array![[-1.0, 0.3], [0.3, -0.8]],
-                q: array![[1.0, 0.2], [0.2, 0.6]],
-                s: array![[0.5, 0.0], [0.0, 0.3]],
-                sigma: 0.3,
-                horizon: 1.0,
-                core_penalty: 0.0,
-                controls: None,
-            },
+            params: Model::builder(array![[-1.0, 0.3], [0.3, -0.8]])
+                .q(array![[1.0, 0.2], [0.2, 0.6]])
+                .s(array![[0.5, 0.0], [0.0, 0.3]])
+                .sigma(0.3)
+                .build()
+                .expect("model"),
             mean: array![0.3, -0.2],
             cov: array![[0.04, 0.01], [0.01, 0.03]],
         },
@@ -70,15 +65,16 @@ fn cases() -> Vec<Case> {
             name: "3d",
             points: 64,
             steps: 100,
-            params: SweepParams {
-                a: array![[-1.0, 0.3, -0.2], [0.3, -0.8, 0.25], [-0.2, 0.25, -1.2]],
-                q: array![[1.0, 0.2, 0.0], [0.2, 0.6, 0.1], [0.0, 0.1, 0.8]],
-                s: array![[0.5, 0.0, 0.1], [0.0, 0.3, 0.0], [0.1, 0.0, 0.4]],
-                sigma: 0.3,
-                horizon: 1.0,
-                core_penalty: 0.0,
-                controls: None,
-            },
+            params: Model::builder(array![
+                [-1.0, 0.3, -0.2],
+                [0.3, -0.8, 0.25],
+                [-0.2, 0.25, -1.2]
+            ])
+            .q(array![[1.0, 0.2, 0.0], [0.2, 0.6, 0.1], [0.0, 0.1, 0.8]])
+            .s(array![[0.5, 0.0, 0.1], [0.0, 0.3, 0.0], [0.1, 0.0, 0.4]])
+            .sigma(0.3)
+            .build()
+            .expect("model"),
             mean: array![0.3, -0.2, 0.1],
             cov: array![
                 [0.04, 0.01, 0.0],
@@ -91,7 +87,7 @@ fn cases() -> Vec<Case> {
 
 /// The 3-player game on coalitions {1}, {1,2} (γ = 2, R = I) with |u_i| ≤ 0.4: the
 /// saturating channel Hamiltonian (5 designer and 2 disturbance channels).
-fn bounded_params() -> SweepParams {
+fn bounded_params() -> Model {
     let game = Game::new(3).expect("game");
     let law = game
         .control_law(
@@ -102,15 +98,13 @@ fn bounded_params() -> SweepParams {
             None,
         )
         .expect("channels");
-    SweepParams {
-        a: law.unbounded_matrix(),
-        q: array![[1.0, 0.0], [0.0, 1.0]],
-        s: array![[1.0, 0.0], [0.0, 1.0]],
-        sigma: 0.3,
-        horizon: 1.0,
-        core_penalty: 0.0,
-        controls: Some(law),
-    }
+    Model::builder(law.unbounded_matrix())
+        .q(array![[1.0, 0.0], [0.0, 1.0]])
+        .s(array![[1.0, 0.0], [0.0, 1.0]])
+        .sigma(0.3)
+        .controls(Some(law))
+        .build()
+        .expect("model")
 }
 
 /// Everything one pass needs, allocated once.

@@ -27,9 +27,9 @@ use tufield_solvers::model::{GaussianMixture, Model, Population, UniformBox};
 pub mod values;
 pub use values::CoalitionValues;
 
-/// Largest grid dimension the PDE solver handles.
-pub const MAX_DIM: usize = 3;
 pub use tufield_solvers::game::MAX_PLAYERS;
+/// Largest grid dimension the PDE solver handles.
+pub use tufield_solvers::grid::MAX_DIM;
 /// Largest total number of grid points (guards against exhausting memory).
 pub const MAX_GRID_POINTS: usize = 50_000_000;
 /// Largest number of time steps.
@@ -928,20 +928,17 @@ fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<Scenario> {
         None => None,
     };
 
-    let model = Model {
-        axis_labels: labels,
-        a,
-        q,
-        s,
-        sigma,
-        horizon,
-        populations,
-        graph,
-        core_penalty,
-        controls,
-    };
-    model
-        .validate()
+    let model = Model::builder(a)
+        .axis_labels(labels)
+        .q(q)
+        .s(s)
+        .sigma(sigma)
+        .horizon(horizon)
+        .populations(populations)
+        .graph(graph)
+        .core_penalty(core_penalty)
+        .controls(controls)
+        .build()
         .map_err(|e| AppError::from_solver(src, ill_posed_key(&reduction), e))?;
     let modal = if is_modal {
         Some(

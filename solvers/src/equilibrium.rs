@@ -18,7 +18,7 @@
 use crate::error::{Result, SolverError};
 use crate::grid::Grid;
 use crate::model::Model;
-use crate::sweep::{FpkSummary, HjiSolution, SweepParams, Sweeper};
+use crate::sweep::{FpkSummary, HjiSolution, Sweeper};
 use ndarray::{Array2, ArrayD, ArrayView2};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -77,7 +77,6 @@ impl MeanFieldMap {
         steps: usize,
         snapshot_levels: Vec<usize>,
     ) -> Result<Self> {
-        model.validate()?;
         if grid.dim() != model.dim() {
             return Err(SolverError::invalid(
                 "solver.points",
@@ -104,8 +103,7 @@ impl MeanFieldMap {
         snapshot_levels: Vec<usize>,
         initial: Vec<ArrayD<f64>>,
     ) -> Result<Self> {
-        let params = SweepParams::from(model);
-        let sweeper = Sweeper::new(&params, grid, steps)?;
+        let sweeper = Sweeper::new(model, grid, steps)?;
         if initial.len() != model.num_populations() {
             return Err(SolverError::invalid(
                 "population",

@@ -34,6 +34,13 @@ impl Graph {
         }
     }
 
+    /// The graph on no populations (a model that only describes coefficients).
+    pub(crate) fn empty() -> Self {
+        Graph {
+            neighbours: Vec::new(),
+        }
+    }
+
     /// Builds a graph on `p` populations. `p = 1` gives [`Graph::single`] whatever the kind.
     /// Errors (field `graph.kind` / `graph.edges`) for self-loops, out-of-range endpoints,
     /// a ring on fewer than 3 populations, and any population without a neighbour.

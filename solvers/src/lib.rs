@@ -5,6 +5,7 @@
 
 pub mod coop;
 pub mod diagnostics;
+pub mod domain;
 pub mod equilibrium;
 pub mod error;
 pub mod fixed_point;

@@ -1,7 +1,7 @@
 //! Small dense linear-algebra helpers (symmetric eigenproblems via ndarray-linalg/LAPACK).
 
 use crate::error::{Result, SolverError};
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayBase, Data, Ix2};
 use ndarray_linalg::{Eigh, UPLO};
 
 /// True when `m` is square and symmetric to a relative 1e-12.
@@ -26,4 +26,9 @@ pub fn symmetric_eigen(m: &Array2<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
         context: "symmetric eigendecomposition",
         message: e.to_string(),
     })
+}
+
+/// Frobenius norm ‖m‖_F = (Σ_ij m_ij²)^{1/2}, summed in row-major order.
+pub fn frobenius<S: Data<Elem = f64>>(m: &ArrayBase<S, Ix2>) -> f64 {
+    m.iter().map(|v| v * v).sum::<f64>().sqrt()
 }

@@ -29,7 +29,7 @@ use crate::fixed_point::{
 };
 use crate::game::{commute_pairwise, COMMUTE_TOL};
 use crate::grid::Grid;
-use crate::linalg::symmetric_eigen;
+use crate::linalg::{frobenius, symmetric_eigen};
 use crate::model::{Model, Population};
 use ndarray::{s, Array1, Array2, Axis};
 use std::cell::RefCell;
@@ -57,10 +57,6 @@ pub struct ModalDecomposition {
     s_diag: Array1<f64>,
     commutators: [f64; 3],
     off_diagonal: [f64; 3],
-}
-
-fn frobenius(m: &Array2<f64>) -> f64 {
-    m.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
 fn off_diagonal_norm(m: &Array2<f64>) -> f64 {
@@ -131,7 +127,6 @@ impl ModalDecomposition {
     /// ([`commute_pairwise`] with [`COMMUTE_TOL`]) or no common eigenbasis diagonalises
     /// them to [`DIAGONAL_TOL`].
     pub fn new(model: &Model) -> Result<Self> {
-        model.validate()?;
         if !model.is_lq() {
             return Err(SolverError::invalid(
                 "cost.core_penalty",
@@ -547,7 +542,6 @@ pub fn solve_modal(
 mod tests {
     use super::*;
     use crate::game::{full_game, ControlWeight, DisturbanceWeight};
-    use crate::graph::Graph;
 
     fn full_model(n: usize, q: Array2<f64>) -> Model {
         let g = full_game(
@@ -557,22 +551,18 @@ mod tests {
         )
         .unwrap();
         let d = g.a.nrows();
-        Model {
-            axis_labels: g.axis_labels,
-            a: g.a,
-            s: q.clone(),
-            q,
-            sigma: 0.3,
-            horizon: 1.0,
-            populations: vec![Population {
+        Model::builder(g.a)
+            .axis_labels(g.axis_labels)
+            .s(q.clone())
+            .q(q)
+            .sigma(0.3)
+            .population(Population {
                 name: "p".into(),
                 mean: Array1::from_iter((0..d).map(|i| 0.1 * i as f64 - 0.2)),
                 cov: Array2::eye(d) * 0.04,
-            }],
-            graph: Graph::single(),
-            core_penalty: 0.0,
-            controls: None,
-        }
+            })
+            .build()
+            .unwrap()
     }
 
     #[test]

@@ -47,8 +47,16 @@ pub struct UniformBox {
     pub high: Array1<f64>,
 }
 
-/// The reduced problem on d grid axes (d = number of projected coalitions, or 1 per mode).
+/// The reduced problem on d grid axes (d = number of projected coalitions, or 1 per mode):
+/// the one description of the model that the sweeps ([`crate::sweep::Sweeper`]), the
+/// equilibrium map, the LQ oracle ([`crate::lq`]) and the particles ([`crate::particles`])
+/// read.
+///
+/// Built and validated once by [`Model::builder`] … [`ModelBuilder::build`] (outside this
+/// crate there is no other way to build one); consumers trust it. Code that edits a field
+/// afterwards keeps it valid (or calls [`Model::validate`] again).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Model {
     /// Names of the grid axes (coalitions such as "{1,2}", or "x1" for an expert A).
     pub axis_labels: Vec<String>,
@@ -77,6 +85,28 @@ pub struct Model {
 }
 
 impl Model {
+    /// Starts a model with drift matrix A (d×d) and the defaults Q = S = 0, σ = 0, T = 1,
+    /// κ = 0, no control channels, no populations and axis labels x1…xd; set the rest
+    /// with the [`ModelBuilder`] methods and finish with [`ModelBuilder::build`].
+    pub fn builder(a: Array2<f64>) -> ModelBuilder {
+        let d = a.nrows();
+        ModelBuilder {
+            model: Model {
+                axis_labels: (1..=d).map(|i| format!("x{i}")).collect(),
+                q: Array2::zeros((d, d)),
+                s: Array2::zeros((d, d)),
+                a,
+                sigma: 0.0,
+                horizon: 1.0,
+                populations: Vec::new(),
+                graph: Graph::empty(),
+                core_penalty: 0.0,
+                controls: None,
+            },
+            graph_given: false,
+        }
+    }
+
     /// Grid dimension d.
     pub fn dim(&self) -> usize {
         self.a.nrows()
@@ -98,7 +128,7 @@ impl Model {
         self.populations.len()
     }
 
-    /// Checks shapes, symmetry, definiteness (condition (17) for A, without the γ hint:
+    /// Checks shapes, symmetry, definiteness (run by [`ModelBuilder::build`]): (condition (17) for A, without the γ hint:
     /// use `crate::game::check_condition_17` for that) and finiteness.
     pub fn validate(&self) -> Result<()> {
         let d = self.dim();
@@ -212,5 +242,88 @@ impl Model {
             }
         }
         Ok(())
+    }
+}
+
+/// Builds a [`Model`] field by field ([`Model::builder`]); [`ModelBuilder::build`]
+/// validates it. Fields left unset keep the defaults of [`Model::builder`], so adding a
+/// field to the model does not touch the code that builds one.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ModelBuilder {
+    model: Model,
+    graph_given: bool,
+}
+
+impl ModelBuilder {
+    /// Running cost weight Q (d×d, symmetric PSD).
+    pub fn q(mut self, q: Array2<f64>) -> Self {
+        self.model.q = q;
+        self
+    }
+
+    /// Terminal cost weight S (d×d, symmetric PSD).
+    pub fn s(mut self, s: Array2<f64>) -> Self {
+        self.model.s = s;
+        self
+    }
+
+    /// Noise intensity σ ≥ 0.
+    pub fn sigma(mut self, sigma: f64) -> Self {
+        self.model.sigma = sigma;
+        self
+    }
+
+    /// Horizon T > 0.
+    pub fn horizon(mut self, horizon: f64) -> Self {
+        self.model.horizon = horizon;
+        self
+    }
+
+    /// Core-stability penalty κ ≥ 0.
+    pub fn core_penalty(mut self, kappa: f64) -> Self {
+        self.model.core_penalty = kappa;
+        self
+    }
+
+    /// Control channels of the projected game (`None`: expert A).
+    pub fn controls(mut self, controls: Option<ControlLaw>) -> Self {
+        self.model.controls = controls;
+        self
+    }
+
+    /// Names of the grid axes.
+    pub fn axis_labels(mut self, labels: Vec<String>) -> Self {
+        self.model.axis_labels = labels;
+        self
+    }
+
+    /// Adds one population; without [`ModelBuilder::graph`], a single population
+    /// tracks its own mean ([`Graph::single`]).
+    pub fn population(mut self, population: Population) -> Self {
+        self.model.populations.push(population);
+        self
+    }
+
+    /// The populations, one per graph node (replaces any added before).
+    pub fn populations(mut self, populations: Vec<Population>) -> Self {
+        self.model.populations = populations;
+        self
+    }
+
+    /// Who tracks whom (needed for more than one population).
+    pub fn graph(mut self, graph: Graph) -> Self {
+        self.model.graph = graph;
+        self.graph_given = true;
+        self
+    }
+
+    /// The validated model ([`Model::validate`]).
+    pub fn build(mut self) -> Result<Model> {
+        if !self.graph_given && self.model.populations.len() == 1 {
+            self.model.graph = Graph::single();
+        }
+        self.model.validate()?;
+        Ok(self.model)
     }
 }

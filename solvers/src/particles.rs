@@ -71,7 +71,8 @@ pub const MAX_COPIES: usize = 100_000_000;
 /// 2^(32·d), accumulated in u128).
 const WEIGHT_BITS: u32 = 32;
 
-/// Cost weights of the realised cost (module docs): running ½eᵀQe + ½bᵀKb, terminal ½eᵀSe.
+/// Cost weights of the realised cost (module docs): running ½eᵀQe + ½bᵀKb, terminal ½eᵀSe,
+/// a view of a [`Model`] ([`CostWeights::from_model`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostWeights {
     /// Q (d×d).
@@ -87,9 +88,9 @@ pub struct CostWeights {
 }
 
 impl CostWeights {
-    /// Q, S of the model and K = −A⁻¹ (A symmetric negative definite, condition (17)).
+    /// Q, S, κ of the (validated) model and K = −A⁻¹ (A symmetric negative definite,
+    /// condition (17)).
     pub fn from_model(model: &Model) -> Result<Self> {
-        model.validate()?;
         let (ev, u) = symmetric_eigen(&model.a)?;
         if ev.iter().any(|&l| l >= 0.0) {
             return Err(SolverError::invalid(
@@ -137,7 +138,6 @@ impl ParticleSystem {
     /// The system of a (validated) model: its σ, T, populations, the graph's W and the
     /// cost weights Q, S, K = −A⁻¹.
     pub fn from_model(model: &Model, steps: usize) -> Result<Self> {
-        model.validate()?;
         Ok(ParticleSystem {
             sigma: model.sigma,
             horizon: model.horizon,

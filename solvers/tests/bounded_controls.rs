@@ -17,11 +17,10 @@ mod common;
 
 use ndarray::{array, Array1, Array2, ArrayViewD};
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::{ControlLaw, Player};
 use tufield_solvers::model::{Model, Population};
-use tufield_solvers::sweep::{HjiSolution, SweepParams, Sweeper};
+use tufield_solvers::sweep::{HjiSolution, Sweeper};
 
 use common::channel as ch;
 
@@ -52,17 +51,15 @@ fn law(d: usize, ub: f64, wb: f64) -> ControlLaw {
     ControlLaw { channels }
 }
 
-fn params(d: usize, law: Option<ControlLaw>, a_from: &ControlLaw) -> SweepParams {
+fn params(d: usize, law: Option<ControlLaw>, a_from: &ControlLaw) -> Model {
     let (q, s) = common::cost_weights(d);
-    SweepParams {
-        a: a_from.unbounded_matrix(),
-        q,
-        s,
-        sigma: 0.3,
-        horizon: 1.0,
-        core_penalty: 0.0,
-        controls: law,
-    }
+    Model::builder(a_from.unbounded_matrix())
+        .q(q)
+        .s(s)
+        .sigma(0.3)
+        .controls(law)
+        .build()
+        .unwrap()
 }
 
 fn rho_path(d: usize, steps: usize, dt: f64) -> Array2<f64> {
@@ -89,7 +86,7 @@ fn unreachable_bounds_give_the_quadratic_scheme() {
         let g = Grid::from_bounds(&vec![-2.0; d], &vec![2.0; d], pts).unwrap();
         let far = law(d, 1e9, 1e9);
         assert!(far.is_bounded());
-        let run = |p: SweepParams| {
+        let run = |p: Model| {
             let mut sw = Sweeper::new(&p, &g, steps).unwrap();
             let rho = rho_path(d, steps, sw.time().dt());
             let hji = sw.solve_hji(rho.view(), 0).unwrap();
@@ -239,22 +236,19 @@ fn bounded_value_converges_to_a_fine_grid_reference() {
 }
 
 fn model_1d(controls: Option<ControlLaw>, mean: f64, var: f64) -> Model {
-    Model {
-        axis_labels: vec!["x1".into()],
-        a: array![[-0.75]],
-        q: array![[1.0]],
-        s: array![[1.0]],
-        sigma: 0.3,
-        horizon: 1.0,
-        populations: vec![Population {
+    Model::builder(array![[-0.75]])
+        .axis_labels(vec!["x1".into()])
+        .q(array![[1.0]])
+        .s(array![[1.0]])
+        .sigma(0.3)
+        .population(Population {
             name: "p".into(),
             mean: array![mean],
             cov: array![[var]],
-        }],
-        graph: Graph::single(),
-        core_penalty: 0.0,
-        controls,
-    }
+        })
+        .controls(controls)
+        .build()
+        .unwrap()
 }
 
 /// Equilibrium mean path from the skewed mixture 0.7 N(0.3, 0.15²) + 0.3 N(1.6, 0.3²).
@@ -408,15 +402,13 @@ fn deterministic_bounded_control_matches_the_pontryagin_solution() {
     let mut errors = Vec::new();
     for (points, steps) in [(201, 100), (401, 200), (801, 400)] {
         let g = Grid::from_bounds(&[-3.0], &[3.0], &[points]).unwrap();
-        let params = SweepParams {
-            a: law.unbounded_matrix(),
-            q: array![[0.0]],
-            s: array![[s_w]],
-            sigma: 0.0,
-            horizon,
-            core_penalty: 0.0,
-            controls: Some(law.clone()),
-        };
+        let params = Model::builder(law.unbounded_matrix())
+            .q(array![[0.0]])
+            .s(array![[s_w]])
+            .horizon(horizon)
+            .controls(Some(law.clone()))
+            .build()
+            .unwrap();
         let mut sw = Sweeper::new(&params, &g, steps).unwrap();
         let rho = Array2::zeros((steps + 1, 1));
         let v = sw.solve_hji(rho.view(), 0).unwrap();

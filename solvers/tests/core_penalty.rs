@@ -10,28 +10,25 @@ mod common;
 
 use ndarray::{array, Array1, Array2, ArrayViewD};
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
-use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::model::{Model, Population};
-use tufield_solvers::sweep::{SweepParams, Sweeper};
+use tufield_solvers::sweep::Sweeper;
 use tufield_solvers::SolverError;
 
-fn params(d: usize, kappa: f64) -> SweepParams {
+fn params(d: usize, kappa: f64) -> Model {
     let a = match d {
         1 => array![[-0.75]],
         2 => array![[-1.75, -1.0], [-1.0, -2.75]],
         _ => array![[-1.0, 0.3, -0.2], [0.3, -0.8, 0.25], [-0.2, 0.25, -1.2]],
     };
     let (q, s) = common::cost_weights(d);
-    SweepParams {
-        a,
-        q,
-        s,
-        sigma: 0.3,
-        horizon: 1.0,
-        core_penalty: kappa,
-        controls: None,
-    }
+    Model::builder(a)
+        .q(q)
+        .s(s)
+        .sigma(0.3)
+        .core_penalty(kappa)
+        .build()
+        .unwrap()
 }
 
 fn rho_path(d: usize, steps: usize, dt: f64) -> Array2<f64> {
@@ -121,9 +118,9 @@ fn fpk_invariants_hold_with_the_penalty() {
 
 #[test]
 fn negative_penalty_is_refused_naming_the_key() {
-    let g = Grid::from_bounds(&[-1.0], &[1.0], &[11]).unwrap();
     for bad in [-1.0, f64::NAN, f64::INFINITY] {
-        match Sweeper::new(&params(1, bad), &g, 4) {
+        let p = params(1, 0.0);
+        match Model::builder(p.a).q(p.q).s(p.s).core_penalty(bad).build() {
             Err(SolverError::InvalidParameter { field, .. }) => {
                 assert_eq!(field, "cost.core_penalty")
             }
@@ -139,22 +136,18 @@ fn negative_penalty_is_refused_naming_the_key() {
 }
 
 fn model(mean: f64, kappa: f64) -> Model {
-    Model {
-        axis_labels: vec!["x1".into()],
-        a: array![[-0.75]],
-        q: array![[1.0]],
-        s: array![[1.0]],
-        sigma: 0.3,
-        horizon: 1.0,
-        populations: vec![Population {
+    Model::builder(array![[-0.75]])
+        .q(array![[1.0]])
+        .s(array![[1.0]])
+        .sigma(0.3)
+        .population(Population {
             name: "p".into(),
             mean: array![mean],
             cov: array![[0.04]],
-        }],
-        graph: Graph::single(),
-        core_penalty: kappa,
-        controls: None,
-    }
+        })
+        .core_penalty(kappa)
+        .build()
+        .unwrap()
 }
 
 /// Equilibrium mean path of the 1-D single population starting at m̄(0) = −0.3.

@@ -13,12 +13,11 @@ mod common;
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use tufield_solvers::diagnostics::{core_fraction, expected_cost, feedback_fields};
-use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::{ControlLaw, Player};
 use tufield_solvers::lq::exact_equilibrium;
 use tufield_solvers::model::{Model, Population};
-use tufield_solvers::sweep::{SweepParams, Sweeper};
+use tufield_solvers::sweep::Sweeper;
 
 use common::channel as ch;
 
@@ -45,22 +44,19 @@ fn law(d: usize, ub: f64, wb: f64) -> ControlLaw {
 
 fn model(d: usize, controls: Option<ControlLaw>, a: Array2<f64>) -> Model {
     let (q, s) = common::cost_weights(d);
-    Model {
-        axis_labels: (0..d).map(|i| format!("x{i}")).collect(),
-        a,
-        q,
-        s,
-        sigma: 0.3,
-        horizon: 1.0,
-        populations: vec![Population {
+    Model::builder(a)
+        .axis_labels((0..d).map(|i| format!("x{i}")).collect())
+        .q(q)
+        .s(s)
+        .sigma(0.3)
+        .population(Population {
             name: "p".into(),
             mean: Array1::from_elem(d, 0.2),
             cov: Array2::eye(d) * 0.1,
-        }],
-        graph: Graph::single(),
-        core_penalty: 0.0,
-        controls,
-    }
+        })
+        .controls(controls)
+        .build()
+        .unwrap()
 }
 
 fn grid(d: usize, n: usize) -> Grid {
@@ -95,7 +91,7 @@ fn fields_add_up_to_the_sweep_drift() {
             let (phi, h) = phi_h(d);
             let v = quadratic(&g, &phi, &h);
             let f = feedback_fields(&m, &g, v.view()).unwrap();
-            let mut sw = Sweeper::new(&SweepParams::from(&m), &g, 4).unwrap();
+            let mut sw = Sweeper::new(&m, &g, 4).unwrap();
             let b = sw.optimal_drift(v.view()).unwrap();
             let worst = (&f.allocation + &f.disturbance - &b)
                 .iter()

@@ -14,26 +14,25 @@ use tufield_solvers::model::{Model, Population};
 
 fn chain_model(a: Array2<f64>, means: &[Array1<f64>], std: f64) -> Model {
     let d = a.nrows();
-    Model {
-        axis_labels: (1..=d).map(|i| format!("x{i}")).collect(),
-        q: Array2::eye(d),
-        s: Array2::eye(d),
-        a,
-        sigma: 0.3,
-        horizon: 1.0,
-        populations: means
-            .iter()
-            .enumerate()
-            .map(|(k, m)| Population {
-                name: format!("p{k}"),
-                mean: m.clone(),
-                cov: Array2::eye(d) * (std * std),
-            })
-            .collect(),
-        graph: Graph::new(means.len(), &GraphKind::Chain).unwrap(),
-        core_penalty: 0.0,
-        controls: None,
-    }
+    Model::builder(a)
+        .axis_labels((1..=d).map(|i| format!("x{i}")).collect())
+        .q(Array2::eye(d))
+        .s(Array2::eye(d))
+        .sigma(0.3)
+        .populations(
+            means
+                .iter()
+                .enumerate()
+                .map(|(k, m)| Population {
+                    name: format!("p{k}"),
+                    mean: m.clone(),
+                    cov: Array2::eye(d) * (std * std),
+                })
+                .collect(),
+        )
+        .graph(Graph::new(means.len(), &GraphKind::Chain).unwrap())
+        .build()
+        .unwrap()
 }
 
 /// Returns (outcome, iterations, max over populations/levels/axes of |m̄_PDE − m̄_exact|).

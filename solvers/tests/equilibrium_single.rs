@@ -7,27 +7,22 @@ mod common;
 use ndarray::array;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
 use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings, Outcome};
-use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
 use tufield_solvers::model::{Model, Population};
 
 fn model_1d() -> Model {
-    Model {
-        axis_labels: vec!["x1".into()],
-        a: array![[-0.75]],
-        q: array![[1.0]],
-        s: array![[1.0]],
-        sigma: 0.3,
-        horizon: 1.0,
-        populations: vec![Population {
+    Model::builder(array![[-0.75]])
+        .axis_labels(vec!["x1".into()])
+        .q(array![[1.0]])
+        .s(array![[1.0]])
+        .sigma(0.3)
+        .population(Population {
             name: "p".into(),
             mean: array![0.5],
             cov: array![[0.04]],
-        }],
-        graph: Graph::single(),
-        core_penalty: 0.0,
-        controls: None,
-    }
+        })
+        .build()
+        .unwrap()
 }
 
 /// Solves the equilibrium from a perturbed guess; returns (outcome, iterations, max |m̄(t) − m̄(0)|).

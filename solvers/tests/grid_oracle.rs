@@ -9,10 +9,9 @@
 //! mean and of the covariance must fall at the scheme's first order (observed order ≥ 0.9).
 
 use ndarray::{Array1, Array2, ArrayViewD};
-use tufield_solvers::graph::Graph;
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
 use tufield_solvers::model::{Model, Population};
-use tufield_solvers::sweep::{SweepParams, Sweeper};
+use tufield_solvers::sweep::Sweeper;
 
 #[derive(Clone)]
 struct Problem {
@@ -30,35 +29,23 @@ impl Problem {
         self.a.nrows()
     }
 
-    fn params(&self) -> SweepParams {
-        SweepParams {
-            a: self.a.clone(),
-            q: self.q.clone(),
-            s: self.s.clone(),
-            sigma: self.sigma,
-            horizon: self.horizon,
-            core_penalty: 0.0,
-            controls: None,
-        }
+    fn params(&self) -> Model {
+        self.model()
     }
 
     fn model(&self) -> Model {
-        Model {
-            axis_labels: (0..self.dim()).map(|i| format!("x{}", i + 1)).collect(),
-            a: self.a.clone(),
-            q: self.q.clone(),
-            s: self.s.clone(),
-            sigma: self.sigma,
-            horizon: self.horizon,
-            populations: vec![Population {
+        Model::builder(self.a.clone())
+            .q(self.q.clone())
+            .s(self.s.clone())
+            .sigma(self.sigma)
+            .horizon(self.horizon)
+            .population(Population {
                 name: "p".into(),
                 mean: self.mean0.clone(),
                 cov: self.cov0.clone(),
-            }],
-            graph: Graph::single(),
-            core_penalty: 0.0,
-            controls: None,
-        }
+            })
+            .build()
+            .unwrap()
     }
 }
 

@@ -8,10 +8,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sprs::CsMat;
 use tufield_solvers::grid::{Axis, Grid};
-use tufield_solvers::sweep::{SweepParams, Sweeper};
+use tufield_solvers::model::Model;
+use tufield_solvers::sweep::Sweeper;
 use tufield_solvers::SolverError;
 
-fn params(d: usize) -> SweepParams {
+fn params(d: usize) -> Model {
     let (a, q, s) = match d {
         1 => (array![[-0.75]], array![[1.0]], array![[0.5]]),
         2 => (
@@ -25,15 +26,11 @@ fn params(d: usize) -> SweepParams {
             array![[0.5, 0.0, 0.1], [0.0, 0.3, 0.0], [0.1, 0.0, 0.4]],
         ),
     };
-    SweepParams {
-        a,
-        q,
-        s,
-        sigma: 0.3,
-        horizon: 1.0,
-        core_penalty: 0.0,
-        controls: None,
-    }
+    model_with(a, q, s, 0.3)
+}
+
+fn model_with(a: Array2<f64>, q: Array2<f64>, s: Array2<f64>, sigma: f64) -> Model {
+    Model::builder(a).q(q).s(s).sigma(sigma).build().unwrap()
 }
 
 fn grid(d: usize, pts: &[usize]) -> Grid {
@@ -387,16 +384,24 @@ fn bad_input_names_the_field() {
         field_of(Sweeper::new(&params(1), &g, 4).unwrap_err()),
         "model.a"
     );
-    let mut p = params(2);
-    p.a = array![[0.1, 0.0], [0.0, -1.0]];
+    let p = params(2);
     assert!(matches!(
-        Sweeper::new(&p, &g, 4).unwrap_err(),
+        Model::builder(array![[0.1, 0.0], [0.0, -1.0]])
+            .q(p.q.clone())
+            .s(p.s.clone())
+            .build()
+            .unwrap_err(),
         SolverError::IllPosed { .. }
     ));
-    let mut p = params(2);
-    p.sigma = -1.0;
     assert_eq!(
-        field_of(Sweeper::new(&p, &g, 4).unwrap_err()),
+        field_of(
+            Model::builder(p.a.clone())
+                .q(p.q.clone())
+                .s(p.s.clone())
+                .sigma(-1.0)
+                .build()
+                .unwrap_err()
+        ),
         "noise.sigma"
     );
     let mut sw = Sweeper::new(&params(2), &g, 4).unwrap();
@@ -468,7 +473,7 @@ fn discrete_gaussian_has_the_requested_moments() {
 #[test]
 fn auto_domain_follows_the_stated_rule() {
     use tufield_solvers::graph::{Graph, GraphKind};
-    use tufield_solvers::model::{Model, Population};
+    use tufield_solvers::model::Population;
     // With Q = S = 0 the Riccati solution is φ ≡ 0 and the covariance is C_k + σ²t exactly,
     // so the rule gives lo_i = min_k m̄_k,i − κ (max_k C_k,ii + σ²T)^{1/2} (and hi likewise).
     let (sigma, horizon) = (0.4, 2.0);
@@ -484,18 +489,13 @@ fn auto_domain_follows_the_stated_rule() {
             cov: array![[0.16, 0.0], [0.0, 0.01]],
         },
     ];
-    let model = Model {
-        axis_labels: vec!["x1".into(), "x2".into()],
-        a: array![[-1.0, 0.3], [0.3, -0.8]],
-        q: Array2::zeros((2, 2)),
-        s: Array2::zeros((2, 2)),
-        sigma,
-        horizon,
-        populations: pops,
-        graph: Graph::new(2, &GraphKind::Chain).unwrap(),
-        core_penalty: 0.0,
-        controls: None,
-    };
+    let model = Model::builder(array![[-1.0, 0.3], [0.3, -0.8]])
+        .sigma(sigma)
+        .horizon(horizon)
+        .populations(pops)
+        .graph(Graph::new(2, &GraphKind::Chain).unwrap())
+        .build()
+        .unwrap();
     let g = Grid::auto(&model, &[41, 31], 6.0).unwrap();
     let s = [
         (0.16f64 + sigma * sigma * horizon).sqrt(),

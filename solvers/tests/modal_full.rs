@@ -33,18 +33,15 @@ fn full_model(n: usize, gamma: f64, populations: Vec<Population>) -> Model {
     } else {
         Graph::new(populations.len(), &GraphKind::Chain).unwrap()
     };
-    Model {
-        axis_labels: g.axis_labels,
-        a: g.a,
-        q: Array2::eye(q),
-        s: Array2::eye(q),
-        sigma: 0.3,
-        horizon: 1.0,
-        populations,
-        graph,
-        core_penalty: 0.0,
-        controls: None,
-    }
+    Model::builder(g.a)
+        .axis_labels(g.axis_labels)
+        .q(Array2::eye(q))
+        .s(Array2::eye(q))
+        .sigma(0.3)
+        .populations(populations)
+        .graph(graph)
+        .build()
+        .unwrap()
 }
 
 /// Deterministic, non-symmetric initial data: population k's mean on coalition j.

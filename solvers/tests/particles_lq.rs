@@ -26,42 +26,36 @@ fn pop(name: &str, mean: Array1<f64>, cov: Array2<f64>) -> Population {
 
 /// 1-D chain of three populations (the lqc_1d_chain3 scenario): means move.
 fn model_1d() -> Model {
-    Model {
-        axis_labels: vec!["x".into()],
-        a: array![[-0.75]],
-        q: array![[1.0]],
-        s: array![[1.0]],
-        sigma: 0.3,
-        horizon: 1.0,
-        populations: vec![
+    Model::builder(array![[-0.75]])
+        .axis_labels(vec!["x".into()])
+        .q(array![[1.0]])
+        .s(array![[1.0]])
+        .sigma(0.3)
+        .populations(vec![
             pop("left", array![-1.0], array![[0.0625]]),
             pop("centre", array![0.0], array![[0.0625]]),
             pop("right", array![1.5], array![[0.0625]]),
-        ],
-        graph: Graph::new(3, &GraphKind::Chain).unwrap(),
-        core_penalty: 0.0,
-        controls: None,
-    }
+        ])
+        .graph(Graph::new(3, &GraphKind::Chain).unwrap())
+        .build()
+        .unwrap()
 }
 
 /// 2-D chain with the non-diagonal A of the 3-player game on {1}, {1,2}, γ = 2.
 fn model_2d() -> Model {
-    Model {
-        axis_labels: vec!["{1}".into(), "{1,2}".into()],
-        a: array![[0.25 - 2.0, -1.0], [-1.0, 0.25 - 3.0]],
-        q: array![[1.0, 0.0], [0.0, 1.0]],
-        s: array![[1.0, 0.0], [0.0, 1.0]],
-        sigma: 0.3,
-        horizon: 1.0,
-        populations: vec![
+    Model::builder(array![[0.25 - 2.0, -1.0], [-1.0, 0.25 - 3.0]])
+        .axis_labels(vec!["{1}".into(), "{1,2}".into()])
+        .q(array![[1.0, 0.0], [0.0, 1.0]])
+        .s(array![[1.0, 0.0], [0.0, 1.0]])
+        .sigma(0.3)
+        .populations(vec![
             pop("low", array![-1.0, -0.5], array![[0.09, 0.0], [0.0, 0.09]]),
             pop("middle", array![0.0, 0.0], array![[0.09, 0.0], [0.0, 0.09]]),
             pop("high", array![1.0, 0.8], array![[0.09, 0.03], [0.03, 0.09]]),
-        ],
-        graph: Graph::new(3, &GraphKind::Chain).unwrap(),
-        core_penalty: 0.0,
-        controls: None,
-    }
+        ])
+        .graph(Graph::new(3, &GraphKind::Chain).unwrap())
+        .build()
+        .unwrap()
 }
 
 fn run(model: &Model, steps: usize, copies: usize, seed: u64) -> (LqEquilibrium, Simulation) {

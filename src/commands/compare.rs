@@ -41,7 +41,7 @@ use std::time::Instant;
 use tufield_solvers::fixed_point::Outcome;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::ControlLaw;
-use tufield_solvers::sweep::{HjiSolution, SweepParams, Sweeper};
+use tufield_solvers::sweep::{HjiSolution, Sweeper};
 use tufield_solvers::SolverError;
 
 /// The three policies compared, in report order.
@@ -278,9 +278,10 @@ pub fn compare(
     // The policy evaluation freezes the designer's channels. An expert A does not say
     // which part is allocation and which disturbance: the designer then controls the drift
     // itself (the Hamiltonian over the drift of docs/design.md §4, no disturbance).
-    let mut params = SweepParams::from(&sc.model);
+    let mut params = sc.model.clone();
     if params.controls.is_none() {
         params.controls = Some(ControlLaw::drift_control(&sc.model.a).map_err(err)?);
+        params.validate().map_err(err)?;
     }
     let mut sw = Sweeper::new(&params, &grid, steps).map_err(err)?;
     let cell = grid.cell_volume();

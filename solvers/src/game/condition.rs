@@ -3,7 +3,7 @@
 //! decides whether the modal decomposition (docs/design.md §2) is exact.
 
 use crate::error::{Result, SolverError};
-use crate::linalg::{is_symmetric, symmetric_eigenvalues};
+use crate::linalg::{frobenius, is_symmetric, symmetric_eigenvalues};
 use ndarray::Array2;
 
 /// Relative tolerance of the definiteness tests of (17): A counts as negative definite
@@ -112,10 +112,6 @@ pub fn check_condition_17(a: &Array2<f64>, scalar_gamma_gram: Option<&Array2<f64
         largest_eigenvalue: largest,
         min_gamma,
     })
-}
-
-fn frobenius(m: &Array2<f64>) -> f64 {
-    m.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
 /// True when the three matrices are square of one size and commute pairwise:

@@ -3,8 +3,9 @@
 
 use super::ode::{integrate_levels, Direction, OdeOptions};
 use super::riccati::riccati_rhs;
-use super::{frobenius, mat, non_finite, TimeGrid};
+use super::{mat, non_finite, TimeGrid};
 use crate::error::Result;
+use crate::linalg::frobenius;
 use ndarray::{Array1, Array2, Array3, ArrayView1};
 
 /// One population of the exact LQ equilibrium, at every level t_n.

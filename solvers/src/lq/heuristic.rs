@@ -177,7 +177,6 @@ pub fn heuristic_augmented_state(
     theta: f64,
     steps: usize,
 ) -> Result<AugmentedStateHeuristic> {
-    model.validate()?;
     if !(theta.is_finite() && theta >= 0.0) {
         return Err(SolverError::invalid(
             "heuristic.theta",
@@ -307,7 +306,6 @@ pub fn heuristic_augmented_state(
 /// m̄_k' = Aφ(m̄_k − ρ_k) on the graph of `model` (sign as derived in the module docs),
 /// on `steps` output intervals. Blow-up: `NonFinite { stage: "riccati", .. }`.
 pub fn heuristic_consensus(model: &Model, steps: usize) -> Result<ConsensusHeuristic> {
-    model.validate()?;
     let grid = TimeGrid::new(model.horizon, steps)?;
     let (a, q, s_mat) = (&model.a, &model.q, &model.s);
     let d = model.dim();
@@ -427,25 +425,25 @@ mod tests {
     ) -> Model {
         let d = a.nrows();
         let p = means.len();
-        Model {
-            axis_labels: (0..d).map(|i| format!("x{}", i + 1)).collect(),
-            a,
-            q,
-            s,
-            sigma: 0.2,
-            horizon,
-            populations: means
-                .into_iter()
-                .map(|m| Population {
-                    name: "p".into(),
-                    mean: m,
-                    cov: Array2::eye(d),
-                })
-                .collect(),
-            graph: Graph::new(p, &kind).unwrap(),
-            core_penalty: 0.0,
-            controls: None,
-        }
+        Model::builder(a)
+            .axis_labels((0..d).map(|i| format!("x{}", i + 1)).collect())
+            .q(q)
+            .s(s)
+            .sigma(0.2)
+            .horizon(horizon)
+            .populations(
+                means
+                    .into_iter()
+                    .map(|m| Population {
+                        name: "p".into(),
+                        mean: m,
+                        cov: Array2::eye(d),
+                    })
+                    .collect(),
+            )
+            .graph(Graph::new(p, &kind).unwrap())
+            .build()
+            .unwrap()
     }
 
     fn model_2d(horizon: f64) -> Model {

@@ -210,8 +210,3 @@ pub(crate) fn symmetrize(m: &mut Array2<f64>) {
     *m += &t;
     *m *= 0.5;
 }
-
-/// Frobenius norm.
-pub(crate) fn frobenius(m: &ArrayView2<f64>) -> f64 {
-    m.iter().map(|v| v * v).sum::<f64>().sqrt()
-}

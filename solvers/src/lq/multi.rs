@@ -169,7 +169,6 @@ fn mm_acc(alpha: f64, a: &[f64], transpose_a: bool, b: &[f64], c: &mut [f64], d:
 /// Errors: the model's validation (fields named), `horizon.steps` for `steps = 0`,
 /// `NonFinite { stage: "riccati" | "lq", level, population }` on numerical failure.
 pub fn exact_equilibrium(model: &Model, steps: usize) -> Result<LqEquilibrium> {
-    model.validate()?;
     let grid = TimeGrid::new(model.horizon, steps)?;
     let (a, q, s_mat) = (&model.a, &model.q, &model.s);
     let d = model.dim();
@@ -500,26 +499,26 @@ mod tests {
     ) -> Model {
         let d = a.nrows();
         let p = means.len();
-        Model {
-            axis_labels: (0..d).map(|i| format!("x{}", i + 1)).collect(),
-            a,
-            q,
-            s,
-            sigma,
-            horizon,
-            populations: means
-                .into_iter()
-                .enumerate()
-                .map(|(k, m)| Population {
-                    name: format!("pop{k}"),
-                    mean: m,
-                    cov: Array2::eye(d) * (0.1 + 0.05 * k as f64),
-                })
-                .collect(),
-            graph: Graph::new(p, &kind).unwrap(),
-            core_penalty: 0.0,
-            controls: None,
-        }
+        Model::builder(a)
+            .axis_labels((0..d).map(|i| format!("x{}", i + 1)).collect())
+            .q(q)
+            .s(s)
+            .sigma(sigma)
+            .horizon(horizon)
+            .populations(
+                means
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, m)| Population {
+                        name: format!("pop{k}"),
+                        mean: m,
+                        cov: Array2::eye(d) * (0.1 + 0.05 * k as f64),
+                    })
+                    .collect(),
+            )
+            .graph(Graph::new(p, &kind).unwrap())
+            .build()
+            .unwrap()
     }
 
     fn model_2d_chain3(horizon: f64) -> Model {
@@ -889,10 +888,19 @@ mod tests {
 
     #[test]
     fn invalid_model_is_refused() {
-        let mut m = model_2d_chain3(1.0);
-        m.a[[0, 0]] = 1.0;
+        // The model is validated where it is built: an A that is not negative definite
+        // never reaches the oracle.
+        let m = model_2d_chain3(1.0);
+        let mut a = m.a.clone();
+        a[[0, 0]] = 1.0;
         assert!(matches!(
-            exact_equilibrium(&m, 10).unwrap_err(),
+            Model::builder(a)
+                .q(m.q.clone())
+                .s(m.s.clone())
+                .populations(m.populations.clone())
+                .graph(m.graph.clone())
+                .build()
+                .unwrap_err(),
             SolverError::IllPosed { .. }
         ));
         let m = model_2d_chain3(1.0);

@@ -22,7 +22,6 @@ use ndarray::{Array1, Array2};
 /// independent boundary residuals of [`LqEquilibrium`]. `steps` output intervals on
 /// [0, T]. Errors: the model's own validation, `population` if p ≠ 1, `horizon.steps`.
 pub fn single_population_equilibrium(model: &Model, steps: usize) -> Result<LqEquilibrium> {
-    model.validate()?;
     if model.num_populations() != 1 {
         return Err(SolverError::invalid(
             "population",
@@ -87,22 +86,19 @@ mod tests {
     use ndarray::array;
 
     pub(crate) fn model_2d(horizon: f64) -> Model {
-        Model {
-            axis_labels: vec!["x1".into(), "x2".into()],
-            a: array![[-1.1, 0.45], [0.45, -0.6]],
-            q: array![[1.0, 0.3], [0.3, 0.7]],
-            s: array![[0.5, -0.1], [-0.1, 0.9]],
-            sigma: 0.4,
-            horizon,
-            populations: vec![Population {
+        Model::builder(array![[-1.1, 0.45], [0.45, -0.6]])
+            .axis_labels(vec!["x1".into(), "x2".into()])
+            .q(array![[1.0, 0.3], [0.3, 0.7]])
+            .s(array![[0.5, -0.1], [-0.1, 0.9]])
+            .sigma(0.4)
+            .horizon(horizon)
+            .population(Population {
                 name: "p".into(),
                 mean: array![1.5, -0.5],
                 cov: array![[0.2, 0.05], [0.05, 0.1]],
-            }],
-            graph: Graph::single(),
-            core_penalty: 0.0,
-            controls: None,
-        }
+            })
+            .build()
+            .unwrap()
     }
 
     /// h from the h-ODE with ρ ≡ m̄(0) equals −φm̄(0), and integrating the mean ODE

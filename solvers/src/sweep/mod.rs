@@ -106,111 +106,12 @@ mod par;
 
 use crate::error::{Result, SolverError};
 use crate::grid::{Grid, MomentPartial, MAX_DIM};
-use crate::hamiltonian::ControlLaw;
-use crate::linalg::{is_symmetric, symmetric_eigenvalues};
 use crate::model::Model;
 use kernels::{Geometry, M3};
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, IxDyn};
 use sprs::{CsMat, TriMat};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// Coefficients of the HJI–FPK pair (docs/design.md §1): drift matrix A, running and terminal
-/// cost weights Q and S, noise σ, horizon T.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepParams {
-    /// A (d×d, symmetric negative definite), drift b = A∇v (eqs. (11)-(12)).
-    pub a: Array2<f64>,
-    /// Q (d×d symmetric), running cost ½(ρ−x)ᵀQ(ρ−x).
-    pub q: Array2<f64>,
-    /// S (d×d symmetric), terminal cost ½(ρ(T)−x)ᵀS(ρ(T)−x).
-    pub s: Array2<f64>,
-    /// σ ≥ 0: diffusion σ²/2 Δ.
-    pub sigma: f64,
-    /// Horizon T > 0.
-    pub horizon: f64,
-    /// Core-stability penalty κ ≥ 0: extra running cost κ Σ_j max(0, −x_j)²,
-    /// part of f in the source g of step 2 only (the linear parts, hence the FPK, are
-    /// unchanged). 0 for the LQ model.
-    pub core_penalty: f64,
-    /// Control channels of the Hamiltonian ([`crate::hamiltonian`]): needed for bounded
-    /// controls (then b = ∇H(p) is the saturated drift and the source carries the control
-    /// cost ℓ) and for policy evaluation ([`Sweeper::set_designer_policy`]). `None`, or an
-    /// unbounded law, gives the quadratic Hamiltonian ½pᵀAp with b = Ap.
-    pub controls: Option<ControlLaw>,
-}
-
-impl From<&Model> for SweepParams {
-    fn from(m: &Model) -> Self {
-        SweepParams {
-            a: m.a.clone(),
-            q: m.q.clone(),
-            s: m.s.clone(),
-            sigma: m.sigma,
-            horizon: m.horizon,
-            core_penalty: m.core_penalty,
-            controls: m.controls.clone(),
-        }
-    }
-}
-
-impl SweepParams {
-    /// Checks shapes against the grid dimension, finiteness, symmetry, negative
-    /// definiteness of A (condition (17)), σ ≥ 0 and T > 0.
-    pub fn validate(&self, d: usize) -> Result<()> {
-        for (field, m) in [
-            ("model.a", &self.a),
-            ("cost.q", &self.q),
-            ("cost.s", &self.s),
-        ] {
-            if m.dim() != (d, d) {
-                return Err(SolverError::invalid(
-                    field,
-                    format!(
-                        "expected a {d}×{d} matrix (one row per grid axis), got {}×{}",
-                        m.nrows(),
-                        m.ncols()
-                    ),
-                ));
-            }
-            if m.iter().any(|v| !v.is_finite()) {
-                return Err(SolverError::invalid(field, "entries must be finite"));
-            }
-            if !is_symmetric(m) {
-                return Err(SolverError::invalid(field, "matrix must be symmetric"));
-            }
-        }
-        let largest = symmetric_eigenvalues(&self.a)?
-            .iter()
-            .cloned()
-            .fold(f64::NEG_INFINITY, f64::max);
-        if largest >= 0.0 {
-            return Err(SolverError::IllPosed {
-                largest_eigenvalue: largest,
-                min_gamma: None,
-            });
-        }
-        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(SolverError::invalid(
-                "noise.sigma",
-                "must be finite and ≥ 0",
-            ));
-        }
-        if !(self.horizon.is_finite() && self.horizon > 0.0) {
-            return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
-        }
-        if !(self.core_penalty.is_finite() && self.core_penalty >= 0.0) {
-            return Err(SolverError::invalid(
-                "cost.core_penalty",
-                "must be finite and ≥ 0",
-            ));
-        }
-        if let Some(law) = &self.controls {
-            law.validate(&self.a)?;
-        }
-        Ok(())
-    }
-}
 
 /// Uniform time levels t_n = n·dt, n = 0..=steps, dt = horizon/steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -347,10 +248,22 @@ fn to_m3(a: &Array2<f64>) -> M3 {
 }
 
 impl Sweeper {
-    /// Validates the coefficients against the grid and allocates the workspace (one field).
-    /// `steps ≥ 1` (field `solver.steps`).
-    pub fn new(params: &SweepParams, grid: &Grid, steps: usize) -> Result<Self> {
-        params.validate(grid.dim())?;
+    /// The sweeps of a (validated) model on `grid`: checks that the model has one axis per
+    /// grid axis and allocates the workspace (one field). `steps ≥ 1` (field
+    /// `solver.steps`). The model's A, Q, S, σ, T, κ and control channels are the
+    /// coefficients; its populations are not read.
+    pub fn new(model: &Model, grid: &Grid, steps: usize) -> Result<Self> {
+        let d = grid.dim();
+        if model.dim() != d {
+            return Err(SolverError::invalid(
+                "model.a",
+                format!(
+                    "expected a {d}×{d} matrix (one row per grid axis), got {}×{}",
+                    model.a.nrows(),
+                    model.a.ncols()
+                ),
+            ));
+        }
         if steps == 0 {
             return Err(SolverError::invalid(
                 "solver.steps",
@@ -358,20 +271,20 @@ impl Sweeper {
             ));
         }
         let time = TimeStepping {
-            horizon: params.horizon,
+            horizon: model.horizon,
             steps,
         };
         let mut geo = Geometry::new(
             grid,
-            to_m3(&params.a),
-            to_m3(&params.q),
-            to_m3(&params.s),
-            params.sigma,
-            params.core_penalty,
+            to_m3(&model.a),
+            to_m3(&model.q),
+            to_m3(&model.s),
+            model.sigma,
+            model.core_penalty,
             time.dt(),
         );
-        let bounded = params.controls.as_ref().is_some_and(|l| l.is_bounded());
-        if let Some(law) = &params.controls {
+        let bounded = model.is_bounded();
+        if let Some(law) = &model.controls {
             geo.law = law.packed()?;
         }
         geo.sat = bounded;
@@ -754,18 +667,18 @@ impl Sweeper {
 
 /// One-shot [`Sweeper::solve_hji`] (allocates a workspace).
 pub fn solve_hji(
-    params: &SweepParams,
+    model: &Model,
     grid: &Grid,
     steps: usize,
     rho: ArrayView2<f64>,
     population: usize,
 ) -> Result<HjiSolution> {
-    Sweeper::new(params, grid, steps)?.solve_hji(rho, population)
+    Sweeper::new(model, grid, steps)?.solve_hji(rho, population)
 }
 
 /// One-shot [`Sweeper::solve_fpk`] (allocates a workspace).
 pub fn solve_fpk(
-    params: &SweepParams,
+    model: &Model,
     grid: &Grid,
     steps: usize,
     hji: &HjiSolution,
@@ -773,5 +686,5 @@ pub fn solve_fpk(
     population: usize,
     observer: &mut dyn FnMut(usize, ArrayViewD<'_, f64>),
 ) -> Result<FpkSummary> {
-    Sweeper::new(params, grid, steps)?.solve_fpk(hji, m0, population, observer)
+    Sweeper::new(model, grid, steps)?.solve_fpk(hji, m0, population, observer)
 }
