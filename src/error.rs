@@ -8,7 +8,8 @@
 
 use std::path::Path;
 use thiserror::Error;
-use tufield_solvers::SolverError;
+use tufield_solvers::coop::coalition_key;
+use tufield_solvers::{Param, SolverError};
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -147,7 +148,7 @@ impl AppError {
     pub fn from_solver(source_name: &str, ill_posed_key: &str, err: SolverError) -> Self {
         match err {
             SolverError::InvalidParameter { field, message } => {
-                AppError::invalid(source_name, field, message)
+                AppError::invalid(source_name, scenario_key(field), message)
             }
             e @ SolverError::IllPosed { .. } => AppError::invalid(
                 source_name,
@@ -159,6 +160,62 @@ impl AppError {
                 source: e,
             },
         }
+    }
+}
+
+/// The scenario key of a parameter of the numerics: the key an error message names.
+pub fn scenario_key(param: Param) -> String {
+    match param {
+        Param::Drift => "model.a".into(),
+        Param::RunningCost => "cost.q".into(),
+        Param::TerminalCost => "cost.s".into(),
+        Param::ControlWeight => "cost.r".into(),
+        Param::Gamma => "cost.gamma".into(),
+        Param::GammaMatrix => "cost.gamma_matrix".into(),
+        Param::CorePenalty => "cost.core_penalty".into(),
+        Param::Noise => "noise.sigma".into(),
+        Param::Horizon => "horizon.t".into(),
+        Param::OutputSteps => "horizon.steps".into(),
+        Param::AllocationBound => "bounds.allocation".into(),
+        Param::DisturbanceBound => "bounds.disturbance".into(),
+        Param::Bounds => "bounds".into(),
+        Param::Controls => "controls".into(),
+        Param::Players => "game.players".into(),
+        Param::Coalitions => "game.coalitions".into(),
+        Param::Reduction => "game.reduction".into(),
+        Param::CoalitionValues => "game.values".into(),
+        Param::CharacteristicFunction => "game.characteristic_function".into(),
+        Param::Populations => "population".into(),
+        Param::MixtureWeights => "population.weights".into(),
+        Param::InitialLaw => "population.kind".into(),
+        Param::InitialLawFile => "population.path".into(),
+        Param::UniformBox => "population.low".into(),
+        Param::Graph => "graph".into(),
+        Param::GraphKind => "graph.kind".into(),
+        Param::GraphEdges => "graph.edges".into(),
+        Param::Steps => "solver.steps".into(),
+        Param::Points => "solver.points".into(),
+        Param::Domain => "solver.domain".into(),
+        Param::Tolerance => "solver.tol".into(),
+        Param::MaxIterations => "solver.max_iter".into(),
+        Param::Damping => "solver.damping".into(),
+        Param::AndersonDepth => "solver.anderson_depth".into(),
+        Param::DivergenceFactor => "solver.divergence_factor".into(),
+        Param::SnapshotEvery => "solver.snapshot_every".into(),
+        Param::ErrorEstimate => "solver.error_estimate".into(),
+        Param::Theta => "heuristic.theta".into(),
+        Param::ThetaTilde => "heuristic.theta_tilde".into(),
+        Param::ThetaHat => "heuristic.theta_hat".into(),
+        Param::FixedPointScale => "fixed_point.scale".into(),
+        Param::FixedPointState => "fixed_point.x".into(),
+        Param::FixedPointMap => "fixed_point.map".into(),
+        Param::PopulationMean(None) => "population.mean".into(),
+        Param::PopulationCov(None) => "population.cov".into(),
+        Param::PopulationMean(Some(k)) => format!("population[{}].mean", k + 1),
+        Param::PopulationCov(Some(k)) => format!("population[{}].cov", k + 1),
+        Param::PopulationDensity(k) => format!("population[{}].density", k + 1),
+        Param::CoalitionValue(mask) => format!("game.values.\"{}\"", coalition_key(mask)),
+        Param::Argument(name) => name.into(),
     }
 }
 
@@ -174,7 +231,7 @@ mod tests {
         let inv = AppError::from_solver(
             "s.toml",
             "cost.gamma",
-            SolverError::invalid("cost.q", "bad"),
+            SolverError::invalid(Param::RunningCost, "bad"),
         );
         assert_eq!(inv.exit_code(), EXIT_INVALID);
         assert_eq!(inv.to_string(), "s.toml: cost.q: bad");

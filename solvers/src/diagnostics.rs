@@ -13,7 +13,7 @@
 //! * In-core fraction: the mass on the nodes where every reduced coordinate (a coalition
 //!   excess) is ≥ 0, i.e. where the allocation is in the core.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::grid::{Grid, MAX_DIM};
 use crate::hamiltonian::{channel_control, Player};
 use crate::model::Model;
@@ -35,7 +35,7 @@ type NodeDrifts = ([f64; MAX_DIM], [f64; MAX_DIM]);
 fn check_shape(grid: &Grid, field: &'static str, shape: &[usize]) -> Result<()> {
     if shape != grid.shape() {
         return Err(SolverError::invalid(
-            field,
+            Param::Argument(field),
             "field must have the grid's shape",
         ));
     }
@@ -83,7 +83,7 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
     let d = grid.dim();
     if model.dim() != d {
         return Err(SolverError::invalid(
-            "value",
+            Param::Argument("value"),
             "model and grid dimensions differ",
         ));
     }

@@ -20,7 +20,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops over d ≤ 3 axes read best as maths
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::grid::{broadcast_points, Grid, MAX_DIM};
 use crate::linalg::frobenius;
 use crate::model::Model;
@@ -35,13 +35,13 @@ impl Grid {
         let d = model.dim();
         if d > MAX_DIM {
             return Err(SolverError::invalid(
-                "solver.points",
+                Param::Points,
                 format!("grids have at most {MAX_DIM} axes; the model has {d}"),
             ));
         }
         if !(std_multiple.is_finite() && std_multiple > 0.0) {
             return Err(SolverError::invalid(
-                "solver.domain",
+                Param::Domain,
                 format!(
                     "the margin in standard deviations must be finite and > 0, got {std_multiple}"
                 ),
@@ -61,7 +61,7 @@ impl Grid {
             let s = var[i].sqrt();
             if !(s.is_finite() && s > 0.0) {
                 return Err(SolverError::invalid(
-                    "solver.domain",
+                    Param::Domain,
                     format!(
                         "could not bound the spread along axis {} (got {s}); give explicit bounds",
                         i + 1

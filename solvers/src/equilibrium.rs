@@ -15,7 +15,7 @@
 //!
 //! Layout of x: index `(k·(steps+1) + n)·d + i` for population k, level n, axis i.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::grid::Grid;
 use crate::model::Model;
 use crate::sweep::{FpkSummary, HjiSolution, Sweeper};
@@ -79,7 +79,7 @@ impl MeanFieldMap {
     ) -> Result<Self> {
         if grid.dim() != model.dim() {
             return Err(SolverError::invalid(
-                "solver.points",
+                Param::Points,
                 format!(
                     "grid has {} axes but the model has {}",
                     grid.dim(),
@@ -106,13 +106,13 @@ impl MeanFieldMap {
         let sweeper = Sweeper::new(model, grid, steps)?;
         if initial.len() != model.num_populations() {
             return Err(SolverError::invalid(
-                "population",
+                Param::Populations,
                 "one initial density per population is required",
             ));
         }
         if let Some(&bad) = snapshot_levels.iter().find(|&&l| l > steps) {
             return Err(SolverError::invalid(
-                "solver.snapshot_every",
+                Param::SnapshotEvery,
                 format!("snapshot level {bad} exceeds steps = {steps}"),
             ));
         }
@@ -195,7 +195,7 @@ impl MeanFieldMap {
     ) -> Result<Vec<f64>> {
         if x.len() != self.len() {
             return Err(SolverError::invalid(
-                "fixed_point.x",
+                Param::FixedPointState,
                 format!("expected {} numbers, got {}", self.len(), x.len()),
             ));
         }

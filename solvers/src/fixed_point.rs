@@ -14,7 +14,7 @@
 //! memory, history) is plain data ([`FixedPointState`]) so a run can be checkpointed and
 //! resumed bit for bit.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -63,37 +63,37 @@ impl Default for FixedPointSettings {
 }
 
 impl FixedPointSettings {
-    /// Checks the settings; errors name the scenario key.
+    /// Checks the settings; errors name the parameter ([`Param`]).
     pub fn validate(&self) -> Result<()> {
         if !(self.damping > 0.0 && self.damping <= 1.0) {
             return Err(SolverError::invalid(
-                "solver.damping",
+                Param::Damping,
                 format!("must lie in (0, 1], got {}", self.damping),
             ));
         }
         if !(self.tol > 0.0 && self.tol.is_finite()) {
             return Err(SolverError::invalid(
-                "solver.tol",
+                Param::Tolerance,
                 "must be a positive number",
             ));
         }
         if self.max_iter == 0 {
             return Err(SolverError::invalid(
-                "solver.max_iter",
+                Param::MaxIterations,
                 "must be at least 1",
             ));
         }
         if let Acceleration::Anderson { depth } = self.acceleration {
             if depth == 0 || depth > 50 {
                 return Err(SolverError::invalid(
-                    "solver.anderson_depth",
+                    Param::AndersonDepth,
                     format!("must lie in 1..=50, got {depth}"),
                 ));
             }
         }
         if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
             return Err(SolverError::invalid(
-                "solver.divergence_factor",
+                Param::DivergenceFactor,
                 "must exceed 1",
             ));
         }
@@ -185,6 +185,17 @@ pub struct FixedPoint {
     settings: FixedPointSettings,
     scale: Vec<f64>,
     state: FixedPointState,
+    failure: Option<SolverError>,
+}
+
+/// Why [`FixedPoint::run_fallible`] failed: the map (a numerical error that is not a
+/// non-finite value or an interrupt) or the observer.
+#[derive(Debug)]
+pub enum RunError<E> {
+    /// The map failed.
+    Solver(SolverError),
+    /// The observer failed.
+    Observer(E),
 }
 
 impl FixedPoint {
@@ -198,13 +209,13 @@ impl FixedPoint {
         settings.validate()?;
         if scale.len() != state.x.len() {
             return Err(SolverError::invalid(
-                "fixed_point.scale",
+                Param::FixedPointScale,
                 "scale and iterate have different lengths",
             ));
         }
         if scale.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
             return Err(SolverError::invalid(
-                "fixed_point.scale",
+                Param::FixedPointScale,
                 "every scale must be positive",
             ));
         }
@@ -212,6 +223,7 @@ impl FixedPoint {
             settings,
             scale,
             state,
+            failure: None,
         })
     }
 
@@ -239,7 +251,7 @@ impl FixedPoint {
         let g = map(&x)?;
         if g.len() != x.len() {
             return Err(SolverError::invalid(
-                "fixed_point.map",
+                Param::FixedPointMap,
                 "map returned a vector of the wrong length",
             ));
         }
@@ -306,7 +318,9 @@ impl FixedPoint {
     /// evaluated point; it may stop the run. `interrupt` is polled before each
     /// evaluation; a map that returns [`SolverError::Interrupted`] (it polled its own flag
     /// part-way) also ends the run with [`Outcome::Interrupted`], the state unchanged by
-    /// the abandoned evaluation. Map errors other than non-finite values are returned as `Err`.
+    /// the abandoned evaluation. A non-finite value ends the run with
+    /// [`Outcome::NonFinite`] and its cause in [`FixedPoint::failure`]. Map errors other
+    /// than non-finite values are returned as `Err`.
     pub fn run<F, O>(
         &mut self,
         map: &mut F,
@@ -317,6 +331,30 @@ impl FixedPoint {
         F: FnMut(&[f64]) -> Result<Vec<f64>>,
         O: FnMut(&FixedPointState, &IterationRecord, &[f64]) -> Control,
     {
+        let mut infallible = |state: &FixedPointState, record: &IterationRecord, g: &[f64]| {
+            Ok::<_, std::convert::Infallible>(observer(state, record, g))
+        };
+        self.run_fallible(map, &mut infallible, interrupt)
+            .map_err(|e| match e {
+                RunError::Solver(e) => e,
+                RunError::Observer(never) => match never {},
+            })
+    }
+
+    /// [`FixedPoint::run`] with an observer that can fail (e.g. writing a checkpoint): its
+    /// error ends the run as [`RunError::Observer`], with the state already advanced past
+    /// the iteration the observer saw.
+    pub fn run_fallible<F, O, E>(
+        &mut self,
+        map: &mut F,
+        observer: &mut O,
+        interrupt: &AtomicBool,
+    ) -> std::result::Result<Outcome, RunError<E>>
+    where
+        F: FnMut(&[f64]) -> Result<Vec<f64>>,
+        O: FnMut(&FixedPointState, &IterationRecord, &[f64]) -> std::result::Result<Control, E>,
+    {
+        self.failure = None;
         loop {
             if self.state.history.len() >= self.settings.max_iter {
                 return Ok(Outcome::MaxIterations);
@@ -326,15 +364,20 @@ impl FixedPoint {
             }
             let (record, g, converged) = match self.step(map) {
                 Ok(r) => r,
-                Err(SolverError::NonFinite { .. }) => return Ok(Outcome::NonFinite),
+                Err(e @ SolverError::NonFinite { .. }) => {
+                    self.failure = Some(e);
+                    return Ok(Outcome::NonFinite);
+                }
                 // The map stopped part-way; `step` changes the state only after a complete
                 // evaluation, so the state is the one before it and the evaluation is redone
                 // on resume.
                 Err(SolverError::Interrupted) => return Ok(Outcome::Interrupted),
-                Err(e) => return Err(e),
+                Err(e) => return Err(RunError::Solver(e)),
             };
-            if observer(&self.state, &record, &g) == Control::Stop {
-                return Ok(Outcome::Interrupted);
+            match observer(&self.state, &record, &g) {
+                Ok(Control::Continue) => {}
+                Ok(Control::Stop) => return Ok(Outcome::Interrupted),
+                Err(e) => return Err(RunError::Observer(e)),
             }
             if converged {
                 return Ok(Outcome::Converged);
@@ -343,6 +386,12 @@ impl FixedPoint {
                 return Ok(outcome);
             }
         }
+    }
+
+    /// Where the last run's non-finite value appeared (stage, level, population) when it
+    /// ended with [`Outcome::NonFinite`]; `None` otherwise.
+    pub fn failure(&self) -> Option<&SolverError> {
+        self.failure.as_ref()
     }
 
     /// The outcome this state has already reached, if any: what [`FixedPoint::run`]
@@ -767,6 +816,6 @@ mod tests {
             ..Default::default()
         };
         let e = s.validate().unwrap_err();
-        assert!(e.to_string().contains("solver.damping"), "{e}");
+        assert!(e.to_string().contains(&Param::Damping.to_string()), "{e}");
     }
 }

@@ -21,7 +21,7 @@ pub use condition::{
     DEFINITENESS_TOL,
 };
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::linalg::{is_symmetric, symmetric_eigen};
 use ndarray::{Array1, Array2, Axis};
 
@@ -38,7 +38,7 @@ pub fn num_coalitions(n: usize) -> Result<usize> {
 fn check_players(n: usize) -> Result<()> {
     if n == 0 || n > MAX_PLAYERS {
         return Err(SolverError::invalid(
-            "game.players",
+            Param::Players,
             format!("the number of players must be between 1 and {MAX_PLAYERS}, got {n}"),
         ));
     }
@@ -106,7 +106,7 @@ pub const SPD_TOL: f64 = 1e-12;
 fn spd_inverse_parts(
     m: &Array2<f64>,
     size: usize,
-    field: &str,
+    field: Param,
     what: &str,
 ) -> Result<(Array1<f64>, Array2<f64>)> {
     if m.dim() != (size, size) {
@@ -159,7 +159,7 @@ fn symmetrise(m: Array2<f64>) -> Array2<f64> {
     (m + t) * 0.5
 }
 
-fn check_positive(value: f64, field: &str, what: &str) -> Result<()> {
+fn check_positive(value: f64, field: Param, what: &str) -> Result<()> {
     if !(value.is_finite() && value > 0.0) {
         return Err(SolverError::invalid(
             field,
@@ -175,15 +175,15 @@ impl DisturbanceWeight {
     pub fn inverse(&self, q: usize) -> Result<Array2<f64>> {
         match self {
             DisturbanceWeight::Gamma(g) => {
-                check_positive(*g, "cost.gamma", "γ")?;
+                check_positive(*g, Param::Gamma, "γ")?;
                 Ok(Array2::eye(q) / (g * g))
             }
             DisturbanceWeight::Matrix(m) => {
-                let (ev, vecs) = spd_inverse_parts(m, q, "cost.gamma_matrix", "Γ")?;
+                let (ev, vecs) = spd_inverse_parts(m, q, Param::GammaMatrix, "Γ")?;
                 Ok(spectral_apply(&ev, &vecs, |l| 1.0 / l))
             }
             DisturbanceWeight::InverseMatrix(m) => {
-                spd_inverse_parts(m, q, "cost.gamma_matrix", "Γ⁻¹")?;
+                spd_inverse_parts(m, q, Param::GammaMatrix, "Γ⁻¹")?;
                 Ok(symmetrise(m.clone()))
             }
         }
@@ -275,7 +275,7 @@ impl Game {
     fn check_index(&self, j: usize) -> Result<()> {
         if j >= self.coalitions.len() {
             return Err(SolverError::invalid(
-                "game.coalitions",
+                Param::Coalitions,
                 format!(
                     "coalition index {j} out of range (there are {} coalitions)",
                     self.coalitions.len()
@@ -291,7 +291,7 @@ impl Game {
     pub fn index_of(&self, players: &[i64]) -> Result<usize> {
         if players.is_empty() {
             return Err(SolverError::invalid(
-                "game.coalitions",
+                Param::Coalitions,
                 "a coalition must name at least one player",
             ));
         }
@@ -299,7 +299,7 @@ impl Game {
         for &p in players {
             if p < 1 || p > self.n as i64 {
                 return Err(SolverError::invalid(
-                    "game.coalitions",
+                    Param::Coalitions,
                     format!(
                         "unknown player {p} in {players:?}: players are 1..={}",
                         self.n
@@ -309,7 +309,7 @@ impl Game {
             let bit = 1usize << (p - 1);
             if mask & bit != 0 {
                 return Err(SolverError::invalid(
-                    "game.coalitions",
+                    Param::Coalitions,
                     format!("player {p} is listed twice in {players:?}"),
                 ));
             }
@@ -333,7 +333,7 @@ impl Game {
     pub fn check_selection(&self, selection: &[usize]) -> Result<()> {
         if selection.is_empty() {
             return Err(SolverError::invalid(
-                "game.coalitions",
+                Param::Coalitions,
                 "select at least one coalition",
             ));
         }
@@ -341,7 +341,7 @@ impl Game {
             self.check_index(j)?;
             if selection[..k].contains(&j) {
                 return Err(SolverError::invalid(
-                    "game.coalitions",
+                    Param::Coalitions,
                     format!(
                         "coalition {} is selected twice",
                         coalition_label(&self.coalitions[j])
@@ -357,12 +357,12 @@ impl Game {
     pub fn gram(&self, r: &ControlWeight) -> Result<Array2<f64>> {
         match r {
             ControlWeight::Scalar(r) => {
-                check_positive(*r, "cost.r", "r (R = r I)")?;
+                check_positive(*r, Param::ControlWeight, "r (R = r I)")?;
                 Ok(symmetrise(self.b.dot(&self.b.t())) / *r)
             }
             ControlWeight::Matrix(rm) => {
                 let size = self.num_controls();
-                let (ev, vecs) = spd_inverse_parts(rm, size, "cost.r", "R")?;
+                let (ev, vecs) = spd_inverse_parts(rm, size, Param::ControlWeight, "R")?;
                 // C = B U diag(λ^{-1/2}), M = C Cᵀ: positive semidefinite by construction.
                 let mut c = self.b.dot(&vecs);
                 for (mut col, &l) in c.axis_iter_mut(Axis(1)).zip(ev.iter()) {
@@ -477,7 +477,7 @@ mod tests {
     use crate::linalg::symmetric_eigenvalues;
     use ndarray::array;
 
-    fn field_of(e: SolverError) -> String {
+    fn field_of(e: SolverError) -> Param {
         match e {
             SolverError::InvalidParameter { field, .. } => field,
             other => panic!("expected InvalidParameter, got {other:?}"),
@@ -525,9 +525,9 @@ mod tests {
     #[test]
     fn player_count_is_validated() {
         for n in [0, 7, 100] {
-            assert_eq!(field_of(Game::new(n).unwrap_err()), "game.players");
-            assert_eq!(field_of(coalitions(n).unwrap_err()), "game.players");
-            assert_eq!(field_of(num_coalitions(n).unwrap_err()), "game.players");
+            assert_eq!(field_of(Game::new(n).unwrap_err()), Param::Players);
+            assert_eq!(field_of(coalitions(n).unwrap_err()), Param::Players);
+            assert_eq!(field_of(num_coalitions(n).unwrap_err()), Param::Players);
         }
         assert_eq!(num_coalitions(6).unwrap(), 63);
     }
@@ -602,11 +602,11 @@ mod tests {
         for bad in [&[][..], &[0], &[4], &[-1], &[1, 1], &[2, 3, 2]] {
             assert_eq!(
                 field_of(g.index_of(bad).unwrap_err()),
-                "game.coalitions",
+                Param::Coalitions,
                 "{bad:?}"
             );
         }
-        assert_eq!(field_of(g.label(7).unwrap_err()), "game.coalitions");
+        assert_eq!(field_of(g.label(7).unwrap_err()), Param::Coalitions);
         assert_eq!(g.label(4).unwrap(), "{1,3}");
     }
 
@@ -839,16 +839,22 @@ mod tests {
         let g = Game::new(3).unwrap();
         let r1 = ControlWeight::Scalar(1.0);
         let gam = DisturbanceWeight::Gamma(2.0);
-        let cases: Vec<(Result<Array2<f64>>, &str)> = vec![
-            (g.full_a(&ControlWeight::Scalar(0.0), &gam), "cost.r"),
-            (g.full_a(&ControlWeight::Scalar(f64::NAN), &gam), "cost.r"),
+        let cases: Vec<(Result<Array2<f64>>, Param)> = vec![
+            (
+                g.full_a(&ControlWeight::Scalar(0.0), &gam),
+                Param::ControlWeight,
+            ),
+            (
+                g.full_a(&ControlWeight::Scalar(f64::NAN), &gam),
+                Param::ControlWeight,
+            ),
             (
                 g.full_a(&ControlWeight::Matrix(Array2::eye(7)), &gam),
-                "cost.r",
+                Param::ControlWeight,
             ),
             (
                 g.full_a(&ControlWeight::Matrix(-Array2::<f64>::eye(9)), &gam),
-                "cost.r",
+                Param::ControlWeight,
             ),
             (
                 g.full_a(
@@ -859,7 +865,7 @@ mod tests {
                     }),
                     &gam,
                 ),
-                "cost.r",
+                Param::ControlWeight,
             ),
             (
                 g.full_a(
@@ -870,43 +876,43 @@ mod tests {
                     }),
                     &gam,
                 ),
-                "cost.r",
+                Param::ControlWeight,
             ),
-            (g.full_a(&r1, &DisturbanceWeight::Gamma(0.0)), "cost.gamma"),
-            (g.full_a(&r1, &DisturbanceWeight::Gamma(-2.0)), "cost.gamma"),
+            (g.full_a(&r1, &DisturbanceWeight::Gamma(0.0)), Param::Gamma),
+            (g.full_a(&r1, &DisturbanceWeight::Gamma(-2.0)), Param::Gamma),
             (
                 g.full_a(&r1, &DisturbanceWeight::Gamma(f64::INFINITY)),
-                "cost.gamma",
+                Param::Gamma,
             ),
             (
                 g.full_a(&r1, &DisturbanceWeight::Matrix(Array2::eye(3))),
-                "cost.gamma_matrix",
+                Param::GammaMatrix,
             ),
             (
                 g.full_a(&r1, &DisturbanceWeight::Matrix(-Array2::<f64>::eye(7))),
-                "cost.gamma_matrix",
+                Param::GammaMatrix,
             ),
             (
                 g.full_a(
                     &r1,
                     &DisturbanceWeight::InverseMatrix(Array2::zeros((7, 7))),
                 ),
-                "cost.gamma_matrix",
+                Param::GammaMatrix,
             ),
-            (g.projected_a(&[], &r1, &gam), "game.coalitions"),
-            (g.projected_a(&[7], &r1, &gam), "game.coalitions"),
-            (g.projected_a(&[1, 1], &r1, &gam), "game.coalitions"),
+            (g.projected_a(&[], &r1, &gam), Param::Coalitions),
+            (g.projected_a(&[7], &r1, &gam), Param::Coalitions),
+            (g.projected_a(&[1, 1], &r1, &gam), Param::Coalitions),
         ];
         for (k, (res, field)) in cases.into_iter().enumerate() {
             assert_eq!(field_of(res.unwrap_err()), field, "case {k}");
         }
         assert_eq!(
             field_of(projected_game(0, &[0], &r1, &gam).unwrap_err()),
-            "game.players"
+            Param::Players
         );
         assert_eq!(
             field_of(full_game(7, &r1, &gam).unwrap_err()),
-            "game.players"
+            Param::Players
         );
     }
 }

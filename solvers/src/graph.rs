@@ -1,6 +1,6 @@
 //! Undirected graphs of populations (Section 7): who tracks whom.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use ndarray::Array2;
 
 /// An undirected graph on populations `0..p`. Population k tracks
@@ -27,7 +27,7 @@ pub enum GraphKind {
 }
 
 impl Graph {
-    /// The single-population "graph": population 0 tracks its own mean.
+    /// The single-population Param::Graph: population 0 tracks its own mean.
     pub fn single() -> Self {
         Graph {
             neighbours: vec![vec![0]],
@@ -47,7 +47,7 @@ impl Graph {
     pub fn new(p: usize, kind: &GraphKind) -> Result<Self> {
         if p == 0 {
             return Err(SolverError::invalid(
-                "population",
+                Param::Populations,
                 "at least one [[population]] is required",
             ));
         }
@@ -60,7 +60,7 @@ impl Graph {
             GraphKind::Ring => {
                 if p < 3 {
                     return Err(SolverError::invalid(
-                        "graph.kind",
+                        Param::GraphKind,
                         format!("\"ring\" needs at least 3 populations, got {p}; use \"chain\""),
                     ));
                 }
@@ -79,7 +79,7 @@ impl Graph {
                 for &(i, j) in list {
                     if i >= p || j >= p {
                         return Err(SolverError::invalid(
-                            "graph.edges",
+                            Param::GraphEdges,
                             format!(
                                 "edge [{}, {}] names a population outside 1..={p}",
                                 i + 1,
@@ -89,7 +89,7 @@ impl Graph {
                     }
                     if i == j {
                         return Err(SolverError::invalid(
-                            "graph.edges",
+                            Param::GraphEdges,
                             format!("edge [{}, {}] is a self-loop", i + 1, j + 1),
                         ));
                     }
@@ -107,7 +107,7 @@ impl Graph {
         for (k, nb) in neighbours.iter_mut().enumerate() {
             if nb.is_empty() {
                 return Err(SolverError::invalid(
-                    "graph",
+                    Param::Graph,
                     format!("population {} has no neighbour", k + 1),
                 ));
             }

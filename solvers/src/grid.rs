@@ -8,7 +8,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops over d ≤ 3 axes read best as maths
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::linalg::symmetric_eigen;
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, IxDyn};
 use rayon::prelude::*;
@@ -45,20 +45,20 @@ impl Axis {
     pub fn new(lo: f64, hi: f64, n: usize) -> Result<Self> {
         if n < 3 {
             return Err(SolverError::invalid(
-                "solver.points",
+                Param::Points,
                 format!("each axis needs at least 3 points, got {n}"),
             ));
         }
         if !(lo.is_finite() && hi.is_finite() && hi > lo) {
             return Err(SolverError::invalid(
-                "solver.domain",
+                Param::Domain,
                 format!("axis bounds must be finite with lo < hi, got [{lo}, {hi}]"),
             ));
         }
         let h = (hi - lo) / (n - 1) as f64;
         if !(h.is_finite() && h > 0.0) {
             return Err(SolverError::invalid(
-                "solver.domain",
+                Param::Domain,
                 format!("axis [{lo}, {hi}] with {n} points has no positive finite spacing"),
             ));
         }
@@ -142,7 +142,7 @@ impl Grid {
         let d = axes.len();
         if d == 0 || d > MAX_DIM {
             return Err(SolverError::invalid(
-                "solver.points",
+                Param::Points,
                 format!("grids have 1 to {MAX_DIM} axes, got {d}"),
             ));
         }
@@ -154,7 +154,7 @@ impl Grid {
                 .filter(|&l| l <= MAX_POINTS)
                 .ok_or_else(|| {
                     SolverError::invalid(
-                        "solver.points",
+                        Param::Points,
                         format!("grid {shape:?} has more than {MAX_POINTS} points"),
                     )
                 })?;
@@ -177,7 +177,7 @@ impl Grid {
         let d = lo.len();
         if hi.len() != d {
             return Err(SolverError::invalid(
-                "solver.domain",
+                Param::Domain,
                 format!("{d} lower bounds but {} upper bounds", hi.len()),
             ));
         }
@@ -272,20 +272,20 @@ impl Grid {
         let d = self.dim();
         if mean.len() != d || mean.iter().any(|v| !v.is_finite()) {
             return Err(SolverError::invalid(
-                "population.mean",
+                Param::PopulationMean(None),
                 format!("expected {d} finite entries"),
             ));
         }
         if cov.dim() != (d, d) || cov.iter().any(|v| !v.is_finite()) {
             return Err(SolverError::invalid(
-                "population.cov",
+                Param::PopulationCov(None),
                 format!("expected a finite {d}×{d} matrix"),
             ));
         }
         let (ev, u) = symmetric_eigen(&cov.to_owned())?;
         if ev.iter().any(|&l| l <= 0.0) {
             return Err(SolverError::invalid(
-                "population.cov",
+                Param::PopulationCov(None),
                 "covariance must be positive definite",
             ));
         }
@@ -324,7 +324,7 @@ impl Grid {
         let total = self.mass(&out);
         if !(total.is_finite() && total > 0.0) {
             return Err(SolverError::invalid(
-                "population.mean",
+                Param::PopulationMean(None),
                 "the Gaussian has no mass on the grid (mean far outside the domain?)",
             ));
         }
@@ -349,7 +349,7 @@ impl Grid {
     pub fn moments(&self, m: &[f64]) -> Result<Moments> {
         if m.len() != self.len {
             return Err(SolverError::invalid(
-                "density",
+                Param::Argument("density"),
                 format!("expected {} values, got {}", self.len, m.len()),
             ));
         }
@@ -502,7 +502,7 @@ pub(crate) fn broadcast_points(points: &[usize], d: usize) -> Result<Vec<usize>>
         1 => Ok(vec![points[0]; d]),
         l if l == d => Ok(points.to_vec()),
         l => Err(SolverError::invalid(
-            "solver.points",
+            Param::Points,
             format!("give one point count or one per axis ({d}), got {l}"),
         )),
     }

@@ -18,7 +18,7 @@
 //! the A of docs/design.md §1. The sweep writes H(p) = b·p + ℓ with the running control cost
 //! ℓ = Σ_designer ½ra*² − Σ_disturbance ½ra*² (the source of the HJI step).
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::grid::MAX_DIM;
 use crate::linalg::is_symmetric;
 use ndarray::Array2;
@@ -162,24 +162,24 @@ impl ControlLaw {
         let d = a.nrows();
         if d > MAX_DIM {
             return Err(SolverError::invalid(
-                "bounds",
+                Param::Bounds,
                 format!("bounded controls are implemented on grids of at most {MAX_DIM} axes"),
             ));
         }
         for ch in &self.channels {
             let field = match ch.player {
-                Player::Designer => "bounds.allocation",
-                Player::Disturbance => "bounds.disturbance",
+                Player::Designer => Param::AllocationBound,
+                Player::Disturbance => Param::DisturbanceBound,
             };
             if ch.column.len() != d || ch.column.iter().any(|c| !c.is_finite()) {
                 return Err(SolverError::invalid(
-                    "model.a",
+                    Param::Drift,
                     format!("channel '{}' needs {d} finite entries", ch.label),
                 ));
             }
             if !(ch.weight.is_finite() && ch.weight > 0.0) {
                 return Err(SolverError::invalid(
-                    "cost.r",
+                    Param::ControlWeight,
                     format!("weight of '{}' must be finite and > 0", ch.label),
                 ));
             }
@@ -192,7 +192,7 @@ impl ControlLaw {
         let err = (&m - a).iter().fold(0.0f64, |s, v| s.max(v.abs()));
         if m.dim() != a.dim() || err > 1e-9 * scale || !is_symmetric(&m) {
             return Err(SolverError::invalid(
-                "model.a",
+                Param::Drift,
                 format!(
                     "the control channels do not reproduce A (max difference {err:.3e}); \
                      bounds need the game's own A"
@@ -220,7 +220,7 @@ impl ControlLaw {
     pub(crate) fn packed(&self) -> Result<Vec<PackedChannel>> {
         if self.channels.len() > MAX_CHANNELS {
             return Err(SolverError::invalid(
-                "bounds",
+                Param::Bounds,
                 format!("at most {MAX_CHANNELS} control channels"),
             ));
         }
@@ -366,9 +366,9 @@ mod tests {
         let l = law(-1.0, 1.0);
         let a = l.unbounded_matrix();
         let e = l.validate(&a).unwrap_err().to_string();
-        assert!(e.contains("bounds.allocation"), "{e}");
+        assert!(e.contains(&Param::AllocationBound.to_string()), "{e}");
         let l = law(1.0, 1.0);
         let e = l.validate(&(&a * 2.0)).unwrap_err().to_string();
-        assert!(e.contains("model.a"), "{e}");
+        assert!(e.contains(&Param::Drift.to_string()), "{e}");
     }
 }

@@ -22,4 +22,4 @@ pub mod resolution;
 pub mod richardson;
 pub mod sweep;
 
-pub use error::{Result, SolverError};
+pub use error::{Param, Result, SolverError};

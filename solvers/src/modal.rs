@@ -23,7 +23,7 @@
 //! depend on the number of threads.
 
 use crate::equilibrium::{MeanFieldMap, PopulationResult, SweepEvent};
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::fixed_point::{
     Control, FixedPoint, FixedPointSettings, FixedPointState, IterationRecord, Outcome,
 };
@@ -43,8 +43,8 @@ pub const DIAGONAL_TOL: f64 = 1e-10;
 /// built (a cluster of A's eigenvalues is then rotated to diagonalise Q, then S).
 pub const CLUSTER_TOL: f64 = 1e-9;
 
-/// The scenario key under which a failure of the modal reduction is reported.
-pub const MODAL_FIELD: &str = "game.reduction";
+/// The parameter under which a failure of the modal reduction is reported.
+pub const MODAL_FIELD: Param = Param::Reduction;
 
 /// A common orthonormal eigenbasis U of commuting symmetric A, Q, S and the 1-D mode
 /// coefficients (docs/design.md §2, "Modal decomposition (exact)").
@@ -129,7 +129,7 @@ impl ModalDecomposition {
     pub fn new(model: &Model) -> Result<Self> {
         if !model.is_lq() {
             return Err(SolverError::invalid(
-                "cost.core_penalty",
+                Param::CorePenalty,
                 "the core-stability cost κ Σ_j max(0, −x_j)² does not separate into modes; \
                  the modal decomposition needs core_penalty = 0",
             ));
@@ -469,13 +469,11 @@ pub fn solve_modal(
             map.scale(),
             FixedPointState::new(map.initial_guess()),
         )?;
-        let mut failure = None;
         let mode_outcome = {
             let mut eval = |x: &[f64]| {
                 map.evaluate(x, &mut |event| {
                     (on_event.borrow_mut())(ModalEvent::Sweep { mode: i, event });
                 })
-                .inspect_err(|e| failure = Some(e.clone()))
             };
             let mut observe = |state: &FixedPointState, record: &IterationRecord, _: &[f64]| {
                 (on_event.borrow_mut())(ModalEvent::Iteration {
@@ -501,11 +499,7 @@ pub fn solve_modal(
             populations: map.results().to_vec(),
             mass_error: map.mass_error(),
             boundary_mass: map.boundary_mass(),
-            failure: if mode_outcome == Outcome::NonFinite {
-                failure
-            } else {
-                None
-            },
+            failure: fp.failure().cloned(),
         });
         if mode_outcome == Outcome::Interrupted {
             break;
@@ -615,7 +609,7 @@ mod tests {
         let m = full_model(3, q);
         match ModalDecomposition::new(&m).unwrap_err() {
             SolverError::InvalidParameter { field, message } => {
-                assert_eq!(field, "game.reduction");
+                assert_eq!(field, Param::Reduction);
                 assert!(message.contains("do not commute"), "{message}");
                 assert!(message.contains("projection"), "{message}");
             }

@@ -9,7 +9,7 @@
 //! Q and S (d×d, symmetric positive semidefinite), σ, T, the initial populations and
 //! the graph that defines each population's target ρ_k.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::graph::Graph;
 use crate::hamiltonian::ControlLaw;
 use crate::linalg::{is_symmetric, symmetric_eigenvalues};
@@ -134,11 +134,14 @@ impl Model {
         let d = self.dim();
         if d == 0 || self.a.ncols() != d {
             return Err(SolverError::invalid(
-                "model.a",
+                Param::Drift,
                 "A must be a non-empty square matrix",
             ));
         }
-        for (field, m) in [("cost.q", &self.q), ("cost.s", &self.s)] {
+        for (field, m) in [
+            (Param::RunningCost, &self.q),
+            (Param::TerminalCost, &self.s),
+        ] {
             if m.dim() != (d, d) {
                 return Err(SolverError::invalid(
                     field,
@@ -147,9 +150,9 @@ impl Model {
             }
         }
         for (field, m) in [
-            ("model.a", &self.a),
-            ("cost.q", &self.q),
-            ("cost.s", &self.s),
+            (Param::Drift, &self.a),
+            (Param::RunningCost, &self.q),
+            (Param::TerminalCost, &self.s),
         ] {
             if m.iter().any(|v| !v.is_finite()) {
                 return Err(SolverError::invalid(field, "entries must be finite"));
@@ -166,7 +169,10 @@ impl Model {
                 min_gamma: None,
             });
         }
-        for (field, m) in [("cost.q", &self.q), ("cost.s", &self.s)] {
+        for (field, m) in [
+            (Param::RunningCost, &self.q),
+            (Param::TerminalCost, &self.s),
+        ] {
             let ev = symmetric_eigenvalues(m)?;
             let smallest = ev.iter().cloned().fold(f64::INFINITY, f64::min);
             if smallest < -1e-12 * (1.0 + ev.iter().map(|x| x.abs()).fold(0.0, f64::max)) {
@@ -177,17 +183,17 @@ impl Model {
             }
         }
         if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(SolverError::invalid(
-                "noise.sigma",
-                "must be finite and ≥ 0",
-            ));
+            return Err(SolverError::invalid(Param::Noise, "must be finite and ≥ 0"));
         }
         if !(self.horizon.is_finite() && self.horizon > 0.0) {
-            return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
+            return Err(SolverError::invalid(
+                Param::Horizon,
+                "must be finite and > 0",
+            ));
         }
         if !(self.core_penalty.is_finite() && self.core_penalty >= 0.0) {
             return Err(SolverError::invalid(
-                "cost.core_penalty",
+                Param::CorePenalty,
                 "must be finite and ≥ 0",
             ));
         }
@@ -196,7 +202,7 @@ impl Model {
         }
         if self.populations.len() != self.graph.len() {
             return Err(SolverError::invalid(
-                "graph",
+                Param::Graph,
                 format!(
                     "graph has {} nodes but there are {} populations",
                     self.graph.len(),
@@ -205,10 +211,9 @@ impl Model {
             ));
         }
         for (k, pop) in self.populations.iter().enumerate() {
-            let field = format!("population[{}]", k + 1);
             if pop.mean.len() != d {
                 return Err(SolverError::invalid(
-                    format!("{field}.mean"),
+                    Param::PopulationMean(Some(k)),
                     format!(
                         "expected {d} entries (one per grid axis), got {}",
                         pop.mean.len()
@@ -217,26 +222,26 @@ impl Model {
             }
             if pop.mean.iter().any(|v| !v.is_finite()) {
                 return Err(SolverError::invalid(
-                    format!("{field}.mean"),
+                    Param::PopulationMean(Some(k)),
                     "entries must be finite",
                 ));
             }
             if pop.cov.dim() != (d, d) {
                 return Err(SolverError::invalid(
-                    format!("{field}.cov"),
+                    Param::PopulationCov(Some(k)),
                     format!("expected a {d}×{d} matrix"),
                 ));
             }
             if pop.cov.iter().any(|v| !v.is_finite()) || !is_symmetric(&pop.cov) {
                 return Err(SolverError::invalid(
-                    format!("{field}.cov"),
+                    Param::PopulationCov(Some(k)),
                     "covariance must be finite and symmetric",
                 ));
             }
             let ev = symmetric_eigenvalues(&pop.cov)?;
             if ev.iter().any(|&l| l <= 0.0) {
                 return Err(SolverError::invalid(
-                    format!("{field}.cov"),
+                    Param::PopulationCov(Some(k)),
                     "covariance must be positive definite (std > 0 on every axis)",
                 ));
             }

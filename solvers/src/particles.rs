@@ -45,7 +45,7 @@
 
 #![allow(clippy::needless_range_loop)] // index loops over d ≤ q axes read best as maths
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::game::Game;
 use crate::grid::{Grid, MAX_DIM};
 use crate::hamiltonian::ControlLaw;
@@ -94,7 +94,7 @@ impl CostWeights {
         let (ev, u) = symmetric_eigen(&model.a)?;
         if ev.iter().any(|&l| l >= 0.0) {
             return Err(SolverError::invalid(
-                "model.a",
+                Param::Drift,
                 "A must be negative definite to price drifts by −½bᵀA⁻¹b",
             ));
         }
@@ -172,47 +172,51 @@ impl ParticleSystem {
 
     fn validate(&self) -> Result<()> {
         if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(SolverError::invalid(
-                "noise.sigma",
-                "must be finite and ≥ 0",
-            ));
+            return Err(SolverError::invalid(Param::Noise, "must be finite and ≥ 0"));
         }
         if !(self.horizon.is_finite() && self.horizon > 0.0) {
-            return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
+            return Err(SolverError::invalid(
+                Param::Horizon,
+                "must be finite and > 0",
+            ));
         }
         if self.steps == 0 {
-            return Err(SolverError::invalid("solver.steps", "must be at least 1"));
+            return Err(SolverError::invalid(Param::Steps, "must be at least 1"));
         }
         let p = self.populations.len();
         let d = self.dim();
         if p == 0 || d == 0 {
             return Err(SolverError::invalid(
-                "population",
+                Param::Populations,
                 "at least one population with a non-empty mean is needed",
             ));
         }
         for pop in &self.populations {
             if pop.mean.len() != d || pop.mean.iter().any(|v| !v.is_finite()) {
                 return Err(SolverError::invalid(
-                    "population.mean",
+                    Param::PopulationMean(None),
                     format!("expected {d} finite entries"),
                 ));
             }
             if pop.cov.dim() != (d, d) {
                 return Err(SolverError::invalid(
-                    "population.cov",
+                    Param::PopulationCov(None),
                     format!("expected a {d}×{d} matrix"),
                 ));
             }
         }
         if self.averaging.dim() != (p, p) || self.averaging.iter().any(|v| !v.is_finite()) {
             return Err(SolverError::invalid(
-                "graph",
+                Param::Graph,
                 format!("the averaging matrix must be a finite {p}×{p} matrix"),
             ));
         }
         if let Some(c) = &self.cost {
-            for (field, m) in [("cost.q", &c.q), ("cost.s", &c.s), ("model.a", &c.drift)] {
+            for (field, m) in [
+                (Param::RunningCost, &c.q),
+                (Param::TerminalCost, &c.s),
+                (Param::Drift, &c.drift),
+            ] {
                 if m.dim() != (d, d) || m.iter().any(|v| !v.is_finite()) {
                     return Err(SolverError::invalid(
                         field,
@@ -317,7 +321,7 @@ impl LqPolicy {
                 .all(|v| v.is_finite());
         if !ok {
             return Err(SolverError::invalid(
-                "policy",
+                Param::Argument("policy"),
                 "LQ feedback needs A (d×d), φ (levels, d, d) and h (levels, d) per population, finite",
             ));
         }
@@ -341,7 +345,7 @@ impl LqPolicy {
         let (levels, d, _) = phi.dim();
         if targets.iter().any(|m| m.dim() != (levels, d)) {
             return Err(SolverError::invalid(
-                "policy",
+                Param::Argument("policy"),
                 format!("targets need shape ({levels}, {d}) per population"),
             ));
         }
@@ -427,7 +431,7 @@ impl Policy for LqPolicy {
     fn check_steps(&self, steps: usize) -> Result<()> {
         if self.phi.dim().0 != steps + 1 {
             return Err(SolverError::invalid(
-                "policy",
+                Param::Argument("policy"),
                 format!(
                     "the LQ feedback has {} levels, the simulation needs {}",
                     self.phi.dim().0,
@@ -464,7 +468,7 @@ impl GridPolicy {
         values: &[Vec<ArrayD<f64>>],
     ) -> Result<Self> {
         let d = grid.dim();
-        let bad = |m: String| SolverError::invalid("policy", m);
+        let bad = |m: String| SolverError::invalid(Param::Argument("policy"), m);
         if a.dim() != (d, d) {
             return Err(bad(format!("A must be {d}×{d} for a {d}-D grid")));
         }
@@ -674,7 +678,7 @@ pub fn internal_model_path(
 ) -> Result<Array2<f64>> {
     if !(theta.is_finite() && theta >= 0.0) {
         return Err(SolverError::invalid(
-            "heuristic.theta",
+            Param::Theta,
             format!("must be finite and ≥ 0, got {theta}"),
         ));
     }
@@ -721,7 +725,7 @@ impl LeastSquaresPolicy {
         if let LeastSquaresTarget::Given(paths) = &target {
             if paths.is_empty() || paths.iter().any(|p| p.ncols() != q) {
                 return Err(SolverError::invalid(
-                    "policy",
+                    Param::Argument("policy"),
                     format!("least-squares targets need {q} columns per population"),
                 ));
             }
@@ -829,7 +833,7 @@ impl Policy for LeastSquaresPolicy {
         if let LeastSquaresTarget::Given(paths) = &self.target {
             if paths.iter().any(|p| p.nrows() != steps + 1) {
                 return Err(SolverError::invalid(
-                    "policy",
+                    Param::Argument("policy"),
                     format!("least-squares targets need {} levels", steps + 1),
                 ));
             }
@@ -918,7 +922,7 @@ fn cholesky_psd(c: &Array2<f64>) -> Result<Array2<f64>> {
         }
         if diag < -tol || !diag.is_finite() {
             return Err(SolverError::invalid(
-                "population.cov",
+                Param::PopulationCov(None),
                 "covariance must be symmetric positive semidefinite",
             ));
         }
@@ -930,7 +934,7 @@ fn cholesky_psd(c: &Array2<f64>) -> Result<Array2<f64>> {
                 }
                 if v.abs() > 1e-9 * scale.sqrt() * scale.sqrt() {
                     return Err(SolverError::invalid(
-                        "population.cov",
+                        Param::PopulationCov(None),
                         "covariance must be symmetric positive semidefinite",
                     ));
                 }
@@ -982,19 +986,19 @@ pub fn simulate_observed<P: Policy + ?Sized>(
     let steps = system.steps;
     if n == 0 || n > MAX_COPIES {
         return Err(SolverError::invalid(
-            "copies",
+            Param::Argument("copies"),
             format!("must be between 1 and {MAX_COPIES}, got {n}"),
         ));
     }
     if options.trajectories > n {
         return Err(SolverError::invalid(
-            "trajectories",
+            Param::Argument("trajectories"),
             format!("cannot keep {} paths of {n} copies", options.trajectories),
         ));
     }
     if policy.dim() != d {
         return Err(SolverError::invalid(
-            "policy",
+            Param::Argument("policy"),
             format!(
                 "the policy acts on {} axes, the state has {d}",
                 policy.dim()
@@ -1003,7 +1007,7 @@ pub fn simulate_observed<P: Policy + ?Sized>(
     }
     if policy.populations().is_some_and(|pp| pp != p) {
         return Err(SolverError::invalid(
-            "policy",
+            Param::Argument("policy"),
             format!(
                 "the policy has data for {} population(s), the system has {p}",
                 policy.populations().unwrap_or(0)
@@ -1020,7 +1024,7 @@ pub fn simulate_observed<P: Policy + ?Sized>(
                 .unwrap_or_else(|| (0..h.grid.dim()).collect());
             if axes.len() != h.grid.dim() || axes.iter().any(|&a| a >= d) {
                 return Err(SolverError::invalid(
-                    "histogram",
+                    Param::Argument("histogram"),
                     format!(
                         "the {}-D grid needs {} state coordinates below {d}",
                         h.grid.dim(),
@@ -1030,7 +1034,7 @@ pub fn simulate_observed<P: Policy + ?Sized>(
             }
             if h.levels.iter().any(|&l| l > steps) {
                 return Err(SolverError::invalid(
-                    "histogram",
+                    Param::Argument("histogram"),
                     format!("histogram levels must be ≤ {steps}"),
                 ));
             }
@@ -1044,7 +1048,7 @@ pub fn simulate_observed<P: Policy + ?Sized>(
         .collect::<Result<Vec<_>>>()?;
     if !system.initial.is_empty() && system.initial.len() != p {
         return Err(SolverError::invalid(
-            "population.kind",
+            Param::InitialLaw,
             format!("{} initial laws for {p} populations", system.initial.len()),
         ));
     }
@@ -1369,7 +1373,7 @@ pub fn loglog_slope(x: &[f64], y: &[f64]) -> Result<f64> {
     if x.len() != y.len() || x.len() < 2 || x.iter().chain(y).any(|v| !(v.is_finite() && *v > 0.0))
     {
         return Err(SolverError::invalid(
-            "study",
+            Param::Argument("study"),
             "a log-log fit needs at least two positive finite (x, y) pairs",
         ));
     }
@@ -1379,7 +1383,10 @@ pub fn loglog_slope(x: &[f64], y: &[f64]) -> Result<f64> {
     let (mx, my) = (lx.iter().sum::<f64>() / m, ly.iter().sum::<f64>() / m);
     let sxx: f64 = lx.iter().map(|v| (v - mx).powi(2)).sum();
     if sxx == 0.0 {
-        return Err(SolverError::invalid("study", "the x values are all equal"));
+        return Err(SolverError::invalid(
+            Param::Argument("study"),
+            "the x values are all equal",
+        ));
     }
     let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
     Ok(sxy / sxx)
@@ -1435,7 +1442,7 @@ mod tests {
         let bad = array![[1.0, 2.0], [2.0, 1.0]];
         assert!(matches!(
             cholesky_psd(&bad),
-            Err(SolverError::InvalidParameter { ref field, .. }) if field == "population.cov"
+            Err(SolverError::InvalidParameter { ref field, .. }) if *field == Param::PopulationCov(None)
         ));
     }
 
@@ -1466,7 +1473,7 @@ mod tests {
         let c = internal_model_path(array![3.0].view(), 0.0, 0.1, 7).unwrap();
         assert!(c.iter().all(|&v| v == 3.0));
         let e = internal_model_path(array![1.0].view(), -1.0, 0.1, 3).unwrap_err();
-        assert!(e.to_string().contains("heuristic.theta"), "{e}");
+        assert!(e.to_string().contains(&Param::Theta.to_string()), "{e}");
     }
 
     #[test]

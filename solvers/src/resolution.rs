@@ -10,7 +10,7 @@
 //! * **Spread per cell.** A Gaussian of standard deviation s on a grid of spacing h is
 //!   resolved by the first-order scheme only when s/h is several cells.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::linalg::symmetric_eigen;
 use ndarray::{Array2, Array3, Axis};
 
@@ -20,7 +20,7 @@ pub fn fastest_closed_loop_rate(a: &Array2<f64>, phi: &Array3<f64>) -> Result<f6
     let d = a.nrows();
     if a.ncols() != d || phi.shape()[1] != d || phi.shape()[2] != d {
         return Err(SolverError::invalid(
-            "phi",
+            Param::Argument("phi"),
             format!(
                 "A is {}×{} but φ has shape {:?}",
                 a.nrows(),
@@ -32,7 +32,7 @@ pub fn fastest_closed_loop_rate(a: &Array2<f64>, phi: &Array3<f64>) -> Result<f6
     let (lam, u) = symmetric_eigen(&(-a))?;
     if lam.iter().any(|&l| l <= 0.0) {
         return Err(SolverError::invalid(
-            "model.a",
+            Param::Drift,
             "A must be negative definite for the closed-loop rates",
         ));
     }

@@ -35,7 +35,7 @@
 //! levels it is the identity, elsewhere its error is O(h²) and does not disturb the
 //! first-order estimate.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::grid::{Axis, Grid};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
@@ -51,7 +51,7 @@ pub fn coarse_axis(fine: &Axis) -> Result<Axis> {
     let n = fine.len();
     if n < MIN_POINTS {
         return Err(SolverError::invalid(
-            "solver.error_estimate",
+            Param::ErrorEstimate,
             format!("an axis needs at least {MIN_POINTS} points to be coarsened, got {n}"),
         ));
     }
@@ -77,7 +77,7 @@ pub fn coarse_grid(fine: &Grid) -> Result<Grid> {
 pub fn coarse_steps(steps: usize) -> Result<usize> {
     if steps < MIN_STEPS {
         return Err(SolverError::invalid(
-            "solver.error_estimate",
+            Param::ErrorEstimate,
             format!("at least {MIN_STEPS} time steps are needed to coarsen, got {steps}"),
         ));
     }
@@ -163,7 +163,7 @@ pub fn restrict_density(
     let mass = coarse.mass(out.as_slice().expect("standard layout"));
     if !(mass.is_finite() && mass > 0.0) {
         return Err(SolverError::invalid(
-            "density",
+            Param::Argument("density"),
             "the density restricted to the coarse grid has no positive mass",
         ));
     }
@@ -256,10 +256,10 @@ pub fn expected_cost(grid: &Grid, value0: ArrayViewD<f64>, m0: ArrayViewD<f64>) 
     Ok(s * grid.cell_volume())
 }
 
-fn check_shape(shape: &[usize], grid: &Grid, what: &str) -> Result<()> {
+fn check_shape(shape: &[usize], grid: &Grid, what: &'static str) -> Result<()> {
     if shape != grid.shape() {
         return Err(SolverError::invalid(
-            what.to_string(),
+            Param::Argument(what),
             format!("shape {shape:?} does not match the grid {:?}", grid.shape()),
         ));
     }

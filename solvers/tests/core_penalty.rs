@@ -13,7 +13,7 @@ use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::model::{Model, Population};
 use tufield_solvers::sweep::Sweeper;
-use tufield_solvers::SolverError;
+use tufield_solvers::{Param, SolverError};
 
 fn params(d: usize, kappa: f64) -> Model {
     let a = match d {
@@ -122,7 +122,7 @@ fn negative_penalty_is_refused_naming_the_key() {
         let p = params(1, 0.0);
         match Model::builder(p.a).q(p.q).s(p.s).core_penalty(bad).build() {
             Err(SolverError::InvalidParameter { field, .. }) => {
-                assert_eq!(field, "cost.core_penalty")
+                assert_eq!(field, Param::CorePenalty)
             }
             other => panic!("κ = {bad}: expected InvalidParameter, got {other:?}"),
         }
@@ -131,7 +131,7 @@ fn negative_penalty_is_refused_naming_the_key() {
     m.core_penalty = -0.5;
     assert!(matches!(
         m.validate(),
-        Err(SolverError::InvalidParameter { field, .. }) if field == "cost.core_penalty"
+        Err(SolverError::InvalidParameter { field, .. }) if field == Param::CorePenalty
     ));
 }
 

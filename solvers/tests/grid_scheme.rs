@@ -10,7 +10,7 @@ use sprs::CsMat;
 use tufield_solvers::grid::{Axis, Grid};
 use tufield_solvers::model::Model;
 use tufield_solvers::sweep::Sweeper;
-use tufield_solvers::SolverError;
+use tufield_solvers::{Param, SolverError};
 
 fn params(d: usize) -> Model {
     let (a, q, s) = match d {
@@ -342,7 +342,7 @@ fn nan_in_target_is_reported_at_its_level() {
     );
 }
 
-fn field_of(e: SolverError) -> String {
+fn field_of(e: SolverError) -> Param {
     match e {
         SolverError::InvalidParameter { field, .. } => field,
         other => panic!("expected InvalidParameter, got {other:?}"),
@@ -351,38 +351,32 @@ fn field_of(e: SolverError) -> String {
 
 #[test]
 fn bad_input_names_the_field() {
-    assert_eq!(
-        field_of(Axis::new(0.0, 1.0, 2).unwrap_err()),
-        "solver.points"
-    );
-    assert_eq!(
-        field_of(Axis::new(1.0, 1.0, 5).unwrap_err()),
-        "solver.domain"
-    );
+    assert_eq!(field_of(Axis::new(0.0, 1.0, 2).unwrap_err()), Param::Points);
+    assert_eq!(field_of(Axis::new(1.0, 1.0, 5).unwrap_err()), Param::Domain);
     assert_eq!(
         field_of(Axis::new(f64::NAN, 1.0, 5).unwrap_err()),
-        "solver.domain"
+        Param::Domain
     );
     assert_eq!(
         field_of(Grid::from_bounds(&[0.0, 0.0], &[1.0], &[5]).unwrap_err()),
-        "solver.domain"
+        Param::Domain
     );
     assert_eq!(
         field_of(Grid::from_bounds(&[0.0, 0.0], &[1.0, 1.0], &[5, 5, 5]).unwrap_err()),
-        "solver.points"
+        Param::Points
     );
     assert_eq!(
         field_of(Grid::from_bounds(&[0.0; 4], &[1.0; 4], &[5]).unwrap_err()),
-        "solver.points"
+        Param::Points
     );
     let g = grid(2, &[11, 9]);
     assert_eq!(
         field_of(Sweeper::new(&params(2), &g, 0).unwrap_err()),
-        "solver.steps"
+        Param::Steps
     );
     assert_eq!(
         field_of(Sweeper::new(&params(1), &g, 4).unwrap_err()),
-        "model.a"
+        Param::Drift
     );
     let p = params(2);
     assert!(matches!(
@@ -402,12 +396,12 @@ fn bad_input_names_the_field() {
                 .build()
                 .unwrap_err()
         ),
-        "noise.sigma"
+        Param::Noise
     );
     let mut sw = Sweeper::new(&params(2), &g, 4).unwrap();
     assert_eq!(
         field_of(sw.solve_hji(Array2::zeros((4, 2)).view(), 0).unwrap_err()),
-        "rho"
+        Param::Argument("rho")
     );
     let hji = sw.solve_hji(Array2::zeros((5, 2)).view(), 0).unwrap();
     let mut m0 = ndarray::ArrayD::from_elem(g.shape(), 0.1);
@@ -417,7 +411,7 @@ fn bad_input_names_the_field() {
             sw.solve_fpk(&hji, m0.view(), 1, &mut |_, _| {})
                 .unwrap_err()
         ),
-        "population[2].density"
+        Param::PopulationDensity(1)
     );
     let m0 = ndarray::ArrayD::from_elem(vec![9, 11], 0.1);
     assert_eq!(
@@ -425,7 +419,7 @@ fn bad_input_names_the_field() {
             sw.solve_fpk(&hji, m0.view(), 0, &mut |_, _| {})
                 .unwrap_err()
         ),
-        "population[1].density"
+        Param::PopulationDensity(0)
     );
     assert_eq!(
         field_of(
@@ -435,7 +429,7 @@ fn bad_input_names_the_field() {
             )
             .unwrap_err()
         ),
-        "population.cov"
+        Param::PopulationCov(None)
     );
     assert_eq!(
         field_of(
@@ -445,7 +439,7 @@ fn bad_input_names_the_field() {
             )
             .unwrap_err()
         ),
-        "population.mean"
+        Param::PopulationMean(None)
     );
 }
 
@@ -521,10 +515,10 @@ fn auto_domain_follows_the_stated_rule() {
     assert!(w < expect[0].1 - expect[0].0 && w >= 0.8 + 12.0 * 0.4);
     assert_eq!(
         field_of(Grid::auto(&model, &[41, 31, 5], 6.0).unwrap_err()),
-        "solver.points"
+        Param::Points
     );
     assert_eq!(
         field_of(Grid::auto(&model, &[41], 0.0).unwrap_err()),
-        "solver.domain"
+        Param::Domain
     );
 }

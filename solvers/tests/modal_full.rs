@@ -17,7 +17,7 @@ use tufield_solvers::grid::DEFAULT_STD_MULTIPLE;
 use tufield_solvers::lq::exact_equilibrium;
 use tufield_solvers::modal::{solve_modal, ModalSettings, ModalSolution};
 use tufield_solvers::model::{Model, Population};
-use tufield_solvers::SolverError;
+use tufield_solvers::{Param, SolverError};
 
 /// The full n-player game with R = I, Γ = γ²I, Q = S = I, σ = 0.3, T = 1.
 fn full_model(n: usize, gamma: f64, populations: Vec<Population>) -> Model {
@@ -222,7 +222,7 @@ fn non_commuting_costs_are_refused() {
     .unwrap_err();
     match err {
         SolverError::InvalidParameter { field, message } => {
-            assert_eq!(field, "game.reduction");
+            assert_eq!(field, Param::Reduction);
             assert!(message.contains("do not commute"), "{message}");
         }
         e => panic!("expected InvalidParameter, got {e:?}"),

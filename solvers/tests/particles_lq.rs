@@ -434,7 +434,7 @@ fn bad_options_name_their_field() {
             },
             &sys
         ),
-        "copies"
+        tufield_solvers::Param::Argument("copies")
     );
     assert_eq!(
         field(
@@ -444,8 +444,11 @@ fn bad_options_name_their_field() {
             },
             &sys
         ),
-        "trajectories"
+        tufield_solvers::Param::Argument("trajectories")
     );
     let other_steps = ParticleSystem::from_model(&model, 20).unwrap();
-    assert_eq!(field(ok.clone(), &other_steps), "policy");
+    assert_eq!(
+        field(ok.clone(), &other_steps),
+        tufield_solvers::Param::Argument("policy")
+    );
 }

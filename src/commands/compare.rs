@@ -42,7 +42,6 @@ use tufield_solvers::fixed_point::Outcome;
 use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::ControlLaw;
 use tufield_solvers::sweep::{HjiSolution, Sweeper};
-use tufield_solvers::SolverError;
 
 /// The three policies compared, in report order.
 pub const POLICIES: [&str; 3] = ["pde", "lq", "heuristic"];
@@ -293,10 +292,11 @@ pub fn compare(
     let (mut drift_pde, mut drift_lq, mut initial_fields, mut riccati_cost) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     if targets.len() != p || pde_means.len() != p {
-        return Err(err(SolverError::invalid(
+        return Err(AppError::invalid(
+            &sc.source_name,
             "populations",
             "the PDE equilibrium has a different number of populations",
-        )));
+        ));
     }
     for (k, target) in targets.iter().enumerate() {
         let m0 = initial::discretise(
@@ -325,10 +325,7 @@ pub fn compare(
         let mut shape = vec![d];
         shape.extend_from_slice(grid.shape());
         drift_lq.push(ArrayD::from_shape_vec(IxDyn(&shape), b).map_err(|e| {
-            err(SolverError::invalid(
-                "grid",
-                format!("drift field shape: {e}"),
-            ))
+            AppError::invalid(&sc.source_name, "grid", format!("drift field shape: {e}"))
         })?);
         let policies = [
             v_pde.clone(),

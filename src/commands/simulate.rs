@@ -87,7 +87,7 @@ use tufield_solvers::particles::{
     simulate_observed, Deposit, GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget,
     LqPolicy, ParticleSystem, Policy, Simulation, SimulationOptions, MAX_COPIES,
 };
-use tufield_solvers::SolverError;
+use tufield_solvers::{Param, SolverError};
 
 /// Replicate seeds per N in a `--study` (seeds S, S+1, …).
 pub const STUDY_SEEDS: u64 = 4;
@@ -187,21 +187,13 @@ pub enum HeuristicMeans {
 }
 
 fn solver_err(sc: &Scenario, e: SolverError) -> AppError {
-    let e = match e {
-        SolverError::InvalidParameter { field, message }
-            if matches!(
-                field.as_str(),
-                "copies" | "trajectories" | "policy" | "study"
-            ) =>
-        {
-            SolverError::InvalidParameter {
-                field: format!("--{field}"),
-                message,
-            }
-        }
-        e => e,
-    };
-    AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e)
+    match e {
+        SolverError::InvalidParameter {
+            field: Param::Argument(name @ ("copies" | "trajectories" | "policy" | "study")),
+            message,
+        } => AppError::invalid(&sc.source_name, format!("--{name}"), message),
+        e => AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e),
+    }
 }
 
 /// Default output path: `output/<scenario file stem>_simulate.h5`.

@@ -90,7 +90,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap, SweepEvent};
-use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
+use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome, RunError};
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
 use tufield_solvers::SolverError;
 
@@ -437,8 +437,6 @@ pub fn solve(
     }
     let p = sc.model.num_populations();
     let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);
-    let mut failure: Option<SolverError> = None;
-    let mut ckpt_error: Option<AppError> = None;
     // The point of the last completed evaluation (saved with every checkpoint) and
     // whether the map's results in memory belong to it.
     let evaluated = RefCell::new(evaluated);
@@ -453,16 +451,10 @@ pub fn solve(
         Some(o) => Ok(o),
         None => {
             let mut eval = |x: &[f64]| {
-                let r = map
-                    .evaluate(x, &mut |ev| match ev {
-                        SweepEvent::HjiDone(k) => {
-                            progress.sweep(&format!("HJI population {}", k + 1))
-                        }
-                        SweepEvent::FpkDone(k) => {
-                            progress.sweep(&format!("FPK population {}", k + 1))
-                        }
-                    })
-                    .inspect_err(|e| failure = Some(e.clone()));
+                let r = map.evaluate(x, &mut |ev| match ev {
+                    SweepEvent::HjiDone(k) => progress.sweep(&format!("HJI population {}", k + 1)),
+                    SweepEvent::FpkDone(k) => progress.sweep(&format!("FPK population {}", k + 1)),
+                });
                 if r.is_ok() {
                     *evaluated.borrow_mut() = Some(x.to_vec());
                     evaluated_here = true;
@@ -474,24 +466,17 @@ pub fn solve(
                 let ev = evaluated.borrow();
                 let saved = checkpoint::save(&ckpt, &sc.text, Some(&record), state, ev.as_deref());
                 progress.iteration(state.history.len() - 1, rec);
-                match saved {
-                    Ok(()) => Control::Continue,
-                    Err(e) => {
-                        ckpt_error = Some(e);
-                        Control::Stop
-                    }
-                }
+                saved.map(|()| Control::Continue)
             };
-            fp.run(&mut eval, &mut observe, stop)
+            fp.run_fallible(&mut eval, &mut observe, stop)
         }
     };
     progress.finish();
-    if let Some(e) = ckpt_error {
-        return Err(e);
-    }
     let mut outcome = match outcome {
         Ok(o) => o,
-        Err(e) => return Err(err(e)),
+        Err(RunError::Solver(e)) => return Err(err(e)),
+        // A checkpoint that cannot be written is an I/O error.
+        Err(RunError::Observer(e)) => return Err(e),
     };
     let evaluated = evaluated.into_inner();
     // The results written must be those of the last completed evaluation: after a resume
@@ -522,10 +507,7 @@ pub fn solve(
     interrupt::unwatch(ckpt.is_file().then(|| hint.clone()));
     let history = &fp.state().history;
     let residual = history.last().map_or(f64::INFINITY, |r| r.residual);
-    let failure = match outcome {
-        Outcome::NonFinite => failure.map(|e| e.to_string()),
-        _ => None,
-    };
+    let failure = fp.failure().map(|e| e.to_string());
     let mut report = SolveReport {
         outcome,
         out: None,

@@ -26,7 +26,7 @@ mod shapley;
 
 pub use self::core::{CoreReport, LeastCore};
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 
 /// Largest number of players of the toolkit (2¹⁰ − 1 = 1023 coalitions; the nucleolus
 /// solves a few thousand linear programmes of that size at most).
@@ -71,7 +71,7 @@ pub fn mask_of(players: &[usize]) -> usize {
     players.iter().fold(0, |m, &p| m | (1 << p))
 }
 
-/// The 1-based players of a coalition bitmask, as a scenario key writes them: 0b101 → "1,3".
+/// The 1-based players of a coalition bitmask, comma-separated: 0b101 → "1,3".
 pub fn coalition_key(mask: usize) -> String {
     let players: Vec<String> = (0..usize::BITS as usize)
         .filter(|i| mask >> i & 1 == 1)
@@ -83,7 +83,7 @@ pub fn coalition_key(mask: usize) -> String {
 fn check_players(n: usize) -> Result<()> {
     if n == 0 || n > MAX_PLAYERS {
         return Err(SolverError::invalid(
-            "game.players",
+            Param::Players,
             format!("the coalition-value toolkit takes 1..={MAX_PLAYERS} players, got {n}"),
         ));
     }
@@ -98,7 +98,7 @@ impl TuGame {
         check_players(n)?;
         if values.len() != 1 << n {
             return Err(SolverError::invalid(
-                "game.values",
+                Param::CoalitionValues,
                 format!(
                     "expected {} values (one per coalition mask, the empty one first), got {}",
                     1usize << n,
@@ -108,13 +108,13 @@ impl TuGame {
         }
         if values[0] != 0.0 {
             return Err(SolverError::invalid(
-                "game.values",
+                Param::CoalitionValues,
                 "the empty coalition is worth 0",
             ));
         }
         if let Some(mask) = (1..values.len()).find(|&m| !values[m].is_finite()) {
             return Err(SolverError::invalid(
-                format!("game.values.\"{}\"", coalition_key(mask)),
+                Param::CoalitionValue(mask),
                 format!("values must be finite, got {}", values[mask]),
             ));
         }
@@ -264,29 +264,32 @@ mod tests {
         };
         assert_eq!(
             field(TuGame::new(0, vec![0.0]).unwrap_err()),
-            "game.players"
+            Param::Players
         );
         assert_eq!(
             field(TuGame::new(11, vec![0.0; 2048]).unwrap_err()),
-            "game.players"
+            Param::Players
         );
         assert_eq!(
             field(TuGame::new(2, vec![0.0; 3]).unwrap_err()),
-            "game.values"
+            Param::CoalitionValues
         );
         assert_eq!(
             field(TuGame::new(2, vec![1.0, 0.0, 0.0, 0.0]).unwrap_err()),
-            "game.values"
+            Param::CoalitionValues
         );
         assert_eq!(
             field(TuGame::new(3, vec![0., 0., 0., f64::NAN, 0., 0., 0., 1.]).unwrap_err()),
-            "game.values.\"1,2\""
+            Param::CoalitionValue(0b011)
         );
         let g = TuGame::new(2, vec![0.0, 1.0, 1.0, 3.0]).unwrap();
-        assert_eq!(field(g.is_in_core(&[1.0], 0.0).unwrap_err()), "allocation");
+        assert_eq!(
+            field(g.is_in_core(&[1.0], 0.0).unwrap_err()),
+            Param::Argument("allocation")
+        );
         assert_eq!(
             field(g.is_imputation(&[1.0, f64::INFINITY], 0.0).unwrap_err()),
-            "allocation"
+            Param::Argument("allocation")
         );
     }
 

@@ -13,7 +13,7 @@
 //! e_q(x) = 0 (eq. (1)).
 
 use super::coalitions;
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use ndarray::Array1;
 
 /// A characteristic function η of an n-player TU game ⟨N, η⟩ (Section 1.3.1): one value
@@ -30,7 +30,7 @@ pub struct CharacteristicFunction {
 fn check_tol(tol: f64) -> Result<()> {
     if !(tol.is_finite() && tol >= 0.0) {
         return Err(SolverError::invalid(
-            "tolerance",
+            Param::Argument("tolerance"),
             format!("must be finite and ≥ 0, got {tol}"),
         ));
     }
@@ -46,7 +46,7 @@ impl CharacteristicFunction {
         let q = coalitions.len();
         if values.len() != q {
             return Err(SolverError::invalid(
-                "game.characteristic_function",
+                Param::CharacteristicFunction,
                 format!(
                     "expected {q} values (one per coalition), got {}",
                     values.len()
@@ -55,7 +55,7 @@ impl CharacteristicFunction {
         }
         if values.iter().any(|v| !v.is_finite()) {
             return Err(SolverError::invalid(
-                "game.characteristic_function",
+                Param::CharacteristicFunction,
                 "values must be finite",
             ));
         }
@@ -174,12 +174,15 @@ impl CharacteristicFunction {
 pub(crate) fn check_allocation(n: usize, x: &[f64]) -> Result<()> {
     if x.len() != n {
         return Err(SolverError::invalid(
-            "allocation",
+            Param::Argument("allocation"),
             format!("expected {n} entries (one per player), got {}", x.len()),
         ));
     }
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(SolverError::invalid("allocation", "entries must be finite"));
+        return Err(SolverError::invalid(
+            Param::Argument("allocation"),
+            "entries must be finite",
+        ));
     }
     Ok(())
 }
@@ -387,25 +390,28 @@ mod tests {
         };
         assert_eq!(
             field(CharacteristicFunction::new(3, &[1.0; 6]).unwrap_err()),
-            "game.characteristic_function"
+            Param::CharacteristicFunction
         );
         assert_eq!(
             field(CharacteristicFunction::new(2, &[1.0, f64::NAN, 0.0]).unwrap_err()),
-            "game.characteristic_function"
+            Param::CharacteristicFunction
         );
         assert_eq!(
             field(CharacteristicFunction::new(7, &[]).unwrap_err()),
-            "game.players"
+            Param::Players
         );
         let v = CharacteristicFunction::new(3, &PAPER_V).unwrap();
-        assert_eq!(field(v.excess(&[1.0, 2.0]).unwrap_err()), "allocation");
+        assert_eq!(
+            field(v.excess(&[1.0, 2.0]).unwrap_err()),
+            Param::Argument("allocation")
+        );
         assert_eq!(
             field(v.is_in_core(&[1.0, 2.0, f64::NAN], 0.0).unwrap_err()),
-            "allocation"
+            Param::Argument("allocation")
         );
         assert_eq!(
             field(v.is_imputation(&[1.0, 2.0, 3.0], -1.0).unwrap_err()),
-            "tolerance"
+            Param::Argument("tolerance")
         );
     }
 }

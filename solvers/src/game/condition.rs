@@ -2,7 +2,7 @@
 //! equation (15) and the HJI to be well posed — and the pairwise commutation test that
 //! decides whether the modal decomposition (docs/design.md §2) is exact.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::linalg::{frobenius, is_symmetric, symmetric_eigenvalues};
 use ndarray::Array2;
 
@@ -15,7 +15,7 @@ pub const DEFINITENESS_TOL: f64 = 1e-12;
 /// Default relative tolerance of [`commute_pairwise`].
 pub const COMMUTE_TOL: f64 = 1e-10;
 
-fn check_square(a: &Array2<f64>, field: &str, what: &str) -> Result<()> {
+fn check_square(a: &Array2<f64>, field: Param, what: &str) -> Result<()> {
     if a.nrows() == 0 || a.nrows() != a.ncols() {
         return Err(SolverError::invalid(
             field,
@@ -45,7 +45,7 @@ fn check_square(a: &Array2<f64>, field: &str, what: &str) -> Result<()> {
 /// not square, finite and symmetric). Positive exactly when A is negative definite; the
 /// larger, the better conditioned the HJI (`tufield check` prints it).
 pub fn condition_17_margin(a: &Array2<f64>) -> Result<f64> {
-    check_square(a, "model.a", "A")?;
+    check_square(a, Param::Drift, "A")?;
     let ev = symmetric_eigenvalues(a)?;
     Ok(-ev[ev.len() - 1])
 }
@@ -59,7 +59,7 @@ pub fn condition_17_margin(a: &Array2<f64>) -> Result<f64> {
 /// B_H alone, whose B_H B_Hᵀ has eigenvalues 0,0,0,0,2,2,8 for n = 3.
 /// Field `model.a` if M is not square, finite and symmetric.
 pub fn min_gamma(gram: &Array2<f64>) -> Result<Option<f64>> {
-    check_square(gram, "model.a", "P B R⁻¹ Bᵀ Pᵀ")?;
+    check_square(gram, Param::Drift, "P B R⁻¹ Bᵀ Pᵀ")?;
     let ev = symmetric_eigenvalues(gram)?;
     let (smallest, largest) = (ev[0], ev[ev.len() - 1]);
     if largest > 0.0 && smallest > DEFINITENESS_TOL * largest {
@@ -83,11 +83,11 @@ pub fn min_gamma(gram: &Array2<f64>) -> Result<Option<f64>> {
 /// Field `model.a` if A (or M) is not a finite symmetric square matrix, or if the shapes
 /// of A and M differ.
 pub fn check_condition_17(a: &Array2<f64>, scalar_gamma_gram: Option<&Array2<f64>>) -> Result<f64> {
-    check_square(a, "model.a", "A")?;
+    check_square(a, Param::Drift, "A")?;
     if let Some(m) = scalar_gamma_gram {
         if m.dim() != a.dim() {
             return Err(SolverError::invalid(
-                "model.a",
+                Param::Drift,
                 format!(
                     "A is {}×{} but P B R⁻¹ Bᵀ Pᵀ is {}×{}",
                     a.nrows(),
@@ -193,7 +193,7 @@ mod tests {
             min_gamma(&Array2::zeros((0, 0))).unwrap_err(),
         ] {
             assert!(
-                matches!(e, SolverError::InvalidParameter { ref field, .. } if field == "model.a")
+                matches!(e, SolverError::InvalidParameter { ref field, .. } if *field == Param::Drift)
             );
         }
     }

@@ -2,7 +2,7 @@
 //! (designer) and of −P (disturbance) with their weights and bounds.
 
 use super::{coalition_label, ControlWeight, DisturbanceWeight, Game};
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::hamiltonian::{Channel, ControlLaw, Player};
 use crate::linalg::symmetric_eigen;
 use ndarray::Array2;
@@ -66,8 +66,8 @@ impl Game {
     ) -> Result<ControlLaw> {
         self.check_selection(selection)?;
         for (field, b) in [
-            ("bounds.allocation", allocation_bound),
-            ("bounds.disturbance", disturbance_bound),
+            (Param::AllocationBound, allocation_bound),
+            (Param::DisturbanceBound, disturbance_bound),
         ] {
             if let Some(b) = b {
                 if !(b.is_finite() && b > 0.0) {
@@ -109,7 +109,7 @@ impl Game {
             }
             None if allocation_bound.is_some() => {
                 return Err(SolverError::invalid(
-                    "bounds.allocation",
+                    Param::AllocationBound,
                     "bounded allocations need a diagonal R (cost.r a number or a diagonal \
                      matrix): with cross weights the bound does not act channel by channel",
                 ));
@@ -145,7 +145,7 @@ impl Game {
             }
             None if disturbance_bound.is_some() => {
                 return Err(SolverError::invalid(
-                    "bounds.disturbance",
+                    Param::DisturbanceBound,
                     "a bounded disturbance needs a diagonal Γ (cost.gamma, or a diagonal \
                      cost.gamma_matrix)",
                 ));
@@ -237,7 +237,7 @@ mod tests {
             )
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bounds.allocation"), "{e}");
+        assert!(e.contains(&Param::AllocationBound.to_string()), "{e}");
         let e = g
             .control_law(
                 &[0],
@@ -248,6 +248,6 @@ mod tests {
             )
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bounds.disturbance"), "{e}");
+        assert!(e.contains(&Param::DisturbanceBound.to_string()), "{e}");
     }
 }

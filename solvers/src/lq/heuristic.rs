@@ -35,7 +35,7 @@ use super::multi::GraphModes;
 use super::ode::{integrate_levels, Direction, OdeOptions};
 use super::riccati::riccati_rhs;
 use super::{mat, mat_mut, set_identity, symmetrize, TimeGrid};
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::model::Model;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, Array3, ArrayView2};
@@ -178,10 +178,7 @@ pub fn heuristic_augmented_state(
     steps: usize,
 ) -> Result<AugmentedStateHeuristic> {
     if !(theta.is_finite() && theta >= 0.0) {
-        return Err(SolverError::invalid(
-            "heuristic.theta",
-            "must be finite and ≥ 0",
-        ));
+        return Err(SolverError::invalid(Param::Theta, "must be finite and ≥ 0"));
     }
     let grid = TimeGrid::new(model.horizon, steps)?;
     let (a, q, s_mat) = (&model.a, &model.q, &model.s);
@@ -627,7 +624,7 @@ mod tests {
     fn bad_theta_is_refused() {
         let err = heuristic_augmented_state(&model_2d(1.0), -0.1, 10).unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "heuristic.theta"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == Param::Theta),
             "{err}"
         );
     }

@@ -50,7 +50,7 @@ pub use second_order::{
 pub use single::single_population_equilibrium;
 pub use value::{value_function, TargetPath, ValueFunction};
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::linalg::is_symmetric;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
@@ -75,10 +75,16 @@ impl TimeGrid {
     /// Checks T finite and > 0 and steps ≥ 1.
     pub fn validate(&self) -> Result<()> {
         if !(self.horizon.is_finite() && self.horizon > 0.0) {
-            return Err(SolverError::invalid("horizon.t", "must be finite and > 0"));
+            return Err(SolverError::invalid(
+                Param::Horizon,
+                "must be finite and > 0",
+            ));
         }
         if self.steps == 0 {
-            return Err(SolverError::invalid("horizon.steps", "must be at least 1"));
+            return Err(SolverError::invalid(
+                Param::OutputSteps,
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -126,11 +132,15 @@ pub(crate) fn check_coefficients(
     let d = a.nrows();
     if d == 0 || a.ncols() != d {
         return Err(SolverError::invalid(
-            "model.a",
+            Param::Drift,
             "A must be a non-empty square matrix",
         ));
     }
-    for (field, m) in [("model.a", a), ("cost.q", q), ("cost.s", s)] {
+    for (field, m) in [
+        (Param::Drift, a),
+        (Param::RunningCost, q),
+        (Param::TerminalCost, s),
+    ] {
         if m.dim() != (d, d) {
             return Err(SolverError::invalid(
                 field,
@@ -150,16 +160,13 @@ pub(crate) fn check_coefficients(
 /// Checks σ finite and ≥ 0 (field `noise.sigma`).
 pub(crate) fn check_sigma(sigma: f64) -> Result<()> {
     if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(SolverError::invalid(
-            "noise.sigma",
-            "must be finite and ≥ 0",
-        ));
+        return Err(SolverError::invalid(Param::Noise, "must be finite and ≥ 0"));
     }
     Ok(())
 }
 
 /// Checks a vector of length d with finite entries.
-pub(crate) fn check_vector(field: &str, v: &Array1<f64>, d: usize) -> Result<()> {
+pub(crate) fn check_vector(field: Param, v: &Array1<f64>, d: usize) -> Result<()> {
     if v.len() != d {
         return Err(SolverError::invalid(
             field,

@@ -15,7 +15,7 @@ use super::{
     check_coefficients, check_sigma, check_vector, mat, mat_mut, non_finite, set_identity,
     symmetrize, TimeGrid,
 };
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::linalg::is_symmetric;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Array3, ArrayView1};
@@ -29,7 +29,7 @@ pub struct GaussianMoments {
     pub cov: Array3<f64>,
 }
 
-fn check_cov(field: &str, cov: &Array2<f64>, d: usize) -> Result<()> {
+fn check_cov(field: Param, cov: &Array2<f64>, d: usize) -> Result<()> {
     if cov.dim() != (d, d) {
         return Err(SolverError::invalid(
             field,
@@ -70,18 +70,18 @@ pub fn closed_loop_moments(
     let levels = grid.levels();
     if phi.dim() != (levels, d, d) || phi.iter().any(|v| !v.is_finite()) {
         return Err(SolverError::invalid(
-            "phi",
+            Param::Argument("phi"),
             format!("expected finite entries of shape ({levels}, {d}, {d})"),
         ));
     }
     if h.dim() != (levels, d) || h.iter().any(|v| !v.is_finite()) {
         return Err(SolverError::invalid(
-            "h",
+            Param::Argument("h"),
             format!("expected finite entries of shape ({levels}, {d})"),
         ));
     }
-    check_vector("population.mean", mean0, d)?;
-    check_cov("population.cov", cov0, d)?;
+    check_vector(Param::PopulationMean(None), mean0, d)?;
+    check_cov(Param::PopulationCov(None), cov0, d)?;
 
     let mut mean = Array2::zeros((levels, d));
     let mut cov = Array3::zeros((levels, d, d));
@@ -223,7 +223,7 @@ pub fn exact_covariance(
 ) -> Result<Array3<f64>> {
     let d = check_coefficients(a, q, s)?;
     check_sigma(sigma)?;
-    check_cov("population.cov", cov0, d)?;
+    check_cov(Param::PopulationCov(None), cov0, d)?;
     let (_, trans, gram) = covariance_transitions(a, q, s, grid)?;
     Ok(propagate_covariance(cov0, sigma, &trans, &gram))
 }
@@ -333,7 +333,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "h"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == Param::Argument("h")),
             "{err}"
         );
         let err = closed_loop_moments(
@@ -347,7 +347,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "population.mean"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == Param::PopulationMean(None)),
             "{err}"
         );
     }

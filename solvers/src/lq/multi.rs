@@ -50,7 +50,7 @@ use super::moments::{covariance_transitions, propagate_covariance};
 use super::ode::{integrate_levels, Direction, OdeOptions};
 use super::riccati::{riccati, riccati_rhs};
 use super::{mat, set_identity, symmetrize, TimeGrid};
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::linalg::symmetric_eigen;
 use crate::model::Model;
 use ndarray::{s, Array1, Array2, Array3};
@@ -83,7 +83,7 @@ impl GraphModes {
             for j in 0..k {
                 if (ws[[k, j]] - ws[[j, k]]).abs() > 1e-12 {
                     return Err(SolverError::invalid(
-                        "graph",
+                        Param::Graph,
                         "averaging matrix is not D⁻¹·(symmetric adjacency)",
                     ));
                 }
@@ -906,7 +906,7 @@ mod tests {
         let m = model_2d_chain3(1.0);
         let err = exact_equilibrium(&m, 0).unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "horizon.steps"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == Param::OutputSteps),
             "{err}"
         );
     }

@@ -226,12 +226,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "model.a"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == crate::Param::Drift),
             "{err}"
         );
         let err = riccati(&array![[-1.0]], &Array2::eye(2), &array![[1.0]], &grid).unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "cost.q"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == crate::Param::RunningCost),
             "{err}"
         );
         let err = riccati(
@@ -245,7 +245,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "horizon.steps"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == crate::Param::OutputSteps),
             "{err}"
         );
     }

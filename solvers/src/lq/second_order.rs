@@ -23,7 +23,7 @@
 //! the factor 1 − θ̃θ̂ per step); for a mode of L with eigenvalue λ the step matrix is
 //! [[1, 1], [−θλ, 1 − θ̃(λ + θ̂)]], stable iff its spectral radius is < 1.
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::graph::Graph;
 use ndarray::{Array1, Array2};
 
@@ -80,9 +80,9 @@ pub fn second_order_consensus(
     iterations: usize,
 ) -> Result<SecondOrderConsensus> {
     for (field, v) in [
-        ("heuristic.theta", params.theta),
-        ("heuristic.theta_tilde", params.theta_tilde),
-        ("heuristic.theta_hat", params.theta_hat),
+        (Param::Theta, params.theta),
+        (Param::ThetaTilde, params.theta_tilde),
+        (Param::ThetaHat, params.theta_hat),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             return Err(SolverError::invalid(
@@ -94,7 +94,7 @@ pub fn second_order_consensus(
     let p = graph.len();
     if initial.len() != p {
         return Err(SolverError::invalid(
-            "population",
+            Param::Populations,
             format!(
                 "{} initial means for a graph of {p} populations",
                 initial.len()
@@ -104,7 +104,7 @@ pub fn second_order_consensus(
     let q = initial.first().map_or(0, |m| m.len());
     if initial.iter().any(|m| m.len() != q) {
         return Err(SolverError::invalid(
-            "population.mean",
+            Param::PopulationMean(None),
             "all populations need means of the same length",
         ));
     }
@@ -285,6 +285,6 @@ mod tests {
             3,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("heuristic.theta"), "{e}");
+        assert!(e.to_string().contains(&Param::Theta.to_string()), "{e}");
     }
 }

@@ -13,7 +13,7 @@ use super::moments::{covariance_transitions, propagate_covariance};
 use super::riccati::riccati;
 use super::value::{value_function, TargetPath};
 use super::TimeGrid;
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::model::Model;
 use ndarray::{Array1, Array2};
 
@@ -24,7 +24,7 @@ use ndarray::{Array1, Array2};
 pub fn single_population_equilibrium(model: &Model, steps: usize) -> Result<LqEquilibrium> {
     if model.num_populations() != 1 {
         return Err(SolverError::invalid(
-            "population",
+            Param::Populations,
             format!(
                 "the single-population equilibrium needs exactly one population, got {}; use exact_equilibrium",
                 model.num_populations()
@@ -157,7 +157,7 @@ mod tests {
         model.graph = Graph::new(2, &crate::graph::GraphKind::Chain).unwrap();
         let err = single_population_equilibrium(&model, 10).unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "population"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == Param::Populations),
             "{err}"
         );
     }

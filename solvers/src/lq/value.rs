@@ -15,7 +15,7 @@
 use super::ode::{integrate_levels, Direction, OdeOptions};
 use super::riccati::riccati_rhs;
 use super::{check_coefficients, check_sigma, check_vector, mat, non_finite, symmetrize, TimeGrid};
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use ndarray::{Array1, Array2, Array3, ArrayView1};
 
 /// The target ρ(t) tracked by the running and terminal costs.
@@ -32,11 +32,11 @@ pub enum TargetPath {
 impl TargetPath {
     fn check(&self, d: usize, grid: &TimeGrid) -> Result<()> {
         match self {
-            TargetPath::Constant(r) => check_vector("target", r, d),
+            TargetPath::Constant(r) => check_vector(Param::Argument("target"), r, d),
             TargetPath::Levels(r) => {
                 if r.dim() != (grid.levels(), d) {
                     return Err(SolverError::invalid(
-                        "target",
+                        Param::Argument("target"),
                         format!(
                             "expected a ({}, {d}) path (levels × axes), got {:?}",
                             grid.levels(),
@@ -45,7 +45,10 @@ impl TargetPath {
                     ));
                 }
                 if r.iter().any(|v| !v.is_finite()) {
-                    return Err(SolverError::invalid("target", "entries must be finite"));
+                    return Err(SolverError::invalid(
+                        Param::Argument("target"),
+                        "entries must be finite",
+                    ));
                 }
                 Ok(())
             }
@@ -94,13 +97,13 @@ impl ValueFunction {
     fn check_point(&self, level: usize, x: &ArrayView1<f64>) -> Result<()> {
         if level >= self.time.len() {
             return Err(SolverError::invalid(
-                "level",
+                Param::Argument("level"),
                 format!("level {level} outside 0..={}", self.time.len() - 1),
             ));
         }
         if x.len() != self.h.ncols() {
             return Err(SolverError::invalid(
-                "x",
+                Param::Argument("x"),
                 format!("expected {} coordinates, got {}", self.h.ncols(), x.len()),
             ));
         }
@@ -329,7 +332,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "target"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == Param::Argument("target")),
             "{err}"
         );
         let err = value_function(
@@ -342,7 +345,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, SolverError::InvalidParameter { ref field, .. } if field == "noise.sigma"),
+            matches!(err, SolverError::InvalidParameter { ref field, .. } if *field == Param::Noise),
             "{err}"
         );
     }

@@ -4,7 +4,7 @@
 //! keep their exact streams.
 
 use super::{cholesky_psd, normals};
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::grid::Grid;
 use crate::model::{GaussianMixture, UniformBox};
 use ndarray::{Array1, Array2};
@@ -56,7 +56,7 @@ pub(crate) enum Prepared {
 }
 
 /// Normalised cumulative sums of non-negative weights with a positive total.
-fn cumulative(w: &[f64], what: &str) -> Result<Vec<f64>> {
+fn cumulative(w: &[f64], what: Param) -> Result<Vec<f64>> {
     if w.is_empty() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
         return Err(SolverError::invalid(
             what,
@@ -85,7 +85,7 @@ impl InitialSampler {
     pub(crate) fn prepare(&self, d: usize) -> Result<Prepared> {
         let dim_err = |what: &str| {
             SolverError::invalid(
-                "population.kind",
+                Param::InitialLaw,
                 format!("{what} must have {d} coordinates"),
             )
         };
@@ -98,7 +98,7 @@ impl InitialSampler {
             }) => {
                 if means.len() != weights.len() || covs.len() != weights.len() {
                     return Err(SolverError::invalid(
-                        "population.weights",
+                        Param::MixtureWeights,
                         "one weight, mean and covariance per component",
                     ));
                 }
@@ -106,7 +106,7 @@ impl InitialSampler {
                     return Err(dim_err("mixture components"));
                 }
                 Prepared::Mixture {
-                    cumulative: cumulative(weights, "population.weights")?,
+                    cumulative: cumulative(weights, Param::MixtureWeights)?,
                     means: means.clone(),
                     chols: covs.iter().map(cholesky_psd).collect::<Result<_>>()?,
                 }
@@ -121,7 +121,7 @@ impl InitialSampler {
                     .any(|(l, h)| !(l.is_finite() && h.is_finite() && l < h))
                 {
                     return Err(SolverError::invalid(
-                        "population.low",
+                        Param::UniformBox,
                         "need finite low < high on every axis",
                     ));
                 }
@@ -142,7 +142,7 @@ impl InitialSampler {
                 }
                 Prepared::Grid {
                     grid: grid.clone(),
-                    cumulative: cumulative(density, "population.path")?,
+                    cumulative: cumulative(density, Param::InitialLawFile)?,
                 }
             }
         })

@@ -104,7 +104,7 @@
 mod kernels;
 mod par;
 
-use crate::error::{Result, SolverError};
+use crate::error::{Param, Result, SolverError};
 use crate::grid::{Grid, MomentPartial, MAX_DIM};
 use crate::model::Model;
 use kernels::{Geometry, M3};
@@ -158,7 +158,7 @@ impl HjiSolution {
     pub fn from_values(values: Array2<f64>, grid: &Grid) -> Result<Self> {
         if values.ncols() != grid.len() || values.nrows() < 2 {
             return Err(SolverError::invalid(
-                "policy",
+                Param::Argument("policy"),
                 format!(
                     "expected (steps+1) × {} values with steps ≥ 1, got {:?}",
                     grid.len(),
@@ -167,7 +167,10 @@ impl HjiSolution {
             ));
         }
         if values.iter().any(|v| !v.is_finite()) {
-            return Err(SolverError::invalid("policy", "values must be finite"));
+            return Err(SolverError::invalid(
+                Param::Argument("policy"),
+                "values must be finite",
+            ));
         }
         Ok(HjiSolution {
             values: values.as_standard_layout().into_owned(),
@@ -256,7 +259,7 @@ impl Sweeper {
         let d = grid.dim();
         if model.dim() != d {
             return Err(SolverError::invalid(
-                "model.a",
+                Param::Drift,
                 format!(
                     "expected a {d}×{d} matrix (one row per grid axis), got {}×{}",
                     model.a.nrows(),
@@ -266,7 +269,7 @@ impl Sweeper {
         }
         if steps == 0 {
             return Err(SolverError::invalid(
-                "solver.steps",
+                Param::Steps,
                 "need at least 1 time step",
             ));
         }
@@ -313,7 +316,7 @@ impl Sweeper {
         if let Some(p) = &policy {
             if self.geo.law.is_empty() {
                 return Err(SolverError::invalid(
-                    "controls",
+                    Param::Controls,
                     "policy evaluation needs the control channels of the game",
                 ));
             }
@@ -321,7 +324,7 @@ impl Sweeper {
                 || p.shape != self.grid.shape()
             {
                 return Err(SolverError::invalid(
-                    "policy",
+                    Param::Argument("policy"),
                     "policy does not belong to this grid and time stepping",
                 ));
             }
@@ -365,7 +368,7 @@ impl Sweeper {
         let want = (self.time.steps + 1, self.grid.dim());
         if rho.dim() != want {
             return Err(SolverError::invalid(
-                "rho",
+                Param::Argument("rho"),
                 format!(
                     "target path must have shape {want:?} (levels × axes), got {:?}",
                     rho.dim()
@@ -378,7 +381,7 @@ impl Sweeper {
     fn check_field(&self, field: &'static str, len: usize) -> Result<()> {
         if len != self.grid.len() {
             return Err(SolverError::invalid(
-                field,
+                Param::Argument(field),
                 format!(
                     "expected {} values (one per grid node), got {len}",
                     self.grid.len()
@@ -478,11 +481,11 @@ impl Sweeper {
         let d = self.grid.dim();
         if hji.values.dim() != (steps + 1, self.grid.len()) || hji.shape != self.grid.shape() {
             return Err(SolverError::invalid(
-                "hji",
+                Param::Argument("hji"),
                 "value function does not belong to this grid and time stepping",
             ));
         }
-        let field = format!("population[{}].density", population + 1);
+        let field = Param::PopulationDensity(population);
         if m0.shape() != self.grid.shape() {
             return Err(SolverError::invalid(
                 field,
@@ -564,7 +567,7 @@ impl Sweeper {
     pub fn optimal_drift(&mut self, v: ArrayViewD<f64>) -> Result<ArrayD<f64>> {
         if v.shape() != self.grid.shape() {
             return Err(SolverError::invalid(
-                "value",
+                Param::Argument("value"),
                 "value field must have the grid's shape",
             ));
         }
@@ -600,7 +603,7 @@ impl Sweeper {
         self.check_field("field", x.len())?;
         if axis >= self.grid.dim() {
             return Err(SolverError::invalid(
-                "axis",
+                Param::Argument("axis"),
                 format!("axis {axis} ≥ dimension {}", self.grid.dim()),
             ));
         }
