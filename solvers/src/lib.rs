@@ -19,6 +19,7 @@ pub mod model;
 pub mod particles;
 pub mod resolution;
 pub mod richardson;
+pub mod scheme;
 pub mod sweep;
 
 pub use error::{Result, SolverError};
