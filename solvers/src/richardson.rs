@@ -1,4 +1,5 @@
-//! Richardson error estimates for the first-order scheme (docs/design.md §5).
+//! Richardson error estimates for the first-order scheme (docs/design.md §5), and for a
+//! scheme of order p ([`Richardson`]).
 //!
 //! The monotone scheme of docs/design.md §4 is first order in the spacing h and the time
 //! step dt. A quantity computed on the fine discretisation (h, dt) and on the coarse one
@@ -247,6 +248,38 @@ pub fn extrapolated(fine: f64, coarse: f64) -> f64 {
     2.0 * fine - coarse
 }
 
+/// Richardson's rule for a scheme of order p: with u_h = u + Ch^p + …, the error of the
+/// fine value is e_h ≈ (u_2h − u_h)/(2^p − 1) and the extrapolated value is
+/// u_h − e_h = (2^p u_h − u_2h)/(2^p − 1). For p = 1 these are [`estimated_error`] and
+/// [`extrapolated`], bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Richardson {
+    /// The scheme's order p ≥ 1.
+    pub order: u32,
+}
+
+impl Richardson {
+    /// Estimated error of the fine value, e_h ≈ (u_2h − u_h)/(2^p − 1).
+    pub fn error(self, fine: f64, coarse: f64) -> f64 {
+        if self.order == 1 {
+            return estimated_error(fine, coarse);
+        }
+        (coarse - fine) / self.denominator()
+    }
+
+    /// Extrapolated value u_h − e_h = (2^p u_h − u_2h)/(2^p − 1).
+    pub fn extrapolated(self, fine: f64, coarse: f64) -> f64 {
+        if self.order == 1 {
+            return extrapolated(fine, coarse);
+        }
+        fine - self.error(fine, coarse)
+    }
+
+    fn denominator(self) -> f64 {
+        (1u64 << self.order) as f64 - 1.0
+    }
+}
+
 /// Expected cost J = Σ_x v(x, 0) m₀(x) · cell of one population: the value at time 0
 /// integrated against the initial density.
 pub fn expected_cost(grid: &Grid, value0: ArrayViewD<f64>, m0: ArrayViewD<f64>) -> Result<f64> {
@@ -331,5 +364,20 @@ mod tests {
         let coarse = u + 2.0 * c * h + 4.0 * dd * h * h;
         assert!((extrapolated(fine, coarse) - (u - 2.0 * dd * h * h)).abs() < 1e-15);
         assert!((estimated_error(fine, coarse) - (c * h + 3.0 * dd * h * h)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn richardson_of_order_two_removes_a_second_order_error() {
+        // u_h = u + C h² + D h³, u_2h = u + 4C h² + 8D h³: the extrapolation leaves
+        // −(4/3) D h³ and the error estimate is C h² + (7/3) D h³.
+        let (u, c, dd, h) = (1.0, 0.3, 0.1, 0.01);
+        let fine = u + c * h * h + dd * h.powi(3);
+        let coarse = u + 4.0 * c * h * h + 8.0 * dd * h.powi(3);
+        let r = Richardson { order: 2 };
+        assert!((r.extrapolated(fine, coarse) - (u - 4.0 / 3.0 * dd * h.powi(3))).abs() < 1e-15);
+        assert!((r.error(fine, coarse) - (c * h * h + 7.0 / 3.0 * dd * h.powi(3))).abs() < 1e-15);
+        let one = Richardson { order: 1 };
+        assert_eq!(one.error(fine, coarse), estimated_error(fine, coarse));
+        assert_eq!(one.extrapolated(fine, coarse), extrapolated(fine, coarse));
     }
 }
