@@ -9,7 +9,7 @@
 //! ½(ρ−x)ᵀS(ρ−x).
 
 use crate::grid::MAX_DIM;
-use crate::hamiltonian::{ControlLaw, Player};
+use crate::hamiltonian::{channel_control, ControlLaw, Player};
 use crate::model::Model;
 
 type M3 = [[f64; MAX_DIM]; MAX_DIM];
@@ -31,10 +31,7 @@ pub(crate) enum DriftLaw {
     Channels(ControlLaw),
     /// Policy evaluation: the designer's channels at the policy's gradient π, the
     /// disturbance's at p.
-    Policy {
-        designer: ControlLaw,
-        disturbance: ControlLaw,
-    },
+    Policy(ControlLaw),
 }
 
 /// Pointwise coefficients of the model.
@@ -74,18 +71,7 @@ impl Physics {
             return;
         };
         self.law = if on {
-            let split = |who: Player| ControlLaw {
-                channels: law
-                    .channels
-                    .iter()
-                    .filter(|c| c.player == who)
-                    .cloned()
-                    .collect(),
-            };
-            DriftLaw::Policy {
-                designer: split(Player::Designer),
-                disturbance: split(Player::Disturbance),
-            }
+            DriftLaw::Policy(law.clone())
         } else if law.is_bounded() {
             DriftLaw::Channels(law.clone())
         } else {
@@ -112,17 +98,28 @@ impl Physics {
                 -0.5 * bp
             }
             DriftLaw::Channels(law) => law.drift_into(&p[..d], &mut b[..d]),
-            DriftLaw::Policy {
-                designer,
-                disturbance,
-            } => {
-                let mut bw = [0.0; MAX_DIM];
-                let lu = designer.drift_into(&pi[..d], &mut b[..d]);
-                let lw = disturbance.drift_into(&p[..d], &mut bw[..d]);
-                for i in 0..d {
-                    b[i] += bw[i];
+            DriftLaw::Policy(law) => {
+                // ControlLaw::drift_into, channel by channel in the same order, with the
+                // designer's channels reading π: at π = p the same bits.
+                b[..d].iter_mut().for_each(|v| *v = 0.0);
+                let mut ell = 0.0;
+                for c in &law.channels {
+                    let at = match c.player {
+                        Player::Designer => &pi[..d],
+                        Player::Disturbance => &p[..d],
+                    };
+                    let s: f64 = c.column.iter().zip(at).map(|(c, p)| c * p).sum();
+                    let a = channel_control(c.player, 1.0 / c.weight, c.bound, s);
+                    for (bi, ci) in b[..d].iter_mut().zip(&c.column) {
+                        *bi += ci * a;
+                    }
+                    let half = 0.5 * c.weight * a * a;
+                    ell += match c.player {
+                        Player::Designer => half,
+                        Player::Disturbance => -half,
+                    };
                 }
-                lu + lw
+                ell
             }
         }
     }
