@@ -400,3 +400,31 @@ fn error_estimate_on_a_grid_too_small_to_coarsen_is_refused() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("error_estimate"), "{}", r.stderr);
 }
+
+/// With `scheme = "second-order"` the estimate uses Richardson's rule of order 2
+/// (e_h ≈ (u_2h − u_h)/3, recorded as `/error_estimate@order` = 2) and matches the true
+/// error (ratio in [0.5, 2]) in 1-D and 2-D.
+#[test]
+fn second_order_estimate_uses_exponent_two_and_matches_the_true_error() {
+    let dir = TempDir::new().unwrap();
+    let second = [
+        "--set",
+        "solver.scheme=\"second-order\"",
+        "--set",
+        "solver.error_estimate=true",
+    ];
+    for (name, n) in [
+        ("lqc_1d_chain3.toml", 201),
+        ("lqc_1d_chain3.toml", 401),
+        ("lqc_2d_chain3.toml", 101),
+    ] {
+        let (out, stdout) = solve(dir.path(), &scenario(name), n, n - 1, &second);
+        assert!(stdout.contains("means ±"), "{stdout}");
+        let f = hdf5::File::open(&out).unwrap();
+        let g = f.group("error_estimate").unwrap();
+        assert_eq!(g.attr("order").unwrap().read_scalar::<u64>().unwrap(), 2);
+        let method: hdf5::types::VarLenUnicode = g.attr("method").unwrap().read_scalar().unwrap();
+        assert!(method.as_str().contains("second-order scheme"), "{method}");
+        check_ratios(&format!("second order {name} {n}"), &read(&out), true);
+    }
+}

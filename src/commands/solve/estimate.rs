@@ -216,7 +216,12 @@ pub fn compute(
         let mut mean_extrapolated = Array2::<f64>::zeros((n_f + 1, d));
         for l in 0..=n_f {
             for i in 0..d {
-                let uc = rich::at_fine_level(l, n_f, steps, |j| c.fpk.mean[[j, i]]);
+                let at = |j| c.fpk.mean[[j, i]];
+                let uc = if rule.order == 1 {
+                    rich::at_fine_level(l, n_f, steps, at)
+                } else {
+                    rich::at_fine_level_cubic(l, n_f, steps, at)
+                };
                 let uh = f.fpk.mean[[l, i]];
                 mean_error[[l, i]] = rule.error(uh, uc);
                 mean_extrapolated[[l, i]] = rule.extrapolated(uh, uc);
@@ -233,7 +238,11 @@ pub fn compute(
             } else {
                 a * (1.0 - w) + &frames[pos(j + 1)] * w
             };
-            rich::interpolate_to_fine(at_t.view(), &grid, fine_grid).map_err(err)
+            if rule.order == 1 {
+                rich::interpolate_to_fine(at_t.view(), &grid, fine_grid).map_err(err)
+            } else {
+                rich::interpolate_to_fine_cubic(at_t.view(), &grid, fine_grid).map_err(err)
+            }
         };
         let mut value_error = Vec::new();
         let mut value_extrapolated = Vec::new();
@@ -326,8 +335,9 @@ pub fn write(
         "Richardson for a second-order scheme: the equilibrium solved again with half the \
          points per axis (coarse node J = fine node 2J) and half the time steps; \
          *_error = (u_2h − u_h)/3 (estimate of fine − exact), *_extrapolated = \
-         (4u_h − u_2h)/3; the coarse result is interpolated linearly in time and \
-         multilinearly in space off the common nodes and levels"
+         (4u_h − u_2h)/3; the coarse result is interpolated by cubics in space (and in \
+         time for the means; linearly for snapshots between coarse levels) off the common \
+         nodes and levels"
     };
     w.str_attr(&g, "method", method)?;
     w.scalar_attr(&g, "order", est.order as u64)?;
