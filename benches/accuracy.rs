@@ -104,6 +104,9 @@ fn chain_2d() -> Problem {
     }
 }
 
+/// (points, steps) of a refinement sequence.
+type Runs = Vec<(usize, usize)>;
+
 /// One solve: its cost and errors against the exact LQ equilibrium.
 struct Row {
     scheme: SchemeKind,
@@ -332,7 +335,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("output directory");
     let one = benchmark_1d();
     let two = chain_2d();
-    let plan: Vec<(&Problem, SchemeKind, Vec<(usize, usize)>)> = vec![
+    let plan: Vec<(&Problem, SchemeKind, Runs)> = vec![
         (
             &one,
             SchemeKind::Monotone,

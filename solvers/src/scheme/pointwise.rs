@@ -8,6 +8,8 @@
 //! [`crate::model::Model`]: f = ½(ρ−x)ᵀQ(ρ−x) + κ Σ_j max(0, −x_j)², terminal
 //! ½(ρ−x)ᵀS(ρ−x).
 
+#![allow(clippy::needless_range_loop)] // index loops over d ≤ 3 axes read best as maths
+
 use crate::grid::MAX_DIM;
 use crate::hamiltonian::{channel_control, ControlLaw, Player};
 use crate::model::Model;

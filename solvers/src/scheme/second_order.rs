@@ -16,8 +16,10 @@
 //!    reflecting boundary (couplings out of the grid dropped, rows sum to zero);
 //! 4. approximate factorisation of Crank–Nicolson,
 //!
+//!    ```text
 //!    (I − aL_0)⋯(I − aL_{d−1}) v^n = (I + aL_0)⋯(I + aL_{d−1}) v^{n+1}
 //!                                     + dt (ℓ* + ½(f^n + f^{n+1})),
+//!    ```
 //!
 //!    whose splitting error a²L_iL_k(v^n − v^{n+1}) is O(dt³) per step; tridiagonal line
 //!    solves. The linear part is S_n = P₋⁻¹P₊ with P± the products above.
