@@ -8,9 +8,9 @@
 //! 1. gradient p at every node from v^{n+1} (centred inside, one-sided on the boundary),
 //!    extrapolated to the half step, p* = 1.5 p(v^{n+1}) − 0.5 p(v^{n+2})
 //!    (p(v^N) on the first step);
-//! 2. frozen drift b* = b(p*) and control cost ℓ* = ℓ(p*) ([`super::pointwise`]). With b
-//!    frozen, b*·p + ℓ* differs from H(p) by a term quadratic in p − p* (½δpᵀAδp for the
-//!    quadratic Hamiltonian: the envelope property), so the source is second order;
+//! 2. frozen drift b* = b(p*) and control cost ℓ* = ℓ(p*) (solvers/src/scheme/pointwise.rs).
+//!    With b frozen, b*·p + ℓ* differs from H(p) by a term quadratic in p − p* (½δpᵀAδp
+//!    for the quadratic Hamiltonian: the envelope property), so the source is second order;
 //! 3. one-axis generators L_i = b*_i D_i + σ²/2 D_ii: D_i central where the cell Péclet
 //!    number |b*_i| h_i/(σ²/2) ≤ 2 (off-diagonals σ²/2h² ± b/2h ≥ 0), upwind elsewhere;
 //!    reflecting boundary (couplings out of the grid dropped, rows sum to zero);
