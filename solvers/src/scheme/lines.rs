@@ -106,8 +106,7 @@ fn line(x: &mut [f64], lo: &[f64], up: &[f64], work: &mut [f64], op: Op, transpo
         Op::Implicit => {
             // Row j: −a l_j x_{j−1} + (1 + a c_j) x_j − a u_j x_{j+1} = r_j.
             // Forward elimination: work_j = upper multiplier, x_j = modified rhs.
-            let (l0, u0) = couplings(lo, up, 0, transpose);
-            let _ = l0;
+            let (_, u0) = couplings(lo, up, 0, transpose);
             let mut diag = 1.0 + a * (lo[0] + up[0]);
             work[0] = -a * u0 / diag;
             x[0] /= diag;

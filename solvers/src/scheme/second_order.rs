@@ -177,12 +177,10 @@ impl SecondOrder {
     fn coefficients(&mut self, hji: &[f64], n: usize) {
         let n_pts = self.grid.len();
         let steps = self.time.steps;
-        let level = |vals: &'_ [f64], l: usize| -> Option<std::ops::Range<usize>> {
-            let _ = vals;
-            (l <= steps).then(|| l * n_pts..(l + 1) * n_pts)
-        };
-        let r1 = level(hji, n + 1).expect("n < steps");
-        let r2 = level(hji, n + 2);
+        // Flat ranges of levels n+1 and n+2 (the latter absent on the first step).
+        let level = |l: usize| (l <= steps).then(|| l * n_pts..(l + 1) * n_pts);
+        let r1 = level(n + 1).expect("n < steps");
+        let r2 = level(n + 2);
         let d = self.grid.dim();
         let mut drift = std::mem::take(&mut self.drift);
         {
@@ -300,7 +298,7 @@ impl SecondOrder {
         Ok(())
     }
 
-    /// Running cost at node `q` for target `rho`.
+    /// Coordinates of the node with multi-index `idx`.
     #[inline]
     fn node_point(&self, idx: &[usize; MAX_DIM]) -> [f64; MAX_DIM] {
         let mut x = [0.0; MAX_DIM];
