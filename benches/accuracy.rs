@@ -262,6 +262,8 @@ fn draw(path: &Path, rows: &[Row]) -> Result<(), String> {
                 .configure_mesh()
                 .x_desc("wall time of the equilibrium solve [s]")
                 .y_desc("max error")
+                .x_label_formatter(&|v| format!("{v:.0e}"))
+                .y_label_formatter(&|v| format!("{v:.0e}"))
                 .label_style(("sans-serif", 16))
                 .draw()
                 .map_err(|x| e(&x))?;
@@ -322,7 +324,7 @@ fn time_process(out_dir: &Path, runs: usize) -> Option<(f64, f64)> {
         times.push(t.elapsed().as_secs_f64());
     }
     let _ = std::fs::remove_file(&out);
-    let _ = std::fs::remove_file(out.with_extension("xdmf"));
+    let _ = std::fs::remove_file(out.with_extension("xmf"));
     times.sort_by(|a, b| a.total_cmp(b));
     Some((times[0], times[times.len() / 2]))
 }
