@@ -202,6 +202,7 @@ pub fn scenario_key(param: Param) -> String {
         Param::AndersonDepth => "solver.anderson_depth".into(),
         Param::DivergenceFactor => "solver.divergence_factor".into(),
         Param::SnapshotEvery => "solver.snapshot_every".into(),
+        Param::Scheme => "solver.scheme".into(),
         Param::ErrorEstimate => "solver.error_estimate".into(),
         Param::Theta => "heuristic.theta".into(),
         Param::ThetaTilde => "heuristic.theta_tilde".into(),

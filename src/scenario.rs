@@ -23,6 +23,8 @@ use tufield_solvers::hamiltonian::ControlLaw;
 use tufield_solvers::linalg::{is_symmetric, symmetric_eigenvalues};
 use tufield_solvers::modal::ModalDecomposition;
 use tufield_solvers::model::{GaussianMixture, Model, Population, UniformBox};
+use tufield_solvers::scheme::SchemeKind;
+use tufield_solvers::SolverError;
 
 pub mod values;
 pub use values::CoalitionValues;
@@ -429,6 +431,7 @@ struct RawSolver {
     divergence_factor: Option<f64>,
     stagnation_window: Option<i64>,
     error_estimate: Option<bool>,
+    scheme: Option<String>,
 }
 
 /// Top-level keys that are tables (for "missing table [x]" messages).
@@ -1474,6 +1477,22 @@ fn solver_settings(src: &str, raw: RawSolver, d: usize, modal: bool) -> AppResul
         s.stagnation_window = count(src, "solver.stagnation_window", n, 0, 1_000_000)?;
     }
     s.error_estimate = raw.error_estimate;
+    if let Some(name) = raw.scheme.as_deref() {
+        s.scheme = SchemeKind::from_name(name).map_err(|e| match e {
+            SolverError::InvalidParameter { message, .. } => {
+                AppError::invalid(src, "solver.scheme", message)
+            }
+            other => AppError::from_solver(src, "solver.scheme", other),
+        })?;
+        if modal && s.scheme != SchemeKind::Monotone {
+            return Err(AppError::invalid(
+                src,
+                "solver.scheme",
+                "reduction = \"modal\" solves its 1-D modes with the monotone scheme; remove \
+                 solver.scheme or set it to \"monotone\"",
+            ));
+        }
+    }
     crate::commands::solve::estimate::validate(src, &s, d, modal)?;
     s.fixed_point()
         .validate()

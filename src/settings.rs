@@ -2,6 +2,7 @@
 //! where their defaults are defined; docs/scenario-format.md repeats them.
 
 use tufield_solvers::fixed_point::{Acceleration, FixedPointSettings};
+use tufield_solvers::scheme::SchemeKind;
 
 /// Grid points per axis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,9 @@ pub struct SolverSettings {
     /// the Richardson error estimate (`src/commands/solve/estimate.rs`). Default `None` =
     /// [`default_error_estimate`] for the grid's dimension.
     pub error_estimate: Option<bool>,
+    /// `scheme`: `"monotone"` (first order, non-negative density; the default) or
+    /// `"second-order"` (Crank–Nicolson, docs/design.md §4.5).
+    pub scheme: SchemeKind,
 }
 
 impl Default for SolverSettings {
@@ -74,6 +78,7 @@ impl Default for SolverSettings {
             divergence_factor: fp.divergence_factor,
             stagnation_window: fp.stagnation_window,
             error_estimate: None,
+            scheme: SchemeKind::Monotone,
         }
     }
 }

@@ -5,20 +5,24 @@
 //!
 //! 1. target path ρ_k(t_n) = Σ_j W_kj m̄_j(t_n) (W the graph's averaging matrix; for a
 //!    single population ρ = m̄), eqs. (26)-(30);
-//! 2. HJI backward against ρ_k ([`Sweeper::solve_hji_into`]);
-//! 3. FPK forward from m_k(·, 0) with the optimal drift ([`Sweeper::solve_fpk`]);
+//! 2. HJI backward against ρ_k ([`TimeStepper::solve_hji_into`]);
+//! 3. FPK forward from m_k(·, 0) with the optimal drift ([`TimeStepper::solve_fpk`]);
 //! 4. the new mean path of m_k.
 //!
 //! The equilibrium is a fixed point x = G(x), found by [`crate::fixed_point`]. The results
 //! of the latest evaluation (moments over time, snapshots of density and value) are kept
 //! so that, at convergence, they describe the equilibrium.
 //!
+//! The discretisation is a [`TimeStepper`] chosen by [`SchemeKind`] (the monotone scheme
+//! by default, docs/design.md §4).
+//!
 //! Layout of x: index `(k·(steps+1) + n)·d + i` for population k, level n, axis i.
 
 use crate::error::{Param, Result, SolverError};
 use crate::grid::Grid;
 use crate::model::Model;
-use crate::sweep::{FpkSummary, HjiSolution, Sweeper};
+use crate::scheme::{NegativeDensity, SchemeKind, TimeStepper};
+use crate::sweep::{FpkSummary, HjiSolution};
 use ndarray::{Array2, ArrayD, ArrayView2};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -34,6 +38,8 @@ pub struct PopulationResult {
     pub value: Vec<ArrayD<f64>>,
     /// Target path ρ_k used, (steps+1) × d.
     pub target: Array2<f64>,
+    /// Where m_k went negative, if it did (never with the monotone scheme).
+    pub negative_density: Option<NegativeDensity>,
 }
 
 /// Progress events emitted during one evaluation of G (for progress bars; the numerics
@@ -46,11 +52,13 @@ pub enum SweepEvent {
     FpkDone(usize),
 }
 
-/// The mean-field map on a grid: owns the sweeper, initial densities and latest results.
+/// The mean-field map on a grid: owns the time stepper, initial densities and latest
+/// results.
 #[derive(Debug)]
 pub struct MeanFieldMap {
     model: Model,
-    sweeper: Sweeper,
+    scheme: SchemeKind,
+    sweeper: Box<dyn TimeStepper>,
     weights: Array2<f64>,
     initial: Vec<ArrayD<f64>>,
     snapshot_levels: Vec<usize>,
@@ -103,7 +111,26 @@ impl MeanFieldMap {
         snapshot_levels: Vec<usize>,
         initial: Vec<ArrayD<f64>>,
     ) -> Result<Self> {
-        let sweeper = Sweeper::new(model, grid, steps)?;
+        Self::with_scheme(
+            model,
+            grid,
+            steps,
+            snapshot_levels,
+            initial,
+            SchemeKind::default(),
+        )
+    }
+
+    /// As [`MeanFieldMap::with_initial`], discretised by `scheme`.
+    pub fn with_scheme(
+        model: &Model,
+        grid: &Grid,
+        steps: usize,
+        snapshot_levels: Vec<usize>,
+        initial: Vec<ArrayD<f64>>,
+        scheme: SchemeKind,
+    ) -> Result<Self> {
+        let sweeper = scheme.build(model, grid, steps)?;
         if initial.len() != model.num_populations() {
             return Err(SolverError::invalid(
                 Param::Populations,
@@ -118,6 +145,7 @@ impl MeanFieldMap {
         }
         Ok(MeanFieldMap {
             model: model.clone(),
+            scheme,
             sweeper,
             weights: model.graph.averaging_matrix(),
             initial,
@@ -127,11 +155,16 @@ impl MeanFieldMap {
         })
     }
 
-    /// Polls `flag` before every time step of every sweep ([`Sweeper::set_interrupt`]): an
+    /// Polls `flag` before every time step of every sweep ([`TimeStepper::set_interrupt`]): an
     /// evaluation interrupted this way returns [`SolverError::Interrupted`] and leaves the
     /// results of the previous evaluation in place.
     pub fn set_interrupt(&mut self, flag: Option<Arc<AtomicBool>>) {
         self.sweeper.set_interrupt(flag);
+    }
+
+    /// The scheme that discretises the HJI–FPK pair.
+    pub fn scheme(&self) -> SchemeKind {
+        self.scheme
     }
 
     /// Number of time steps.
@@ -243,6 +276,7 @@ impl MeanFieldMap {
                 density,
                 value,
                 target,
+                negative_density: self.sweeper.negative_density(),
             });
         }
         self.results = results;

@@ -147,6 +147,8 @@ pub enum Param {
     DivergenceFactor,
     /// The snapshot spacing in time levels.
     SnapshotEvery,
+    /// The time-stepping scheme of the HJI–FPK pair.
+    Scheme,
     /// The settings of the discretisation-error estimate.
     ErrorEstimate,
     /// The internal-model gain θ of the heuristic.
@@ -215,6 +217,7 @@ impl std::fmt::Display for Param {
             Param::AndersonDepth => "Anderson depth",
             Param::DivergenceFactor => "divergence factor",
             Param::SnapshotEvery => "snapshot spacing",
+            Param::Scheme => "time-stepping scheme",
             Param::ErrorEstimate => "error estimate",
             Param::Theta => "θ",
             Param::ThetaTilde => "θ̃",

@@ -20,6 +20,7 @@ pub mod model;
 pub mod particles;
 pub mod resolution;
 pub mod richardson;
+pub mod scheme;
 pub mod sweep;
 
 pub use error::{Param, Result, SolverError};

@@ -1,4 +1,5 @@
-//! Richardson error estimates for the first-order scheme (docs/design.md §5).
+//! Richardson error estimates for the first-order scheme (docs/design.md §5), and for a
+//! scheme of order p ([`Richardson`]).
 //!
 //! The monotone scheme of docs/design.md §4 is first order in the spacing h and the time
 //! step dt. A quantity computed on the fine discretisation (h, dt) and on the coarse one
@@ -128,6 +129,77 @@ where
     }
 }
 
+/// Cubic Lagrange weights at the real position `t` on nodes 0..n (n ≥ 4): the first of
+/// the four stencil nodes (the two on each side of t, shifted inwards at the ends) and
+/// their weights. Exact on the nodes (weights 1 and 0 bit for bit).
+pub fn cubic_weights(t: f64, n: usize) -> (usize, [f64; 4]) {
+    debug_assert!(n >= 4);
+    let start = (t.floor() as isize - 1).clamp(0, n as isize - 4) as usize;
+    let mut w = [1.0; 4];
+    for (k, wk) in w.iter_mut().enumerate() {
+        for m in 0..4 {
+            if m != k {
+                *wk *= (t - (start + m) as f64) / (k as f64 - m as f64);
+            }
+        }
+    }
+    (start, w)
+}
+
+/// Cubic interpolation in time of a quantity known at every coarse level (`at(j)` for
+/// j = 0..=coarse_steps) to fine level `l`: the time counterpart of
+/// [`interpolate_to_fine_cubic`], O(dt⁴), for the estimate of a second-order scheme.
+/// Falls back to [`at_fine_level`] with fewer than 4 coarse levels.
+pub fn at_fine_level_cubic<F>(l: usize, fine_steps: usize, coarse_steps: usize, at: F) -> f64
+where
+    F: Fn(usize) -> f64,
+{
+    let (j, w) = time_position(l, fine_steps, coarse_steps);
+    if w == 0.0 || coarse_steps + 1 < 4 {
+        return at_fine_level(l, fine_steps, coarse_steps, at);
+    }
+    let (start, wts) = cubic_weights(j as f64 + w, coarse_steps + 1);
+    (0..4).map(|k| wts[k] * at(start + k)).sum()
+}
+
+/// Tensor-product cubic interpolation of a coarse field to the fine nodes (fine node j of
+/// an axis at coarse position j/2): O(h⁴), so that off the common nodes the interpolation
+/// does not swamp the O(h²) error of a second-order scheme. Identity on the common nodes.
+/// Axes with fewer than 4 coarse nodes are interpolated linearly.
+pub fn interpolate_to_fine_cubic(
+    coarse: ArrayViewD<f64>,
+    coarse_grid: &Grid,
+    fine: &Grid,
+) -> Result<ArrayD<f64>> {
+    check_shape(coarse.shape(), coarse_grid, "coarse field")?;
+    let mut cur = coarse.to_owned();
+    for axis in 0..fine.dim() {
+        let nc = coarse_grid.shape()[axis];
+        let nf = fine.shape()[axis];
+        let mut shape = cur.shape().to_vec();
+        shape[axis] = nf;
+        let mut next = ArrayD::<f64>::zeros(IxDyn(&shape));
+        for j in 0..nf {
+            let t = j as f64 / 2.0;
+            let mut lane = next.index_axis_mut(ndarray::Axis(axis), j);
+            if j % 2 == 0 {
+                lane.assign(&cur.index_axis(ndarray::Axis(axis), j / 2));
+            } else if nc < 4 {
+                let a = cur.index_axis(ndarray::Axis(axis), j / 2);
+                let b = cur.index_axis(ndarray::Axis(axis), j / 2 + 1);
+                lane.assign(&((&a + &b) * 0.5));
+            } else {
+                let (start, w) = cubic_weights(t, nc);
+                for (k, wk) in w.iter().enumerate() {
+                    lane.scaled_add(*wk, &cur.index_axis(ndarray::Axis(axis), start + k));
+                }
+            }
+        }
+        cur = next;
+    }
+    Ok(cur)
+}
+
 /// Restriction of a fine density to the coarse grid by injection (coarse node J takes the
 /// value of fine node 2J; coarse nodes outside the fine box get 0), renormalised to mass 1
 /// on the coarse grid. Errors if the shapes do not belong to the grids or the restricted
@@ -247,6 +319,38 @@ pub fn extrapolated(fine: f64, coarse: f64) -> f64 {
     2.0 * fine - coarse
 }
 
+/// Richardson's rule for a scheme of order p: with u_h = u + Ch^p + …, the error of the
+/// fine value is e_h ≈ (u_2h − u_h)/(2^p − 1) and the extrapolated value is
+/// u_h − e_h = (2^p u_h − u_2h)/(2^p − 1). For p = 1 these are [`estimated_error`] and
+/// [`extrapolated`], bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Richardson {
+    /// The scheme's order p ≥ 1.
+    pub order: u32,
+}
+
+impl Richardson {
+    /// Estimated error of the fine value, e_h ≈ (u_2h − u_h)/(2^p − 1).
+    pub fn error(self, fine: f64, coarse: f64) -> f64 {
+        if self.order == 1 {
+            return estimated_error(fine, coarse);
+        }
+        (coarse - fine) / self.denominator()
+    }
+
+    /// Extrapolated value u_h − e_h = (2^p u_h − u_2h)/(2^p − 1).
+    pub fn extrapolated(self, fine: f64, coarse: f64) -> f64 {
+        if self.order == 1 {
+            return extrapolated(fine, coarse);
+        }
+        fine - self.error(fine, coarse)
+    }
+
+    fn denominator(self) -> f64 {
+        (1u64 << self.order) as f64 - 1.0
+    }
+}
+
 /// Expected cost J = Σ_x v(x, 0) m₀(x) · cell of one population: the value at time 0
 /// integrated against the initial density.
 pub fn expected_cost(grid: &Grid, value0: ArrayViewD<f64>, m0: ArrayViewD<f64>) -> Result<f64> {
@@ -331,5 +435,52 @@ mod tests {
         let coarse = u + 2.0 * c * h + 4.0 * dd * h * h;
         assert!((extrapolated(fine, coarse) - (u - 2.0 * dd * h * h)).abs() < 1e-15);
         assert!((estimated_error(fine, coarse) - (c * h + 3.0 * dd * h * h)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn cubic_interpolation_is_exact_for_cubics_and_the_identity_on_common_nodes() {
+        let fine = Grid::from_bounds(&[0.0, -1.0], &[1.0, 1.0], &[13, 10]).unwrap();
+        let coarse = coarse_grid(&fine).unwrap();
+        let f = |x: f64, y: f64| 1.0 + x - 2.0 * x * x * x + 0.5 * y * y * y - x * y * y;
+        let field = |g: &Grid| {
+            let mut a = ArrayD::<f64>::zeros(IxDyn(g.shape()));
+            for (k, v) in a.iter_mut().enumerate() {
+                let p = g.point(k);
+                *v = f(p[0], p[1]);
+            }
+            a
+        };
+        let c = field(&coarse);
+        let up = interpolate_to_fine_cubic(c.view(), &coarse, &fine).unwrap();
+        let exact = field(&fine);
+        for (a, b) in up.iter().zip(exact.iter()) {
+            assert!((a - b).abs() < 1e-13, "{a} vs {b}");
+        }
+        for i in 0..7 {
+            for j in 0..5 {
+                assert_eq!(up[[2 * i, 2 * j]], c[[i, j]]);
+            }
+        }
+        // In time: a cubic in t at odd fine levels, exact at even ones.
+        let g = |t: f64| 0.3 - t + 2.0 * t * t * t;
+        for l in 0..=20 {
+            let v = at_fine_level_cubic(l, 20, 10, |j| g(j as f64 / 10.0));
+            assert!((v - g(l as f64 / 20.0)).abs() < 1e-14, "level {l}");
+        }
+    }
+
+    #[test]
+    fn richardson_of_order_two_removes_a_second_order_error() {
+        // u_h = u + C h² + D h³, u_2h = u + 4C h² + 8D h³: the extrapolation leaves
+        // −(4/3) D h³ and the error estimate is C h² + (7/3) D h³.
+        let (u, c, dd, h): (f64, f64, f64, f64) = (1.0, 0.3, 0.1, 0.01);
+        let fine = u + c * h * h + dd * h.powi(3);
+        let coarse = u + 4.0 * c * h * h + 8.0 * dd * h.powi(3);
+        let r = Richardson { order: 2 };
+        assert!((r.extrapolated(fine, coarse) - (u - 4.0 / 3.0 * dd * h.powi(3))).abs() < 1e-15);
+        assert!((r.error(fine, coarse) - (c * h * h + 7.0 / 3.0 * dd * h.powi(3))).abs() < 1e-15);
+        let one = Richardson { order: 1 };
+        assert_eq!(one.error(fine, coarse), estimated_error(fine, coarse));
+        assert_eq!(one.extrapolated(fine, coarse), extrapolated(fine, coarse));
     }
 }

@@ -248,6 +248,9 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
         s.acceleration_name(),
         s.snapshot_every()
     ));
+    if s.scheme != tufield_solvers::scheme::SchemeKind::Monotone {
+        out.push_str(&format!("            scheme {}\n", s.scheme.name()));
+    }
     for w in super::accuracy::check_warnings(sc)? {
         out.push_str(&format!("{w}\n"));
     }

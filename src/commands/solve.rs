@@ -92,6 +92,7 @@ use std::time::Instant;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap, SweepEvent};
 use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome, RunError};
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
+use tufield_solvers::scheme::{NegativeDensity, SchemeKind};
 use tufield_solvers::SolverError;
 
 /// Boundary mass above which the summary warns that the walls are felt.
@@ -156,6 +157,9 @@ pub struct SolveReport {
     /// The error estimate when `solver.error_estimate` is on and the run converged
     /// (`Err` says why it could not be formed), see [`estimate`].
     pub error_estimate: Option<Result<estimate::ErrorEstimate, String>>,
+    /// Where each population's density went negative in the last evaluation, if it did
+    /// (possible with `scheme = "second-order"` only; empty for modal runs).
+    pub negative_density: Vec<Option<NegativeDensity>>,
 }
 
 /// Where a resumed run starts: a checkpoint's iteration state and the point of its last
@@ -383,12 +387,13 @@ pub fn solve(
         .map(|(k, (spec, pop))| initial::discretise(&sc.source_name, k, spec, pop, &grid))
         .collect::<AppResult<Vec<_>>>()?;
     let normalisation: Vec<f64> = initial.iter().map(|i| i.normalisation).collect();
-    let mut map = MeanFieldMap::with_initial(
+    let mut map = MeanFieldMap::with_scheme(
         &sc.model,
         &grid,
         st.steps,
         levels,
         initial.into_iter().map(|i| i.density).collect(),
+        st.scheme,
     )
     .map_err(err)?;
     let (state, evaluated) = match resume {
@@ -523,6 +528,11 @@ pub fn solve(
         targets: map.results().iter().map(|r| r.target.clone()).collect(),
         means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
         error_estimate: None,
+        negative_density: map
+            .results()
+            .iter()
+            .map(|r| r.negative_density.clone())
+            .collect(),
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);
@@ -649,6 +659,9 @@ fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
         st.tol,
         rayon::current_num_threads()
     );
+    if st.scheme != SchemeKind::Monotone {
+        s.push_str(&format!(", {} scheme", st.scheme.name()));
+    }
     if done > 0 {
         s.push_str(&format!(" (resuming after iteration {done})"));
     }
@@ -695,6 +708,7 @@ fn write(
     )?;
     w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
+    w.str_attr(&root, "scheme", sc.settings.scheme.name())?;
 
     let axes_t = layout::time_axes(&w, &oracle.exact.time, map.snapshot_levels())?;
     let time = axes_t.time.clone();
@@ -706,6 +720,13 @@ fn write(
         w.str_attr(&pg, "name", &spec.name)?;
         w.str_attr(&pg, "initial_kind", sc.initial[k].kind())?;
         w.scalar_attr(&pg, "normalisation", normalisation[k])?;
+        if let Some(neg) = &res.negative_density {
+            w.scalar_attr(&pg, "negative_density_min", neg.min_value)?;
+            w.scalar_attr(&pg, "negative_density_level", neg.level as u64)?;
+            let at: Vec<String> = neg.point.iter().map(|x| format!("{x:e}")).collect();
+            w.str_list_attr(&pg, "negative_density_point", &at)?;
+            w.scalar_attr(&pg, "negative_mass", neg.negative_mass)?;
+        }
         for (name, data) in [(schema::MEAN, &res.fpk.mean), ("target", &res.target)] {
             let ds = w.array(&pg, name, data)?;
             layout::over_time(&w, &ds, &time)?;
@@ -811,6 +832,21 @@ pub fn summary(sc: &Scenario, r: &SolveReport) -> String {
             "  warning: more than {BOUNDARY_MASS_WARNING:.0e} of the mass reached the walls; the \
              reflecting boundary may dominate the error: widen solver.domain\n"
         ));
+    }
+    for (k, neg) in r.negative_density.iter().enumerate() {
+        if let Some(n) = neg {
+            let at: Vec<String> = n.point.iter().map(|x| format!("{x:.3}")).collect();
+            s.push_str(&format!(
+                "  warning: population {k}'s density went negative: {:.2e} at ({}) at time \
+                 level {}, negative mass up to {:.2e} (level {}); refine solver.steps or use \
+                 scheme = \"monotone\"\n",
+                n.min_value,
+                at.join(", "),
+                n.level,
+                n.negative_mass,
+                n.negative_mass_level
+            ));
+        }
     }
     if r.lq_mean_distance.is_finite() {
         s.push_str(&format!(

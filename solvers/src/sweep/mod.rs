@@ -179,6 +179,20 @@ impl HjiSolution {
         })
     }
 
+    /// Storage for levels 0..=`steps` on `grid`, labelled `population`, as one flat slice
+    /// (level after level, each a row-major field), reusing the allocation when the size
+    /// matches: how the other time steppers ([`crate::scheme`]) fill a solution.
+    pub(crate) fn prepare(&mut self, grid: &Grid, steps: usize, population: usize) -> &mut [f64] {
+        if self.values.dim() != (steps + 1, grid.len()) {
+            self.values = Array2::zeros((steps + 1, grid.len()));
+        }
+        self.shape = grid.shape().to_vec();
+        self.population = population;
+        self.values
+            .as_slice_mut()
+            .expect("freshly allocated or standard-layout values")
+    }
+
     /// Number of time steps N (levels 0..=N).
     pub fn steps(&self) -> usize {
         self.values.nrows().saturating_sub(1)

@@ -38,7 +38,7 @@ use std::time::Instant;
 use tufield_solvers::equilibrium::MeanFieldMap;
 use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
 use tufield_solvers::grid::Grid;
-use tufield_solvers::richardson::{self as rich, MIN_POINTS, MIN_STEPS};
+use tufield_solvers::richardson::{self as rich, Richardson, MIN_POINTS, MIN_STEPS};
 
 /// Orders of magnitude by which the estimated error (scaled like the residual) may exceed
 /// `solver.tol` before the summary says that iterating further is pointless.
@@ -81,6 +81,8 @@ pub struct ErrorEstimate {
     /// Largest |mean_error| scaled by the domain width of its axis (comparable with
     /// `solver.tol`).
     pub scaled_mean_error: f64,
+    /// Order p of the scheme that Richardson's rule assumes (1 monotone, 2 second order).
+    pub order: u32,
 }
 
 impl ErrorEstimate {
@@ -180,8 +182,13 @@ pub fn compute(
         .map(|r| rich::restrict_density(r.density[0].view(), fine_grid, &grid))
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
-    let mut map = MeanFieldMap::with_initial(&sc.model, &grid, steps, levels.clone(), initial)
-        .map_err(err)?;
+    let scheme = fine.scheme();
+    let rule = Richardson {
+        order: scheme.order(),
+    };
+    let mut map =
+        MeanFieldMap::with_scheme(&sc.model, &grid, steps, levels.clone(), initial, scheme)
+            .map_err(err)?;
     let state = FixedPointState::new(map.initial_guess());
     let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
     let outcome = fp
@@ -209,10 +216,15 @@ pub fn compute(
         let mut mean_extrapolated = Array2::<f64>::zeros((n_f + 1, d));
         for l in 0..=n_f {
             for i in 0..d {
-                let uc = rich::at_fine_level(l, n_f, steps, |j| c.fpk.mean[[j, i]]);
+                let at = |j| c.fpk.mean[[j, i]];
+                let uc = if rule.order == 1 {
+                    rich::at_fine_level(l, n_f, steps, at)
+                } else {
+                    rich::at_fine_level_cubic(l, n_f, steps, at)
+                };
                 let uh = f.fpk.mean[[l, i]];
-                mean_error[[l, i]] = rich::estimated_error(uh, uc);
-                mean_extrapolated[[l, i]] = rich::extrapolated(uh, uc);
+                mean_error[[l, i]] = rule.error(uh, uc);
+                mean_extrapolated[[l, i]] = rule.extrapolated(uh, uc);
                 scaled = scaled.max(mean_error[[l, i]].abs() / widths[i]);
             }
         }
@@ -226,7 +238,11 @@ pub fn compute(
             } else {
                 a * (1.0 - w) + &frames[pos(j + 1)] * w
             };
-            rich::interpolate_to_fine(at_t.view(), &grid, fine_grid).map_err(err)
+            if rule.order == 1 {
+                rich::interpolate_to_fine(at_t.view(), &grid, fine_grid).map_err(err)
+            } else {
+                rich::interpolate_to_fine_cubic(at_t.view(), &grid, fine_grid).map_err(err)
+            }
         };
         let mut value_error = Vec::new();
         let mut value_extrapolated = Vec::new();
@@ -234,10 +250,10 @@ pub fn compute(
         for (s, &l) in fine_levels.iter().enumerate() {
             let vc = coarse_at(&c.value, l)?;
             let vh = &f.value[s];
-            value_error.push(combine(vh, &vc, rich::estimated_error));
-            value_extrapolated.push(combine(vh, &vc, rich::extrapolated));
+            value_error.push(combine(vh, &vc, |a, b| rule.error(a, b)));
+            value_extrapolated.push(combine(vh, &vc, |a, b| rule.extrapolated(a, b)));
             let mc = coarse_at(&c.density, l)?;
-            density_error.push(combine(&f.density[s], &mc, rich::estimated_error));
+            density_error.push(combine(&f.density[s], &mc, |a, b| rule.error(a, b)));
         }
         let cost =
             rich::expected_cost(fine_grid, f.value[0].view(), f.density[0].view()).map_err(err)?;
@@ -250,8 +266,8 @@ pub fn compute(
             value_extrapolated,
             density_error,
             cost,
-            cost_error: rich::estimated_error(cost, cost_c),
-            cost_extrapolated: rich::extrapolated(cost, cost_c),
+            cost_error: rule.error(cost, cost_c),
+            cost_extrapolated: rule.extrapolated(cost, cost_c),
         });
     }
     Ok(Ok(ErrorEstimate {
@@ -261,10 +277,11 @@ pub fn compute(
         iterations,
         wall_s: start.elapsed().as_secs_f64(),
         scaled_mean_error: scaled,
+        order: rule.order,
     }))
 }
 
-fn combine(fine: &ArrayD<f64>, coarse: &ArrayD<f64>, f: fn(f64, f64) -> f64) -> ArrayD<f64> {
+fn combine(fine: &ArrayD<f64>, coarse: &ArrayD<f64>, f: impl Fn(f64, f64) -> f64) -> ArrayD<f64> {
     let mut out = fine.clone();
     out.zip_mut_with(coarse, |a, &b| *a = f(*a, b));
     out
@@ -308,15 +325,22 @@ pub fn write(
         }
     }
     let g = w.group("/error_estimate")?;
-    w.str_attr(
-        &g,
-        "method",
+    let method = if est.order == 1 {
         "Richardson for a first-order scheme: the equilibrium solved again with half the \
          points per axis (coarse node J = fine node 2J) and half the time steps; \
          *_error = u_2h − u_h (estimate of fine − exact), *_extrapolated = 2u_h − u_2h; \
          the coarse result is interpolated linearly in time and multilinearly in space off \
-         the common nodes and levels",
-    )?;
+         the common nodes and levels"
+    } else {
+        "Richardson for a second-order scheme: the equilibrium solved again with half the \
+         points per axis (coarse node J = fine node 2J) and half the time steps; \
+         *_error = (u_2h − u_h)/3 (estimate of fine − exact), *_extrapolated = \
+         (4u_h − u_2h)/3; the coarse result is interpolated by cubics in space (and in \
+         time for the means; linearly for snapshots between coarse levels) off the common \
+         nodes and levels"
+    };
+    w.str_attr(&g, "method", method)?;
+    w.scalar_attr(&g, "order", est.order as u64)?;
     let pts: ndarray::Array1<u64> = est.coarse_points.iter().map(|&n| n as u64).collect();
     w.array(&g, "coarse_points", &pts)?;
     w.scalar_attr(&g, "coarse_steps", est.coarse_steps as u64)?;

@@ -138,6 +138,7 @@ pub(super) fn solve(
         targets: Vec::new(),
         means: Vec::new(),
         error_estimate: None,
+        negative_density: Vec::new(),
     };
     if let Some(means) = &sol.means {
         report.lq_mean_distance = means
