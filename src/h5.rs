@@ -16,7 +16,7 @@ use crate::output::netcdf;
 use crate::output::Compression;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, Group, H5Type, Location};
-use ndarray::{ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -31,6 +31,7 @@ pub struct AtomicH5 {
     dest: PathBuf,
     committed: bool,
     compression: Compression,
+    significant_bits: Option<u32>,
 }
 
 impl AtomicH5 {
@@ -79,6 +80,7 @@ impl AtomicH5 {
             dest: dest.to_path_buf(),
             committed: false,
             compression: Compression::default(),
+            significant_bits: None,
         };
         let file =
             hdf5::File::create(&tmp).map_err(|e| AppError::hdf5(&tmp, "creating the file", e))?;
@@ -95,6 +97,13 @@ impl AtomicH5 {
     /// Sets the filters of the snapshot datasets created from now on.
     pub fn set_compression(&mut self, compression: Compression) {
         self.compression = compression;
+    }
+
+    /// Sets the number of significant bits (netCDF BitRound, [`crate::output::quantize`])
+    /// kept by the datasets created from now on with [`AtomicH5::quantized_snapshots`];
+    /// `None` keeps every bit. Rounding is applied only to filtered datasets.
+    pub fn set_significant_bits(&mut self, bits: Option<u32>) {
+        self.significant_bits = bits;
     }
 
     /// The destination path.
@@ -232,9 +241,10 @@ impl AtomicH5 {
         Ok(ds)
     }
 
-    /// Starts a dataset of `count` snapshots of shape `frame` (1-3-D), chunked by
-    /// snapshot and filtered as [`AtomicH5::set_compression`] says (shuffle + deflate by
-    /// default), written one snapshot at a time with [`SnapshotWriter::push`].
+    /// Starts a dataset of `count` snapshots of shape `frame` (1-4-D), chunked by
+    /// snapshot and filtered as [`AtomicH5::set_compression`] says, written one snapshot
+    /// at a time with [`SnapshotWriter::push`] or all at once with
+    /// [`SnapshotWriter::push_all`]. The values are stored exactly.
     pub fn snapshots(
         &self,
         group: &Group,
@@ -242,19 +252,51 @@ impl AtomicH5 {
         count: usize,
         frame: &[usize],
     ) -> AppResult<SnapshotWriter> {
+        self.snapshot_dataset(group, name, count, frame, None)
+    }
+
+    /// Like [`AtomicH5::snapshots`], for the solution fields (density, value, drift
+    /// fields): when the dataset is filtered, every value is rounded to the writer's
+    /// significant bits ([`AtomicH5::set_significant_bits`]) and the dataset carries the
+    /// attribute `_QuantizeBitRoundNumberOfSignificantBits`, as netCDF-C writes it.
+    pub fn quantized_snapshots(
+        &self,
+        group: &Group,
+        name: &str,
+        count: usize,
+        frame: &[usize],
+    ) -> AppResult<SnapshotWriter> {
+        self.snapshot_dataset(group, name, count, frame, self.significant_bits)
+    }
+
+    fn snapshot_dataset(
+        &self,
+        group: &Group,
+        name: &str,
+        count: usize,
+        frame: &[usize],
+        significant_bits: Option<u32>,
+    ) -> AppResult<SnapshotWriter> {
         let mut shape = vec![count];
         shape.extend_from_slice(frame);
         let mut chunk = vec![1];
         chunk.extend_from_slice(frame);
         let mut builder = group.new_dataset::<f64>().shape(shape).chunk(chunk);
-        if let Compression::Deflate(level) = self.compression {
-            if hdf5::filters::deflate_available() {
+        let level = match self.compression {
+            Compression::Deflate(level) if hdf5::filters::deflate_available() => {
                 builder = builder.shuffle().deflate(level);
+                Some(level)
             }
-        }
+            _ => None,
+        };
+        let significant_bits = significant_bits.filter(|_| level.is_some());
         let ds = builder
             .create(name)
             .map_err(self.err(format!("creating dataset {name}")))?;
+        if let Some(bits) = significant_bits {
+            let bits = i32::try_from(bits).unwrap_or(i32::MAX);
+            self.scalar_attr(&ds, crate::output::quantize::ATTR_BITROUND, bits)?;
+        }
         Ok(SnapshotWriter {
             ds,
             frame: frame.to_vec(),
@@ -262,6 +304,8 @@ impl AtomicH5 {
             next: 0,
             name: name.to_string(),
             dest: self.dest.clone(),
+            level,
+            significant_bits,
         })
     }
 
@@ -309,23 +353,85 @@ pub struct SnapshotWriter {
     next: usize,
     name: String,
     dest: PathBuf,
+    /// Deflate level when the dataset is filtered (shuffle + deflate).
+    level: Option<u8>,
+    /// Significant bits kept (filtered datasets only).
+    significant_bits: Option<u32>,
 }
 
 impl SnapshotWriter {
+    fn misfit(&self, shape: &[usize]) -> AppError {
+        AppError::Io {
+            path: self.dest.display().to_string(),
+            message: format!(
+                "dataset {}: snapshot {} of shape {:?} does not fit (frame {:?}, {} snapshots)",
+                self.name, self.next, shape, self.frame, self.count
+            ),
+        }
+    }
+
+    /// The chunk offset of snapshot `s`.
+    fn offset(&self, s: usize) -> Vec<u64> {
+        let mut o = vec![s as u64];
+        o.extend(std::iter::repeat_n(0, self.frame.len()));
+        o
+    }
+
+    fn write_chunk(&mut self, bytes: &[u8]) -> AppResult<()> {
+        crate::output::chunk::write(&self.ds, &self.offset(self.next), bytes).map_err(|e| {
+            AppError::hdf5(
+                &self.dest,
+                format!("writing snapshot {} of {}", self.next, self.name),
+                e,
+            )
+        })?;
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Writes the remaining snapshots `frames` (each of the frame's shape). Filtered
+    /// datasets are encoded in parallel on the current rayon pool, a few snapshots at a
+    /// time, and written in order; the file does not depend on the number of threads.
+    pub fn push_all(&mut self, frames: &[ArrayD<f64>]) -> AppResult<()> {
+        let Some(level) = self.level else {
+            for f in frames {
+                self.push(f.view())?;
+            }
+            return Ok(());
+        };
+        if let Some(f) = frames.iter().find(|f| f.shape() != self.frame.as_slice()) {
+            return Err(self.misfit(f.shape()));
+        }
+        if self.next + frames.len() > self.count {
+            return Err(self.misfit(&self.frame.clone()));
+        }
+        let batch = 2 * rayon::current_num_threads().max(1);
+        for group in frames.chunks(batch) {
+            let owned: Vec<_> = group.iter().map(|f| f.as_standard_layout()).collect();
+            let slices: Vec<&[f64]> = owned
+                .iter()
+                .map(|f| f.as_slice().unwrap_or_default())
+                .collect();
+            for bytes in crate::output::chunk::encode_all(&slices, self.significant_bits, level) {
+                self.write_chunk(&bytes)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the next snapshot (shape must equal the frame).
     pub fn push(&mut self, snapshot: ArrayViewD<'_, f64>) -> AppResult<()> {
         if snapshot.shape() != self.frame.as_slice() || self.next >= self.count {
-            return Err(AppError::Io {
-                path: self.dest.display().to_string(),
-                message: format!(
-                    "dataset {}: snapshot {} of shape {:?} does not fit (frame {:?}, {} snapshots)",
-                    self.name,
-                    self.next,
-                    snapshot.shape(),
-                    self.frame,
-                    self.count
-                ),
-            });
+            return Err(self.misfit(snapshot.shape()));
+        }
+        if let Some(level) = self.level {
+            let owned = snapshot.as_standard_layout();
+            let bytes = crate::output::chunk::encode(
+                owned.as_slice().unwrap_or_default(),
+                self.significant_bits,
+                level,
+            );
+            return self.write_chunk(&bytes);
         }
         let mut sel = vec![hdf5::SliceOrIndex::Index(self.next)];
         for &n in &self.frame {
