@@ -558,4 +558,83 @@ mod tests {
         let mt: Array2<f64> = g.dataset("mt").unwrap().read_2d().unwrap();
         assert_eq!(mt, m.t());
     }
+
+    #[test]
+    fn direct_chunk_writes_read_back_as_hdf5s_own_filters_write() {
+        use crate::output::quantize::bitround;
+        use ndarray::{s, Array4, ArrayD};
+        let dir = tempfile::TempDir::new().unwrap();
+        let dest = dir.path().join("c.h5");
+        let mut w = AtomicH5::create(&dest, "").unwrap();
+        w.set_compression(Compression::Deflate(1));
+        w.set_significant_bits(Some(12));
+        let g = w.group("/g").unwrap();
+        let frames: Vec<ArrayD<f64>> = (0..5)
+            .map(|n| {
+                Array3::from_shape_fn((4, 7, 3), |(i, j, l)| {
+                    ((n * 31 + i * 7 + j * 3 + l) as f64 * 0.37).sin() * 10f64.powi(i as i32 - 2)
+                })
+                .into_dyn()
+            })
+            .collect();
+        // Encoded by tufield (in parallel, then one at a time) and written as chunks.
+        let mut direct = w.quantized_snapshots(&g, "direct", 5, &[4, 7, 3]).unwrap();
+        direct.push_all(&frames[..3]).unwrap();
+        direct.push(frames[3].view()).unwrap();
+        direct.push_all(&frames[4..]).unwrap();
+        assert!(direct.push(frames[0].view()).is_err(), "a sixth snapshot");
+        let mut exact = w.snapshots(&g, "exact", 5, &[4, 7, 3]).unwrap();
+        exact.push_all(&frames).unwrap();
+        // The same rounded values through HDF5's own shuffle and deflate filters.
+        let filtered = g
+            .new_dataset::<f64>()
+            .shape([5, 4, 7, 3])
+            .chunk([1, 4, 7, 3])
+            .shuffle()
+            .deflate(1)
+            .create("filtered")
+            .unwrap();
+        for (n, f) in frames.iter().enumerate() {
+            let q = f.mapv(|v| bitround(v, 12));
+            filtered.write_slice(&q, s![n, .., .., ..]).unwrap();
+        }
+        drop((g, direct, exact, filtered));
+        w.commit().unwrap();
+
+        let f = hdf5::File::open(&dest).unwrap();
+        let a = f.dataset("g/direct").unwrap();
+        let b = f.dataset("g/filtered").unwrap();
+        assert_eq!(a.filters(), b.filters(), "the same filter pipeline");
+        assert_eq!(a.chunk(), b.chunk());
+        let bits: i32 = a
+            .attr(crate::output::quantize::ATTR_BITROUND)
+            .unwrap()
+            .read_scalar()
+            .unwrap();
+        assert_eq!(bits, 12);
+        let av: Array4<f64> = a.read().unwrap();
+        let bv: Array4<f64> = b.read().unwrap();
+        let same_bits = av.iter().zip(&bv).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(
+            same_bits,
+            "direct chunks read back as HDF5's filters wrote them"
+        );
+        let ev: Array4<f64> = f.dataset("g/exact").unwrap().read().unwrap();
+        for (n, fr) in frames.iter().enumerate() {
+            let got = ev.index_axis(ndarray::Axis(0), n);
+            assert!(got.iter().zip(fr).all(|(x, y)| x.to_bits() == y.to_bits()));
+            let rounded = av.index_axis(ndarray::Axis(0), n);
+            let worst = rounded
+                .iter()
+                .zip(fr)
+                .map(|(q, x)| ((q - x) / x).abs())
+                .fold(0.0, f64::max);
+            assert!(worst <= 2f64.powi(-12) && worst > 0.0, "{worst:e}");
+        }
+        assert!(f
+            .dataset("g/exact")
+            .unwrap()
+            .attr(crate::output::quantize::ATTR_BITROUND)
+            .is_err());
+    }
 }

@@ -80,3 +80,40 @@ pub fn write(ds: &Dataset, offset: &[u64], bytes: &[u8]) -> hdf5::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::read::ZlibDecoder;
+    use std::io::Read as _;
+
+    #[test]
+    fn chunks_are_shuffled_zlib_streams_independent_of_the_thread_count() {
+        let frames: Vec<Vec<f64>> = (0..7)
+            .map(|n| (0..1000).map(|i| ((n * 1000 + i) as f64).sqrt()).collect())
+            .collect();
+        let views: Vec<&[f64]> = frames.iter().map(Vec::as_slice).collect();
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| encode_all(&views, Some(20), 1))
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        for (bytes, frame) in one.iter().zip(&frames) {
+            let mut plain = Vec::new();
+            ZlibDecoder::new(bytes.as_slice())
+                .read_to_end(&mut plain)
+                .unwrap();
+            let n = frame.len();
+            assert_eq!(plain.len(), 8 * n);
+            for (i, &v) in frame.iter().enumerate() {
+                let b: Vec<u8> = (0..8).map(|j| plain[j * n + i]).collect();
+                let back = f64::from_le_bytes(b.try_into().unwrap());
+                assert_eq!(back, super::super::quantize::bitround(v, 20));
+            }
+        }
+    }
+}
