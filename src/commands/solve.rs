@@ -27,12 +27,15 @@
 //!     cov                (steps+1, d, d)    covariance of m_k
 //!     mass, boundary_mass (steps+1)
 //!     density, value     (snapshots, n_0[, n_1[, n_2]]) chunked per snapshot;
-//!                        scales snapshot_time and x<i>
+//!                        scales snapshot_time and x<i>; rounded to [output]
+//!                        significant_bits (attribute
+//!                        _QuantizeBitRoundNumberOfSignificantBits)
 //!     core_fraction (snapshots), expected_cost, expected_cost_lq, and with
 //!     [output] feedback_fields the drift fields (solve/quantities.rs)
 //! /fixed_point           attrs outcome, tol, acceleration, damping
 //!     residual, damping, wall_s (iterations) f64; accelerated (iterations) u8
-//! /model, /lq/...        as written by `tufield lq` (same time levels)
+//! /model, /lq/...        as written by `tufield lq` (same time levels,
+//!                        crate::output::oracle)
 //! ```
 //!
 //! The checkpoint (`<out stem>.checkpoint.h5`, see [`crate::checkpoint`]) is rewritten

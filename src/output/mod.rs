@@ -5,6 +5,9 @@
 //! * [`netcdf`] — dimension scales that make every HDF5 file a netCDF-4 file;
 //! * [`layout`] — the blocks several files share (time axes, grid coordinates);
 //! * [`xdmf`] — the XDMF sidecar that lets ParaView and VisIt open solve outputs;
+//! * [`quantize`] — netCDF BitRound rounding of the solution fields;
+//! * [`chunk`] — snapshot chunks encoded in parallel and written directly;
+//! * [`oracle`] — the LQ oracle's groups `/model` and `/lq` (`lq` and `solve` files);
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
 //! The layout of every file is described in docs/output-files.md.

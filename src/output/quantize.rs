@@ -95,7 +95,7 @@ mod tests {
         assert_eq!(bitround(1.0 + 1.0 / 16.0, 4), 1.0 + 1.0 / 8.0);
         assert_eq!(bitround(1.0 + 1.0 / 32.0, 4), 1.0);
         assert_eq!(bitround(-(1.0 + 3.0 / 32.0), 4), -(1.0 + 1.0 / 8.0));
-        let mut v = vec![3.141_592_653_589_793, f64::NAN, -1e-300];
+        let mut v = vec![std::f64::consts::PI, f64::NAN, -1e-300];
         bitround_all(&mut v, 20);
         assert_eq!(v[0], bitround(std::f64::consts::PI, 20));
         assert!(v[1].is_nan());

@@ -194,9 +194,9 @@ fn write(
             message: "no mean paths to write: a mode has no results".to_string(),
         });
     };
-    w.group("/populations")?;
+    w.group(schema::POPULATIONS)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
-        let pg = w.group(&format!("/populations/{k}"))?;
+        let pg = w.group(&schema::population(k))?;
         w.str_attr(&pg, "name", &spec.name)?;
         for (name, data) in [("mean", &means[k]), ("target", &targets[k])] {
             let ds = w.array(&pg, name, data)?;
