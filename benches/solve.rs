@@ -8,7 +8,7 @@
 //!   scenarios/bounded_2d_chain3.toml for the saturating Hamiltonian), printing wall time,
 //!   iterations, throughput in grid points × time steps per second (counting one HJI and
 //!   one FPK sweep per population per iteration), the time spent writing the output
-//!   (HDF5 + XDMF, and its share of the wall time) and peak memory. `--set KEY=VALUE`
+//!   (HDF5 + XDMF, and its share of the wall time, then phase by phase) and peak memory. `--set KEY=VALUE`
 //!   (repeatable) overrides the scenario as on the command line, e.g.
 //!   `--scenario scenarios/lqc_3d_single.toml --set solver.points=128`.
 
@@ -68,6 +68,7 @@ fn report(threads: &[usize]) {
             std::fs::metadata(&out).map_or(f64::NAN, |m| m.len() as f64 / 1e6),
             common::peak_rss_mb().unwrap_or(f64::NAN)
         );
+        println!("  write phases: {}", r.write_times.describe());
     }
 }
 

@@ -16,7 +16,7 @@ use crate::output::netcdf;
 use crate::output::Compression;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, Group, H5Type, Location};
-use ndarray::{ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -31,6 +31,7 @@ pub struct AtomicH5 {
     dest: PathBuf,
     committed: bool,
     compression: Compression,
+    significant_bits: Option<u32>,
 }
 
 impl AtomicH5 {
@@ -79,6 +80,7 @@ impl AtomicH5 {
             dest: dest.to_path_buf(),
             committed: false,
             compression: Compression::default(),
+            significant_bits: None,
         };
         let file =
             hdf5::File::create(&tmp).map_err(|e| AppError::hdf5(&tmp, "creating the file", e))?;
@@ -95,6 +97,13 @@ impl AtomicH5 {
     /// Sets the filters of the snapshot datasets created from now on.
     pub fn set_compression(&mut self, compression: Compression) {
         self.compression = compression;
+    }
+
+    /// Sets the number of significant bits (netCDF BitRound, [`crate::output::quantize`])
+    /// kept by the datasets created from now on with [`AtomicH5::quantized_snapshots`];
+    /// `None` keeps every bit. Rounding is applied only to filtered datasets.
+    pub fn set_significant_bits(&mut self, bits: Option<u32>) {
+        self.significant_bits = bits;
     }
 
     /// The destination path.
@@ -232,9 +241,10 @@ impl AtomicH5 {
         Ok(ds)
     }
 
-    /// Starts a dataset of `count` snapshots of shape `frame` (1-3-D), chunked by
-    /// snapshot and filtered as [`AtomicH5::set_compression`] says (shuffle + deflate by
-    /// default), written one snapshot at a time with [`SnapshotWriter::push`].
+    /// Starts a dataset of `count` snapshots of shape `frame` (1-4-D), chunked by
+    /// snapshot and filtered as [`AtomicH5::set_compression`] says, written one snapshot
+    /// at a time with [`SnapshotWriter::push`] or all at once with
+    /// [`SnapshotWriter::push_all`]. The values are stored exactly.
     pub fn snapshots(
         &self,
         group: &Group,
@@ -242,19 +252,51 @@ impl AtomicH5 {
         count: usize,
         frame: &[usize],
     ) -> AppResult<SnapshotWriter> {
+        self.snapshot_dataset(group, name, count, frame, None)
+    }
+
+    /// Like [`AtomicH5::snapshots`], for the solution fields (density, value, drift
+    /// fields): when the dataset is filtered, every value is rounded to the writer's
+    /// significant bits ([`AtomicH5::set_significant_bits`]) and the dataset carries the
+    /// attribute `_QuantizeBitRoundNumberOfSignificantBits`, as netCDF-C writes it.
+    pub fn quantized_snapshots(
+        &self,
+        group: &Group,
+        name: &str,
+        count: usize,
+        frame: &[usize],
+    ) -> AppResult<SnapshotWriter> {
+        self.snapshot_dataset(group, name, count, frame, self.significant_bits)
+    }
+
+    fn snapshot_dataset(
+        &self,
+        group: &Group,
+        name: &str,
+        count: usize,
+        frame: &[usize],
+        significant_bits: Option<u32>,
+    ) -> AppResult<SnapshotWriter> {
         let mut shape = vec![count];
         shape.extend_from_slice(frame);
         let mut chunk = vec![1];
         chunk.extend_from_slice(frame);
         let mut builder = group.new_dataset::<f64>().shape(shape).chunk(chunk);
-        if let Compression::Deflate(level) = self.compression {
-            if hdf5::filters::deflate_available() {
+        let level = match self.compression {
+            Compression::Deflate(level) if hdf5::filters::deflate_available() => {
                 builder = builder.shuffle().deflate(level);
+                Some(level)
             }
-        }
+            _ => None,
+        };
+        let significant_bits = significant_bits.filter(|_| level.is_some());
         let ds = builder
             .create(name)
             .map_err(self.err(format!("creating dataset {name}")))?;
+        if let Some(bits) = significant_bits {
+            let bits = i32::try_from(bits).unwrap_or(i32::MAX);
+            self.scalar_attr(&ds, crate::output::quantize::ATTR_BITROUND, bits)?;
+        }
         Ok(SnapshotWriter {
             ds,
             frame: frame.to_vec(),
@@ -262,6 +304,8 @@ impl AtomicH5 {
             next: 0,
             name: name.to_string(),
             dest: self.dest.clone(),
+            level,
+            significant_bits,
         })
     }
 
@@ -309,23 +353,85 @@ pub struct SnapshotWriter {
     next: usize,
     name: String,
     dest: PathBuf,
+    /// Deflate level when the dataset is filtered (shuffle + deflate).
+    level: Option<u8>,
+    /// Significant bits kept (filtered datasets only).
+    significant_bits: Option<u32>,
 }
 
 impl SnapshotWriter {
+    fn misfit(&self, shape: &[usize]) -> AppError {
+        AppError::Io {
+            path: self.dest.display().to_string(),
+            message: format!(
+                "dataset {}: snapshot {} of shape {:?} does not fit (frame {:?}, {} snapshots)",
+                self.name, self.next, shape, self.frame, self.count
+            ),
+        }
+    }
+
+    /// The chunk offset of snapshot `s`.
+    fn offset(&self, s: usize) -> Vec<u64> {
+        let mut o = vec![s as u64];
+        o.extend(std::iter::repeat_n(0, self.frame.len()));
+        o
+    }
+
+    fn write_chunk(&mut self, bytes: &[u8]) -> AppResult<()> {
+        crate::output::chunk::write(&self.ds, &self.offset(self.next), bytes).map_err(|e| {
+            AppError::hdf5(
+                &self.dest,
+                format!("writing snapshot {} of {}", self.next, self.name),
+                e,
+            )
+        })?;
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Writes the remaining snapshots `frames` (each of the frame's shape). Filtered
+    /// datasets are encoded in parallel on the current rayon pool, a few snapshots at a
+    /// time, and written in order; the file does not depend on the number of threads.
+    pub fn push_all(&mut self, frames: &[ArrayD<f64>]) -> AppResult<()> {
+        let Some(level) = self.level else {
+            for f in frames {
+                self.push(f.view())?;
+            }
+            return Ok(());
+        };
+        if let Some(f) = frames.iter().find(|f| f.shape() != self.frame.as_slice()) {
+            return Err(self.misfit(f.shape()));
+        }
+        if self.next + frames.len() > self.count {
+            return Err(self.misfit(&self.frame.clone()));
+        }
+        let batch = 2 * rayon::current_num_threads().max(1);
+        for group in frames.chunks(batch) {
+            let owned: Vec<_> = group.iter().map(|f| f.as_standard_layout()).collect();
+            let slices: Vec<&[f64]> = owned
+                .iter()
+                .map(|f| f.as_slice().unwrap_or_default())
+                .collect();
+            for bytes in crate::output::chunk::encode_all(&slices, self.significant_bits, level) {
+                self.write_chunk(&bytes)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the next snapshot (shape must equal the frame).
     pub fn push(&mut self, snapshot: ArrayViewD<'_, f64>) -> AppResult<()> {
         if snapshot.shape() != self.frame.as_slice() || self.next >= self.count {
-            return Err(AppError::Io {
-                path: self.dest.display().to_string(),
-                message: format!(
-                    "dataset {}: snapshot {} of shape {:?} does not fit (frame {:?}, {} snapshots)",
-                    self.name,
-                    self.next,
-                    snapshot.shape(),
-                    self.frame,
-                    self.count
-                ),
-            });
+            return Err(self.misfit(snapshot.shape()));
+        }
+        if let Some(level) = self.level {
+            let owned = snapshot.as_standard_layout();
+            let bytes = crate::output::chunk::encode(
+                owned.as_slice().unwrap_or_default(),
+                self.significant_bits,
+                level,
+            );
+            return self.write_chunk(&bytes);
         }
         let mut sel = vec![hdf5::SliceOrIndex::Index(self.next)];
         for &n in &self.frame {
@@ -451,5 +557,84 @@ mod tests {
         assert_eq!(cls.as_str(), "DIMENSION_SCALE");
         let mt: Array2<f64> = g.dataset("mt").unwrap().read_2d().unwrap();
         assert_eq!(mt, m.t());
+    }
+
+    #[test]
+    fn direct_chunk_writes_read_back_as_hdf5s_own_filters_write() {
+        use crate::output::quantize::bitround;
+        use ndarray::{s, Array4, ArrayD};
+        let dir = tempfile::TempDir::new().unwrap();
+        let dest = dir.path().join("c.h5");
+        let mut w = AtomicH5::create(&dest, "").unwrap();
+        w.set_compression(Compression::Deflate(1));
+        w.set_significant_bits(Some(12));
+        let g = w.group("/g").unwrap();
+        let frames: Vec<ArrayD<f64>> = (0..5)
+            .map(|n| {
+                Array3::from_shape_fn((4, 7, 3), |(i, j, l)| {
+                    ((n * 31 + i * 7 + j * 3 + l) as f64 * 0.37).sin() * 10f64.powi(i as i32 - 2)
+                })
+                .into_dyn()
+            })
+            .collect();
+        // Encoded by tufield (in parallel, then one at a time) and written as chunks.
+        let mut direct = w.quantized_snapshots(&g, "direct", 5, &[4, 7, 3]).unwrap();
+        direct.push_all(&frames[..3]).unwrap();
+        direct.push(frames[3].view()).unwrap();
+        direct.push_all(&frames[4..]).unwrap();
+        assert!(direct.push(frames[0].view()).is_err(), "a sixth snapshot");
+        let mut exact = w.snapshots(&g, "exact", 5, &[4, 7, 3]).unwrap();
+        exact.push_all(&frames).unwrap();
+        // The same rounded values through HDF5's own shuffle and deflate filters.
+        let filtered = g
+            .new_dataset::<f64>()
+            .shape([5, 4, 7, 3])
+            .chunk([1, 4, 7, 3])
+            .shuffle()
+            .deflate(1)
+            .create("filtered")
+            .unwrap();
+        for (n, f) in frames.iter().enumerate() {
+            let q = f.mapv(|v| bitround(v, 12));
+            filtered.write_slice(&q, s![n, .., .., ..]).unwrap();
+        }
+        drop((g, direct, exact, filtered));
+        w.commit().unwrap();
+
+        let f = hdf5::File::open(&dest).unwrap();
+        let a = f.dataset("g/direct").unwrap();
+        let b = f.dataset("g/filtered").unwrap();
+        assert_eq!(a.filters(), b.filters(), "the same filter pipeline");
+        assert_eq!(a.chunk(), b.chunk());
+        let bits: i32 = a
+            .attr(crate::output::quantize::ATTR_BITROUND)
+            .unwrap()
+            .read_scalar()
+            .unwrap();
+        assert_eq!(bits, 12);
+        let av: Array4<f64> = a.read().unwrap();
+        let bv: Array4<f64> = b.read().unwrap();
+        let same_bits = av.iter().zip(&bv).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(
+            same_bits,
+            "direct chunks read back as HDF5's filters wrote them"
+        );
+        let ev: Array4<f64> = f.dataset("g/exact").unwrap().read().unwrap();
+        for (n, fr) in frames.iter().enumerate() {
+            let got = ev.index_axis(ndarray::Axis(0), n);
+            assert!(got.iter().zip(fr).all(|(x, y)| x.to_bits() == y.to_bits()));
+            let rounded = av.index_axis(ndarray::Axis(0), n);
+            let worst = rounded
+                .iter()
+                .zip(fr)
+                .map(|(q, x)| ((q - x) / x).abs())
+                .fold(0.0, f64::max);
+            assert!(worst <= 2f64.powi(-12) && worst > 0.0, "{worst:e}");
+        }
+        assert!(f
+            .dataset("g/exact")
+            .unwrap()
+            .attr(crate::output::quantize::ATTR_BITROUND)
+            .is_err());
     }
 }

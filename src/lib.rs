@@ -14,6 +14,7 @@ pub mod h5;
 pub mod initial;
 pub mod interrupt;
 pub mod limits;
+pub mod oracle;
 pub mod outpath;
 pub mod output;
 pub mod overrides;

@@ -333,6 +333,7 @@ struct RawScenario {
 struct RawOutput {
     compression: Option<String>,
     level: Option<i64>,
+    significant_bits: Option<toml::Value>,
     feedback_fields: Option<bool>,
 }
 
@@ -981,9 +982,10 @@ fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<Scenario> {
     })
 }
 
-/// `[output] compression = "deflate" | "none"`, `level` (1–9, deflate only) and
-/// `feedback_fields` (bool).
+/// `[output] compression = "deflate" | "none"`, `level` (1–9, deflate only),
+/// `significant_bits` (1–52 or "all", deflate only) and `feedback_fields` (bool).
 fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output::OutputSettings> {
+    use crate::output::quantize::{DEFAULT_SIGNIFICANT_BITS, MAX_SIGNIFICANT_BITS};
     use crate::output::{Compression, OutputSettings, DEFAULT_DEFLATE_LEVEL};
     let Some(raw) = raw else {
         return Ok(OutputSettings::default());
@@ -999,16 +1001,18 @@ fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output
             ))
         }
     };
+    let only_deflate = |key: &str| {
+        AppError::invalid(
+            src,
+            key,
+            "only used with compression = \"deflate\"; remove it",
+        )
+    };
     let compression = match raw.compression.as_deref() {
-        None if raw.level.is_some() => Compression::Deflate(level),
-        None => Compression::None,
-        Some("deflate") => Compression::Deflate(level),
-        Some("none") if raw.level.is_some() => {
-            return Err(AppError::invalid(
-                src,
-                "output.level",
-                "only used with compression = \"deflate\"; remove it",
-            ))
+        None | Some("deflate") => Compression::Deflate(level),
+        Some("none") if raw.level.is_some() => return Err(only_deflate("output.level")),
+        Some("none") if raw.significant_bits.is_some() => {
+            return Err(only_deflate("output.significant_bits"))
         }
         Some("none") => Compression::None,
         Some(other) => {
@@ -1016,13 +1020,35 @@ fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output
                 src,
                 "output.compression",
                 format!(
-                    "{other:?} is not known; allowed: \"deflate\" (shuffle + deflate) or \"none\""
+                    "{other:?} is not known; allowed: \"deflate\" (shuffle + deflate, the \
+                     default) or \"none\""
                 ),
             ))
         }
     };
+    let bad_bits = |what: String| {
+        AppError::invalid(
+            src,
+            "output.significant_bits",
+            format!(
+                "{what} is not allowed; give the number of significant bits the density and \
+                 value keep, 1 to {MAX_SIGNIFICANT_BITS} (default {DEFAULT_SIGNIFICANT_BITS}), \
+                 or \"all\" to keep every bit"
+            ),
+        )
+    };
+    let significant_bits = match raw.significant_bits {
+        None => Some(DEFAULT_SIGNIFICANT_BITS),
+        Some(toml::Value::String(s)) if s == "all" => None,
+        Some(toml::Value::Integer(n)) => match u32::try_from(n) {
+            Ok(b @ 1..=MAX_SIGNIFICANT_BITS) => Some(b),
+            _ => return Err(bad_bits(n.to_string())),
+        },
+        Some(other) => return Err(bad_bits(other.to_string())),
+    };
     Ok(OutputSettings {
         compression,
+        significant_bits,
         feedback_fields: raw.feedback_fields.unwrap_or(false),
     })
 }

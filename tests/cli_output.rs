@@ -3,11 +3,16 @@
 //! * the expected cost J_k of an LQ solve approaches the exact LQ value under refinement;
 //!   the in-core fraction is the density's mass on the non-negative orthant (recomputed
 //!   here from the stored density and grid);
-//! * shuffle + deflate stores density and value smaller than raw on the default scenario
-//!   (lossless: measured 1.13× and 1.24×; full-precision mantissas do not compress
-//!   further), and the default (no filter) writes the same numbers;
+//! * by default density and value are rounded to 20 significant bits (netCDF BitRound) and
+//!   stored with shuffle + deflate at least 2× smaller than raw on the default scenario;
+//!   the largest relative difference from the unrounded values is at most 2^−20 (and
+//!   rounding did happen), every other dataset keeps its bits; `significant_bits = "all"`
+//!   stores exactly the numbers of `compression = "none"`;
 //! * a bad `[output]` key exits 2 naming it; an output path that cannot be written exits 1
-//!   and leaves neither the `.h5` nor the `.xmf` behind.
+//!   and leaves neither the `.h5` nor the `.xmf` behind;
+//! * a file that is not a tufield output given to `plot`, `simulate --policy` or
+//!   `solve --resume` (or as the scenario of `compare`) exits 2 naming the file and what is
+//!   missing.
 
 mod common;
 
@@ -51,6 +56,10 @@ fn expected_cost_converges_to_the_exact_lq_value_and_core_fraction_is_the_orthan
                 "solver.steps=40",
                 "--set",
                 "output.feedback_fields=true",
+                // Every bit of the density: the in-core fraction is recomputed from it to
+                // 1e-12 below (the solver sums the unrounded density).
+                "--set",
+                "output.significant_bits=\"all\"",
             ],
         );
         let f = hdf5::File::open(&out).unwrap();
@@ -108,47 +117,54 @@ fn expected_cost_converges_to_the_exact_lq_value_and_core_fraction_is_the_orthan
     assert!(errors[1] < 0.3, "J error at 41²: {errors:?}");
 }
 
+/// The solution fields of a projected solve (rounded by default).
+fn is_solution_field(key: &str) -> bool {
+    key.starts_with("/populations/") && (key.ends_with("/density") || key.ends_with("/value"))
+}
+
 #[test]
-fn deflate_shrinks_density_and_value_and_none_writes_the_same_numbers() {
+fn density_and_value_are_rounded_to_20_bits_and_stored_at_least_2x_smaller() {
     let dir = TempDir::new().unwrap();
     let sc = scenario("lqc_2d_chain3.toml");
     let packed = dir.path().join("packed.h5");
-    solve(
-        dir.path(),
-        &sc,
-        &packed,
-        &[
-            "--set",
-            "solver.steps=20",
-            "--set",
-            "output.compression=\"deflate\"",
-        ],
-    );
+    solve(dir.path(), &sc, &packed, &[]);
     let raw = dir.path().join("raw.h5");
     solve(
         dir.path(),
         &sc,
         &raw,
-        &[
-            "--set",
-            "solver.steps=20",
-            "--set",
-            "output.compression=\"none\"",
-        ],
+        &["--set", "output.compression=\"none\""],
     );
     let f = hdf5::File::open(&packed).unwrap();
+    let r = hdf5::File::open(&raw).unwrap();
+    let bound = 2f64.powi(-20);
     for k in 0..3 {
-        for (name, ratio) in [("density", 1.1), ("value", 1.2)] {
-            let ds = f.dataset(&format!("populations/{k}/{name}")).unwrap();
+        for name in ["density", "value"] {
+            let path = format!("populations/{k}/{name}");
+            let ds = f.dataset(&path).unwrap();
             let raw_bytes = (ds.size() * 8) as f64;
-            let stored = ds.storage_size() as f64;
-            assert!(
-                raw_bytes / stored >= ratio,
-                "{name} of population {k}: {stored} bytes stored for {raw_bytes} raw"
-            );
+            let ratio = raw_bytes / ds.storage_size() as f64;
+            assert!(ratio >= 2.0, "{path}: stored only {ratio:.2}× smaller");
+            let bits: i32 = ds
+                .attr("_QuantizeBitRoundNumberOfSignificantBits")
+                .unwrap()
+                .read_scalar()
+                .unwrap();
+            assert_eq!(bits, 20, "{path}");
+            let q: ArrayD<f64> = ds.read_dyn().unwrap();
+            let x: ArrayD<f64> = r.dataset(&path).unwrap().read_dyn().unwrap();
+            let mut worst = 0.0f64;
+            for (a, b) in q.iter().zip(&x) {
+                if *b != 0.0 {
+                    worst = worst.max(((a - b) / b).abs());
+                } else {
+                    assert_eq!(*a, 0.0, "{path}: a zero changed");
+                }
+            }
+            assert!(worst <= bound, "{path}: relative difference {worst:e}");
+            assert!(worst > 0.5 * bound, "{path}: not rounded ({worst:e})");
         }
     }
-    let r = hdf5::File::open(&raw).unwrap();
     let ds = r.dataset("populations/0/density").unwrap();
     assert!(
         ds.filters().is_empty(),
@@ -156,10 +172,64 @@ fn deflate_shrinks_density_and_value_and_none_writes_the_same_numbers() {
     );
     let (mut a, mut b) = (h5_contents(&packed), h5_contents(&raw));
     for c in [&mut a, &mut b] {
-        c.remove("/fixed_point/wall_s");
-        c.retain(|k, _| !k.ends_with("@scenario"));
+        c.retain(|k, _| {
+            !k.ends_with("@scenario")
+                && !k.contains("wall_s")
+                && !k.ends_with("@_QuantizeBitRoundNumberOfSignificantBits")
+                && !is_solution_field(k)
+        });
     }
-    assert_eq!(a, b, "compression changed a number");
+    assert_eq!(a, b, "rounding changed another dataset");
+}
+
+#[test]
+fn all_significant_bits_store_exactly_the_unfiltered_numbers() {
+    let dir = TempDir::new().unwrap();
+    let sc = scenario("lqc_2d_chain3.toml");
+    let lossless = dir.path().join("lossless.h5");
+    let steps = ["--set", "solver.steps=20", "--set", "solver.points=41"];
+    let mut set = steps.to_vec();
+    set.extend(["--set", "output.significant_bits=\"all\""]);
+    solve(dir.path(), &sc, &lossless, &set);
+    let raw = dir.path().join("raw.h5");
+    let mut set = steps.to_vec();
+    set.extend(["--set", "output.compression=\"none\""]);
+    solve(dir.path(), &sc, &raw, &set);
+    let coarse = dir.path().join("coarse.h5");
+    let mut set = steps.to_vec();
+    set.extend(["--set", "output.significant_bits=8"]);
+    solve(dir.path(), &sc, &coarse, &set);
+
+    let f = hdf5::File::open(&lossless).unwrap();
+    let ds = f.dataset("populations/1/value").unwrap();
+    assert!(!ds.filters().is_empty(), "shuffle + deflate set");
+    assert!(ds.attr("_QuantizeBitRoundNumberOfSignificantBits").is_err());
+    let (mut a, mut b) = (h5_contents(&lossless), h5_contents(&raw));
+    for c in [&mut a, &mut b] {
+        c.retain(|k, _| !k.ends_with("@scenario") && !k.contains("wall_s"));
+    }
+    assert_eq!(a, b, "significant_bits = \"all\" changed a number");
+
+    // 8 bits: every value within 2^-8 of the exact one.
+    let c = hdf5::File::open(&coarse).unwrap();
+    let r = hdf5::File::open(&raw).unwrap();
+    let q: ArrayD<f64> = c
+        .dataset("populations/2/density")
+        .unwrap()
+        .read_dyn()
+        .unwrap();
+    let x: ArrayD<f64> = r
+        .dataset("populations/2/density")
+        .unwrap()
+        .read_dyn()
+        .unwrap();
+    let worst = q
+        .iter()
+        .zip(&x)
+        .filter(|(_, b)| **b != 0.0)
+        .map(|(a, b)| ((a - b) / b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 2f64.powi(-8) && worst > 2f64.powi(-9), "{worst:e}");
 }
 
 #[test]
@@ -174,6 +244,22 @@ fn bad_output_keys_exit_2_and_unwritable_paths_exit_1_leaving_nothing() {
             "output.level",
         ),
         ("[output]\nfilters = 1\n", "filters"),
+        (
+            "[output]\nsignificant_bits = 0\n",
+            "output.significant_bits",
+        ),
+        (
+            "[output]\nsignificant_bits = 53\n",
+            "output.significant_bits",
+        ),
+        (
+            "[output]\nsignificant_bits = \"half\"\n",
+            "output.significant_bits",
+        ),
+        (
+            "[output]\ncompression = \"none\"\nsignificant_bits = 12\n",
+            "output.significant_bits",
+        ),
     ] {
         let sc = write(dir.path(), "bad.toml", &format!("{base}\n{extra}"));
         let r = tufield_in(dir.path(), &["check", sc.to_str().unwrap()]);
@@ -200,6 +286,74 @@ fn bad_output_keys_exit_2_and_unwritable_paths_exit_1_leaving_nothing() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".h5") || n.ends_with(".xmf") || n.contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn files_that_are_not_tufield_outputs_exit_2_naming_the_file_and_what_is_missing() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    // An HDF5 file of another program: a dataset, no tufield attributes.
+    let foreign = d.join("foreign.h5");
+    {
+        let f = hdf5::File::create(&foreign).unwrap();
+        f.new_dataset_builder()
+            .with_data(&ndarray::arr1(&[1.0, 2.0, 3.0]))
+            .create("temperature")
+            .unwrap();
+    }
+    // Not HDF5 at all.
+    let text = write(d, "notes.h5", "just text\n");
+    let sc = scenario("lqc_1d_single.toml");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    for bad in [&foreign, &text] {
+        let name = bad.file_name().unwrap().to_string_lossy().into_owned();
+        let runs: Vec<Vec<String>> = vec![
+            vec!["plot".into(), s(bad), "--out".into(), s(&d.join("fig"))],
+            vec![
+                "simulate".into(),
+                s(&sc),
+                "--policy".into(),
+                s(bad),
+                "--copies".into(),
+                "10".into(),
+                "--out".into(),
+                s(&d.join("sim.h5")),
+            ],
+            vec![
+                "solve".into(),
+                s(&sc),
+                "--resume".into(),
+                s(bad),
+                "--out".into(),
+                s(&d.join("r.h5")),
+            ],
+            vec!["compare".into(), s(bad), "--out".into(), s(&d.join("cmp"))],
+        ];
+        for args in runs {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            let r = tufield_in(d, &a);
+            assert_eq!(r.code, 2, "{a:?}: {}", r.stderr);
+            assert!(
+                r.stderr.contains(&name),
+                "{a:?} does not name the file: {}",
+                r.stderr
+            );
+            if bad == &foreign && a[0] != "compare" {
+                assert!(
+                    r.stderr.contains("missing") || r.stderr.contains("not a tufield"),
+                    "{a:?} does not say what is missing: {}",
+                    r.stderr
+                );
+            }
+            assert!(!r.stderr.contains("panicked"), "{a:?}: {}", r.stderr);
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !["foreign.h5", "notes.h5"].contains(&n.as_str()))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

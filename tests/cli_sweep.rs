@@ -116,6 +116,9 @@ fn points_run_concurrently_match_direct_solves_and_are_not_run_twice() {
     ];
     solve.extend_from_slice(&COARSE);
     solve.extend_from_slice(&["--set", "noise.sigma=0.35", "--set", "horizon.t=1"]);
+    // Every bit of density and value (rounded by default), from which J is recomputed
+    // below exactly as the solver sums it.
+    solve.extend_from_slice(&["--set", "output.significant_bits=\"all\""]);
     let run = tufield_in(tmp.path(), &solve);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let f = hdf5::File::open(&direct).unwrap();

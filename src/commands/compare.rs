@@ -26,7 +26,6 @@
 mod accuracy;
 mod figures;
 
-use super::lq;
 use super::solve::{self, grid_for};
 use crate::cli::CompareArgs;
 use crate::h5::AtomicH5;
@@ -270,7 +269,7 @@ pub fn compare(
     let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
     let grid = grid_for(sc)?;
     let steps = sc.settings.steps;
-    let oracle = lq::compute(sc)?;
+    let oracle = crate::oracle::compute(sc)?;
     let exact = &oracle.exact;
     let heur = &oracle.consensus;
     let p = sc.model.num_populations();
@@ -393,7 +392,7 @@ fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> A
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
     w.str_attr(&root, "command", "compare")?;
-    w.str_attr(&root, "lq_note", &solve::lq_note(sc))?;
+    w.str_attr(&root, "lq_note", &crate::output::oracle::lq_note(sc))?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
     w.str_list_attr(
         &root,

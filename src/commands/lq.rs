@@ -21,50 +21,22 @@
 //!                          populations/<k>/{mean, target, h} (steps+1, d)
 //! ```
 //!
-//! Every heuristic group carries the attribute `note` = [`HEURISTIC_NOTE`].
+//! Every heuristic group carries the attribute `note` = [`HEURISTIC_NOTE`]; the groups
+//! `/model` and `/lq` are written by the output layer ([`crate::output::oracle`]), which
+//! `solve` shares.
 
 use super::format::{num, vector};
 use crate::cli::LqArgs;
 use crate::h5::AtomicH5;
-use crate::output::{layout, schema};
+use crate::output::{oracle, schema};
 use crate::scenario::Scenario;
-use crate::{AppError, AppResult};
-use hdf5::Dataset;
+use crate::AppResult;
 use ndarray::{s, Array2};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tufield_solvers::lq::{
-    exact_equilibrium, heuristic_augmented_state, heuristic_consensus, AugmentedStateHeuristic,
-    ConsensusHeuristic, LqEquilibrium,
-};
 
-/// Attribute `note` on every heuristic group.
-pub const HEURISTIC_NOTE: &str = "heuristic of the paper (Section 5/7), not the exact equilibrium";
-
-/// Everything `lq` computes for one scenario.
-#[derive(Debug, Clone)]
-pub struct LqResults {
-    /// The exact equilibrium.
-    pub exact: LqEquilibrium,
-    /// The paper's Section 5 heuristic (augmented state, θ from `[heuristic] theta`).
-    pub augmented: AugmentedStateHeuristic,
-    /// The paper's Section 7 heuristic (h = −φρ_k, consensus of the means).
-    pub consensus: ConsensusHeuristic,
-}
-
-/// Computes the LQ results of a validated scenario on `settings.steps` intervals.
-pub fn compute(sc: &Scenario) -> AppResult<LqResults> {
-    let map = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
-    let steps = sc.settings.steps;
-    let exact = exact_equilibrium(&sc.model, steps).map_err(map)?;
-    let augmented = heuristic_augmented_state(&sc.model, sc.theta, steps).map_err(map)?;
-    let consensus = heuristic_consensus(&sc.model, steps).map_err(map)?;
-    Ok(LqResults {
-        exact,
-        augmented,
-        consensus,
-    })
-}
+pub use crate::oracle::{compute, LqResults};
+pub use crate::output::oracle::HEURISTIC_NOTE;
 
 /// Default output path: `output/<scenario file stem>_lq.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
@@ -116,126 +88,9 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
         schema::TIME_LONG_NAME,
         Some(schema::DIMENSIONLESS),
     )?;
-    write_groups(&w, sc, res, &time)?;
+    oracle::write_groups(&w, sc, res, &time)?;
     w.commit()?;
     Ok(())
-}
-
-/// Writes `/model` and `/lq/...` (layout in the module docs) into an open file whose
-/// `/time` dataset is `time` (`solve` shares this with its own datasets).
-pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset) -> AppResult<()> {
-    let out = w.dest();
-    let ex = &res.exact;
-    let model = w.group("/model")?;
-    for (name, data) in [("a", &sc.model.a), ("q", &sc.model.q), ("s", &sc.model.s)] {
-        let ds = w.array(&model, name, data)?;
-        w.dims(&ds, &[schema::DIM_ROW, schema::DIM_COL])?;
-    }
-    w.scalar_attr(&model, "sigma", sc.model.sigma)?;
-    w.scalar_attr(&model, "horizon", sc.model.horizon)?;
-    w.scalar_attr(&model, "steps", sc.settings.steps as u64)?;
-
-    let exact = w.group("/lq/exact")?;
-    w.str_attr(
-        &exact,
-        "note",
-        "exact LQ mean-field equilibrium (Riccati φ, forward–backward means and h, docs/design.md §3)",
-    )?;
-    w.scalar_attr(&exact, "residual_initial", ex.residual_initial)?;
-    w.scalar_attr(&exact, "residual_terminal", ex.residual_terminal)?;
-    let phi = w.array(&exact, "phi", &ex.phi)?;
-    time_axis(w, &phi, time)?;
-    let pops = w.group("/lq/exact/populations")?;
-    for (k, (pop, spec)) in ex.populations.iter().zip(&sc.model.populations).enumerate() {
-        let g = pops
-            .create_group(&k.to_string())
-            .map_err(|e| AppError::hdf5(out, format!("creating group populations/{k}"), e))?;
-        w.str_attr(&g, "name", &spec.name)?;
-        for (name, data) in [("mean", &pop.mean), ("h", &pop.h), ("target", &pop.target)] {
-            let ds = w.array(&g, name, data)?;
-            time_axis(w, &ds, time)?;
-        }
-        let chi = w.array(&g, "chi", &pop.chi)?;
-        time_axis(w, &chi, time)?;
-        let cov = w.array(&g, "cov", &pop.cov)?;
-        time_axis(w, &cov, time)?;
-    }
-    write_heuristics(w, sc, res, time)?;
-    Ok(())
-}
-
-/// Writes `ds` with the time scale on its first dimension.
-fn timed<'a, D: ndarray::Dimension>(
-    w: &AtomicH5,
-    g: &hdf5::Group,
-    name: &str,
-    data: impl Into<ndarray::ArrayView<'a, f64, D>>,
-    time: &Dataset,
-) -> AppResult<Dataset> {
-    let ds = w.array(g, name, data)?;
-    time_axis(w, &ds, time)?;
-    Ok(ds)
-}
-
-fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset) -> AppResult<()> {
-    let top = w.group("/lq/heuristic")?;
-    w.str_attr(&top, "note", HEURISTIC_NOTE)?;
-
-    let aug = &res.augmented;
-    let g = w.group("/lq/heuristic/augmented_state")?;
-    w.str_attr(&g, "note", HEURISTIC_NOTE)?;
-    w.str_attr(
-        &g,
-        "method",
-        "Section 5: internal model m̃' = −θm̃ (19), game Riccati (20) in (x, m̃), policies (21)-(22); \
-         mean: policy fed the actual mean, m̄' = A(P11 + P12)m̄; mean_with_estimate: policy fed m̃",
-    )?;
-    w.scalar_attr(&g, "theta", aug.theta)?;
-    let theorem_2 = aug
-        .theorem_2(&sc.model.a)
-        .map_err(|e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e))?;
-    w.str_attr(
-        &g,
-        "theorem_2",
-        super::stability::theorem_2_status(&theorem_2),
-    )?;
-    w.scalar_attr(&g, "theorem_2_max_eigenvalue", theorem_2.max_eigenvalue)?;
-    timed(w, &g, "p", &aug.p, time)?;
-    for (k, spec) in sc.model.populations.iter().enumerate() {
-        let pg = w.group(&format!("/lq/heuristic/augmented_state/populations/{k}"))?;
-        w.str_attr(&pg, "name", &spec.name)?;
-        timed(w, &pg, "mean", &aug.mean[k], time)?;
-        timed(
-            w,
-            &pg,
-            "mean_with_estimate",
-            &aug.mean_with_estimate[k],
-            time,
-        )?;
-        timed(w, &pg, "estimate", &aug.estimate[k], time)?;
-    }
-
-    let con = &res.consensus;
-    let g = w.group("/lq/heuristic/consensus")?;
-    w.str_attr(&g, "note", HEURISTIC_NOTE)?;
-    w.str_attr(
-        &g,
-        "method",
-        "Section 7 (Theorem 4): h_k = −φρ_k, consensus dynamics m̄_k' = Aφ(m̄_k − ρ_k) on the graph",
-    )?;
-    timed(w, &g, "phi", &con.phi, time)?;
-    for (k, spec) in sc.model.populations.iter().enumerate() {
-        let pg = w.group(&format!("/lq/heuristic/consensus/populations/{k}"))?;
-        w.str_attr(&pg, "name", &spec.name)?;
-        timed(w, &pg, "mean", &con.mean[k], time)?;
-        timed(w, &pg, "target", &con.target[k], time)?;
-        timed(w, &pg, "h", &con.h[k], time)?;
-    }
-    Ok(())
-}
-
-fn time_axis(w: &AtomicH5, ds: &Dataset, time: &Dataset) -> AppResult<()> {
-    layout::over_time(w, ds, time)
 }
 
 /// The terminal summary: sizes, φ(0), means at T, boundary residuals, wall time.

@@ -159,6 +159,8 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(".")),
     };
+    // A file that is not a tufield output is refused before the output directory exists.
+    let command = input.str_attr(schema::ATTR_COMMAND)?;
     crate::outpath::prepare_dir(
         &dir,
         "--out",
@@ -168,7 +170,6 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "tufield".to_string());
-    let command = input.str_attr(schema::ATTR_COMMAND)?;
     let mut out = Vec::new();
     match command.as_str() {
         "solve" => {

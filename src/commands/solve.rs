@@ -27,12 +27,15 @@
 //!     cov                (steps+1, d, d)    covariance of m_k
 //!     mass, boundary_mass (steps+1)
 //!     density, value     (snapshots, n_0[, n_1[, n_2]]) chunked per snapshot;
-//!                        scales snapshot_time and x<i>
+//!                        scales snapshot_time and x<i>; rounded to [output]
+//!                        significant_bits (attribute
+//!                        _QuantizeBitRoundNumberOfSignificantBits)
 //!     core_fraction (snapshots), expected_cost, expected_cost_lq, and with
 //!     [output] feedback_fields the drift fields (solve/quantities.rs)
 //! /fixed_point           attrs outcome, tol, acceleration, damping
 //!     residual, damping, wall_s (iterations) f64; accelerated (iterations) u8
-//! /model, /lq/...        as written by `tufield lq` (same time levels)
+//! /model, /lq/...        as written by `tufield lq` (same time levels,
+//!                        crate::output::oracle)
 //! ```
 //!
 //! The checkpoint (`<out stem>.checkpoint.h5`, see [`crate::checkpoint`]) is rewritten
@@ -72,14 +75,14 @@ mod modal;
 mod quantities;
 
 use super::format::num;
-use super::lq;
 use crate::checkpoint::{self, checkpoint_path, Checkpoint, RunRecord};
 use crate::cli::SolveArgs;
 use crate::h5::AtomicH5;
 use crate::initial::{self, FileData, InitialSpec};
 use crate::interrupt;
+use crate::oracle::LqResults;
 use crate::outpath;
-use crate::output::{layout, schema, xdmf};
+use crate::output::{layout, oracle as lq_output, schema, xdmf, WriteTimes};
 use crate::progress::{FixedPointProgress, ProgressMode};
 use crate::scenario::Scenario;
 use crate::settings::Domain;
@@ -148,6 +151,8 @@ pub struct SolveReport {
     pub wall_s: f64,
     /// Wall time spent writing the output file and its sidecar.
     pub write_s: f64,
+    /// Where the write time went, phase by phase (projected solves).
+    pub write_times: WriteTimes,
     /// Message of the numerical failure, if any.
     pub failure: Option<String>,
     /// Final target paths ρ_k, (steps+1) × d per population (empty for modal runs).
@@ -413,7 +418,7 @@ pub fn solve(
     };
     let done = state.history.len();
     let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
-    let oracle = lq::compute(sc)?;
+    let oracle = crate::oracle::compute(sc)?;
     let ckpt = checkpoint_path(out);
     let record = RunRecord {
         scenario_file: sc.source_name.clone(),
@@ -524,6 +529,7 @@ pub fn solve(
         boundary_mass: map.boundary_mass(),
         wall_s: 0.0,
         write_s: 0.0,
+        write_times: WriteTimes::default(),
         failure,
         targets: map.results().iter().map(|r| r.target.clone()).collect(),
         means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
@@ -536,12 +542,28 @@ pub fn solve(
     };
     if !map.results().is_empty() {
         report.lq_mean_distance = lq_distance(&map, &oracle);
-        if outcome == Outcome::Converged && estimate::wanted(sc) {
-            report.error_estimate = Some(estimate::compute(sc, &grid, &map, mode, &never)?);
-        }
+        let with_estimate = outcome == Outcome::Converged && estimate::wanted(sc);
+        // The fine solution is written by a second thread while the error estimate's
+        // coarse solve runs; the estimate's datasets are added once both are done.
         let t_write = Instant::now();
-        write(out, sc, &grid, &map, &fp, &oracle, &report, &normalisation)?;
-        report.write_s = t_write.elapsed().as_secs_f64();
+        let (opened, est, est_done) = std::thread::scope(|s| {
+            let rep = &report;
+            let writer =
+                s.spawn(|| begin_write(out, sc, &grid, &map, &fp, &oracle, rep, &normalisation));
+            let est = with_estimate.then(|| estimate::compute(sc, &grid, &map, mode, &never));
+            let est_done = Instant::now();
+            let opened = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (opened, est, est_done)
+        });
+        report.error_estimate = est.transpose()?;
+        let opened = opened?;
+        report.write_times = finish_write(opened, sc, &report)?;
+        // The wall time writing adds: what remains after the estimate (or everything when
+        // there is none).
+        let critical_from = if with_estimate { est_done } else { t_write };
+        report.write_s = critical_from.elapsed().as_secs_f64();
         report.out = Some(out.to_path_buf());
         if outcome == Outcome::Converged && ckpt.is_file() {
             std::fs::remove_file(&ckpt)
@@ -563,7 +585,7 @@ fn modal_resume_refused(sc: &Scenario) -> AppError {
 }
 
 /// max over populations, levels and axes of |m̄_PDE − m̄_exact LQ|.
-fn lq_distance(map: &MeanFieldMap, oracle: &lq::LqResults) -> f64 {
+fn lq_distance(map: &MeanFieldMap, oracle: &LqResults) -> f64 {
     map.results()
         .iter()
         .zip(&oracle.exact.populations)
@@ -576,26 +598,6 @@ fn lq_distance(map: &MeanFieldMap, oracle: &lq::LqResults) -> f64 {
                 .collect::<Vec<_>>()
         })
         .fold(0.0, f64::max)
-}
-
-/// What `lq_mean_distance` means for this scenario (root attribute `lq_note`).
-pub fn lq_note(sc: &Scenario) -> String {
-    let start = if sc.initial.iter().all(|i| *i == InitialSpec::Gaussian) {
-        ""
-    } else {
-        " The LQ oracle starts from each law's mean and covariance (moment matching; exact \
-         for the LQ mean and covariance dynamics)."
-    };
-    match sc.non_lq_terms() {
-        None => format!(
-            "LQ model: lq_mean_distance is the discretisation error of the PDE means against \
-             the exact LQ equilibrium.{start}"
-        ),
-        Some(terms) => format!(
-            "not LQ ({terms}): lq_mean_distance measures the distance to the LQ \
-             approximation (the model without these terms), not an error.{start}"
-        ),
-    }
 }
 
 /// Header lines on the initial laws: kind and normalisation factor of non-Gaussian
@@ -668,20 +670,33 @@ fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
     s
 }
 
-/// Writes the results atomically (layout in the module docs).
+/// A solve file being written: everything but the error estimate is in it.
+struct OpenOutput {
+    w: AtomicH5,
+    axes: layout::TimeAxes,
+    coords: Vec<hdf5::Dataset>,
+    grid: xdmf::UniformGrid,
+    snapshot_times: Vec<f64>,
+    times: WriteTimes,
+}
+
+/// Starts writing the results atomically (layout in the module docs): every dataset but
+/// the error estimate's; [`finish_write`] adds those and commits.
 #[allow(clippy::too_many_arguments)]
-fn write(
+fn begin_write(
     out: &Path,
     sc: &Scenario,
     grid: &Grid,
     map: &MeanFieldMap,
     fp: &FixedPoint,
-    oracle: &lq::LqResults,
+    oracle: &LqResults,
     report: &SolveReport,
     normalisation: &[f64],
-) -> AppResult<()> {
+) -> AppResult<OpenOutput> {
+    let mut times = WriteTimes::start();
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
+    w.set_significant_bits(sc.output.quantization());
     let root = w.root()?.clone();
     let hist = &fp.state().history;
     w.str_attr(&root, "name", &sc.name)?;
@@ -694,7 +709,7 @@ fn write(
     w.scalar_attr(&root, "tol", sc.settings.tol)?;
     w.scalar_attr(&root, "mass_error", report.mass_error)?;
     w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
-    w.str_attr(&root, "lq_note", &lq_note(sc))?;
+    w.str_attr(&root, "lq_note", &lq_output::lq_note(sc))?;
     w.scalar_attr(&root, "core_penalty", sc.model.core_penalty)?;
     w.scalar_attr(
         &root,
@@ -713,6 +728,7 @@ fn write(
     let axes_t = layout::time_axes(&w, &oracle.exact.time, map.snapshot_levels())?;
     let time = axes_t.time.clone();
     let coords = layout::grid(&w, grid, &sc.model.axis_labels)?;
+    times.lap("file, attributes and axes");
 
     w.group(schema::POPULATIONS)?;
     for (k, (res, spec)) in map.results().iter().zip(&sc.model.populations).enumerate() {
@@ -740,15 +756,25 @@ fn write(
             let ds = w.array(&pg, name, data)?;
             layout::over_time(&w, &ds, &time)?;
         }
+        times.lap("mean paths");
         for (name, frames) in [(schema::DENSITY, &res.density), (schema::VALUE, &res.value)] {
-            let mut sw = w.snapshots(&pg, name, frames.len(), grid.shape())?;
-            for f in frames {
-                sw.push(f.view())?;
-            }
+            let mut sw = w.quantized_snapshots(&pg, name, frames.len(), grid.shape())?;
+            sw.push_all(frames)?;
             let ds = sw.dataset().clone();
             layout::over_snapshots(&w, &ds, &axes_t.snapshot, &coords, &sc.model.axis_labels)?;
         }
-        quantities::write(&w, sc, grid, res, &axes_t, &coords, &oracle.exact, k)?;
+        times.lap("density and value");
+        quantities::write(
+            &w,
+            sc,
+            grid,
+            res,
+            &axes_t,
+            &coords,
+            &oracle.exact,
+            k,
+            &mut times,
+        )?;
     }
 
     let fpg = w.group("/fixed_point")?;
@@ -770,22 +796,49 @@ fn write(
     let acc: Array1<u8> = hist.iter().map(|r| u8::from(r.accelerated)).collect();
     let ds = w.array(&fpg, "accelerated", &acc)?;
     w.dims(&ds, &[schema::DIM_ITERATION])?;
+    times.lap("file, attributes and axes");
 
-    if let Some(Ok(est)) = &report.error_estimate {
-        estimate::write(&w, est, &axes_t, &coords, &sc.model.axis_labels)?;
-    }
-    lq::write_groups(&w, sc, oracle, &time)?;
-    w.commit()?;
-    let snap_time: Vec<f64> = map
+    lq_output::write_groups(&w, sc, oracle, &time)?;
+    times.lap("lq oracle");
+    let snapshot_times: Vec<f64> = map
         .snapshot_levels()
         .iter()
         .map(|&l| oracle.exact.time[l])
         .collect();
-    let uniform = xdmf::UniformGrid {
+    let grid = xdmf::UniformGrid {
         origin: grid.axes().iter().map(|a| a.lo()).collect(),
         spacing: grid.axes().iter().map(|a| a.spacing()).collect(),
         shape: grid.shape().to_vec(),
     };
+    Ok(OpenOutput {
+        w,
+        axes: axes_t,
+        coords,
+        grid,
+        snapshot_times,
+        times,
+    })
+}
+
+/// Adds the error estimate of `report` to the open file, commits it and writes the XDMF
+/// sidecar; returns the time of every phase of the write.
+fn finish_write(open: OpenOutput, sc: &Scenario, report: &SolveReport) -> AppResult<WriteTimes> {
+    let OpenOutput {
+        w,
+        axes,
+        coords,
+        grid,
+        snapshot_times,
+        mut times,
+    } = open;
+    times.lap("waiting for the error estimate");
+    if let Some(Ok(est)) = &report.error_estimate {
+        estimate::write(&w, est, &axes, &coords, &sc.model.axis_labels)?;
+    }
+    times.lap("error estimate");
+    drop((axes, coords));
+    let out = w.commit()?;
+    times.lap("commit (netCDF dimensions, close, rename)");
     let collections: Vec<xdmf::Collection> = sc
         .model
         .populations
@@ -793,7 +846,7 @@ fn write(
         .enumerate()
         .map(|(k, spec)| xdmf::Collection {
             name: format!("population {k} ({})", spec.name),
-            grid: uniform.clone(),
+            grid: grid.clone(),
             fields: [schema::DENSITY, schema::VALUE]
                 .iter()
                 .map(|f| {
@@ -805,8 +858,9 @@ fn write(
                 .collect(),
         })
         .collect();
-    xdmf::write(out, &snap_time, &collections)?;
-    Ok(())
+    xdmf::write(&out, &snapshot_times, &collections)?;
+    times.lap("XDMF sidecar");
+    Ok(times)
 }
 
 /// The closing summary.

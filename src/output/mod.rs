@@ -5,12 +5,18 @@
 //! * [`netcdf`] — dimension scales that make every HDF5 file a netCDF-4 file;
 //! * [`layout`] — the blocks several files share (time axes, grid coordinates);
 //! * [`xdmf`] — the XDMF sidecar that lets ParaView and VisIt open solve outputs;
+//! * [`quantize`] — netCDF BitRound rounding of the solution fields;
+//! * [`chunk`] — snapshot chunks encoded in parallel and written directly;
+//! * [`oracle`] — the LQ oracle's groups `/model` and `/lq` (`lq` and `solve` files);
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
 //! The layout of every file is described in docs/output-files.md.
 
+pub mod chunk;
 pub mod layout;
 pub mod netcdf;
+pub mod oracle;
+pub mod quantize;
 pub mod schema;
 pub mod xdmf;
 
@@ -20,12 +26,9 @@ pub use crate::h5::{AtomicH5, SnapshotWriter};
 pub const DEFAULT_DEFLATE_LEVEL: u8 = 1;
 
 /// Filters of the snapshot datasets (`[output] compression` in the scenario).
-///
-/// The default is no filter: lossless deflate shrinks full-precision solver output only
-/// 1.1–1.3× and would dominate the wall time of large runs (docs/output-files.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Compression {
-    /// Chunked by snapshot, no filter.
+    /// Chunked by snapshot, no filter (the writer's default; checkpoints).
     #[default]
     None,
     /// Chunked by snapshot, byte shuffle then deflate at this level (1–9).
@@ -42,12 +45,76 @@ impl Compression {
     }
 }
 
-/// The `[output]` table of a scenario.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The `[output]` table of a scenario (docs/output-files.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputSettings {
-    /// `compression` (and `level`): filters of the snapshot datasets.
+    /// `compression` (and `level`): filters of the snapshot datasets (default shuffle +
+    /// deflate level 1).
     pub compression: Compression,
-    /// `feedback_fields` (default false): write the allocation and disturbance drift
-    /// fields of a solve at every snapshot (2·d times the size of `value`).
+    /// `significant_bits`: bits kept by the solution fields of a solve (netCDF BitRound,
+    /// [`quantize`]) when they are compressed; `None` (`significant_bits = "all"`, or no
+    /// compression) keeps every bit.
+    pub significant_bits: Option<u32>,
+    /// `feedback_fields`: write the allocation and disturbance drift fields of a solve at
+    /// every snapshot (2·d times the size of `value`).
     pub feedback_fields: bool,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings {
+            compression: Compression::Deflate(DEFAULT_DEFLATE_LEVEL),
+            significant_bits: Some(quantize::DEFAULT_SIGNIFICANT_BITS),
+            feedback_fields: false,
+        }
+    }
+}
+
+impl OutputSettings {
+    /// The significant bits the solution fields keep (`None`: every bit).
+    pub fn quantization(&self) -> Option<u32> {
+        match self.compression {
+            Compression::None => None,
+            Compression::Deflate(_) => self.significant_bits,
+        }
+    }
+}
+
+/// Wall time of the phases of one file write, in the order they first ran (the solve
+/// bench prints them).
+#[derive(Debug, Clone, Default)]
+pub struct WriteTimes {
+    /// (phase, seconds), one entry per phase name.
+    pub phases: Vec<(&'static str, f64)>,
+    last: Option<std::time::Instant>,
+}
+
+impl WriteTimes {
+    /// Starts the clock.
+    pub fn start() -> Self {
+        WriteTimes {
+            phases: Vec::new(),
+            last: Some(std::time::Instant::now()),
+        }
+    }
+
+    /// Charges the time since the previous lap to `phase` (added when it ran before).
+    pub fn lap(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        let dt = self.last.map_or(0.0, |t| (now - t).as_secs_f64());
+        self.last = Some(now);
+        match self.phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, t)) => *t += dt,
+            None => self.phases.push((phase, dt)),
+        }
+    }
+
+    /// The phases as `name 0.012 s, …`.
+    pub fn describe(&self) -> String {
+        self.phases
+            .iter()
+            .map(|(p, t)| format!("{p} {t:.3} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }

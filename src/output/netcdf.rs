@@ -91,7 +91,10 @@ pub fn attach(data: &Dataset, scale: &Dataset, dim: usize) -> hdf5::Result<()> {
     }
     let idx = dim_index(dim);
     let st = hdf5::sync::sync(|| unsafe {
-        if H5DSis_attached(data.id(), scale.id(), idx) > 0 {
+        // H5DSis_attached follows every reference the scale holds (a cost that grows with
+        // the datasets sharing `/time`): ask it only when the dimension has a scale already.
+        if H5DSget_num_scales(data.id(), idx) > 0 && H5DSis_attached(data.id(), scale.id(), idx) > 0
+        {
             0
         } else {
             H5DSattach_scale(data.id(), scale.id(), idx)
@@ -175,6 +178,11 @@ fn name_attr(ds: &Dataset) -> Option<String> {
 /// Attaches a dimension without variable named `names[i]` to every dimension `i` of
 /// `ds` that has no scale yet (created in the dataset's group).
 pub fn name_dims(ds: &Dataset, names: &[&str]) -> hdf5::Result<()> {
+    name_dims_in(&parent_of(ds)?, ds, names)
+}
+
+/// [`name_dims`] for a dataset of `group`.
+fn name_dims_in(group: &Group, ds: &Dataset, names: &[&str]) -> hdf5::Result<()> {
     let shape = ds.shape();
     if names.len() != shape.len() {
         return Err(fail(format!(
@@ -184,10 +192,9 @@ pub fn name_dims(ds: &Dataset, names: &[&str]) -> hdf5::Result<()> {
             shape.len()
         )));
     }
-    let group = parent_of(ds)?;
     for (i, (&len, name)) in shape.iter().zip(names).enumerate() {
         if scales_on(ds, i) == 0 {
-            let dim = dimension(&group, name, len)?;
+            let dim = dimension(group, name, len)?;
             attach(ds, &dim, i)?;
         }
     }
@@ -203,9 +210,12 @@ pub fn complete(group: &Group) -> hdf5::Result<()> {
         }
         let name = ds.name();
         let base = name.rsplit('/').next().unwrap_or(&name).to_string();
+        if (0..ds.ndim()).all(|i| scales_on(&ds, i) > 0) {
+            continue;
+        }
         let names: Vec<String> = (0..ds.ndim()).map(|i| format!("{base}_{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        name_dims(&ds, &refs)?;
+        name_dims_in(group, &ds, &refs)?;
     }
     for g in group.groups()? {
         complete(&g)?;

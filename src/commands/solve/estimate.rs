@@ -297,7 +297,7 @@ pub fn write(
     labels: &[String],
 ) -> AppResult<()> {
     for (k, p) in est.populations.iter().enumerate() {
-        let pg = w.group(&format!("/populations/{k}"))?;
+        let pg = w.group(&crate::output::schema::population(k))?;
         // Beside the dataset `expected_cost` (the same J_k) of the output layer.
         w.scalar_attr(&pg, "expected_cost_error", p.cost_error)?;
         w.scalar_attr(&pg, "expected_cost_extrapolated", p.cost_extrapolated)?;

@@ -5,8 +5,8 @@
 
 use super::SolveReport;
 use crate::commands::format::num;
-use crate::commands::lq;
 use crate::h5::AtomicH5;
+use crate::oracle::LqResults;
 use crate::output::{layout, schema, xdmf};
 use crate::progress::{FixedPointProgress, ProgressMode};
 use crate::scenario::Scenario;
@@ -36,7 +36,7 @@ pub(super) fn solve(
         fixed_point: st.fixed_point(),
         snapshot_levels: snapshot_levels(st.steps, st.snapshot_every()),
     };
-    let oracle = lq::compute(sc)?;
+    let oracle = crate::oracle::compute(sc)?;
     let flag = crate::interrupt::watch(None);
     let never = std::sync::atomic::AtomicBool::new(false);
     let stop = flag.as_deref().unwrap_or(&never);
@@ -130,6 +130,7 @@ pub(super) fn solve(
             .fold(0.0, f64::max),
         wall_s: 0.0,
         write_s: 0.0,
+        write_times: crate::output::WriteTimes::default(),
         failure: if sol.outcome == Outcome::NonFinite {
             failure
         } else {
@@ -160,11 +161,12 @@ fn write(
     out: &Path,
     sc: &Scenario,
     sol: &ModalSolution,
-    oracle: &lq::LqResults,
+    oracle: &LqResults,
     report: &SolveReport,
 ) -> AppResult<()> {
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
+    w.set_significant_bits(sc.output.quantization());
     let root = w.root()?.clone();
     let dec = &sol.decomposition;
     w.str_attr(&root, "name", &sc.name)?;
@@ -193,9 +195,9 @@ fn write(
             message: "no mean paths to write: a mode has no results".to_string(),
         });
     };
-    w.group("/populations")?;
+    w.group(schema::POPULATIONS)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
-        let pg = w.group(&format!("/populations/{k}"))?;
+        let pg = w.group(&schema::population(k))?;
         w.str_attr(&pg, "name", &spec.name)?;
         for (name, data) in [("mean", &means[k]), ("target", &targets[k])] {
             let ds = w.array(&pg, name, data)?;
@@ -260,10 +262,8 @@ fn write(
                 layout::over_time(&w, &ds, &time)?;
             }
             for (name, frames) in [("density", &res.density), ("value", &res.value)] {
-                let mut sw = w.snapshots(&pg, name, frames.len(), m.grid.shape())?;
-                for f in frames {
-                    sw.push(f.view())?;
-                }
+                let mut sw = w.quantized_snapshots(&pg, name, frames.len(), m.grid.shape())?;
+                sw.push_all(frames)?;
                 let ds = sw.dataset().clone();
                 layout::over_snapshots(
                     &w,
@@ -290,7 +290,7 @@ fn write(
         w.dims(&ds, &[schema::DIM_ITERATION])?;
     }
 
-    lq::write_groups(&w, sc, oracle, &time)?;
+    crate::output::oracle::write_groups(&w, sc, oracle, &time)?;
     w.commit()?;
     let snap_time: Vec<f64> = levels.iter().map(|&l| oracle.exact.time[l]).collect();
     let mut collections = Vec::new();

@@ -14,7 +14,7 @@
 
 use crate::h5::AtomicH5;
 use crate::output::layout::TimeAxes;
-use crate::output::schema;
+use crate::output::{schema, WriteTimes};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use hdf5::Dataset;
@@ -35,6 +35,7 @@ pub(super) fn write(
     coords: &[Dataset],
     exact: &LqEquilibrium,
     k: usize,
+    times: &mut WriteTimes,
 ) -> AppResult<()> {
     let err = |e| AppError::from_solver(&sc.source_name, "solver", e);
     let pg = w.group(&schema::population(k))?;
@@ -43,12 +44,22 @@ pub(super) fn write(
         let mut frame = vec![d];
         frame.extend_from_slice(grid.shape());
         let n = res.value.len();
-        let mut alloc = w.snapshots(&pg, "allocation_drift", n, &frame)?;
-        let mut dist = w.snapshots(&pg, "disturbance_drift", n, &frame)?;
-        for v in &res.value {
-            let f = feedback_fields(&sc.model, grid, v.view()).map_err(err)?;
-            alloc.push(f.allocation.view())?;
-            dist.push(f.disturbance.view())?;
+        let mut alloc = w.quantized_snapshots(&pg, "allocation_drift", n, &frame)?;
+        let mut dist = w.quantized_snapshots(&pg, "disturbance_drift", n, &frame)?;
+        // A few snapshots at a time: the fields of all snapshots would take 2·d times the
+        // memory of the values.
+        for batch in res.value.chunks(2 * rayon::current_num_threads().max(1)) {
+            let mut a = Vec::with_capacity(batch.len());
+            let mut b = Vec::with_capacity(batch.len());
+            for v in batch {
+                let f = feedback_fields(&sc.model, grid, v.view()).map_err(err)?;
+                a.push(f.allocation);
+                b.push(f.disturbance);
+            }
+            times.lap("drift fields: computation");
+            alloc.push_all(&a)?;
+            dist.push_all(&b)?;
+            times.lap("drift fields: writing");
         }
         for (sw, long) in [
             (
@@ -110,5 +121,6 @@ pub(super) fn write(
             "exact LQ expected cost E[½Xᵀφ(0)X + h_k(0)ᵀX + χ_k(0)] under the initial mean and covariance",
         )?;
     }
+    times.lap("core fraction and costs");
     Ok(())
 }
