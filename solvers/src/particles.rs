@@ -57,7 +57,13 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+mod closed_loop;
+mod deviation;
 mod initial;
+pub use closed_loop::{discrete_limit, AffineFeedback, DiscreteLimit};
+pub use deviation::{
+    epsilon_nash, epsilon_nash_monte_carlo, AugmentedFeedback, EpsilonEstimate, EpsilonNash,
+};
 pub use initial::InitialSampler;
 use initial::{initial_rng, Prepared};
 
