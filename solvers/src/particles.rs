@@ -62,7 +62,8 @@ mod deviation;
 mod initial;
 pub use closed_loop::{discrete_limit, AffineFeedback, DiscreteLimit};
 pub use deviation::{
-    epsilon_nash, epsilon_nash_monte_carlo, AugmentedFeedback, EpsilonEstimate, EpsilonNash,
+    epsilon_nash, epsilon_nash_monte_carlo, finite_n_cost, AugmentedFeedback, EpsilonEstimate,
+    EpsilonNash,
 };
 pub use initial::InitialSampler;
 use initial::{initial_rng, Prepared};

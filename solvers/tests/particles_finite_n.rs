@@ -98,7 +98,9 @@ fn discrete_limit_cost_converges_to_the_oracle_value_at_first_order_in_dt() {
                     model.sigma,
                     system.dt(),
                 );
-                let dm = (&em.mean - &lim.mean[k]).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                let dm = (&em.mean - &lim.mean[k])
+                    .iter()
+                    .fold(0.0f64, |m, v| m.max(v.abs()));
                 assert!(dm < 1e-12, "{dm}");
             }
             let cost = lim.cost.unwrap();
@@ -141,7 +143,12 @@ fn realised_cost_of_the_copies_matches_the_discrete_limit_without_time_step_bias
     for (k, run) in sim.populations.iter().enumerate() {
         let se = run.cost_std / (n as f64).sqrt();
         let gap = (run.cost_mean - lim[k]).abs();
-        assert!(gap < 4.0 * se, "k {k}: {} vs {} (se {se})", run.cost_mean, lim[k]);
+        assert!(
+            gap < 4.0 * se,
+            "k {k}: {} vs {} (se {se})",
+            run.cost_mean,
+            lim[k]
+        );
         // The continuous-time value is many standard errors away.
         assert!(
             (run.cost_mean - continuous[k]).abs() > 10.0 * se,
@@ -267,10 +274,19 @@ fn mean_field_cost_at_finite_n_is_the_copies_expected_realised_cost() {
         let m = seeds as f64;
         let mean = sums[k].0 / m;
         let se = ((sums[k].1 / m - mean * mean) / (m - 1.0)).sqrt();
-        let exact = epsilon_nash(&system, &fb, k, Some(n)).unwrap().mean_field_cost;
-        assert!((mean - exact).abs() < 4.0 * se, "k {k}: {mean} ± {se} vs {exact}");
+        let exact = epsilon_nash(&system, &fb, k, Some(n))
+            .unwrap()
+            .mean_field_cost;
+        assert!(
+            (mean - exact).abs() < 4.0 * se,
+            "k {k}: {mean} ± {se} vs {exact}"
+        );
         // The finite-N correction is resolved: the N → ∞ value is outside the band.
-        assert!((exact - lim[k]).abs() > 4.0 * se, "k {k}: {exact} vs {} (se {se})", lim[k]);
+        assert!(
+            (exact - lim[k]).abs() > 4.0 * se,
+            "k {k}: {exact} vs {} (se {se})",
+            lim[k]
+        );
     }
 }
 

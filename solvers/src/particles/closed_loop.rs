@@ -121,7 +121,8 @@ pub fn discrete_limit(system: &ParticleSystem, feedback: &AffineFeedback) -> Res
                 for k in 0..p {
                     let e = &target[k].row(n) - &mean[k].row(n);
                     let sig = cov[k].slice(s![n, .., ..]);
-                    cost[k] += 0.5 * trace_product(&c.s, &sig.to_owned()) + 0.5 * e.dot(&c.s.dot(&e));
+                    cost[k] +=
+                        0.5 * trace_product(&c.s, &sig.to_owned()) + 0.5 * e.dot(&c.s.dot(&e));
                 }
             }
             break;

@@ -268,7 +268,9 @@ impl Augmented {
             let kl = self.k.dot(&l);
             let noise_term: f64 = (0..dim).map(|i| pm[[i, i]] * self.noise[i]).sum();
             let pg = pm.dot(&g);
-            c += dt * 0.5 * lo.dot(&self.k.dot(&lo)) + 0.5 * g.dot(&pg) + pv.dot(&g)
+            c += dt * 0.5 * lo.dot(&self.k.dot(&lo))
+                + 0.5 * g.dot(&pg)
+                + pv.dot(&g)
                 + 0.5 * noise_term;
             let next_pv = l.t().dot(&self.k.dot(&lo)) * dt + m.t().dot(&(&pg + &pv));
             let mut next_pm = &eqe * dt + &(l.t().dot(&kl) * dt) + &m.t().dot(&pm).dot(&m);
@@ -339,6 +341,21 @@ pub fn epsilon_nash(
         epsilon: mf - br,
         best_response: best,
     })
+}
+
+/// Expected realised cost of a copy of population `population` in the game with `copies`
+/// copies per population (`None`: N → ∞) when every copy plays the affine `feedback`
+/// (T = 0), at the simulation's time step: the policy evaluation of [`epsilon_nash`]
+/// without a deviation. It differs from the N → ∞ value by O(1/N) (the copy's own weight
+/// in the empirical target and the others' fluctuations). Same fields as [`epsilon_nash`].
+pub fn finite_n_cost(
+    system: &ParticleSystem,
+    feedback: &AffineFeedback,
+    population: usize,
+    copies: Option<usize>,
+) -> Result<f64> {
+    let aug = Augmented::new(system, feedback, population, copies)?;
+    Ok(aug.backward(Some(&aug.mean_field))?.0)
 }
 
 /// Monte Carlo estimate of [`epsilon_nash`]'s ε from `replicates` sampled paths of the
