@@ -86,9 +86,9 @@ use tufield_solvers::lq::{exact_equilibrium, second_order_consensus, SecondOrder
 use tufield_solvers::model::Population;
 use tufield_solvers::particles::{
     density_l1, discrete_limit, finite_n_cost, internal_model_path, loglog_slope,
-    lq_mean_field_cost, mean_path_deviation, simulate_observed, AffineFeedback, CostWeights,
-    Deposit, GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget, LqPolicy,
-    ParticleSystem, Policy, Simulation, SimulationOptions, MAX_COPIES,
+    lq_mean_field_cost, mean_path_deviation, simulate_observed, AffineFeedback, AllocationCore,
+    CostWeights, Deposit, GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget,
+    LqPolicy, ParticleSystem, Policy, Simulation, SimulationOptions, MAX_COPIES,
 };
 use tufield_solvers::SolverError;
 
@@ -428,6 +428,7 @@ fn prepare_least_squares(sc: &Scenario, internal_model: bool) -> AppResult<Prepa
         averaging: averaging.clone(),
         cost: full_space_costs(sc, &selection, q)?,
         initial: Vec::new(),
+        allocation_core: None,
     };
     let m0: Vec<Array1<f64>> = system.populations.iter().map(|p| p.mean.clone()).collect();
     let (target, heuristic) = if internal_model {
@@ -963,6 +964,17 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
     let _lock = crate::outpath::RunLock::acquire(&out, "--out")?;
     let mode = ProgressMode::detect(quiet);
     let mut prep = prepare(&sc, &choice)?;
+    if deviation_counts.is_some() && prep.feedback.is_none() {
+        return Err(AppError::invalid(
+            &src,
+            "--epsilon-nash",
+            format!(
+                "the ε-Nash study needs an affine feedback of the game's state (--policy lq or \
+                 second-order), not {}",
+                choice.name()
+            ),
+        ));
+    }
     // Non-Gaussian initial laws live on the scenario's axes: policies that simulate the
     // full coalition space (least-squares, internal-model) start from Gaussians only.
     if let Some(k) = sc.initial.iter().position(|i| *i != InitialSpec::Gaussian) {
@@ -983,6 +995,7 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
             .map(|spec| spec.sampler(|| solve::grid_for(&sc)))
             .collect::<AppResult<_>>()?;
     }
+    prep.system.allocation_core = allocation_core(&sc, &choice)?;
     if mode != ProgressMode::Quiet {
         eprintln!(
             "{}: simulate {} copies × {} population(s), d = {}, {} steps, policy {}, seed {}, {} thread(s)",
@@ -1059,6 +1072,28 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
     Ok(())
 }
 
+/// The allocation-core test of `[game.values]` when the copies' state is the full
+/// coalition space of the game in Table 1 order (a modal scenario, or the least-squares
+/// policies) and the values are for the game's players; `None` otherwise.
+fn allocation_core(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Option<AllocationCore>> {
+    let (Some(values), Reduction::Projected(spec) | Reduction::Modal(spec)) =
+        (&sc.values, &sc.reduction)
+    else {
+        return Ok(None);
+    };
+    let full_space = sc.is_modal()
+        || matches!(
+            choice,
+            PolicyChoice::LeastSquares | PolicyChoice::InternalModel
+        );
+    if !full_space || values.game.players() != spec.players {
+        return Ok(None);
+    }
+    AllocationCore::new(values.game.clone())
+        .map(Some)
+        .map_err(|e| AppError::from_solver(&sc.source_name, "game.values", e))
+}
+
 /// L1 distance of each histogram to the FPK density (FILE policy), per population.
 fn density_distances(prep: &Prepared, sim: &Simulation) -> Option<Vec<Array1<f64>>> {
     let fpk = prep.fpk_density.as_ref()?;
@@ -1130,6 +1165,23 @@ fn write(
         }
         let cov = w.array(&pg, "empirical_cov", &run.cov)?;
         layout::over_time(&w, &cov, &time)?;
+        let cf = w.array(&pg, "core_fraction", &run.core_fraction)?;
+        layout::over_time(&w, &cf, &time)?;
+        w.str_attr(
+            &cf,
+            "note",
+            "fraction of the copies whose every excess coordinate is >= 0 (the excess core)",
+        )?;
+        if let Some(f) = &run.allocation_core_fraction {
+            let ds = w.array(&pg, "allocation_core_fraction", f)?;
+            layout::over_time(&w, &ds, &time)?;
+            w.str_attr(
+                &ds,
+                "note",
+                "fraction of the copies whose efficient least-squares allocation \
+                 a = (B_H^T B_H)^-1 B_H^T (x + v) + (v(N) - a(N))/n is in the core of [game.values]",
+            )?;
+        }
         let tr = w.array(&pg, "trajectories", &run.trajectories)?;
         w.attach_scale(&tr, &time, 1)?;
         w.label_dim(&tr, 0, "copy")?;
