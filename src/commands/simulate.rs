@@ -1,5 +1,6 @@
 //! `tufield simulate SCENARIO [--copies N] [--seed S] [--policy lq|least-squares|internal-model|second-order|FILE.h5]
-//! [--study 10,100,1000] [--trajectories K] [--out FILE.h5]`: the finite-N game — N copies
+//! [--study 10,100,1000] [--epsilon-nash 10,100,1000] [--trajectories K] [--out FILE.h5]`:
+//! the finite-N game — N copies
 //! per population simulated by Euler–Maruyama ([`tufield_solvers::particles`]) next to
 //! the mean-field prediction.
 //!
@@ -11,15 +12,16 @@
 //!   `[game]` scenario (q = 2ⁿ − 1 axes), steering towards the empirical target. Each
 //!   population starts from its scenario Gaussian on the selected coalitions; the other
 //!   coalitions start deterministic at 0. Histograms show the selected coalitions. It is a
-//!   heuristic, not an equilibrium of the scenario's costs: no costs are reported.
+//!   heuristic, not an equilibrium of the scenario's costs; it is charged those costs only
+//!   when they cover every coalition (modal scenarios).
 //! * `internal-model`: the paper's Section 8.1 **heuristic** (Table 3): the same
 //!   least-squares control (41), steering towards the internal model
 //!   m̃(t+dt) = m̃(t)(1 − θ dt) (`[heuristic] theta`), m̃(0) = `[heuristic]
-//!   internal_model_mean` or each population's own mean. No costs.
+//!   internal_model_mean` or each population's own mean. Costs as for `least-squares`.
 //! * `second-order`: the paper's Section 8.2 **heuristic** (Table 4): every copy of
 //!   population k gets the Section 7 feedback b = Aφ(t)(x − μ_k(t)) with φ of the exact LQ
 //!   Riccati equation and μ_k the means of the second-order consensus (43) (θ, θ̃, θ̂ from
-//!   `[heuristic]`), one iteration of (43) per time step. No costs.
+//!   `[heuristic]`), one iteration of (43) per time step. Charged the game's costs.
 //!
 //! Time steps: the scenario's `solver.steps` over its horizon. Histograms are taken at the
 //! solve file's snapshot levels, or at the scenario's snapshot levels
@@ -45,8 +47,13 @@
 //!     empirical_cov      (steps+1, d, d)
 //!     trajectories       (K, steps+1, d) the first K copies
 //!     histogram          (snapshots, n_0[, n_1[, n_2]]) cloud-in-cell, Σ m·cell = 1
-//!     realised_cost      (2) = [mean, std] over copies; attr standard_error   (lq, FILE)
+//!     realised_cost      (2) = [mean, std] over copies; attr standard_error   (with costs)
 //!     mean_field_cost    scalar: E[v_k(0, X0)]                                (lq, FILE)
+//!     reference_cost     scalar: exact E J_k of the Euler chain as N → ∞ at this dt
+//!                        (affine policies with costs)
+//!     core_fraction      (steps+1) fraction of copies with every excess ≥ 0
+//!     allocation_core_fraction (steps+1) with [game.values] on the full coalition space:
+//!                        fraction whose efficient least-squares allocation is in the core
 //!     density_l1         (snapshots) Σ|histogram − FPK density|·cell          (FILE)
 //! /heuristic             (internal-model, second-order) attr note
 //!     internal_model/mean       (steps+1, p, q) m̃_k(t_n); attr theta
@@ -54,14 +61,19 @@
 //!                               attrs theta, theta_tilde, theta_hat, spectral_radius,
 //!                               stability ("stable" iff spectral_radius < 1)
 //! /study                 (with --study) attrs mean_deviation_slope, cost_gap_slope,
-//!                        seeds, reference; copies (m) u64, mean_deviation (m), cost_gap (m)
+//!                        cost_reference, cost_bias_slope, cost_fluctuation_slope, seeds,
+//!                        reference; copies (m) u64, mean_deviation (m), cost_gap (m),
+//!                        cost_bias (m), cost_fluctuation (m)
+//! /epsilon_nash          (with --epsilon-nash) layout in the `epsilon` submodule
 //! ```
 //!
 //! `mean_deviation` is the RMS over levels of |m̂_k − m_k^ref| averaged over populations
 //! and seeds; the reference is the N → ∞ limit of the simulated scheme: the exact mean of
 //! the Euler chain for `lq` and `least-squares`, the FPK mean for a FILE (which adds a
-//! discretisation floor). `cost_gap` is |realised − mean-field cost| (it keeps an O(dt)
-//! floor).
+//! discretisation floor). `cost_gap` is |realised − reference_cost| (the exact cost at the
+//! same time step; the solve file's value for a FILE, which keeps its discretisation
+//! floor); for affine policies it splits into `cost_bias` = |J_N − J_∞| (exact, O(1/N))
+//! and `cost_fluctuation` = |realised − J_N| (O(N^{-1/2})), docs/design.md §6.
 
 mod epsilon;
 
@@ -876,10 +888,9 @@ pub fn study(
                 gap,
                 reference: note,
                 bias,
-                fluctuation: match &finite {
-                    Some(_) => Some((fluct.clone(), loglog_slope(&x, &fluct).unwrap_or(f64::NAN))),
-                    None => None,
-                },
+                fluctuation: finite
+                    .as_ref()
+                    .map(|_| (fluct.clone(), loglog_slope(&x, &fluct).unwrap_or(f64::NAN))),
             }),
             None => None,
         },
