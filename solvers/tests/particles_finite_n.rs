@@ -164,14 +164,13 @@ fn epsilon_is_nonnegative_and_falls_like_one_over_n_to_its_time_step_floor() {
         let (policy, system, _) = lq(&model, 50);
         let fb = policy.affine_feedback();
         let lim = discrete_limit(&system, &fb).unwrap().cost.unwrap();
-        for k in 0..model.populations.len() {
+        for (k, &lim_k) in lim.iter().enumerate() {
             let inf = epsilon_nash(&system, &fb, k, None).unwrap();
             // N → ∞: the mean-field cost of the deviator is the chain's limit cost.
             assert!(
-                (inf.mean_field_cost - lim[k]).abs() < 1e-10 * lim[k].abs().max(1.0),
-                "{} vs {}",
-                inf.mean_field_cost,
-                lim[k]
+                (inf.mean_field_cost - lim_k).abs() < 1e-10 * lim_k.abs().max(1.0),
+                "{} vs {lim_k}",
+                inf.mean_field_cost
             );
             assert!(inf.epsilon >= -1e-12, "{}", inf.epsilon);
             let counts = [10usize, 100, 1000, 10000];
