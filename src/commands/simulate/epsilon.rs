@@ -154,7 +154,7 @@ pub fn write(w: &mut AtomicH5, st: &EpsilonStudy) -> AppResult<()> {
     w.scalar_attr(&g, "replicates", st.replicates as u64)?;
     let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
     let ds = w.array(&g, "copies", &c)?;
-    w.dims(&ds, &["study_run"])?;
+    w.dims(&ds, &["epsilon_run"])?;
     for (name, data) in [
         ("epsilon", &st.epsilon),
         ("mean_field_cost", &st.mean_field_cost),
@@ -163,7 +163,7 @@ pub fn write(w: &mut AtomicH5, st: &EpsilonStudy) -> AppResult<()> {
         ("monte_carlo_standard_error", &st.standard_error),
     ] {
         let ds = w.array(&g, name, data)?;
-        w.dims(&ds, &["study_run", "population"])?;
+        w.dims(&ds, &["epsilon_run", "population"])?;
     }
     for (name, data) in [("epsilon_limit", &st.limit), ("rate", &st.rate)] {
         let ds = w.array(&g, name, data)?;
