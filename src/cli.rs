@@ -169,6 +169,11 @@ pub struct SimulateArgs {
     /// deviation and the cost gap fall with N.
     #[arg(long, value_name = "N1,N2,...")]
     pub study: Option<String>,
+    /// ε-Nash study for these copy counts (comma-separated, each ≥ 2): what one copy of
+    /// each population gains by best-responding while the others keep the policy (lq or
+    /// second-order); writes /epsilon_nash and a figure <out stem>_epsilon_nash.png.
+    #[arg(long = "epsilon-nash", value_name = "N1,N2,...")]
+    pub epsilon_nash: Option<String>,
     /// Number of copies per population whose whole path is stored (default 10).
     #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = count)]
     pub trajectories: Option<usize>,

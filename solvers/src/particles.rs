@@ -57,7 +57,16 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+mod closed_loop;
+mod core_membership;
+mod deviation;
 mod initial;
+pub use closed_loop::{discrete_limit, AffineFeedback, DiscreteLimit};
+pub use core_membership::{in_excess_core, AllocationCore};
+pub use deviation::{
+    epsilon_nash, epsilon_nash_monte_carlo, finite_n_cost, AugmentedFeedback, EpsilonEstimate,
+    EpsilonNash,
+};
 pub use initial::InitialSampler;
 use initial::{initial_rng, Prepared};
 
@@ -132,6 +141,9 @@ pub struct ParticleSystem {
     /// How each population's copies are drawn at t = 0 (one per population); empty: every
     /// population from its Gaussian N(mean, cov).
     pub initial: Vec<InitialSampler>,
+    /// Core test of the copies' allocations (states in the full coalition space of a game
+    /// with coalition values); `None`: only the excess core is counted.
+    pub allocation_core: Option<AllocationCore>,
 }
 
 impl ParticleSystem {
@@ -146,6 +158,7 @@ impl ParticleSystem {
             averaging: model.graph.averaging_matrix(),
             cost: Some(CostWeights::from_model(model)?),
             initial: Vec::new(),
+            allocation_core: None,
         })
     }
 
@@ -210,6 +223,17 @@ impl ParticleSystem {
                 Param::Graph,
                 format!("the averaging matrix must be a finite {p}×{p} matrix"),
             ));
+        }
+        if let Some(t) = &self.allocation_core {
+            if t.dim() != d {
+                return Err(SolverError::invalid(
+                    Param::CoalitionValues,
+                    format!(
+                        "the allocation core test takes states on {} coalitions, the copies have {d} axes",
+                        t.dim()
+                    ),
+                ));
+            }
         }
         if let Some(c) = &self.cost {
             for (field, m) in [
@@ -859,6 +883,11 @@ pub struct PopulationRun {
     pub cost_mean: f64,
     /// Standard deviation (divisor N − 1) of the realised costs (NaN without weights).
     pub cost_std: f64,
+    /// Fraction of the copies in the excess core (every coordinate ≥ 0) per level.
+    pub core_fraction: Array1<f64>,
+    /// Fraction of the copies whose allocation is in the core of the coalition values, per
+    /// level ([`AllocationCore`]; `None` without a test).
+    pub allocation_core_fraction: Option<Array1<f64>>,
 }
 
 /// Result of [`simulate`].
@@ -1105,6 +1134,11 @@ pub fn simulate_observed<P: Policy + ?Sized>(
             histograms: Vec::new(),
             cost_mean: f64::NAN,
             cost_std: f64::NAN,
+            core_fraction: Array1::zeros(levels),
+            allocation_core_fraction: system
+                .allocation_core
+                .as_ref()
+                .map(|_| Array1::zeros(levels)),
         })
         .collect();
 
@@ -1126,6 +1160,13 @@ pub fn simulate_observed<P: Policy + ?Sized>(
             }
             runs[k].mean.row_mut(level).assign(&mean);
             runs[k].cov.slice_mut(s![level, .., ..]).assign(&cov);
+            runs[k].core_fraction[level] = fraction(&states[k], d, in_excess_core);
+            if let (Some(test), Some(f)) = (
+                &system.allocation_core,
+                runs[k].allocation_core_fraction.as_mut(),
+            ) {
+                f[level] = fraction(&states[k], d, |x| test.contains(x));
+            }
             for c in 0..kk {
                 for i in 0..d {
                     runs[k].trajectories[[c, level, i]] = states[k][c * d + i];
@@ -1233,6 +1274,17 @@ pub fn simulate_observed<P: Policy + ?Sized>(
         copies: n,
         populations: runs,
     })
+}
+
+/// Fraction of the rows of `xs` (N×d flat) satisfying `test`; integer counts per chunk,
+/// so the result does not depend on the thread count.
+fn fraction(xs: &[f64], d: usize, test: impl Fn(&[f64]) -> bool + Sync) -> f64 {
+    let n = xs.len() / d;
+    let count: usize = xs
+        .par_chunks(CHUNK * d)
+        .map(|chunk| chunk.chunks(d).filter(|x| test(x)).count())
+        .sum();
+    count as f64 / n as f64
 }
 
 /// eᵀMe.

@@ -21,6 +21,7 @@ fn system(mean: Array1<f64>, cov: Array2<f64>, sigma: f64, steps: usize) -> Part
         averaging: array![[1.0]],
         cost: None,
         initial: Vec::new(),
+        allocation_core: None,
     }
 }
 

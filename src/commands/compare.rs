@@ -13,8 +13,9 @@
 //!    population is at the full-model equilibrium (target ρ_k of step 1). (With an expert
 //!    `[model] a` there is no allocation/disturbance split: the designer controls the drift
 //!    b at cost −½bᵀA⁻¹b, docs/design.md §4.) Its value solves
-//!    the HJI with the designer's channels frozen ([`Sweeper::set_designer_policy`]) and
-//!    the cost is J_k = ∫ v_k(0, x) m_k(0, x) dx. The PDE policy is the optimum, so
+//!    the HJI with the designer's channels frozen and the cost is
+//!    J_k = ∫ v_k(0, x) m_k(0, x) dx ([`tufield_solvers::policy_eval`]: the numerics live
+//!    there, this module orchestrates and writes). The PDE policy is the optimum, so
 //!    (J_π − J_PDE)/|J_PDE| is what a designer loses by using π (up to discretisation);
 //!    the field v_π(0, ·) − v_PDE(0, ·) shows *where* it loses. The FPK of the same
 //!    evaluation gives the means of a population whose designers all play π
@@ -34,13 +35,13 @@ use crate::output::{layout, schema};
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, Axis, IxDyn};
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tufield_solvers::fixed_point::Outcome;
-use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::ControlLaw;
-use tufield_solvers::sweep::{HjiSolution, Sweeper};
+use tufield_solvers::policy_eval::{evaluate_policy, node_coordinates, quadratic_policy};
+use tufield_solvers::sweep::Sweeper;
 
 /// The three policies compared, in report order.
 pub const POLICIES: [&str; 3] = ["pde", "lq", "heuristic"];
@@ -218,44 +219,6 @@ pub fn check_supported(sc: &Scenario) -> AppResult<()> {
     Ok(())
 }
 
-/// Tabulates v(x, t_n) = ½xᵀφ(t_n)x + h(t_n)ᵀx on the grid at every level: an LQ policy
-/// as a value field whose gradient is its feedback.
-pub fn tabulate_quadratic(
-    grid: &Grid,
-    phi: &Array3<f64>,
-    h: &Array2<f64>,
-) -> tufield_solvers::Result<HjiSolution> {
-    let d = grid.dim();
-    let nodes = node_coordinates(grid);
-    let levels = phi.shape()[0];
-    let mut values = Array2::zeros((levels, grid.len()));
-    for n in 0..levels {
-        for (j, x) in nodes.outer_iter().enumerate() {
-            let mut v = 0.0;
-            for i in 0..d {
-                let mut px = 0.0;
-                for l in 0..d {
-                    px += phi[[n, i, l]] * x[l];
-                }
-                v += x[i] * (0.5 * px + h[[n, i]]);
-            }
-            values[[n, j]] = v;
-        }
-    }
-    HjiSolution::from_values(values, grid)
-}
-
-/// Coordinates of every node, (grid points) × d, row-major node order.
-fn node_coordinates(grid: &Grid) -> Array2<f64> {
-    let d = grid.dim();
-    let axes: Vec<Array1<f64>> = (0..d).map(|i| grid.axis(i).nodes()).collect();
-    let strides = grid.strides();
-    let shape = grid.shape();
-    Array2::from_shape_fn((grid.len(), d), |(j, i)| {
-        axes[i][(j / strides[i]) % shape[i]]
-    })
-}
-
 /// The three policies' means, robust costs, drifts and loss fields (module docs).
 /// `targets`/`pde_means`: the PDE equilibrium's ρ_k and m̄_k.
 /// `progress(message)` is called before each policy evaluation (one HJI sweep each).
@@ -282,7 +245,6 @@ pub fn compare(
         params.validate().map_err(err)?;
     }
     let mut sw = Sweeper::new(&params, &grid, steps).map_err(err)?;
-    let cell = grid.cell_volume();
     let nodes = node_coordinates(&grid);
     let d = grid.dim();
     let mut costs: [Vec<f64>; 3] = Default::default();
@@ -328,8 +290,8 @@ pub fn compare(
         })?);
         let policies = [
             v_pde.clone(),
-            tabulate_quadratic(&grid, &exact.phi, &exact.populations[k].h).map_err(err)?,
-            tabulate_quadratic(&grid, &heur.phi, &heur.h[k]).map_err(err)?,
+            quadratic_policy(&grid, &exact.phi, &exact.populations[k].h).map_err(err)?,
+            quadratic_policy(&grid, &heur.phi, &heur.h[k]).map_err(err)?,
         ];
         let mut values = Vec::with_capacity(3);
         for (pi, pol) in policies.into_iter().enumerate() {
@@ -339,15 +301,10 @@ pub fn compare(
                 sc.model.populations[k].name,
                 POLICY_NAMES[pi]
             ));
-            sw.set_designer_policy(Some(pol)).map_err(err)?;
-            let v = sw.solve_hji(rho, k).map_err(err)?;
-            let v0 = v.value(0).to_owned();
-            costs[pi].push(v0.iter().zip(m0.iter()).map(|(v, m)| v * m).sum::<f64>() * cell);
-            let fpk = sw
-                .solve_fpk(&v, m0.view(), k, &mut |_, _| {})
-                .map_err(err)?;
-            played_means[pi].push(fpk.mean);
-            values.push(v0);
+            let ev = evaluate_policy(&mut sw, &grid, Some(pol), rho, k, m0.view()).map_err(err)?;
+            costs[pi].push(ev.cost);
+            played_means[pi].push(ev.played_mean);
+            values.push(ev.value0);
         }
         loss[0].push(&values[1] - &values[0]);
         loss[1].push(&values[2] - &values[0]);

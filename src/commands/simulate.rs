@@ -1,5 +1,6 @@
 //! `tufield simulate SCENARIO [--copies N] [--seed S] [--policy lq|least-squares|internal-model|second-order|FILE.h5]
-//! [--study 10,100,1000] [--trajectories K] [--out FILE.h5]`: the finite-N game — N copies
+//! [--study 10,100,1000] [--epsilon-nash 10,100,1000] [--trajectories K] [--out FILE.h5]`:
+//! the finite-N game — N copies
 //! per population simulated by Euler–Maruyama ([`tufield_solvers::particles`]) next to
 //! the mean-field prediction.
 //!
@@ -11,15 +12,16 @@
 //!   `[game]` scenario (q = 2ⁿ − 1 axes), steering towards the empirical target. Each
 //!   population starts from its scenario Gaussian on the selected coalitions; the other
 //!   coalitions start deterministic at 0. Histograms show the selected coalitions. It is a
-//!   heuristic, not an equilibrium of the scenario's costs: no costs are reported.
+//!   heuristic, not an equilibrium of the scenario's costs; it is charged those costs only
+//!   when they cover every coalition (modal scenarios).
 //! * `internal-model`: the paper's Section 8.1 **heuristic** (Table 3): the same
 //!   least-squares control (41), steering towards the internal model
 //!   m̃(t+dt) = m̃(t)(1 − θ dt) (`[heuristic] theta`), m̃(0) = `[heuristic]
-//!   internal_model_mean` or each population's own mean. No costs.
+//!   internal_model_mean` or each population's own mean. Costs as for `least-squares`.
 //! * `second-order`: the paper's Section 8.2 **heuristic** (Table 4): every copy of
 //!   population k gets the Section 7 feedback b = Aφ(t)(x − μ_k(t)) with φ of the exact LQ
 //!   Riccati equation and μ_k the means of the second-order consensus (43) (θ, θ̃, θ̂ from
-//!   `[heuristic]`), one iteration of (43) per time step. No costs.
+//!   `[heuristic]`), one iteration of (43) per time step. Charged the game's costs.
 //!
 //! Time steps: the scenario's `solver.steps` over its horizon. Histograms are taken at the
 //! solve file's snapshot levels, or at the scenario's snapshot levels
@@ -45,8 +47,13 @@
 //!     empirical_cov      (steps+1, d, d)
 //!     trajectories       (K, steps+1, d) the first K copies
 //!     histogram          (snapshots, n_0[, n_1[, n_2]]) cloud-in-cell, Σ m·cell = 1
-//!     realised_cost      (2) = [mean, std] over copies; attr standard_error   (lq, FILE)
+//!     realised_cost      (2) = [mean, std] over copies; attr standard_error   (with costs)
 //!     mean_field_cost    scalar: E[v_k(0, X0)]                                (lq, FILE)
+//!     reference_cost     scalar: exact E J_k of the Euler chain as N → ∞ at this dt
+//!                        (affine policies with costs)
+//!     core_fraction      (steps+1) fraction of copies with every excess ≥ 0
+//!     allocation_core_fraction (steps+1) with [game.values] on the full coalition space:
+//!                        fraction whose efficient least-squares allocation is in the core
 //!     density_l1         (snapshots) Σ|histogram − FPK density|·cell          (FILE)
 //! /heuristic             (internal-model, second-order) attr note
 //!     internal_model/mean       (steps+1, p, q) m̃_k(t_n); attr theta
@@ -54,14 +61,21 @@
 //!                               attrs theta, theta_tilde, theta_hat, spectral_radius,
 //!                               stability ("stable" iff spectral_radius < 1)
 //! /study                 (with --study) attrs mean_deviation_slope, cost_gap_slope,
-//!                        seeds, reference; copies (m) u64, mean_deviation (m), cost_gap (m)
+//!                        cost_reference, cost_bias_slope, cost_fluctuation_slope, seeds,
+//!                        reference; copies (m) u64, mean_deviation (m), cost_gap (m),
+//!                        cost_bias (m), cost_fluctuation (m)
+//! /epsilon_nash          (with --epsilon-nash) layout in the `epsilon` submodule
 //! ```
 //!
 //! `mean_deviation` is the RMS over levels of |m̂_k − m_k^ref| averaged over populations
 //! and seeds; the reference is the N → ∞ limit of the simulated scheme: the exact mean of
 //! the Euler chain for `lq` and `least-squares`, the FPK mean for a FILE (which adds a
-//! discretisation floor). `cost_gap` is |realised − mean-field cost| (it keeps an O(dt)
-//! floor).
+//! discretisation floor). `cost_gap` is |realised − reference_cost| (the exact cost at the
+//! same time step; the solve file's value for a FILE, which keeps its discretisation
+//! floor); for affine policies it splits into `cost_bias` = |J_N − J_∞| (exact, O(1/N))
+//! and `cost_fluctuation` = |realised − J_N| (O(N^{-1/2})), docs/design.md §6.
+
+mod epsilon;
 
 use super::format::{num, vector};
 use super::solve;
@@ -83,8 +97,9 @@ use tufield_solvers::grid::Grid;
 use tufield_solvers::lq::{exact_equilibrium, second_order_consensus, SecondOrderParams};
 use tufield_solvers::model::Population;
 use tufield_solvers::particles::{
-    density_l1, internal_model_path, loglog_slope, lq_mean_field_cost, mean_path_deviation,
-    simulate_observed, Deposit, GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget,
+    density_l1, discrete_limit, finite_n_cost, internal_model_path, loglog_slope,
+    lq_mean_field_cost, mean_path_deviation, simulate_observed, AffineFeedback, AllocationCore,
+    CostWeights, Deposit, GridPolicy, HistogramSpec, LeastSquaresPolicy, LeastSquaresTarget,
     LqPolicy, ParticleSystem, Policy, Simulation, SimulationOptions, MAX_COPIES,
 };
 use tufield_solvers::{Param, SolverError};
@@ -153,6 +168,13 @@ pub struct Prepared {
     pub reference_mean: Vec<Array2<f64>>,
     /// Mean-field cost per population (NaN when not defined).
     pub mean_field_cost: Vec<f64>,
+    /// Expected realised cost of the copies as N → ∞ at the simulation's own time step
+    /// (the exact cost of the Euler chain, [`discrete_limit`]); `None` when the policy is
+    /// not affine (a solve file) or the model's costs do not apply to its state.
+    pub reference_cost: Option<Vec<f64>>,
+    /// The affine feedback of the policy (lq, second-order): what the ε-Nash study's
+    /// other copies play.
+    pub feedback: Option<AffineFeedback>,
     /// FPK densities at the snapshot levels (FILE policy).
     pub fpk_density: Option<Vec<Vec<ArrayD<f64>>>>,
     /// Labels of the state axes.
@@ -252,6 +274,8 @@ pub fn prepare(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Prepared> {
                 ));
             }
             let grid = histogram_grid(sc)?;
+            let feedback = policy.affine_feedback();
+            let limit = discrete_limit(&system, &feedback).map_err(err)?;
             Ok(Prepared {
                 system,
                 policy: Box::new(policy),
@@ -261,6 +285,8 @@ pub fn prepare(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Prepared> {
                 mean_field_mean: eq.populations.iter().map(|p| p.mean.clone()).collect(),
                 reference_mean: reference,
                 mean_field_cost: cost,
+                reference_cost: limit.cost,
+                feedback: Some(feedback),
                 fpk_density: None,
                 axis_labels: sc.model.axis_labels.clone(),
                 reference_note: "exact mean of the Euler–Maruyama chain under the LQ feedback",
@@ -314,8 +340,11 @@ fn prepare_second_order(sc: &Scenario) -> AppResult<Prepared> {
         .collect();
     let cons = second_order_consensus(&sc.model.graph, &initial, params, steps).map_err(err)?;
     let policy = LqPolicy::towards(sc.model.a.clone(), eq.phi.clone(), &cons.mean).map_err(err)?;
-    let mut system = ParticleSystem::from_model(&sc.model, steps).map_err(err)?;
-    system.cost = None;
+    // The heuristic is charged the game's costs (Q, S and −½bᵀA⁻¹b) against the
+    // empirical target, like the equilibrium feedback.
+    let system = ParticleSystem::from_model(&sc.model, steps).map_err(err)?;
+    let feedback = policy.affine_feedback();
+    let reference_cost = discrete_limit(&system, &feedback).map_err(err)?.cost;
     let dt = system.dt();
     let limit: Vec<Array2<f64>> = sc
         .model
@@ -338,6 +367,8 @@ fn prepare_second_order(sc: &Scenario) -> AppResult<Prepared> {
         mean_field_mean: limit.clone(),
         reference_mean: limit,
         mean_field_cost: vec![f64::NAN; sc.model.num_populations()],
+        reference_cost,
+        feedback: Some(feedback),
         fpk_density: None,
         axis_labels: sc.model.axis_labels.clone(),
         reference_note: "exact mean of the Euler chain under the second-order heuristic feedback",
@@ -399,8 +430,9 @@ fn prepare_least_squares(sc: &Scenario, internal_model: bool) -> AppResult<Prepa
         steps,
         populations,
         averaging: averaging.clone(),
-        cost: None,
+        cost: full_space_costs(sc, &selection, q)?,
         initial: Vec::new(),
+        allocation_core: None,
     };
     let m0: Vec<Array1<f64>> = system.populations.iter().map(|p| p.mean.clone()).collect();
     let (target, heuristic) = if internal_model {
@@ -432,6 +464,12 @@ fn prepare_least_squares(sc: &Scenario, internal_model: bool) -> AppResult<Prepa
     };
     let policy = LeastSquaresPolicy::new(spec.players, target).map_err(err)?;
     let limit = policy.euler_means(&m0, &averaging, system.dt(), steps);
+    let reference_cost = if system.cost.is_some() {
+        let feedback = policy.affine_feedback(system.populations.len(), steps);
+        discrete_limit(&system, &feedback).map_err(err)?.cost
+    } else {
+        None
+    };
     let grid = histogram_grid(sc)?;
     Ok(Prepared {
         system,
@@ -442,11 +480,41 @@ fn prepare_least_squares(sc: &Scenario, internal_model: bool) -> AppResult<Prepa
         mean_field_mean: limit.clone(),
         reference_mean: limit,
         mean_field_cost: vec![f64::NAN; sc.model.num_populations()],
+        reference_cost,
+        feedback: None,
         fpk_density: None,
         axis_labels: game.labels(),
         reference_note: "exact mean of the Euler chain under the least-squares control",
         heuristic,
     })
+}
+
+/// The game's cost weights in the full coalition space of the least-squares control when
+/// the scenario's axes are all q coalitions (a modal scenario; `selection[a]` is the
+/// coalition of scenario axis a): Q, S and K = −A⁻¹ permuted to the game's order. `None`
+/// when the scenario keeps fewer coalitions (its costs do not price the other axes).
+fn full_space_costs(
+    sc: &Scenario,
+    selection: &[usize],
+    q: usize,
+) -> AppResult<Option<CostWeights>> {
+    if selection.len() != q {
+        return Ok(None);
+    }
+    let mut w = CostWeights::from_model(&sc.model).map_err(|e| solver_err(sc, e))?;
+    let permute = |m: &Array2<f64>| {
+        let mut out = Array2::zeros((q, q));
+        for (a, &i) in selection.iter().enumerate() {
+            for (b, &j) in selection.iter().enumerate() {
+                out[[i, j]] = m[[a, b]];
+            }
+        }
+        out
+    };
+    w.q = permute(&w.q);
+    w.s = permute(&w.s);
+    w.drift = permute(&w.drift);
+    Ok(Some(w))
 }
 
 /// A `tufield solve` output read back for the drift field.
@@ -493,6 +561,8 @@ fn prepare_file(sc: &Scenario, path: &Path) -> AppResult<Prepared> {
         mean_field_mean: sol.means.clone(),
         reference_mean: sol.means,
         mean_field_cost: cost,
+        reference_cost: None,
+        feedback: None,
         fpk_density: Some(sol.densities),
         axis_labels: sc.model.axis_labels.clone(),
         reference_note: "FPK mean of the solve file (includes its discretisation error)",
@@ -687,12 +757,45 @@ pub struct Study {
     pub copies: Vec<usize>,
     /// Mean deviation per count (module docs).
     pub mean_deviation: Vec<f64>,
-    /// Cost gap per count (NaN without costs).
-    pub cost_gap: Vec<f64>,
+    /// Cost gap per count and what it is measured against (`None` without costs).
+    pub cost_gap: Option<CostGap>,
     /// Fitted log-log slope of the mean deviation (≈ −½ expected).
     pub mean_deviation_slope: f64,
-    /// Fitted log-log slope of the cost gap (NaN when not available).
-    pub cost_gap_slope: f64,
+}
+
+/// The study's cost gap |realised − reference| (module docs).
+#[derive(Debug, Clone)]
+pub struct CostGap {
+    /// Gap per copy count, averaged over populations and seeds.
+    pub gap: Vec<f64>,
+    /// Fitted log-log slope (≈ −½ expected).
+    pub slope: f64,
+    /// What the realised cost is compared with.
+    pub reference: &'static str,
+    /// Exact finite-N bias |J_N − J_∞| of the expected realised cost per copy count,
+    /// averaged over populations, and its log-log slope (≈ −1); affine feedbacks only.
+    pub bias: Option<(Vec<f64>, f64)>,
+    /// Fluctuation |realised − J_N| about the exact N-copy expectation, averaged over
+    /// populations and seeds, and its slope (≈ −½); affine feedbacks only.
+    pub fluctuation: Option<(Vec<f64>, f64)>,
+}
+
+/// Which cost the study's cost gap is measured against: the exact N → ∞ cost at the same
+/// time step when known, else the solve file's mean-field value (with its discretisation
+/// floor). `None` when the policy has no costs.
+fn gap_reference(prep: &Prepared) -> Option<(Vec<f64>, &'static str)> {
+    prep.system.cost.as_ref()?;
+    match &prep.reference_cost {
+        Some(c) => Some((
+            c.clone(),
+            "exact expected realised cost of the Euler chain as N -> infinity (same time step)",
+        )),
+        None if prep.mean_field_cost.iter().all(|v| v.is_finite()) => Some((
+            prep.mean_field_cost.clone(),
+            "mean-field value of the solve file (includes its discretisation error)",
+        )),
+        None => None,
+    }
 }
 
 /// Runs the N-study: [`STUDY_SEEDS`] seeds per copy count.
@@ -704,10 +807,29 @@ pub fn study(
     mode: ProgressMode,
 ) -> AppResult<Study> {
     let p = prep.system.populations.len() as f64;
+    let reference = gap_reference(prep);
+    // Exact expected realised cost J_N of a copy in the N-copy game (affine feedbacks,
+    // N ≥ 2): the gap then measures the copies' fluctuation alone, the bias J_N − J_∞ is
+    // reported next to it.
+    let finite = match (&prep.feedback, &reference) {
+        (Some(fb), Some(_)) if counts.iter().all(|&n| n >= 2) => Some(
+            counts
+                .iter()
+                .map(|&n| {
+                    (0..prep.system.populations.len())
+                        .map(|k| finite_n_cost(&prep.system, fb, k, Some(n)))
+                        .collect::<Result<Vec<f64>, _>>()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| solver_err(sc, e))?,
+        ),
+        _ => None,
+    };
     let mut dev = Vec::new();
     let mut gap = Vec::new();
-    for &n in counts {
-        let (mut dsum, mut gsum) = (0.0, 0.0);
+    let mut fluct = Vec::new();
+    for (i, &n) in counts.iter().enumerate() {
+        let (mut dsum, mut gsum, mut fsum) = (0.0, 0.0, 0.0);
         for r in 0..STUDY_SEEDS {
             let opts = SimulationOptions {
                 copies: n,
@@ -724,19 +846,48 @@ pub fn study(
             )?;
             for (k, run) in sim.populations.iter().enumerate() {
                 dsum += mean_path_deviation(&run.mean, &prep.reference_mean[k]);
-                gsum += (run.cost_mean - prep.mean_field_cost[k]).abs();
+                if let Some((cost, _)) = &reference {
+                    gsum += (run.cost_mean - cost[k]).abs();
+                    if let Some(f) = &finite {
+                        fsum += (run.cost_mean - f[i][k]).abs();
+                    }
+                }
             }
         }
         dev.push(dsum / (p * STUDY_SEEDS as f64));
         gap.push(gsum / (p * STUDY_SEEDS as f64));
+        fluct.push(fsum / (p * STUDY_SEEDS as f64));
     }
     let x: Vec<f64> = counts.iter().map(|&n| n as f64).collect();
+    let slope = |y: &[f64]| loglog_slope(&x, y).map_err(|e| solver_err(sc, e));
+    let bias = match (&finite, &reference) {
+        (Some(f), Some((cost, _))) => {
+            let b: Vec<f64> = f
+                .iter()
+                .map(|jn| jn.iter().zip(cost).map(|(a, b)| (a - b).abs()).sum::<f64>() / p)
+                .collect();
+            // A zero bias (σ = 0 and point masses) has no rate.
+            let s = loglog_slope(&x, &b).unwrap_or(f64::NAN);
+            Some((b, s))
+        }
+        _ => None,
+    };
     Ok(Study {
-        mean_deviation_slope: loglog_slope(&x, &dev).unwrap_or(f64::NAN),
-        cost_gap_slope: loglog_slope(&x, &gap).unwrap_or(f64::NAN),
+        mean_deviation_slope: slope(&dev)?,
+        cost_gap: match reference {
+            Some((_, note)) => Some(CostGap {
+                slope: slope(&gap)?,
+                gap,
+                reference: note,
+                bias,
+                fluctuation: finite
+                    .as_ref()
+                    .map(|_| (fluct.clone(), loglog_slope(&x, &fluct).unwrap_or(f64::NAN))),
+            }),
+            None => None,
+        },
         copies: counts.to_vec(),
         mean_deviation: dev,
-        cost_gap: gap,
     })
 }
 
@@ -768,6 +919,10 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
     };
     let counts = match &args.study {
         Some(s) => Some(parse_study(&src, s)?),
+        None => None,
+    };
+    let deviation_counts = match &args.epsilon_nash {
+        Some(s) => Some(epsilon::parse(&src, s)?),
         None => None,
     };
     let choice = PolicyChoice::parse(&args.policy);
@@ -812,6 +967,17 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
     let _lock = crate::outpath::RunLock::acquire(&out, "--out")?;
     let mode = ProgressMode::detect(quiet);
     let mut prep = prepare(&sc, &choice)?;
+    if deviation_counts.is_some() && prep.feedback.is_none() {
+        return Err(AppError::invalid(
+            &src,
+            "--epsilon-nash",
+            format!(
+                "the ε-Nash study needs an affine feedback of the game's state (--policy lq or \
+                 second-order), not {}",
+                choice.name()
+            ),
+        ));
+    }
     // Non-Gaussian initial laws live on the scenario's axes: policies that simulate the
     // full coalition space (least-squares, internal-model) start from Gaussians only.
     if let Some(k) = sc.initial.iter().position(|i| *i != InitialSpec::Gaussian) {
@@ -832,6 +998,7 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
             .map(|spec| spec.sampler(|| solve::grid_for(&sc)))
             .collect::<AppResult<_>>()?;
     }
+    prep.system.allocation_core = allocation_core(&sc, &choice)?;
     if mode != ProgressMode::Quiet {
         eprintln!(
             "{}: simulate {} copies × {} population(s), d = {}, {} steps, policy {}, seed {}, {} thread(s)",
@@ -861,6 +1028,10 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         Some(c) => Some(study(&sc, &prep, c, args.seed, mode)?),
         None => None,
     };
+    let eps = match &deviation_counts {
+        Some(c) => Some(epsilon::study(&sc, &prep, c, args.seed)?),
+        None => None,
+    };
     let l1 = density_distances(&prep, &sim);
     write(
         &out,
@@ -870,8 +1041,18 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         &sim,
         args.seed,
         l1.as_deref(),
-        st.as_ref(),
+        (st.as_ref(), eps.as_ref()),
     )?;
+    let names: Vec<String> = prep
+        .system
+        .populations
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let eps_figure = match &eps {
+        Some(e) => Some(epsilon::plot(&out, e, &names)?),
+        None => None,
+    };
     if !quiet {
         print!(
             "{}",
@@ -886,8 +1067,34 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
                 start
             )
         );
+        if let (Some(e), Some(fig)) = (&eps, &eps_figure) {
+            print!("{}", epsilon::summary(e, &names));
+            println!("  wrote {}", fig.display());
+        }
     }
     Ok(())
+}
+
+/// The allocation-core test of `[game.values]` when the copies' state is the full
+/// coalition space of the game in Table 1 order (a modal scenario, or the least-squares
+/// policies) and the values are for the game's players; `None` otherwise.
+fn allocation_core(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Option<AllocationCore>> {
+    let (Some(values), Reduction::Projected(spec) | Reduction::Modal(spec)) =
+        (&sc.values, &sc.reduction)
+    else {
+        return Ok(None);
+    };
+    let full_space = sc.is_modal()
+        || matches!(
+            choice,
+            PolicyChoice::LeastSquares | PolicyChoice::InternalModel
+        );
+    if !full_space || values.game.players() != spec.players {
+        return Ok(None);
+    }
+    AllocationCore::new(values.game.clone())
+        .map(Some)
+        .map_err(|e| AppError::from_solver(&sc.source_name, "game.values", e))
 }
 
 /// L1 distance of each histogram to the FPK density (FILE policy), per population.
@@ -917,7 +1124,7 @@ fn write(
     sim: &Simulation,
     seed: u64,
     l1: Option<&[Array1<f64>]>,
-    st: Option<&Study>,
+    (st, eps): (Option<&Study>, Option<&epsilon::EpsilonStudy>),
 ) -> AppResult<()> {
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
@@ -961,6 +1168,23 @@ fn write(
         }
         let cov = w.array(&pg, "empirical_cov", &run.cov)?;
         layout::over_time(&w, &cov, &time)?;
+        let cf = w.array(&pg, "core_fraction", &run.core_fraction)?;
+        layout::over_time(&w, &cf, &time)?;
+        w.str_attr(
+            &cf,
+            "note",
+            "fraction of the copies whose every excess coordinate is >= 0 (the excess core)",
+        )?;
+        if let Some(f) = &run.allocation_core_fraction {
+            let ds = w.array(&pg, "allocation_core_fraction", f)?;
+            layout::over_time(&w, &ds, &time)?;
+            w.str_attr(
+                &ds,
+                "note",
+                "fraction of the copies whose efficient least-squares allocation \
+                 a = (B_H^T B_H)^-1 B_H^T (x + v) + (v(N) - a(N))/n is in the core of [game.values]",
+            )?;
+        }
         let tr = w.array(&pg, "trajectories", &run.trajectories)?;
         w.attach_scale(&tr, &time, 1)?;
         w.label_dim(&tr, 0, "copy")?;
@@ -988,8 +1212,19 @@ fn write(
                 "standard_error",
                 run.cost_std / (sim.copies as f64).sqrt(),
             )?;
-            let mf = w.array(&pg, "mean_field_cost", arr0(prep.mean_field_cost[k]).view())?;
-            w.str_attr(&mf, "note", "E[v_k(0, X0)] over the initial law")?;
+            if prep.mean_field_cost[k].is_finite() {
+                let mf = w.array(&pg, "mean_field_cost", arr0(prep.mean_field_cost[k]).view())?;
+                w.str_attr(&mf, "note", "E[v_k(0, X0)] over the initial law")?;
+            }
+            if let Some(rc) = &prep.reference_cost {
+                let ds = w.array(&pg, "reference_cost", arr0(rc[k]).view())?;
+                w.str_attr(
+                    &ds,
+                    "note",
+                    "exact expected realised cost of the Euler chain as N -> infinity, at the \
+                     simulation's time step (no time-step bias)",
+                )?;
+            }
         }
         if let Some(l1) = l1 {
             let ds = w.array(&pg, "density_l1", &l1[k])?;
@@ -1060,7 +1295,10 @@ fn write(
     if let Some(st) = st {
         let g = w.group("/study")?;
         w.scalar_attr(&g, "mean_deviation_slope", st.mean_deviation_slope)?;
-        w.scalar_attr(&g, "cost_gap_slope", st.cost_gap_slope)?;
+        if let Some(cg) = &st.cost_gap {
+            w.scalar_attr(&g, "cost_gap_slope", cg.slope)?;
+            w.str_attr(&g, "cost_reference", cg.reference)?;
+        }
         w.scalar_attr(&g, "seeds", STUDY_SEEDS)?;
         w.str_attr(&g, "reference", prep.reference_note)?;
         let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
@@ -1072,8 +1310,23 @@ fn write(
             &Array1::from(st.mean_deviation.clone()),
         )?;
         w.dims(&md, &["study_run"])?;
-        let cg = w.array(&g, "cost_gap", &Array1::from(st.cost_gap.clone()))?;
-        w.dims(&cg, &["study_run"])?;
+        if let Some(cg) = &st.cost_gap {
+            let ds = w.array(&g, "cost_gap", &Array1::from(cg.gap.clone()))?;
+            w.dims(&ds, &["study_run"])?;
+            for (name, part) in [
+                ("cost_bias", &cg.bias),
+                ("cost_fluctuation", &cg.fluctuation),
+            ] {
+                if let Some((v, slope)) = part {
+                    let ds = w.array(&g, name, &Array1::from(v.clone()))?;
+                    w.dims(&ds, &["study_run"])?;
+                    w.scalar_attr(&g, &format!("{name}_slope"), *slope)?;
+                }
+            }
+        }
+    }
+    if let Some(e) = eps {
+        epsilon::write(&mut w, e)?;
     }
     w.commit()?;
     Ok(())
@@ -1108,11 +1361,21 @@ fn summary(
         ));
         if prep.system.cost.is_some() {
             s.push_str(&format!(
-                ", cost {} ± {:.1e} (mean field {})",
+                ", cost {} ± {:.1e}",
                 num(run.cost_mean, 5),
                 run.cost_std / (sim.copies as f64).sqrt(),
-                num(prep.mean_field_cost[k], 5)
             ));
+            let mf = prep.mean_field_cost[k];
+            match &prep.reference_cost {
+                Some(rc) if mf.is_finite() => s.push_str(&format!(
+                    " (N → ∞ at this dt {}; continuous-time mean field {}, time-step bias {:+.1} %)",
+                    num(rc[k], 5),
+                    num(mf, 5),
+                    100.0 * (rc[k] - mf) / mf.abs().max(1e-300)
+                )),
+                Some(rc) => s.push_str(&format!(" (N → ∞ at this dt {})", num(rc[k], 5))),
+                None => s.push_str(&format!(" (mean field {})", num(mf, 5))),
+            }
         }
         if let Some(l1) = l1 {
             let worst = l1[k].iter().fold(0.0f64, |m, v| m.max(*v));
@@ -1152,15 +1415,41 @@ fn summary(
         None => {}
     }
     if let Some(st) = st {
+        let row = |v: &[f64]| {
+            v.iter()
+                .map(|v| format!("{v:.3e}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         s.push_str(&format!(
-            "  study ({} seeds per N): N {:?}\n    mean deviation {}  slope {}\n    cost gap       {}  slope {}\n",
+            "  study ({} seeds per N): N {:?}\n    mean deviation {}  slope {}\n",
             STUDY_SEEDS,
             st.copies,
-            st.mean_deviation.iter().map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" "),
+            row(&st.mean_deviation),
             num(st.mean_deviation_slope, 3),
-            st.cost_gap.iter().map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" "),
-            num(st.cost_gap_slope, 3),
         ));
+        match &st.cost_gap {
+            Some(cg) => {
+                s.push_str(&format!(
+                    "    cost gap       {}  slope {}  (against the {})\n",
+                    row(&cg.gap),
+                    num(cg.slope, 3),
+                    cg.reference
+                ));
+                if let (Some((b, bs)), Some((f, fs))) = (&cg.bias, &cg.fluctuation) {
+                    s.push_str(&format!(
+                        "      = bias   {}  slope {}  (exact |J_N − J_∞|: the copy's own weight in the target)\n      + noise  {}  slope {}  (|realised − J_N|, J_N the exact N-copy expectation)\n",
+                        row(b),
+                        num(*bs, 3),
+                        row(f),
+                        num(*fs, 3)
+                    ));
+                }
+            }
+            None => s.push_str(
+                "    cost gap: not measured (the scenario's costs do not price this policy's state)\n",
+            ),
+        }
     }
     s.push_str(&format!(
         "  wrote {} ({:.2} s wall)\n",

@@ -48,7 +48,7 @@ pub struct NegativeDensity {
 }
 
 /// One discretisation of the HJI–FPK pair on a grid with uniform time levels.
-pub trait TimeStepper: std::fmt::Debug + Send {
+pub trait TimeStepper: std::fmt::Debug + Send + Sync {
     /// The scheme's name (as in [`SchemeKind::name`]).
     fn name(&self) -> &'static str;
 
