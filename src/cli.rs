@@ -38,7 +38,8 @@ pub enum Command {
     Lq(LqArgs),
     /// Mean-field equilibrium by the HJI–FPK fixed point → HDF5 (checkpointed, resumable).
     Solve(SolveArgs),
-    /// PNG figures of a solve or lq output file (means, residuals, densities).
+    /// Figures (PNG or SVG) of a solve, lq, simulate or compare output file: means,
+    /// residuals, in-core fractions, densities, the copies' trajectories.
     Plot(PlotArgs),
     /// Finite-N game: N copies per population by Euler–Maruyama vs the mean field → HDF5.
     Simulate(SimulateArgs),
@@ -133,13 +134,19 @@ pub struct SolveArgs {
 /// Arguments of `tufield plot`.
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// An output file of `tufield solve` or `tufield lq`.
+    /// An output file of `tufield solve` (means, residual, in-core fractions, densities),
+    /// `tufield lq` (exact means with the paper's heuristics), `tufield simulate` (the
+    /// copies' means and trajectories) or `tufield compare` (the policies' means).
     pub file: PathBuf,
-    /// Directory for the PNG files (default: the file's directory; created if missing).
+    /// Directory for the figures (default: the file's directory; created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Times of the density panels (comma-separated, at most 6; the nearest stored
-    /// snapshot is drawn). Default: first, middle and last snapshot.
+    /// File format: png (anti-aliased, 1200×800) or svg (vector graphics for papers).
+    #[arg(long, value_enum, default_value_t = crate::plotting::Format::Png)]
+    pub format: crate::plotting::Format,
+    /// Times of the density panels of a solve file (comma-separated, at most 6; the
+    /// nearest stored snapshot is drawn). Default: first, middle and last snapshot.
+    /// Refused for lq, simulate and compare files (they have no densities to choose).
     #[arg(long, value_name = "T1,T2,...", value_delimiter = ',')]
     pub times: Option<Vec<f64>>,
 }

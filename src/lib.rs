@@ -17,6 +17,7 @@ pub mod limits;
 pub mod outpath;
 pub mod output;
 pub mod overrides;
+pub mod plotting;
 pub mod progress;
 pub mod reduction;
 pub mod scenario;
