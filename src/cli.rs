@@ -46,6 +46,10 @@ pub enum Command {
     /// Full PDE vs exact LQ vs the paper's heuristic: means, drifts and each policy's
     /// robust cost in the full model → Markdown report with figures + HDF5.
     Compare(CompareArgs),
+    /// The paper's Section 8 regenerated: Figures 5–9 with captions, each claim next to
+    /// the measured result, Tables 2 and 5, and the corrections tufield makes → a
+    /// directory with report.md, figures and simulate files.
+    Paper(PaperArgs),
     /// Parameter sweep: points run locally (--jobs) or as a Slurm job array (--slurm),
     /// gathered into a netCDF-4/CF summary, a CSV table and figures.
     Sweep(crate::commands::sweep::SweepArgs),
@@ -149,6 +153,29 @@ pub struct PlotArgs {
     /// Refused for lq, simulate and compare files (they have no densities to choose).
     #[arg(long, value_name = "T1,T2,...", value_delimiter = ',')]
     pub times: Option<Vec<f64>>,
+}
+
+/// Arguments of `tufield paper`.
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    /// Output directory (default: output/paper/). Written as a temporary directory next to
+    /// it and renamed when complete; an existing DIR is replaced only if it holds a
+    /// previous report.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Directory of the scenarios; every file with a [paper] table is run.
+    #[arg(long, value_name = "DIR", default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Reduced size: 10 copies per population and 3 stored paths (the verdicts do not
+    /// change, the measured numbers are noisier).
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of the random streams.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// File format of the figures: png or svg.
+    #[arg(long, value_enum, default_value_t = crate::plotting::Format::Png)]
+    pub format: crate::plotting::Format,
 }
 
 /// Arguments of `tufield simulate`.

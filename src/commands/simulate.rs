@@ -673,7 +673,8 @@ impl SimProgress {
 }
 
 /// Runs `prep` with `options`, showing progress.
-fn run_copies(
+/// Runs the copies of `prep` with `options`, with a progress bar labelled `label`.
+pub fn run_copies(
     sc: &Scenario,
     prep: &Prepared,
     options: &SimulationOptions,
@@ -870,7 +871,7 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         None => None,
     };
     let l1 = density_distances(&prep, &sim);
-    write(
+    let paper = write(
         &out,
         &sc,
         &choice,
@@ -894,8 +895,26 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
                 start
             )
         );
+        if let Some(a) = paper {
+            print!("{}", a.summary());
+        }
     }
     Ok(())
+}
+
+/// What the run measured for the checks of the scenario's `[paper]` figure.
+pub fn paper_evidence<'a>(
+    prep: &'a Prepared,
+    empirical: &'a [Array2<f64>],
+) -> super::paper::claims::RunEvidence<'a> {
+    super::paper::claims::RunEvidence {
+        empirical_mean: empirical,
+        target: match &prep.heuristic {
+            Some(HeuristicMeans::SecondOrder { mean, .. }) => Some(mean),
+            Some(HeuristicMeans::InternalModel { mean, .. }) => Some(mean),
+            None => None,
+        },
+    }
 }
 
 /// L1 distance of each histogram to the FPK density (FILE policy), per population.
@@ -916,8 +935,10 @@ fn density_distances(prep: &Prepared, sim: &Simulation) -> Option<Vec<Array1<f64
     )
 }
 
+/// Writes the output file atomically; returns the assessment of the scenario's `[paper]`
+/// figure (also in the root attributes) when it has one.
 #[allow(clippy::too_many_arguments)]
-fn write(
+pub fn write(
     out: &Path,
     sc: &Scenario,
     choice: &PolicyChoice,
@@ -926,7 +947,7 @@ fn write(
     seed: u64,
     l1: Option<&[Array1<f64>]>,
     st: Option<&Study>,
-) -> AppResult<()> {
+) -> AppResult<Option<super::paper::claims::Assessment>> {
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
@@ -938,6 +959,13 @@ fn write(
     w.str_list_attr(&root, "axis_labels", &prep.axis_labels)?;
     w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
+    let empirical: Vec<Array2<f64>> = sim.populations.iter().map(|r| r.mean.clone()).collect();
+    let paper = super::paper::claims::write_attributes(
+        &w,
+        &root,
+        sc,
+        Some(&paper_evidence(prep, &empirical)),
+    )?;
 
     let axes_t = layout::time_axes(&w, &sim.time, &prep.snapshot_levels)?;
     let time = axes_t.time.clone();
@@ -1084,7 +1112,7 @@ fn write(
         w.dims(&cg, &["study_run"])?;
     }
     w.commit()?;
-    Ok(())
+    Ok(paper)
 }
 
 #[allow(clippy::too_many_arguments)]
