@@ -198,3 +198,34 @@ fn an_unwritable_out_fails_with_exit_1_and_leaves_nothing() {
     assert!(empty.stderr.contains("--scenarios"), "{}", empty.stderr);
     assert!(!d.join("x").exists());
 }
+
+#[test]
+fn a_bad_paper_table_is_refused_naming_its_key() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let text = std::fs::read_to_string(common::scenario("paper_7d_chain5_fig7.toml")).unwrap();
+    for (from, to, key) in [
+        (
+            r#"checks = ["copies-settle", "consensus-stable"]"#,
+            r#"checks = ["copies-settle", "settles-somehow"]"#,
+            "paper.checks",
+        ),
+        (
+            r#"policy = "second-order""#,
+            r#"policy = "magic""#,
+            "paper.policy",
+        ),
+        (
+            r#"restore = ["cost.q=10", "cost.s=10"]"#,
+            r#"restore = ["cost.q"]"#,
+            "paper.restore",
+        ),
+        ("figure = 7", "figure = 0", "paper.figure"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let sc = common::write(d, "bad.toml", &text.replace(from, to));
+        let run = tufield_in(d, &["check", sc.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{key}: {}", run.stderr);
+        assert!(run.stderr.contains(key), "{key}: {}", run.stderr);
+    }
+}
