@@ -682,8 +682,7 @@ impl Fig<'_> {
             let (maps, bar) =
                 root.split_horizontally(w.saturating_sub(plotting::heatmap::BAR_WIDTH));
             let n = frames.len();
-            let rows = if n > 3 { 2 } else { 1 };
-            let panels = maps.split_evenly((rows, n.div_ceil(rows)));
+            let panels = maps.split_evenly(plotting::square_layout(n, maps.dim_in_pixel(), 0));
             for (j, panel) in panels.iter().enumerate().take(n) {
                 heat_map(
                     panel,

@@ -42,6 +42,25 @@ pub fn ticks(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
     }
 }
 
+/// (rows, columns) for `n` panels on an area of `pixels` = (width, height) whose maps are
+/// closest to square (maps with equal axis scales then fill them best); `beside` pixels
+/// of each panel's width are not the map's (its colour bar).
+pub fn square_layout(n: usize, pixels: (u32, u32), beside: u32) -> (usize, usize) {
+    let n = n.max(1);
+    let (w, h) = (pixels.0.max(1) as f64, pixels.1.max(1) as f64);
+    (1..=n)
+        .map(|rows| (rows, n.div_ceil(rows)))
+        .min_by(|a, b| {
+            let badness = |(r, c): (usize, usize)| {
+                let aspect = (w / c as f64 - beside as f64).max(1.0) / (h / r as f64);
+                // Unused panels count a little against a layout.
+                aspect.ln().abs() + 0.1 * (r * c - n) as f64
+            };
+            badness(*a).total_cmp(&badness(*b))
+        })
+        .unwrap_or((1, n))
+}
+
 /// Widens one of the ranges `x`, `y` about its centre so that one unit is as long on both
 /// axes of a plotting area of `pixels` = (width, height).
 pub fn equal_scale(x: (f64, f64), y: (f64, f64), pixels: (u32, u32)) -> ((f64, f64), (f64, f64)) {
@@ -137,6 +156,15 @@ mod tests {
         assert_eq!(g(&-0.0000001), "0.0");
         assert_eq!(g(&-0.4), "-0.4");
         assert_eq!(ticks(0.0, 400.0)(&200.0), "200");
+    }
+
+    #[test]
+    fn three_maps_on_a_landscape_figure_go_two_by_two() {
+        assert_eq!(square_layout(3, (1200, 800), 0), (2, 2));
+        assert_eq!(square_layout(3, (1200, 770), 120), (2, 2));
+        assert_eq!(square_layout(1, (1200, 800), 0), (1, 1));
+        assert_eq!(square_layout(2, (1200, 800), 0), (1, 2));
+        assert_eq!(square_layout(6, (1200, 800), 0), (2, 3));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-pub use axes::{equal_scale, frame_on_mass, range, ticks};
+pub use axes::{equal_scale, frame_on_mass, range, square_layout, ticks};
 pub use colourbar::{colour, colour_bar};
 pub use heatmap::{heat_map, HeatMap};
 

@@ -6,7 +6,7 @@
 use super::{drift_norm, Comparison};
 use crate::plotting::{
     dashed_legend_entry, dotted_legend_entry, err as e, figure, frame_on_mass, heat_map, legend,
-    range, solid_legend_entry, ticks, Area, Format, HeatMap, PALETTE,
+    range, solid_legend_entry, square_layout, ticks, Area, Format, HeatMap, PALETTE,
 };
 use crate::AppResult;
 use ndarray::{Array2, ArrayD, Axis};
@@ -165,7 +165,15 @@ fn population_panels<'c>(
     figure(dir, name, Format::Png, |root| {
         let title = if one_d { titles.0 } else { titles.1 };
         let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
-        let panels = root.split_evenly(layout(p));
+        let panels = if one_d {
+            root.split_evenly(layout(p))
+        } else {
+            root.split_evenly(square_layout(
+                p,
+                root.dim_in_pixel(),
+                crate::plotting::heatmap::BAR_WIDTH,
+            ))
+        };
         for (k, panel) in panels.iter().enumerate().take(p) {
             if one_d {
                 let series: Vec<(String, Vec<f64>)> = curves(k)
