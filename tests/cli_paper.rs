@@ -229,3 +229,60 @@ fn a_bad_paper_table_is_refused_naming_its_key() {
         assert!(run.stderr.contains(key), "{key}: {}", run.stderr);
     }
 }
+
+#[test]
+fn lq_states_the_departure_and_its_restoration_in_the_summary_and_the_file() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let sc = common::scenario("paper_7d_chain5_fig7.toml");
+    let sc = sc.to_str().unwrap();
+    let shipped = tufield_in(d, &["lq", sc, "--out", "a.h5"]);
+    assert_eq!(shipped.code, 0, "{}", shipped.stderr);
+    assert!(
+        shipped.stdout.contains("DEPARTS copies-settle"),
+        "{}",
+        shipped.stdout
+    );
+    assert!(
+        shipped.stdout.contains("eigenvalue -0.097 of A"),
+        "{}",
+        shipped.stdout
+    );
+    assert!(shipped.stdout.contains("ρ_k"), "{}", shipped.stdout);
+    assert!(
+        shipped
+            .stdout
+            .contains("restore its behaviour with --set cost.q=10 --set cost.s=10"),
+        "{}",
+        shipped.stdout
+    );
+    let a = d.join("a.h5");
+    assert_eq!(str_attr(&a, "paper_check"), "departs");
+    assert!(str_attr(&a, "paper_departure").contains("slowest closed-loop direction"));
+    assert_eq!(
+        str_attr(&a, "paper_restore"),
+        "--set cost.q=10 --set cost.s=10"
+    );
+    let restored = tufield_in(
+        d,
+        &[
+            "lq",
+            sc,
+            "--out",
+            "b.h5",
+            "--set",
+            "cost.q=10",
+            "--set",
+            "cost.s=10",
+        ],
+    );
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    assert!(
+        restored.stdout.contains("holds   copies-settle"),
+        "{}",
+        restored.stdout
+    );
+    let b = d.join("b.h5");
+    assert_eq!(str_attr(&b, "paper_check"), "reproduced");
+    assert_eq!(str_attr(&b, "paper_departure"), "");
+}

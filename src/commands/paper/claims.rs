@@ -95,6 +95,19 @@ impl Assessment {
             .join(" ")
     }
 
+    /// How the figure's policy reads the paper, where that matters ("" otherwise): the
+    /// second-order policy tracks μ_k of (43), Theorem 4 tracks ρ_k.
+    pub fn policy_note(&self) -> &'static str {
+        if self.paper.policy == "second-order" {
+            "the second-order policy feeds every copy back towards μ_k of (43), its own \
+             population's mean (Table 4, step 7); Theorem 4 and Section 7's heuristic track \
+             ρ_k, the neighbours' average (`tufield lq`: \"Section 7, consensus\"); both end \
+             at the same consensus, the transients differ."
+        } else {
+            ""
+        }
+    }
+
     /// The lines of a run summary.
     pub fn summary(&self) -> String {
         let p = &self.paper;
@@ -102,6 +115,9 @@ impl Assessment {
             "  paper         Figure {} (Section {}): {}\n",
             p.figure, p.section, p.shows
         );
+        if !self.policy_note().is_empty() {
+            s.push_str(&format!("    note: {}\n", self.policy_note()));
+        }
         for v in &self.verdicts {
             s.push_str(&format!(
                 "    {} {}: {}\n",
@@ -124,7 +140,7 @@ impl Assessment {
     }
 
     /// Root attributes (name, text): `paper_figure`, `paper_claim`, `paper_check`,
-    /// `paper_findings`, `paper_departure`, `paper_restore`.
+    /// `paper_findings`, `paper_departure`, `paper_policy_note`, `paper_restore`.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         vec![
             (
@@ -152,6 +168,7 @@ impl Assessment {
                     .join(" | "),
             ),
             ("paper_departure", self.departure()),
+            ("paper_policy_note", self.policy_note().to_string()),
             ("paper_restore", self.restore_options()),
         ]
     }

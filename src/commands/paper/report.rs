@@ -153,6 +153,9 @@ pub fn markdown(figures: &[Figure], copies: usize, args: &PaperArgs) -> String {
                     .map(|r| format!(" Spectral radius of (43): {}.", num(r, 4)))
                     .unwrap_or_default()
             );
+            if !run.assessment.policy_note().is_empty() && run.overrides.is_empty() {
+                let _ = writeln!(s, "Policy: {}\n", run.assessment.policy_note());
+            }
         }
     }
 
