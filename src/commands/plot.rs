@@ -376,8 +376,29 @@ impl Fig<'_> {
                     ("sans-serif", 20),
                 )
                 .map_err(err)?;
-            let panels =
-                root.split_evenly((axes_shown.div_ceil(2).max(1), if d > 1 { 2 } else { 1 }));
+            let layout = (axes_shown.div_ceil(2).max(1), if d > 1 { 2 } else { 1 });
+            let panels = root.split_evenly(layout);
+            // With an odd number of axes the last panel is free: the legend goes there.
+            let free_panel = layout.0 * layout.1 > axes_shown;
+            if free_panel {
+                let mut entries: Vec<(String, RGBColor, LineStyle)> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| (n.clone(), PALETTE[k % PALETTE.len()], LineStyle::Solid))
+                    .collect();
+                entries.extend(shown_refs.iter().map(|r| {
+                    (
+                        r.label.to_string(),
+                        STYLE_GREY,
+                        if r.dotted {
+                            LineStyle::Dotted
+                        } else {
+                            LineStyle::Dashed
+                        },
+                    )
+                }));
+                legend_box(&panels[axes_shown], &entries)?;
+            }
             for (i, panel) in panels.iter().enumerate().take(axes_shown) {
                 let (lo, hi) = range(
                     means
@@ -397,6 +418,8 @@ impl Fig<'_> {
                     .configure_mesh()
                     .x_desc("t")
                     .y_desc(format!("mean excess {label}"))
+                    .y_labels(5)
+                    .x_labels(7)
                     .y_label_formatter(&ticks(lo, hi))
                     .x_label_formatter(&ticks(time[0], t_end))
                     .label_style(("sans-serif", 14))
@@ -429,7 +452,7 @@ impl Fig<'_> {
                             .map_err(err)?;
                     }
                 }
-                if i == 0 {
+                if i == 0 && !free_panel {
                     for r in &shown_refs {
                         if r.dotted {
                             dotted_legend_entry(&mut chart, r.label, STYLE_GREY)?;
@@ -809,6 +832,8 @@ fn trajectories_figure(
                 .configure_mesh()
                 .x_desc("t")
                 .y_desc("excess x_j(t)")
+                .y_labels(6)
+                .x_labels(7)
                 .y_label_formatter(&ticks(lo, hi))
                 .x_label_formatter(&ticks(time[0], t_end))
                 .label_style(("sans-serif", 13))
@@ -860,7 +885,7 @@ fn trajectories_figure(
             }
         }
         if legend_panel {
-            let mut entries: Vec<(String, RGBColor, bool)> = (0..d)
+            let mut entries: Vec<(String, RGBColor, LineStyle)> = (0..d)
                 .map(|j| {
                     (
                         format!(
@@ -868,12 +893,12 @@ fn trajectories_figure(
                             labels.get(j).cloned().unwrap_or_else(|| format!("x{j}"))
                         ),
                         PALETTE[j % PALETTE.len()],
-                        false,
+                        LineStyle::Solid,
                     )
                 })
                 .collect();
             if let Some((_, label)) = &heuristic {
-                entries.push((label.to_string(), BLACK, true));
+                entries.push((label.to_string(), BLACK, LineStyle::Dashed));
             }
             legend_box(&panels[shown], &entries)?;
         }
@@ -882,24 +907,38 @@ fn trajectories_figure(
     write(&draw)
 }
 
-/// A legend alone in a free panel: one line sample (dashed when flagged) and label per
-/// entry.
-fn legend_box(area: &Area<'_>, entries: &[(String, RGBColor, bool)]) -> Result<(), String> {
+/// How a legend entry's line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineStyle {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+/// A legend alone in a free panel: one line sample and label per entry.
+fn legend_box(area: &Area<'_>, entries: &[(String, RGBColor, LineStyle)]) -> Result<(), String> {
     let (x0, y0) = (30i32, 40i32);
-    for (i, (label, colour, dashed)) in entries.iter().enumerate() {
-        let y = y0 + 30 * i as i32;
-        if *dashed {
-            area.draw(&DashedPathElement::new(
-                vec![(x0, y), (x0 + 36, y)],
-                6,
-                4,
-                colour.stroke_width(2),
-            ))
-            .map_err(err)?;
-        } else {
+    let (_, h) = area.dim_in_pixel();
+    let step = ((h as i32 - y0) / entries.len().max(1) as i32).clamp(18, 30);
+    for (i, (label, colour, style)) in entries.iter().enumerate() {
+        let y = y0 + step * i as i32;
+        if *style == LineStyle::Solid {
             area.draw(&PathElement::new(
                 vec![(x0, y), (x0 + 36, y)],
                 colour.stroke_width(3),
+            ))
+            .map_err(err)?;
+        } else {
+            let (dash, gap) = if *style == LineStyle::Dotted {
+                (2, 4)
+            } else {
+                (6, 4)
+            };
+            area.draw(&DashedPathElement::new(
+                vec![(x0, y), (x0 + 36, y)],
+                dash,
+                gap,
+                colour.stroke_width(2),
             ))
             .map_err(err)?;
         }
