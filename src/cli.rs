@@ -38,13 +38,18 @@ pub enum Command {
     Lq(LqArgs),
     /// Mean-field equilibrium by the HJI–FPK fixed point → HDF5 (checkpointed, resumable).
     Solve(SolveArgs),
-    /// PNG figures of a solve or lq output file (means, residuals, densities).
+    /// Figures (PNG or SVG) of a solve, lq, simulate or compare output file: means,
+    /// residuals, in-core fractions, densities, the copies' trajectories.
     Plot(PlotArgs),
     /// Finite-N game: N copies per population by Euler–Maruyama vs the mean field → HDF5.
     Simulate(SimulateArgs),
     /// Full PDE vs exact LQ vs the paper's heuristic: means, drifts and each policy's
     /// robust cost in the full model → Markdown report with figures + HDF5.
     Compare(CompareArgs),
+    /// The paper's Section 8 regenerated: Figures 5–9 with captions, each claim next to
+    /// the measured result, Tables 2 and 5, and the corrections tufield makes → a
+    /// directory with report.md, figures and simulate files.
+    Paper(PaperArgs),
     /// Parameter sweep: points run locally (--jobs) or as a Slurm job array (--slurm),
     /// gathered into a netCDF-4/CF summary, a CSV table and figures.
     Sweep(crate::commands::sweep::SweepArgs),
@@ -133,15 +138,44 @@ pub struct SolveArgs {
 /// Arguments of `tufield plot`.
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// An output file of `tufield solve` or `tufield lq`.
+    /// An output file of `tufield solve` (means, residual, in-core fractions, densities),
+    /// `tufield lq` (exact means with the paper's heuristics), `tufield simulate` (the
+    /// copies' means and trajectories) or `tufield compare` (the policies' means).
     pub file: PathBuf,
-    /// Directory for the PNG files (default: the file's directory; created if missing).
+    /// Directory for the figures (default: the file's directory; created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Times of the density panels (comma-separated, at most 6; the nearest stored
-    /// snapshot is drawn). Default: first, middle and last snapshot.
+    /// File format: png (anti-aliased, 1200×800) or svg (vector graphics for papers).
+    #[arg(long, value_enum, default_value_t = crate::plotting::Format::Png)]
+    pub format: crate::plotting::Format,
+    /// Times of the density panels of a solve file (comma-separated, at most 6; the
+    /// nearest stored snapshot is drawn). Default: first, middle and last snapshot.
+    /// Refused for lq, simulate and compare files (they have no densities to choose).
     #[arg(long, value_name = "T1,T2,...", value_delimiter = ',')]
     pub times: Option<Vec<f64>>,
+}
+
+/// Arguments of `tufield paper`.
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    /// Output directory (default: output/paper/). Written as a temporary directory next to
+    /// it and renamed when complete; an existing DIR is replaced only if it holds a
+    /// previous report.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Directory of the scenarios; every file with a [paper] table is run.
+    #[arg(long, value_name = "DIR", default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Reduced size: 10 copies per population and 3 stored paths (the verdicts do not
+    /// change, the measured numbers are noisier).
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of the random streams.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// File format of the figures: png or svg.
+    #[arg(long, value_enum, default_value_t = crate::plotting::Format::Png)]
+    pub format: crate::plotting::Format,
 }
 
 /// Arguments of `tufield simulate`.

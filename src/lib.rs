@@ -18,6 +18,7 @@ pub mod oracle;
 pub mod outpath;
 pub mod output;
 pub mod overrides;
+pub mod plotting;
 pub mod progress;
 pub mod reduction;
 pub mod scenario;

@@ -26,7 +26,9 @@ use tufield_solvers::model::{GaussianMixture, Model, Population, UniformBox};
 use tufield_solvers::scheme::SchemeKind;
 use tufield_solvers::SolverError;
 
+pub mod paper;
 pub mod values;
+pub use paper::{PaperCheck, PaperRef};
 pub use values::CoalitionValues;
 
 pub use tufield_solvers::game::MAX_PLAYERS;
@@ -105,6 +107,9 @@ pub struct Scenario {
     pub output: crate::output::OutputSettings,
     /// `[game.values]`: the coalition values of the static TU game (`None` when absent).
     pub values: Option<CoalitionValues>,
+    /// `[paper]`: the figure of the paper this scenario reproduces and how its claim is
+    /// checked (`None` when absent).
+    pub paper: Option<PaperRef>,
 }
 
 /// The `[bounds]` table: |ũ_i| ≤ ū (allocations) and |w_j| ≤ w̄ (disturbance).
@@ -326,6 +331,7 @@ struct RawScenario {
     heuristic: RawHeuristic,
     bounds: Option<RawBounds>,
     output: Option<RawOutput>,
+    paper: Option<paper::RawPaper>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,6 +453,7 @@ const TABLES: &[&str] = &[
     "heuristic",
     "bounds",
     "output",
+    "paper",
 ];
 
 /// Default θ of the Section 5 heuristic's internal model m̃' = −θm̃ (the paper's first
@@ -979,6 +986,7 @@ fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<Scenario> {
         bounds,
         values,
         output: output_settings(src, raw.output)?,
+        paper: raw.paper.map(|p| paper::parse(src, p)).transpose()?,
     })
 }
 

@@ -1,5 +1,7 @@
-//! `tufield plot`: figures of solve and lq files are non-empty PNGs of the documented size;
-//! a file that is not a tufield output is refused with exit code 2.
+//! `tufield plot`: figures of solve, lq and simulate files are non-empty PNGs of the
+//! documented size or valid SVG documents; a file that is not a tufield output is refused
+//! with exit code 2, and so are `--times` where there are no densities to choose and an
+//! unknown `--format`.
 
 mod common;
 
@@ -95,4 +97,112 @@ fn density_panels_at_chosen_times_and_bad_times_refused() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("--times"), "{}", bad.stderr);
     assert!(!d.join("b").exists());
+}
+
+/// The SVG document at `path`: an `<svg>` root of the figure size, closed, with text.
+fn assert_svg(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("<svg"), "{} is not an SVG", path.display());
+    assert!(
+        text.trim_end().ends_with("</svg>"),
+        "{} is not closed",
+        path.display()
+    );
+    assert!(text.contains("width=\"1200\"") && text.contains("height=\"800\""));
+    assert!(text.contains("<text"), "{} has no text", path.display());
+    text
+}
+
+#[test]
+fn simulate_files_plot_means_and_trajectories_in_png_and_svg_and_refuse_times() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let sc = scenario("paper_7d_chain5_fig8.toml");
+    let args = [
+        "simulate",
+        sc.to_str().unwrap(),
+        "--policy",
+        "second-order",
+        "--copies",
+        "20",
+        "--out",
+        "sim.h5",
+        "-q",
+    ];
+    assert_eq!(tufield_in(d, &args).code, 0);
+    let png = tufield_in(d, &["plot", "sim.h5", "--out", "png"]);
+    assert_eq!(png.code, 0, "{}", png.stderr);
+    for n in ["sim_means.png", "sim_trajectories.png"] {
+        let p = d.join("png").join(n);
+        assert_eq!(png_size(&p), (1200, 800), "{n}");
+        assert!(
+            std::fs::metadata(&p).unwrap().len() > 20_000,
+            "{n} looks empty"
+        );
+    }
+    let svg = tufield_in(d, &["plot", "sim.h5", "--out", "svg", "--format", "svg"]);
+    assert_eq!(svg.code, 0, "{}", svg.stderr);
+    let traj = assert_svg(&d.join("svg/sim_trajectories.svg"));
+    // The heuristic's dashed mean has its legend entry.
+    assert!(
+        traj.contains("consensus step (43)"),
+        "no legend entry for the dashed mean"
+    );
+    let means = assert_svg(&d.join("svg/sim_means.svg"));
+    assert!(
+        means.contains("mean field (N → ∞)"),
+        "no legend entry for the dashed mean field"
+    );
+    assert!(means.contains("mean excess"), "no y-axis label");
+    // --times applies to solve files only: refused before anything is written.
+    let times = tufield_in(d, &["plot", "sim.h5", "--out", "t", "--times", "1"]);
+    assert_eq!(times.code, 2, "{}", times.stderr);
+    assert!(times.stderr.contains("--times"), "{}", times.stderr);
+    assert!(!d.join("t").exists());
+    let format = tufield_in(d, &["plot", "sim.h5", "--out", "f", "--format", "gif"]);
+    assert_eq!(format.code, 2, "{}", format.stderr);
+    assert!(format.stderr.contains("--format"), "{}", format.stderr);
+    assert!(!d.join("f").exists());
+}
+
+#[test]
+fn lq_figures_show_the_heuristics_and_heat_maps_have_colour_bars() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let sc = scenario("lqc_2d_chain3.toml");
+    let sc = sc.to_str().unwrap();
+    let set = ["--set", "solver.points=21", "--set", "solver.steps=20"];
+    for (cmd, out) in [("lq", "l.h5"), ("solve", "s.h5")] {
+        let mut args = vec![cmd, sc, "--out", out, "-q"];
+        args.extend(set);
+        assert_eq!(tufield_in(d, &args).code, 0);
+    }
+    for f in ["l.h5", "s.h5"] {
+        let run = tufield_in(d, &["plot", f, "--out", "v", "--format", "svg"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let lq = assert_svg(&d.join("v/l_means.svg"));
+    assert!(
+        lq.contains("Section 5 heuristic"),
+        "lq means without the Section 5 heuristic"
+    );
+    assert!(
+        lq.contains("Section 7 heuristic"),
+        "lq means without the Section 7 heuristic"
+    );
+    let solve = assert_svg(&d.join("v/s_means.svg"));
+    assert!(
+        solve.contains("exact LQ equilibrium mean"),
+        "no legend entry for the dashed LQ mean"
+    );
+    let density = assert_svg(&d.join("v/s_density_0.svg"));
+    assert!(
+        density.contains("density m(x, t)"),
+        "heat map without its colour bar label"
+    );
+    let residual = assert_svg(&d.join("v/s_residual.svg"));
+    assert!(
+        residual.contains("tolerance"),
+        "no legend entry for the tolerance line"
+    );
 }

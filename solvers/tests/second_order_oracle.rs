@@ -24,15 +24,17 @@ fn chain_model(a: Array2<f64>, means: &[Array1<f64>], std: f64) -> Model {
         .s(s)
         .sigma(0.3)
         .horizon(1.0)
-        .populations(means
-            .iter()
-            .enumerate()
-            .map(|(k, m)| Population {
-                name: format!("p{k}"),
-                mean: m.clone(),
-                cov: Array2::eye(d) * (std * std),
-            })
-            .collect())
+        .populations(
+            means
+                .iter()
+                .enumerate()
+                .map(|(k, m)| Population {
+                    name: format!("p{k}"),
+                    mean: m.clone(),
+                    cov: Array2::eye(d) * (std * std),
+                })
+                .collect(),
+        )
         .graph(if means.len() == 1 {
             Graph::single()
         } else {

@@ -62,6 +62,9 @@ pub fn run(args: &LqArgs, quiet: bool) -> AppResult<()> {
     let wall = start.elapsed().as_secs_f64();
     if !quiet {
         print!("{}", summary(&sc, &results, &out, compute_s, wall));
+        if let Some(a) = super::paper::claims::assess(&sc, None)? {
+            print!("{}", a.summary());
+        }
     }
     Ok(())
 }
@@ -73,6 +76,7 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "lq")?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    super::paper::claims::write_attributes(&w, &root, sc, None)?;
     if let Some(terms) = sc.non_lq_terms() {
         w.str_attr(
             &root,

@@ -7,6 +7,7 @@ pub mod coalition_values;
 pub mod compare;
 pub mod format;
 pub mod lq;
+pub mod paper;
 pub mod plot;
 pub mod simulate;
 pub mod solve;
@@ -40,6 +41,7 @@ pub fn run(cli: &Cli) -> AppResult<()> {
         Command::Plot(args) => plot::run(args, cli.quiet),
         Command::Simulate(args) => simulate::run(args, cli.quiet),
         Command::Compare(args) => compare::run(args, cli.quiet),
+        Command::Paper(args) => paper::run(args, cli.quiet),
         Command::Sweep(args) => sweep::run(args, cli.threads, cli.quiet),
     }
 }

@@ -1,55 +1,43 @@
-//! `tufield plot FILE.h5 [--out DIR]`: PNG figures of a `solve` or `lq` output file.
+//! `tufield plot FILE.h5 [--out DIR] [--format png|svg] [--times T1,T2,...]`: figures of
+//! a `solve`, `lq`, `simulate` or `compare` output file.
 //!
-//! Figures (1200×800 pixels, text in the embedded DejaVu Sans, no system fonts):
+//! Every figure is 1200×800, drawn as vector graphics and written as an anti-aliased PNG
+//! (default) or as SVG (`--format svg`, for papers); text in the embedded DejaVu Sans
+//! (crate::plotting). Every reference line has a legend entry, every axis a label.
 //!
-//! * `<stem>_means.png` — every population's mean excess per axis over time; for a `solve`
-//!   file the exact LQ equilibrium mean is drawn dashed beside the PDE mean.
-//! * `<stem>_residual.png` (`solve`) — fixed-point residual per iteration (log scale).
-//! * `<stem>_core.png` (`solve`) — each population's in-core fraction over time, with its
-//!   expected cost J_k (and the exact LQ value for LQ models) in the legend.
-//! * `<stem>_density_<k>.png` (`solve`) — population k's density at the first, middle and
-//!   last snapshot: curves in 1-D, heat maps in 2-D, the middle slice of the last axis
-//!   in 3-D.
+//! * `solve`: `<stem>_means` — every population's mean excess per axis over time, the
+//!   exact LQ equilibrium mean dashed; `<stem>_residual` — fixed-point residual per
+//!   iteration (log scale) with the tolerance; `<stem>_core` — each population's in-core
+//!   fraction over time with its expected cost J_k (and the exact LQ value) in the legend;
+//!   `<stem>_density_<k>` — population k's density at the first, middle and last snapshot
+//!   (or `--times`): curves in 1-D, heat maps in 2-D (the middle slice of the last axis in
+//!   3-D) with one colour scale and its colour bar, equal scales on both axes, framed on
+//!   where the mass is.
+//! * `lq`: `<stem>_means` — the exact equilibrium mean solid, the paper's Section 5
+//!   (augmented state) heuristic dashed and Section 7 (consensus) heuristic dotted.
+//! * `simulate`: `<stem>_means` — the copies' empirical mean per axis and population, the
+//!   mean field (N → ∞) dashed; `<stem>_trajectories` — the stored copies' coordinates over
+//!   time, one panel per population (at most 6), one colour per coordinate (like the
+//!   paper's Figures 5–9), with the heuristic's macroscopic mean (`/heuristic/.../mean`) as
+//!   thick dashed black lines when present.
+//! * `compare`: `<stem>_means` — the full-PDE mean solid, the exact LQ mean dashed, the
+//!   paper's heuristic dotted.
 //!
-//! * `simulate` files: `<stem>_means.png` — the copies' empirical mean per axis and
-//!   population, the scheme's N → ∞ mean dashed; `<stem>_trajectories.png` — the stored
-//!   copies' coordinates over time, one panel per population (at most 6), one colour per
-//!   coordinate (like the paper's Figures 5–9), with the heuristic's macroscopic mean
-//!   (`/heuristic/.../mean`) as thick dashed black lines when present.
-//!
-//! Each PNG is written to a temporary name and renamed when complete.
+//! `--times` chooses density panels and applies to `solve` files only (refused otherwise).
+//! Each figure is written to a temporary name and renamed when complete.
 
 use crate::cli::PlotArgs;
 use crate::output::schema;
+use crate::plotting::{
+    self, dashed_legend_entry, dotted_legend_entry, err, frame_on_mass, heat_map, legend, range,
+    ticks, Area, Chart, Format, HeatMap, PALETTE,
+};
 use crate::{AppError, AppResult};
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, ArrayD, Axis as NdAxis};
-use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-/// Width and height of every figure in pixels.
-pub const FIGURE_SIZE: (u32, u32) = (1200, 800);
-
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-static FONT_READY: OnceLock<bool> = OnceLock::new();
-
-fn register_font() -> bool {
-    *FONT_READY.get_or_init(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
-    })
-}
-
-pub(crate) const PALETTE: [RGBColor; 7] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-];
 
 struct Input {
     path: PathBuf,
@@ -130,7 +118,11 @@ pub fn run(args: &PlotArgs, quiet: bool) -> AppResult<()> {
             "give at most 6 finite times, e.g. --times 0,0.5,1",
         ));
     }
-    let figures = plot_file(&args.file, args.out.as_deref(), times)?;
+    let options = PlotOptions {
+        times: args.times.clone(),
+        format: args.format,
+    };
+    let figures = plot_file(&args.file, args.out.as_deref(), &options)?;
     if !quiet {
         for f in &figures {
             println!("wrote {}", f.display());
@@ -139,10 +131,26 @@ pub fn run(args: &PlotArgs, quiet: bool) -> AppResult<()> {
     Ok(())
 }
 
+/// What `plot` draws besides the file's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct PlotOptions {
+    /// Times of the density panels of a `solve` file (nearest snapshots); `None`: first,
+    /// middle and last snapshot. Refused for other files.
+    pub times: Option<Vec<f64>>,
+    /// File format of the figures.
+    pub format: Format,
+}
+
+/// The file kinds `plot` takes (the `command` attribute of tufield's output files).
+pub const PLOTTED_COMMANDS: [&str; 4] = ["solve", "lq", "simulate", "compare"];
+
 /// Writes the figures of `file` into `out_dir` (default: the file's directory) and
-/// returns their paths. `times` selects the density panels (nearest snapshots; empty:
-/// first, middle and last).
-pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResult<Vec<PathBuf>> {
+/// returns their paths.
+pub fn plot_file(
+    file: &Path,
+    out_dir: Option<&Path>,
+    options: &PlotOptions,
+) -> AppResult<Vec<PathBuf>> {
     let input = Input {
         path: file.to_path_buf(),
         file: hdf5::File::open(file).map_err(|e| AppError::Invalid {
@@ -151,6 +159,23 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
             message: format!("cannot open as HDF5: {e}"),
         })?,
     };
+    let command = input.str_attr(schema::ATTR_COMMAND)?;
+    if !PLOTTED_COMMANDS.contains(&command.as_str()) {
+        return Err(input.bad(format!(
+            "files of command {command:?} have no figures; plot takes the outputs of {}",
+            PLOTTED_COMMANDS.join(", ")
+        )));
+    }
+    if options.times.is_some() && command != "solve" {
+        return Err(AppError::invalid(
+            file.display().to_string(),
+            "--times",
+            format!(
+                "chooses the density panels of a solve file; a {command} file has no densities \
+                 over time to choose from (leave --times out)"
+            ),
+        ));
+    }
     let dir = match out_dir {
         Some(d) => d.to_path_buf(),
         None => file
@@ -159,8 +184,8 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(".")),
     };
-    // A file that is not a tufield output is refused before the output directory exists.
-    let command = input.str_attr(schema::ATTR_COMMAND)?;
+    // A file that is not a tufield output was refused above, before the output directory
+    // exists.
     crate::outpath::prepare_dir(
         &dir,
         "--out",
@@ -170,197 +195,573 @@ pub fn plot_file(file: &Path, out_dir: Option<&Path>, times: &[f64]) -> AppResul
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "tufield".to_string());
+    let fig = Fig {
+        input: &input,
+        dir: &dir,
+        stem: &stem,
+        format: options.format,
+    };
     let mut out = Vec::new();
     match command.as_str() {
         "solve" => {
-            out.push(means_figure(&input, &dir, &stem, "populations", true)?);
+            out.push(fig.means(
+                "populations",
+                "mean",
+                "PDE mean",
+                &[Reference::dashed(
+                    "exact LQ equilibrium mean",
+                    "lq/exact/populations/{k}/mean",
+                )],
+            )?);
             // Modal files keep one residual history per mode (/modes/<i>/fixed_point).
             if input.has("fixed_point/residual") {
-                out.push(residual_figure(&input, &dir, &stem)?);
+                out.push(fig.residual()?);
             }
             if input.has(&schema::population_dataset(0, "core_fraction")) {
-                out.push(core_figure(&input, &dir, &stem)?);
+                out.push(fig.core()?);
             }
+            let times = options.times.as_deref().unwrap_or(&[]);
             let mut k = 0;
             while input.has(&schema::population_dataset(k, schema::DENSITY)) {
-                out.push(density_figure(&input, &dir, &stem, k, times)?);
+                out.push(fig.density(k, times)?);
                 k += 1;
             }
         }
-        "lq" => out.push(means_figure(
-            &input,
-            &dir,
-            &stem,
+        "lq" => out.push(fig.means(
             "lq/exact/populations",
-            false,
+            "mean",
+            "exact LQ equilibrium",
+            &[
+                Reference::dashed(
+                    "Section 5 heuristic (augmented state)",
+                    "lq/heuristic/augmented_state/populations/{k}/mean",
+                ),
+                Reference::dotted(
+                    "Section 7 heuristic (consensus, h = −φρ)",
+                    "lq/heuristic/consensus/populations/{k}/mean",
+                ),
+            ],
         )?),
         "simulate" => {
-            out.push(means_figure_of(
-                &input,
-                &dir,
-                &stem,
+            out.push(fig.means(
                 "populations",
                 "empirical_mean",
-                |k| Some(format!("populations/{k}/mean_field_mean")),
+                "copies' empirical mean",
+                &[Reference::dashed(
+                    "mean field (N → ∞)",
+                    "populations/{k}/mean_field_mean",
+                )],
             )?);
-            out.push(trajectories_figure(&input, &dir, &stem)?);
+            out.push(fig.trajectories(None)?);
         }
-        other => {
-            return Err(input.bad(format!(
-                "files of command {other:?} have no figures yet; plot accepts solve, lq and simulate outputs"
-            )))
-        }
+        _ => out.push(fig.means(
+            "pde/populations",
+            "mean",
+            "full-PDE equilibrium",
+            &[
+                Reference::dashed("exact LQ equilibrium", "lq/populations/{k}/mean"),
+                Reference::dotted(
+                    "paper's heuristic (Section 7)",
+                    "heuristic/populations/{k}/mean",
+                ),
+            ],
+        )?),
     }
     Ok(out)
 }
 
-fn draw_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> AppError + '_ {
-    move |e| AppError::Io {
-        path: path.display().to_string(),
-        message: format!("drawing the figure failed: {e:?}"),
-    }
+/// A reference curve drawn beside each population's mean: dashed or dotted in the
+/// population's colour, with one legend entry for the style.
+struct Reference {
+    label: &'static str,
+    /// Dataset path with `{k}` for the population index.
+    path: &'static str,
+    dotted: bool,
 }
 
-/// Draws into `<dir>/<name>` via a temporary file renamed on success.
-pub(crate) fn figure(
-    dir: &Path,
-    name: &str,
-    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
-) -> AppResult<PathBuf> {
-    if !register_font() {
-        return Err(AppError::Io {
-            path: "assets/fonts/DejaVuSans.ttf".to_string(),
-            message: "the embedded font could not be loaded".to_string(),
-        });
-    }
-    let dest = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
-    let result = (|| {
-        let root = BitMapBackend::new(&tmp, FIGURE_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| format!("{e:?}"))?;
-        draw(&root)?;
-        root.present().map_err(|e| format!("{e:?}"))
-    })();
-    if let Err(msg) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(draw_err(&dest)(msg));
-    }
-    std::fs::rename(&tmp, &dest).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        AppError::io(&dest, "cannot move the figure into place", &e)
-    })?;
-    Ok(dest)
-}
-
-pub(crate) fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.05).max(1e-9 * (1.0 + hi.abs()));
-    (lo - pad, hi + pad)
-}
-
-fn means_figure(
-    input: &Input,
-    dir: &Path,
-    stem: &str,
-    group: &str,
-    with_lq: bool,
-) -> AppResult<PathBuf> {
-    means_figure_of(input, dir, stem, group, "mean", |k| {
-        with_lq.then(|| format!("lq/exact/populations/{k}/mean"))
-    })
-}
-
-/// Means `<group>/<k>/<dataset>` with optional dashed references at `reference(k)`.
-fn means_figure_of(
-    input: &Input,
-    dir: &Path,
-    stem: &str,
-    group: &str,
-    dataset: &str,
-    reference: impl Fn(usize) -> Option<String>,
-) -> AppResult<PathBuf> {
-    let time = input.vec(schema::TIME)?;
-    let mut means = Vec::new();
-    let mut exact = Vec::new();
-    let mut names = Vec::new();
-    let mut k = 0;
-    while input.has(&format!("{group}/{k}/{dataset}")) {
-        means.push(input.mat(&format!("{group}/{k}/{dataset}"))?);
-        if let Some(r) = reference(k).filter(|r| input.has(r)) {
-            exact.push(input.mat(&r)?);
+impl Reference {
+    fn dashed(label: &'static str, path: &'static str) -> Self {
+        Reference {
+            label,
+            path,
+            dotted: false,
         }
-        names.push(input.population_name(&format!("{group}/{k}"), k));
-        k += 1;
     }
-    if means.is_empty() {
-        return Err(input.bad(format!("no {group}/<k>/{dataset} datasets")));
+
+    fn dotted(label: &'static str, path: &'static str) -> Self {
+        Reference {
+            label,
+            path,
+            dotted: true,
+        }
     }
-    let d = means[0].ncols();
-    let labels = input.labels();
-    let axes_shown = d.min(8);
-    figure(dir, &format!("{stem}_means.png"), |root| {
-        let panels = root.split_evenly((axes_shown.div_ceil(2).max(1), if d > 1 { 2 } else { 1 }));
-        for (i, panel) in panels.iter().enumerate().take(axes_shown) {
-            let (lo, hi) = range(
-                means
+
+    fn at(&self, k: usize) -> String {
+        self.path.replace("{k}", &k.to_string())
+    }
+}
+
+/// Grey of the style-only legend entries.
+const STYLE_GREY: RGBColor = RGBColor(70, 70, 70);
+
+/// One output file's figures: where they go and in which format.
+struct Fig<'a> {
+    input: &'a Input,
+    dir: &'a Path,
+    stem: &'a str,
+    format: Format,
+}
+
+impl Fig<'_> {
+    fn write(
+        &self,
+        suffix: &str,
+        draw: impl FnOnce(&Area<'_>) -> Result<(), String>,
+    ) -> AppResult<PathBuf> {
+        plotting::figure(
+            self.dir,
+            &format!("{}_{suffix}", self.stem),
+            self.format,
+            draw,
+        )
+    }
+
+    /// Means `<group>/<k>/<dataset>` per axis, with the `references` of each population.
+    fn means(
+        &self,
+        group: &str,
+        dataset: &str,
+        main_label: &str,
+        references: &[Reference],
+    ) -> AppResult<PathBuf> {
+        let input = self.input;
+        let time = input.vec(schema::TIME)?;
+        let mut means = Vec::new();
+        let mut refs: Vec<Vec<Option<Array2<f64>>>> = Vec::new();
+        let mut names = Vec::new();
+        let mut k = 0;
+        while input.has(&format!("{group}/{k}/{dataset}")) {
+            means.push(input.mat(&format!("{group}/{k}/{dataset}"))?);
+            refs.push(
+                references
                     .iter()
-                    .chain(exact.iter())
-                    .flat_map(|m| m.column(i).to_vec()),
+                    .map(|r| {
+                        let p = r.at(k);
+                        if input.has(&p) {
+                            input.mat(&p).map(Some)
+                        } else {
+                            Ok(None)
+                        }
+                    })
+                    .collect::<AppResult<_>>()?,
             );
-            let label = labels.get(i).cloned().unwrap_or_else(|| format!("x{i}"));
-            let mut chart = ChartBuilder::on(panel)
-                .caption(format!("mean excess on axis {label}"), ("sans-serif", 22))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(60)
-                .build_cartesian_2d(time[0]..*time.last().unwrap_or(&1.0), lo..hi)
-                .map_err(|e| format!("{e:?}"))?;
+            names.push(input.population_name(&format!("{group}/{k}"), k));
+            k += 1;
+        }
+        if means.is_empty() {
+            return Err(input.bad(format!("no {group}/<k>/{dataset} datasets")));
+        }
+        let shown_refs: Vec<&Reference> = references
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| refs.iter().any(|r| r[*i].is_some()))
+            .map(|(_, r)| r)
+            .collect();
+        let d = means[0].ncols();
+        let labels = input.labels();
+        let axes_shown = d.min(8);
+        let t_end = time.last().copied().unwrap_or(1.0).max(time[0] + 1e-12);
+        self.write("means", |root| {
+            let root = root
+                .titled(
+                    &format!("mean excess per coalition axis: solid {main_label}"),
+                    ("sans-serif", 20),
+                )
+                .map_err(err)?;
+            let layout = (axes_shown.div_ceil(2).max(1), if d > 1 { 2 } else { 1 });
+            let panels = root.split_evenly(layout);
+            // With an odd number of axes the last panel is free: the legend goes there.
+            let free_panel = layout.0 * layout.1 > axes_shown;
+            if free_panel {
+                let mut entries: Vec<(String, RGBColor, LineStyle)> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| (n.clone(), PALETTE[k % PALETTE.len()], LineStyle::Solid))
+                    .collect();
+                entries.extend(shown_refs.iter().map(|r| {
+                    (
+                        r.label.to_string(),
+                        STYLE_GREY,
+                        if r.dotted {
+                            LineStyle::Dotted
+                        } else {
+                            LineStyle::Dashed
+                        },
+                    )
+                }));
+                legend_box(&panels[axes_shown], &entries)?;
+            }
+            for (i, panel) in panels.iter().enumerate().take(axes_shown) {
+                let (lo, hi) = range(
+                    means
+                        .iter()
+                        .chain(refs.iter().flatten().flatten())
+                        .flat_map(|m| m.column(i).to_vec()),
+                );
+                let label = labels.get(i).cloned().unwrap_or_else(|| format!("x{i}"));
+                let mut chart = ChartBuilder::on(panel)
+                    .caption(format!("coalition axis {label}"), ("sans-serif", 17))
+                    .margin(10)
+                    .x_label_area_size(40)
+                    .y_label_area_size(70)
+                    .build_cartesian_2d(time[0]..t_end, lo..hi)
+                    .map_err(err)?;
+                chart
+                    .configure_mesh()
+                    .x_desc("t")
+                    .y_desc(format!("mean excess {label}"))
+                    .y_labels(5)
+                    .x_labels(7)
+                    .y_label_formatter(&ticks(lo, hi))
+                    .x_label_formatter(&ticks(time[0], t_end))
+                    .label_style(("sans-serif", 14))
+                    .axis_desc_style(("sans-serif", 15))
+                    .draw()
+                    .map_err(err)?;
+                for (k, m) in means.iter().enumerate() {
+                    let color = PALETTE[k % PALETTE.len()];
+                    chart
+                        .draw_series(LineSeries::new(
+                            time.iter().zip(m.column(i)).map(|(t, v)| (*t, *v)),
+                            color.stroke_width(2),
+                        ))
+                        .map_err(err)?
+                        .label(names[k].clone())
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+                        });
+                    for (j, r) in refs[k].iter().enumerate() {
+                        let Some(r) = r else { continue };
+                        let pts = time.iter().zip(r.column(i)).map(|(t, v)| (*t, *v));
+                        let (dash, gap) = if references[j].dotted { (2, 4) } else { (8, 5) };
+                        chart
+                            .draw_series(DashedLineSeries::new(
+                                pts,
+                                dash,
+                                gap,
+                                color.mix(0.9).stroke_width(2),
+                            ))
+                            .map_err(err)?;
+                    }
+                }
+                if i == 0 && !free_panel {
+                    for r in &shown_refs {
+                        if r.dotted {
+                            dotted_legend_entry(&mut chart, r.label, STYLE_GREY)?;
+                        } else {
+                            dashed_legend_entry(&mut chart, r.label, STYLE_GREY, 2)?;
+                        }
+                    }
+                    legend(&mut chart)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Stored copies' paths per population (the paper's Figures 5–9); `caption` replaces
+    /// the figure's title.
+    fn trajectories(&self, caption: Option<&str>) -> AppResult<PathBuf> {
+        trajectories_figure(self.input, caption, |draw| self.write("trajectories", draw))
+    }
+
+    /// `<stem>_core`: each population's in-core fraction over the snapshot times, with its
+    /// expected cost J_k (and the exact LQ value when written) in the legend.
+    fn core(&self) -> AppResult<PathBuf> {
+        let input = self.input;
+        let t = input.vec(schema::SNAPSHOT_TIME)?;
+        let mut series = Vec::new();
+        let mut k = 0;
+        while input.has(&schema::population_dataset(k, "core_fraction")) {
+            let f = input.vec(&schema::population_dataset(k, "core_fraction"))?;
+            let cost = |name: &str| -> Option<f64> {
+                let p = schema::population_dataset(k, name);
+                input
+                    .has(&p)
+                    .then(|| input.vec(&p).ok())
+                    .flatten()
+                    .and_then(|v| v.first().copied())
+            };
+            let mut label = input.population_name(&schema::population(k), k);
+            if let Some(j) = cost("expected_cost") {
+                label.push_str(&format!(": J = {j:.5}"));
+            }
+            if let Some(j) = cost("expected_cost_lq") {
+                label.push_str(&format!(" (exact LQ {j:.5})"));
+            }
+            series.push((label, f));
+            k += 1;
+        }
+        let t_end = t.last().copied().unwrap_or(1.0).max(t[0] + 1e-12);
+        self.write("core", |root| {
+            let mut chart = ChartBuilder::on(root)
+                .caption(
+                    "fraction of each population in the core (all coalition excesses ≥ 0)",
+                    ("sans-serif", 22),
+                )
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(76)
+                .build_cartesian_2d(t[0]..t_end, 0.0..1.0)
+                .map_err(err)?;
             chart
                 .configure_mesh()
                 .x_desc("t")
-                .label_style(("sans-serif", 15))
+                .y_desc("in-core fraction")
+                .label_style(("sans-serif", 16))
+                .axis_desc_style(("sans-serif", 17))
                 .draw()
-                .map_err(|e| format!("{e:?}"))?;
-            for (k, m) in means.iter().enumerate() {
+                .map_err(err)?;
+            for (k, (label, f)) in series.iter().enumerate() {
                 let color = PALETTE[k % PALETTE.len()];
                 chart
                     .draw_series(LineSeries::new(
-                        time.iter().zip(m.column(i)).map(|(t, v)| (*t, *v)),
+                        t.iter().zip(f).map(|(t, v)| (*t, *v)),
                         color.stroke_width(2),
                     ))
-                    .map_err(|e| format!("{e:?}"))?
-                    .label(names[k].clone())
+                    .map_err(err)?
+                    .label(label.clone())
                     .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                        PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
                     });
-                if let Some(e) = exact.get(k) {
-                    chart
-                        .draw_series(DashedLineSeries::new(
-                            time.iter().zip(e.column(i)).map(|(t, v)| (*t, *v)),
-                            8,
-                            6,
-                            BLACK.mix(0.7).stroke_width(1),
-                        ))
-                        .map_err(|e| format!("{e:?}"))?;
-                }
             }
-            if i == 0 {
-                legend(&mut chart)?;
+            legend(&mut chart)
+        })
+    }
+
+    /// `<stem>_residual`: the fixed-point residual per iteration (log scale) and the
+    /// tolerance.
+    fn residual(&self) -> AppResult<PathBuf> {
+        let input = self.input;
+        let res = input.vec("fixed_point/residual")?;
+        let tol: f64 = input
+            .file
+            .attr("tol")
+            .and_then(|a| a.read_scalar())
+            .unwrap_or(f64::NAN);
+        let logs: Vec<f64> = res.iter().map(|r| r.max(1e-300).log10()).collect();
+        let (lo, hi) = range(
+            logs.iter()
+                .copied()
+                .chain(tol.log10().is_finite().then(|| tol.log10())),
+        );
+        self.write("residual", |root| {
+            let mut chart = ChartBuilder::on(root)
+                .caption(
+                    "fixed-point residual (scaled sup-norm of G(x) − x)",
+                    ("sans-serif", 22),
+                )
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(76)
+                .build_cartesian_2d(0.5..(res.len() as f64 + 0.5), lo..hi)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("iteration")
+                .y_desc("log10 residual")
+                .label_style(("sans-serif", 16))
+                .axis_desc_style(("sans-serif", 17))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(
+                    logs.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)),
+                    PALETTE[0].stroke_width(2),
+                ))
+                .map_err(err)?
+                .label("residual")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], PALETTE[0].stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    logs.iter()
+                        .enumerate()
+                        .map(|(i, v)| Circle::new((i as f64 + 1.0, *v), 4, PALETTE[0].filled())),
+                )
+                .map_err(err)?;
+            if tol.is_finite() && tol > 0.0 {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(0.5, tol.log10()), (res.len() as f64 + 0.5, tol.log10())],
+                        8,
+                        6,
+                        PALETTE[3].stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                dashed_legend_entry(&mut chart, &format!("tolerance {tol:.1e}"), PALETTE[3], 2)?;
             }
+            legend(&mut chart)
+        })
+    }
+
+    /// `<stem>_density_<k>`: population k's density at the chosen snapshots.
+    fn density(&self, k: usize, times: &[f64]) -> AppResult<PathBuf> {
+        let input = self.input;
+        let dens = input.nd(&schema::population_dataset(k, schema::DENSITY))?;
+        let snap_t = input.vec(schema::SNAPSHOT_TIME)?;
+        let d = dens.ndim() - 1;
+        let grids: Vec<Vec<f64>> = (0..d)
+            .map(|i| input.vec(&schema::grid_axis(i)))
+            .collect::<AppResult<_>>()?;
+        if grids.iter().any(|g| g.len() < 2) {
+            return Err(input.bad("grid axes need at least 2 nodes"));
         }
-        Ok(())
-    })
+        let labels = input.labels();
+        let name = input.population_name(&schema::population(k), k);
+        let picks = snapshot_picks(&snap_t, dens.shape()[0], times);
+        let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| format!("x{i}"));
+        let at = |s: usize| snap_t.get(s).copied().unwrap_or(f64::NAN);
+        self.write(&format!("density_{k}"), |root| {
+            if d == 1 {
+                let x = &grids[0];
+                let frames: Vec<Array2<f64>> = picks
+                    .iter()
+                    .map(|&s| {
+                        let f = dens.index_axis(NdAxis(0), s).to_owned();
+                        f.into_shape_with_order((x.len(), 1))
+                            .unwrap_or_else(|_| Array2::zeros((x.len(), 1)))
+                    })
+                    .collect();
+                let ((x0, x1), _) =
+                    frame_on_mass(x, &[0.0, 1.0], &frames.iter().collect::<Vec<_>>(), 1e-4);
+                let (_, hi) = range(frames.iter().flat_map(|f| f.iter().copied()));
+                let mut chart = ChartBuilder::on(root)
+                    .caption(format!("density of {name}"), ("sans-serif", 22))
+                    .margin(16)
+                    .x_label_area_size(44)
+                    .y_label_area_size(80)
+                    .build_cartesian_2d(x0..x1, 0.0..hi)
+                    .map_err(err)?;
+                chart
+                    .configure_mesh()
+                    .x_desc(format!("excess {}", label(0)))
+                    .y_desc("density m(x, t)")
+                    .x_label_formatter(&ticks(x0, x1))
+                    .y_label_formatter(&ticks(0.0, hi))
+                    .label_style(("sans-serif", 16))
+                    .axis_desc_style(("sans-serif", 17))
+                    .draw()
+                    .map_err(err)?;
+                for (j, (&s, frame)) in picks.iter().zip(&frames).enumerate() {
+                    let color = PALETTE[j % PALETTE.len()];
+                    chart
+                        .draw_series(LineSeries::new(
+                            x.iter().zip(frame.iter()).map(|(a, b)| (*a, *b)),
+                            color.stroke_width(2),
+                        ))
+                        .map_err(err)?
+                        .label(format!("t = {:.3}", at(s)))
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+                        });
+                }
+                return legend(&mut chart);
+            }
+            let frames: Vec<Array2<f64>> = picks
+                .iter()
+                .map(|&s| {
+                    let mut f = dens.index_axis(NdAxis(0), s).to_owned();
+                    if d == 3 {
+                        let mid = f.shape()[2] / 2;
+                        f = f.index_axis(NdAxis(2), mid).to_owned();
+                    }
+                    f.into_dimensionality().map_err(err)
+                })
+                .collect::<Result<_, _>>()?;
+            let (x, y) = (&grids[0], &grids[1]);
+            let refs: Vec<&Array2<f64>> = frames.iter().collect();
+            let view = frame_on_mass(x, y, &refs, 1e-3);
+            let top = frames
+                .iter()
+                .flat_map(|f| f.iter())
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max)
+                .max(1e-300);
+            let root = root
+                .titled(
+                    &format!(
+                        "density of {name}{} (one colour scale)",
+                        if d == 3 {
+                            ", middle slice of the last axis"
+                        } else {
+                            ""
+                        }
+                    ),
+                    ("sans-serif", 20),
+                )
+                .map_err(err)?;
+            let (w, _) = root.dim_in_pixel();
+            let (maps, bar) =
+                root.split_horizontally(w.saturating_sub(plotting::heatmap::BAR_WIDTH));
+            let n = frames.len();
+            let panels = maps.split_evenly(plotting::square_layout(n, maps.dim_in_pixel(), 0));
+            for (j, panel) in panels.iter().enumerate().take(n) {
+                heat_map(
+                    panel,
+                    &HeatMap {
+                        x,
+                        y,
+                        field: &frames[j],
+                        scale: (0.0, top),
+                        view,
+                        caption: &format!("t = {:.3}", at(picks[j])),
+                        labels: (
+                            &format!("excess {}", label(0)),
+                            &format!("excess {}", label(1)),
+                        ),
+                        bar: None,
+                        outline: None,
+                    },
+                )?;
+            }
+            plotting::colour_bar(&bar, 0.0, top, "density m(x, t)")
+        })
+    }
 }
 
-/// Stored copies' paths per population (paper's Figures 5–9).
-fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
+/// The snapshot indices nearest to `times` (empty: first, middle and last of `count`).
+fn snapshot_picks(snap_t: &[f64], count: usize, times: &[f64]) -> Vec<usize> {
+    let mut v = if times.is_empty() {
+        vec![0, count / 2, count.saturating_sub(1)]
+    } else {
+        times
+            .iter()
+            .map(|t| {
+                (0..count)
+                    .min_by(|&a, &b| {
+                        let da = (snap_t.get(a).copied().unwrap_or(f64::INFINITY) - t).abs();
+                        let db = (snap_t.get(b).copied().unwrap_or(f64::INFINITY) - t).abs();
+                        da.total_cmp(&db)
+                    })
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    v.dedup();
+    v
+}
+
+/// The stored copies' paths of a `simulate` file, one panel per population (at most 6),
+/// one colour per coordinate, the heuristic's macroscopic mean thick dashed black; a
+/// free panel holds the legend. `write` writes the drawing.
+fn trajectories_figure(
+    input: &Input,
+    caption: Option<&str>,
+    write: impl FnOnce(&dyn Fn(&Area<'_>) -> Result<(), String>) -> AppResult<PathBuf>,
+) -> AppResult<PathBuf> {
     let time = input.vec(schema::TIME)?;
     let mut paths = Vec::new();
     let mut names = Vec::new();
@@ -382,13 +783,17 @@ fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathB
     }
     // Heuristic macroscopic means (steps+1, p, q), when the file has them.
     let heuristic = [
-        "heuristic/second_order/mean",
-        "heuristic/internal_model/mean",
+        (
+            "heuristic/second_order/mean",
+            "μ_k of the consensus step (43)",
+        ),
+        ("heuristic/internal_model/mean", "internal model m̃(t)"),
     ]
     .iter()
-    .find(|n| input.has(n))
-    .map(|n| input.nd(n))
-    .transpose()?;
+    .find(|(n, _)| input.has(n))
+    .map(|(n, label)| input.nd(n).map(|h| (h, *label)))
+    .transpose()?
+    .filter(|(h, _)| h.ndim() == 3 && h.shape()[0] == time.len());
     let labels = input.labels();
     let shown = paths.len().min(6);
     let layout = match shown {
@@ -397,55 +802,65 @@ fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathB
         3 | 4 => (2, 2),
         _ => (2, 3),
     };
-    figure(dir, &format!("{stem}_trajectories.png"), |root| {
+    let legend_panel = shown < layout.0 * layout.1;
+    let d = paths[0].shape()[2];
+    let t_end = time.last().copied().unwrap_or(1.0).max(time[0] + 1e-12);
+    let title = caption.map(str::to_string).unwrap_or_else(|| {
+        "stored copies' excesses over time, one colour per coalition".to_string()
+    });
+    let draw = |root: &Area<'_>| -> Result<(), String> {
+        let root = root.titled(&title, ("sans-serif", 19)).map_err(err)?;
         let panels = root.split_evenly(layout);
         for (k, panel) in panels.iter().enumerate().take(shown) {
             let tr = &paths[k];
-            let d = tr.shape()[2];
             let mut vals: Vec<f64> = tr.iter().cloned().collect();
-            if let Some(h) = &heuristic {
-                if h.ndim() == 3 && h.shape()[1] > k {
+            if let Some((h, _)) = &heuristic {
+                if h.shape()[1] > k {
                     vals.extend(h.index_axis(NdAxis(1), k).iter().cloned());
                 }
             }
             let (lo, hi) = range(vals.into_iter());
-            let mut chart = ChartBuilder::on(panel)
+            let mut chart: Chart<'_, '_> = ChartBuilder::on(panel)
                 .caption(
                     format!("{}: {} copies", names[k], tr.shape()[0]),
-                    ("sans-serif", 20),
+                    ("sans-serif", 17),
                 )
                 .margin(10)
-                .x_label_area_size(32)
-                .y_label_area_size(56)
-                .build_cartesian_2d(time[0]..*time.last().unwrap_or(&1.0), lo..hi)
-                .map_err(|e| format!("{e:?}"))?;
+                .x_label_area_size(40)
+                .y_label_area_size(66)
+                .build_cartesian_2d(time[0]..t_end, lo..hi)
+                .map_err(err)?;
             chart
                 .configure_mesh()
                 .x_desc("t")
-                .label_style(("sans-serif", 14))
+                .y_desc("excess x_j(t)")
+                .y_labels(6)
+                .x_labels(7)
+                .y_label_formatter(&ticks(lo, hi))
+                .x_label_formatter(&ticks(time[0], t_end))
+                .label_style(("sans-serif", 13))
+                .axis_desc_style(("sans-serif", 14))
                 .draw()
-                .map_err(|e| format!("{e:?}"))?;
+                .map_err(err)?;
             for j in 0..d {
                 let color = PALETTE[j % PALETTE.len()];
-                let mut first = true;
                 for c in 0..tr.shape()[0] {
                     let series = chart
                         .draw_series(LineSeries::new(
                             time.iter().enumerate().map(|(n, t)| (*t, tr[[c, n, j]])),
                             color.mix(0.6).stroke_width(1),
                         ))
-                        .map_err(|e| format!("{e:?}"))?;
-                    if first && k == 0 {
+                        .map_err(err)?;
+                    if c == 0 && k == 0 && !legend_panel {
                         let label = labels.get(j).cloned().unwrap_or_else(|| format!("x{j}"));
                         series.label(label).legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                            PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
                         });
                     }
-                    first = false;
                 }
             }
-            if let Some(h) = &heuristic {
-                if h.ndim() == 3 && h.shape()[1] > k && h.shape()[0] == time.len() {
+            if let Some((h, label)) = &heuristic {
+                if h.shape()[1] > k {
                     for j in 0..h.shape()[2] {
                         chart
                             .draw_series(DashedLineSeries::new(
@@ -454,303 +869,110 @@ fn trajectories_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathB
                                 6,
                                 BLACK.stroke_width(2),
                             ))
-                            .map_err(|e| format!("{e:?}"))?;
+                            .map_err(err)?;
+                    }
+                    if k == 0 && !legend_panel {
+                        dashed_legend_entry(&mut chart, label, BLACK, 2)?;
                     }
                 }
             }
-            if k == 0 {
+            if k == 0 && !legend_panel {
                 chart
                     .configure_series_labels()
                     .label_font(("sans-serif", 13))
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK)
                     .draw()
-                    .map_err(|e| format!("{e:?}"))?;
+                    .map_err(err)?;
             }
         }
-        Ok(())
-    })
-}
-
-/// `<stem>_core.png`: each population's in-core fraction over the snapshot times, with
-/// its expected cost J_k (and the exact LQ value when written) in the legend.
-fn core_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
-    let t = input.vec(schema::SNAPSHOT_TIME)?;
-    let mut series = Vec::new();
-    let mut k = 0;
-    while input.has(&schema::population_dataset(k, "core_fraction")) {
-        let f = input.vec(&schema::population_dataset(k, "core_fraction"))?;
-        let cost = |name: &str| -> Option<f64> {
-            let p = schema::population_dataset(k, name);
-            input
-                .has(&p)
-                .then(|| input.vec(&p).ok())
-                .flatten()
-                .and_then(|v| v.first().copied())
-        };
-        let mut label = input.population_name(&schema::population(k), k);
-        if let Some(j) = cost("expected_cost") {
-            label.push_str(&format!(": J = {j:.5}"));
-        }
-        if let Some(j) = cost("expected_cost_lq") {
-            label.push_str(&format!(" (exact LQ {j:.5})"));
-        }
-        series.push((label, f));
-        k += 1;
-    }
-    let t_end = t.last().copied().unwrap_or(1.0).max(t[0] + 1e-12);
-    figure(dir, &format!("{stem}_core.png"), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "fraction of each population in the core (all coalition excesses ≥ 0)",
-                ("sans-serif", 24),
-            )
-            .margin(16)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(t[0]..t_end, 0.0..1.0)
-            .map_err(|e| format!("{e:?}"))?;
-        chart
-            .configure_mesh()
-            .x_desc("t")
-            .y_desc("in-core fraction")
-            .label_style(("sans-serif", 16))
-            .draw()
-            .map_err(|e| format!("{e:?}"))?;
-        for (k, (label, f)) in series.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    t.iter().zip(f).map(|(t, v)| (*t, *v)),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| format!("{e:?}"))?
-                .label(label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-        }
-        legend(&mut chart)
-    })
-}
-
-fn residual_figure(input: &Input, dir: &Path, stem: &str) -> AppResult<PathBuf> {
-    let res = input.vec("fixed_point/residual")?;
-    let tol: f64 = input
-        .file
-        .attr("tol")
-        .and_then(|a| a.read_scalar())
-        .unwrap_or(f64::NAN);
-    let logs: Vec<f64> = res.iter().map(|r| r.max(1e-300).log10()).collect();
-    let (lo, hi) = range(
-        logs.iter()
-            .copied()
-            .chain(tol.log10().is_finite().then(|| tol.log10())),
-    );
-    figure(dir, &format!("{stem}_residual.png"), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "fixed-point residual (scaled sup-norm of G(x) − x)",
-                ("sans-serif", 24),
-            )
-            .margin(16)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.5..(res.len() as f64 + 0.5), lo..hi)
-            .map_err(|e| format!("{e:?}"))?;
-        chart
-            .configure_mesh()
-            .x_desc("iteration")
-            .y_desc("log10 residual")
-            .label_style(("sans-serif", 16))
-            .draw()
-            .map_err(|e| format!("{e:?}"))?;
-        chart
-            .draw_series(LineSeries::new(
-                logs.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)),
-                PALETTE[0].stroke_width(2),
-            ))
-            .map_err(|e| format!("{e:?}"))?;
-        chart
-            .draw_series(
-                logs.iter()
-                    .enumerate()
-                    .map(|(i, v)| Circle::new((i as f64 + 1.0, *v), 4, PALETTE[0].filled())),
-            )
-            .map_err(|e| format!("{e:?}"))?;
-        if tol.is_finite() && tol > 0.0 {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    [(0.5, tol.log10()), (res.len() as f64 + 0.5, tol.log10())],
-                    8,
-                    6,
-                    PALETTE[3].stroke_width(1),
-                ))
-                .map_err(|e| format!("{e:?}"))?;
+        if legend_panel {
+            let mut entries: Vec<(String, RGBColor, LineStyle)> = (0..d)
+                .map(|j| {
+                    (
+                        format!(
+                            "excess of {}",
+                            labels.get(j).cloned().unwrap_or_else(|| format!("x{j}"))
+                        ),
+                        PALETTE[j % PALETTE.len()],
+                        LineStyle::Solid,
+                    )
+                })
+                .collect();
+            if let Some((_, label)) = &heuristic {
+                entries.push((label.to_string(), BLACK, LineStyle::Dashed));
+            }
+            legend_box(&panels[shown], &entries)?;
         }
         Ok(())
-    })
-}
-
-pub(crate) type Chart<'a, 'b> = ChartContext<
-    'a,
-    BitMapBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
-
-/// The series legend, drawn the same way on every figure.
-pub(crate) fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| format!("{e:?}"))
-}
-
-/// Viridis-like colour for t ∈ [0, 1].
-pub(crate) fn colour(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 5] = [
-        (68.0, 1.0, 84.0),
-        (59.0, 82.0, 139.0),
-        (33.0, 145.0, 140.0),
-        (94.0, 201.0, 98.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
     };
-    let x = t * (STOPS.len() - 1) as f64;
-    let i = (x.floor() as usize).min(STOPS.len() - 2);
-    let f = x - i as f64;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    let mix = |p: f64, q: f64| (p + f * (q - p)).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    write(&draw)
 }
 
-fn density_figure(
-    input: &Input,
+/// How a legend entry's line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineStyle {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+/// A legend alone in a free panel: one line sample and label per entry.
+fn legend_box(area: &Area<'_>, entries: &[(String, RGBColor, LineStyle)]) -> Result<(), String> {
+    let (x0, y0) = (30i32, 40i32);
+    let (_, h) = area.dim_in_pixel();
+    let step = ((h as i32 - y0) / entries.len().max(1) as i32).clamp(18, 30);
+    for (i, (label, colour, style)) in entries.iter().enumerate() {
+        let y = y0 + step * i as i32;
+        if *style == LineStyle::Solid {
+            area.draw(&PathElement::new(
+                vec![(x0, y), (x0 + 36, y)],
+                colour.stroke_width(3),
+            ))
+            .map_err(err)?;
+        } else {
+            let (dash, gap) = if *style == LineStyle::Dotted {
+                (2, 4)
+            } else {
+                (6, 4)
+            };
+            area.draw(&DashedPathElement::new(
+                vec![(x0, y), (x0 + 36, y)],
+                dash,
+                gap,
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?;
+        }
+        area.draw(&Text::new(
+            label.clone(),
+            (x0 + 48, y - 8),
+            ("sans-serif", 16).into_font(),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Draws the trajectories figure of the `simulate` file `file` into `<dir>/<stem>` with
+/// `caption` as its title (the paper's Figures 5–9).
+pub fn trajectories_of(
+    file: &Path,
     dir: &Path,
     stem: &str,
-    k: usize,
-    times: &[f64],
+    format: Format,
+    caption: &str,
 ) -> AppResult<PathBuf> {
-    let dens = input.nd(&schema::population_dataset(k, schema::DENSITY))?;
-    let snap_t = input.vec(schema::SNAPSHOT_TIME)?;
-    let d = dens.ndim() - 1;
-    let grids: Vec<Vec<f64>> = (0..d)
-        .map(|i| input.vec(&schema::grid_axis(i)))
-        .collect::<AppResult<_>>()?;
-    let labels = input.labels();
-    let name = input.population_name(&format!("populations/{k}"), k);
-    let count = dens.shape()[0];
-    let picks: Vec<usize> = {
-        let mut v = if times.is_empty() {
-            vec![0, count / 2, count.saturating_sub(1)]
-        } else {
-            times
-                .iter()
-                .map(|t| {
-                    (0..count)
-                        .min_by(|&a, &b| {
-                            let da = (snap_t.get(a).copied().unwrap_or(f64::INFINITY) - t).abs();
-                            let db = (snap_t.get(b).copied().unwrap_or(f64::INFINITY) - t).abs();
-                            da.total_cmp(&db)
-                        })
-                        .unwrap_or(0)
-                })
-                .collect()
-        };
-        v.dedup();
-        v
+    let input = Input {
+        path: file.to_path_buf(),
+        file: hdf5::File::open(file).map_err(|e| AppError::Invalid {
+            source_name: file.display().to_string(),
+            key: "FILE".to_string(),
+            message: format!("cannot open as HDF5: {e}"),
+        })?,
     };
-    let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| format!("x{i}"));
-    figure(dir, &format!("{stem}_density_{k}.png"), |root| {
-        if d == 1 {
-            let x = &grids[0];
-            let (_, hi) = range(dens.iter().copied());
-            let mut chart = ChartBuilder::on(root)
-                .caption(format!("density of {name}"), ("sans-serif", 24))
-                .margin(16)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d(x[0]..*x.last().unwrap_or(&1.0), 0.0..hi)
-                .map_err(|e| format!("{e:?}"))?;
-            chart
-                .configure_mesh()
-                .x_desc(label(0))
-                .label_style(("sans-serif", 16))
-                .draw()
-                .map_err(|e| format!("{e:?}"))?;
-            for (j, &s) in picks.iter().enumerate() {
-                let color = PALETTE[j % PALETTE.len()];
-                let frame = dens.index_axis(NdAxis(0), s);
-                chart
-                    .draw_series(LineSeries::new(
-                        x.iter().zip(frame.iter()).map(|(a, b)| (*a, *b)),
-                        color.stroke_width(2),
-                    ))
-                    .map_err(|e| format!("{e:?}"))?
-                    .label(format!(
-                        "t = {:.3}",
-                        snap_t.get(s).copied().unwrap_or(f64::NAN)
-                    ))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
-            }
-            legend(&mut chart)?;
-            return Ok(());
-        }
-        let panels = root.split_evenly((1, picks.len()));
-        for (j, &s) in picks.iter().enumerate() {
-            let mut frame = dens.index_axis(NdAxis(0), s).to_owned();
-            if d == 3 {
-                let mid = frame.shape()[2] / 2;
-                frame = frame.index_axis(NdAxis(2), mid).to_owned();
-            }
-            let (x, y) = (&grids[0], &grids[1]);
-            let vmax = frame.iter().copied().fold(0.0, f64::max).max(1e-300);
-            let (dx, dy) = ((x[1] - x[0]).abs() * 0.5, (y[1] - y[0]).abs() * 0.5);
-            let mut chart = ChartBuilder::on(&panels[j])
-                .caption(
-                    format!(
-                        "{name}, t = {:.3}{}",
-                        snap_t.get(s).copied().unwrap_or(f64::NAN),
-                        if d == 3 { " (middle slice)" } else { "" }
-                    ),
-                    ("sans-serif", 20),
-                )
-                .margin(10)
-                .x_label_area_size(36)
-                .y_label_area_size(50)
-                .build_cartesian_2d(
-                    (x[0] - dx)..(x[x.len() - 1] + dx),
-                    (y[0] - dy)..(y[y.len() - 1] + dy),
-                )
-                .map_err(|e| format!("{e:?}"))?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .x_desc(label(0))
-                .y_desc(label(1))
-                .label_style(("sans-serif", 14))
-                .draw()
-                .map_err(|e| format!("{e:?}"))?;
-            chart
-                .draw_series(frame.indexed_iter().map(|(ix, v)| {
-                    let (a, b) = (ix[0], ix[1]);
-                    Rectangle::new(
-                        [(x[a] - dx, y[b] - dy), (x[a] + dx, y[b] + dy)],
-                        colour(*v / vmax).filled(),
-                    )
-                }))
-                .map_err(|e| format!("{e:?}"))?;
-        }
-        Ok(())
+    trajectories_figure(&input, Some(caption), |draw| {
+        plotting::figure(dir, stem, format, draw)
     })
 }
 
@@ -759,19 +981,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn colour_map_runs_from_dark_to_light() {
-        let dark = colour(0.0);
-        let light = colour(1.0);
-        assert_eq!(dark, RGBColor(68, 1, 84));
-        assert_eq!(light, RGBColor(253, 231, 37));
-        assert_eq!(colour(f64::NAN), dark);
-        assert_eq!(colour(7.0), light);
-    }
-
-    #[test]
-    fn range_pads_and_handles_constants() {
-        let (lo, hi) = range([1.0, 1.0].into_iter());
-        assert!(lo < 1.0 && hi > 1.0);
-        assert_eq!(range(std::iter::empty()), (0.0, 1.0));
+    fn snapshots_nearest_to_the_requested_times() {
+        let t = [0.0, 0.5, 1.0];
+        assert_eq!(snapshot_picks(&t, 3, &[]), vec![0, 1, 2]);
+        assert_eq!(snapshot_picks(&t, 3, &[0.9, 0.1]), vec![2, 0]);
+        assert_eq!(snapshot_picks(&t, 3, &[0.9, 1.0]), vec![2]);
     }
 }

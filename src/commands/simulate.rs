@@ -735,7 +735,8 @@ impl SimProgress {
 }
 
 /// Runs `prep` with `options`, showing progress.
-fn run_copies(
+/// Runs the copies of `prep` with `options`, with a progress bar labelled `label`.
+pub fn run_copies(
     sc: &Scenario,
     prep: &Prepared,
     options: &SimulationOptions,
@@ -1033,7 +1034,7 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         None => None,
     };
     let l1 = density_distances(&prep, &sim);
-    write(
+    let paper = write(
         &out,
         &sc,
         &choice,
@@ -1071,6 +1072,9 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
             print!("{}", epsilon::summary(e, &names));
             println!("  wrote {}", fig.display());
         }
+        if let Some(a) = paper {
+            print!("{}", a.summary());
+        }
     }
     Ok(())
 }
@@ -1097,6 +1101,21 @@ fn allocation_core(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Option<All
         .map_err(|e| AppError::from_solver(&sc.source_name, "game.values", e))
 }
 
+/// What the run measured for the checks of the scenario's `[paper]` figure.
+pub fn paper_evidence<'a>(
+    prep: &'a Prepared,
+    empirical: &'a [Array2<f64>],
+) -> super::paper::claims::RunEvidence<'a> {
+    super::paper::claims::RunEvidence {
+        empirical_mean: empirical,
+        target: match &prep.heuristic {
+            Some(HeuristicMeans::SecondOrder { mean, .. }) => Some(mean),
+            Some(HeuristicMeans::InternalModel { mean, .. }) => Some(mean),
+            None => None,
+        },
+    }
+}
+
 /// L1 distance of each histogram to the FPK density (FILE policy), per population.
 fn density_distances(prep: &Prepared, sim: &Simulation) -> Option<Vec<Array1<f64>>> {
     let fpk = prep.fpk_density.as_ref()?;
@@ -1115,8 +1134,10 @@ fn density_distances(prep: &Prepared, sim: &Simulation) -> Option<Vec<Array1<f64
     )
 }
 
+/// Writes the output file atomically; returns the assessment of the scenario's `[paper]`
+/// figure (also in the root attributes) when it has one.
 #[allow(clippy::too_many_arguments)]
-fn write(
+pub fn write(
     out: &Path,
     sc: &Scenario,
     choice: &PolicyChoice,
@@ -1125,7 +1146,7 @@ fn write(
     seed: u64,
     l1: Option<&[Array1<f64>]>,
     (st, eps): (Option<&Study>, Option<&epsilon::EpsilonStudy>),
-) -> AppResult<()> {
+) -> AppResult<Option<super::paper::claims::Assessment>> {
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
@@ -1137,6 +1158,13 @@ fn write(
     w.str_list_attr(&root, "axis_labels", &prep.axis_labels)?;
     w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
+    let empirical: Vec<Array2<f64>> = sim.populations.iter().map(|r| r.mean.clone()).collect();
+    let paper = super::paper::claims::write_attributes(
+        &w,
+        &root,
+        sc,
+        Some(&paper_evidence(prep, &empirical)),
+    )?;
 
     let axes_t = layout::time_axes(&w, &sim.time, &prep.snapshot_levels)?;
     let time = axes_t.time.clone();
@@ -1329,7 +1357,7 @@ fn write(
         epsilon::write(&mut w, e)?;
     }
     w.commit()?;
-    Ok(())
+    Ok(paper)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -233,6 +233,9 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
     let report = solve(&sc, &out, resume, ProgressMode::detect(quiet), start)?;
     if !quiet {
         print!("{}", summary(&sc, &report));
+        if let Some(a) = super::paper::claims::assess(&sc, None)? {
+            print!("{}", a.summary());
+        }
     }
     match report.outcome {
         Outcome::Converged => Ok(()),
@@ -702,6 +705,7 @@ fn begin_write(
     w.str_attr(&root, "name", &sc.name)?;
     w.str_attr(&root, "command", "solve")?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    super::paper::claims::write_attributes(&w, &root, sc, None)?;
     w.str_attr(&root, "status", report.outcome.as_str())?;
     w.scalar_attr(&root, "iterations", hist.len() as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;

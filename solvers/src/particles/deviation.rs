@@ -138,7 +138,10 @@ impl Augmented {
             ));
         }
         let cw = system.cost.as_ref().ok_or_else(|| {
-            SolverError::invalid(Param::Argument("policy"), "the ε-Nash study needs the cost weights")
+            SolverError::invalid(
+                Param::Argument("policy"),
+                "the ε-Nash study needs the cost weights",
+            )
         })?;
         if cw.core_penalty != 0.0 {
             return Err(SolverError::invalid(

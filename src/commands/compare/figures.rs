@@ -1,18 +1,20 @@
-//! Figures of `tufield compare` (1200×800 PNG, the plot module's font, colours and atomic
-//! writes): means side by side, the feedback drift difference at t = 0, and the robust
-//! cost loss field of the LQ policy.
+//! Figures of `tufield compare` (1200×800 anti-aliased PNG drawn by crate::plotting):
+//! means side by side, the feedback drift difference at t = 0, and the robust cost loss
+//! field of the LQ policy. Heat maps have equal axis scales, a colour bar each, and are
+//! framed on the initial population.
 
 use super::{drift_norm, Comparison};
-use crate::commands::plot::{colour, figure, legend, range, PALETTE};
+use crate::plotting::{
+    dashed_legend_entry, dotted_legend_entry, err as e, figure, frame_on_mass, heat_map, legend,
+    range, solid_legend_entry, square_layout, ticks, Area, Format, HeatMap, PALETTE,
+};
 use crate::AppResult;
 use ndarray::{Array2, ArrayD, Axis};
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
-fn e<E: std::fmt::Debug>(err: E) -> String {
-    format!("{err:?}")
-}
+/// Grey of the style-only legend entries.
+const STYLE_GREY: RGBColor = RGBColor(70, 70, 70);
 
 /// (rows, columns) of the panel layout for `n` panels (at most 3 per row).
 fn layout(n: usize) -> (usize, usize) {
@@ -38,7 +40,7 @@ pub fn means(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
     let d = cmp.axes.len();
     let t0 = cmp.time[0];
     let t1 = cmp.time[cmp.time.len() - 1];
-    figure(dir, &format!("{stem}_means.png"), |root| {
+    figure(dir, &format!("{stem}_means"), Format::Png, |root| {
         let (rows, cols) = layout(d);
         let panels = root.split_evenly((rows, cols));
         for (i, panel) in panels.iter().enumerate().take(d) {
@@ -57,14 +59,17 @@ pub fn means(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
                     ("sans-serif", 18),
                 )
                 .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(60)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
                 .build_cartesian_2d(t0..t1, lo..hi)
                 .map_err(e)?;
             chart
                 .configure_mesh()
                 .x_desc("t")
-                .label_style(("sans-serif", 15))
+                .y_desc(format!("mean excess {}", cmp.labels[i]))
+                .y_label_formatter(&ticks(lo, hi))
+                .label_style(("sans-serif", 14))
+                .axis_desc_style(("sans-serif", 15))
                 .draw()
                 .map_err(e)?;
             for k in 0..cmp.names.len() {
@@ -91,6 +96,9 @@ pub fn means(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
                     .map_err(e)?;
             }
             if i == 0 {
+                solid_legend_entry(&mut chart, "full PDE (solid)", STYLE_GREY, 3)?;
+                dashed_legend_entry(&mut chart, "exact LQ (dashed)", STYLE_GREY, 2)?;
+                dotted_legend_entry(&mut chart, "heuristic (dotted)", STYLE_GREY)?;
                 legend(&mut chart)?;
             }
         }
@@ -98,101 +106,30 @@ pub fn means(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
     })
 }
 
-/// Heat map of `frame` on the nodes `x` × `y` with the colour scale [lo, hi]; nodes on
-/// the edge of {m ≥ 10 % of its maximum} of `outline` are marked white.
-fn heat_panel(
-    panel: &DrawingArea<BitMapBackend<'_>, Shift>,
-    x: &[f64],
-    y: &[f64],
-    frame: &Array2<f64>,
-    caption: &str,
-    labels: (&str, &str),
-    outline: Option<&Array2<f64>>,
-) -> Result<(), String> {
-    // Colour scale over the population's support (m ≥ 10⁻³ of its maximum) when an outline
-    // is given, so that far corners of the box do not wash out where the copies live.
-    let top_m = outline.map_or(0.0, |m| m.iter().cloned().fold(0.0, f64::max));
-    let (lo, hi) = frame
-        .indexed_iter()
-        .filter(|(ix, _)| outline.is_none_or(|m| m[*ix] >= 1e-3 * top_m))
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, v)| {
-            (a.min(*v), b.max(*v))
-        });
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let span = (hi - lo).max(1e-300);
-    let caption = format!("{caption}: colours {lo:.3} … {hi:.3}");
-    let caption = caption.as_str();
-    let (dx, dy) = ((x[1] - x[0]).abs() * 0.5, (y[1] - y[0]).abs() * 0.5);
-    let mut chart = ChartBuilder::on(panel)
-        .caption(caption, ("sans-serif", 17))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(50)
-        .build_cartesian_2d(
-            (x[0] - dx)..(x[x.len() - 1] + dx),
-            (y[0] - dy)..(y[y.len() - 1] + dy),
-        )
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(labels.0)
-        .y_desc(labels.1)
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(e)?;
-    chart
-        .draw_series(frame.indexed_iter().map(|((a, b), v)| {
-            Rectangle::new(
-                [(x[a] - dx, y[b] - dy), (x[a] + dx, y[b] + dy)],
-                colour((v - lo) / span).filled(),
-            )
-        }))
-        .map_err(e)?;
-    if let Some(m) = outline {
-        let top = m.iter().cloned().fold(0.0, f64::max);
-        let inside = |a: usize, b: usize| m[[a, b]] >= 0.1 * top;
-        let (na, nb) = m.dim();
-        let edge = (0..na)
-            .flat_map(|a| (0..nb).map(move |b| (a, b)))
-            .filter(|&(a, b)| {
-                inside(a, b)
-                    && [
-                        (a.wrapping_sub(1), b),
-                        (a + 1, b),
-                        (a, b.wrapping_sub(1)),
-                        (a, b + 1),
-                    ]
-                    .iter()
-                    .any(|&(p, q)| p >= na || q >= nb || !inside(p, q))
-            });
-        chart
-            .draw_series(edge.map(|(a, b)| Circle::new((x[a], y[b]), 1, WHITE.filled())))
-            .map_err(e)?;
-    }
-    Ok(())
-}
-
 /// 1-D panel: curves `series` (label, values) over `x`.
 fn line_panel(
-    panel: &DrawingArea<BitMapBackend<'_>, Shift>,
+    panel: &Area<'_>,
     x: &[f64],
     series: &[(String, Vec<f64>)],
     caption: &str,
     xlabel: &str,
+    ylabel: &str,
 ) -> Result<(), String> {
     let (lo, hi) = range(series.iter().flat_map(|s| s.1.iter().cloned()));
     let mut chart = ChartBuilder::on(panel)
         .caption(caption, ("sans-serif", 17))
         .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
         .build_cartesian_2d(x[0]..x[x.len() - 1], lo..hi)
         .map_err(e)?;
     chart
         .configure_mesh()
         .x_desc(xlabel)
+        .y_desc(ylabel)
+        .y_label_formatter(&ticks(lo, hi))
         .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(e)?;
     for (j, (label, v)) in series.iter().enumerate() {
@@ -212,21 +149,31 @@ fn line_panel(
 }
 
 /// One panel per population: in 1-D the curves `curves(k)` over the axis, otherwise a heat
-/// map of the field `field(k)` (3-D: middle slice) with the initial population outlined.
+/// map of the field `field(k)` (3-D: middle slice) with its colour bar, framed on the
+/// initial population and with its edge outlined. `what` labels the values.
 fn population_panels<'c>(
     dir: &Path,
     name: &str,
     cmp: &'c Comparison,
     titles: (&str, &str),
+    what: (&str, &str),
     curves: impl Fn(usize) -> [(String, &'c ArrayD<f64>); 2],
     field: impl Fn(usize) -> ArrayD<f64>,
 ) -> AppResult<PathBuf> {
     let p = cmp.names.len();
     let one_d = cmp.axes.len() == 1;
-    figure(dir, name, |root| {
+    figure(dir, name, Format::Png, |root| {
         let title = if one_d { titles.0 } else { titles.1 };
         let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
-        let panels = root.split_evenly(layout(p));
+        let panels = if one_d {
+            root.split_evenly(layout(p))
+        } else {
+            root.split_evenly(square_layout(
+                p,
+                root.dim_in_pixel(),
+                crate::plotting::heatmap::BAR_WIDTH,
+            ))
+        };
         for (k, panel) in panels.iter().enumerate().take(p) {
             if one_d {
                 let series: Vec<(String, Vec<f64>)> = curves(k)
@@ -234,18 +181,20 @@ fn population_panels<'c>(
                     .map(|(label, v)| (label, v.iter().cloned().collect()))
                     .collect();
                 let x = cmp.axes[0].to_vec();
-                line_panel(panel, &x, &series, &cmp.names[k], &cmp.labels[0])?;
+                line_panel(panel, &x, &series, &cmp.names[k], &cmp.labels[0], what.0)?;
             } else {
                 let frame = slice2(&field(k));
-                let top = frame.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let initial = slice2(&cmp.initial[k]);
+                let x = cmp.axes[0].to_vec();
+                let y = cmp.axes[1].to_vec();
                 heat_panel(
                     panel,
-                    cmp.axes[0].as_slice().unwrap_or(&[0.0, 1.0]),
-                    cmp.axes[1].as_slice().unwrap_or(&[0.0, 1.0]),
+                    (&x, &y),
                     &frame,
-                    &format!("{} (max {top:.2})", cmp.names[k]),
+                    &initial,
+                    &cmp.names[k],
                     (&cmp.labels[0], &cmp.labels[1]),
-                    Some(&slice2(&cmp.initial[k])),
+                    what.1,
                 )?;
             }
         }
@@ -253,16 +202,56 @@ fn population_panels<'c>(
     })
 }
 
+/// Heat map of `frame` framed on (and outlined at) the population `initial`, with a
+/// colour scale over the population's support (m ≥ 10⁻³ of its maximum), so that far
+/// corners of the box do not wash out where the copies live.
+fn heat_panel(
+    panel: &Area<'_>,
+    (x, y): (&[f64], &[f64]),
+    frame: &Array2<f64>,
+    initial: &Array2<f64>,
+    caption: &str,
+    labels: (&str, &str),
+    what: &str,
+) -> Result<(), String> {
+    if x.len() < 2 || y.len() < 2 {
+        return Err("grid axes need at least 2 nodes".to_string());
+    }
+    let top_m = initial.iter().cloned().fold(0.0, f64::max);
+    let (lo, hi) = frame
+        .indexed_iter()
+        .filter(|(ix, _)| initial[*ix] >= 1e-3 * top_m)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, v)| {
+            (a.min(*v), b.max(*v))
+        });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    heat_map(
+        panel,
+        &HeatMap {
+            x,
+            y,
+            field: frame,
+            scale: (lo, hi),
+            view: frame_on_mass(x, y, &[initial], 1e-3),
+            caption,
+            labels,
+            bar: Some(what),
+            outline: Some(initial),
+        },
+    )
+}
+
 /// Feedback drifts at t = 0: in 1-D both curves, otherwise |b_PDE − b_LQ| per population.
 pub fn drift(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
     population_panels(
         dir,
-        &format!("{stem}_drift.png"),
+        &format!("{stem}_drift"),
         cmp,
         (
             "feedback drift at t = 0: full PDE vs exact LQ",
             "|b_PDE − b_LQ| at t = 0 (colours over each population's support; white: initial population)",
         ),
+        ("drift b at t = 0", "|b_PDE − b_LQ|"),
         |k| {
             [
                 ("PDE ∇H(∇v)".to_string(), &cmp.drift_pde[k]),
@@ -278,12 +267,13 @@ pub fn drift(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
 pub fn loss(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
     population_panels(
         dir,
-        &format!("{stem}_loss.png"),
+        &format!("{stem}_loss"),
         cmp,
         (
             "extra robust cost v_π(0,x) − v_PDE(0,x) of a designer playing policy π",
             "extra robust cost v_LQ(0,x) − v_PDE(0,x) of the LQ policy (white: initial population)",
         ),
+        ("extra robust cost", "v_LQ(0,x) − v_PDE(0,x)"),
         |k| {
             [
                 ("LQ policy".to_string(), &cmp.loss[0][k]),

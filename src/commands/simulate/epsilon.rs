@@ -13,8 +13,8 @@
 //! attrs `replicates`, `note`.
 
 use super::{num, solver_err, Prepared};
-use crate::commands::plot::{figure, legend, range, PALETTE};
 use crate::h5::AtomicH5;
+use crate::plotting::{figure, legend, range, Format, PALETTE};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
@@ -240,7 +240,7 @@ pub fn plot(out: &Path, st: &EpsilonStudy, names: &[String]) -> AppResult<PathBu
                     .flat_map(|(m, se)| [lg(m - 2.0 * se), lg(m + 2.0 * se)]),
             ),
     );
-    figure(dir, &format!("{stem}_epsilon_nash.png"), |root| {
+    figure(dir, &format!("{stem}_epsilon_nash"), Format::Png, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(
                 "ε-Nash: gain of one best-responding copy",

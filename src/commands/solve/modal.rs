@@ -173,6 +173,7 @@ fn write(
     w.str_attr(&root, "command", "solve")?;
     w.str_attr(&root, "reduction", "modal")?;
     w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    crate::commands::paper::claims::write_attributes(&w, &root, sc, None)?;
     w.str_attr(&root, "status", report.outcome.as_str())?;
     w.scalar_attr(&root, "iterations", report.iterations as u64)?;
     w.scalar_attr(&root, "modes", dec.num_modes() as u64)?;

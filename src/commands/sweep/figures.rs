@@ -5,7 +5,7 @@
 //! colours and atomic writes.
 
 use super::gather::{PointResult, Summary};
-use crate::commands::plot::{figure, legend, range, PALETTE};
+use crate::plotting::{figure, legend, range, Format, PALETTE};
 use crate::AppResult;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -109,7 +109,7 @@ pub fn quantity(dir: &Path, sum: &Summary, q: &str) -> AppResult<Option<PathBuf>
         q.to_string()
     };
     let caption = format!("{q} against {}", axis0.key);
-    let path = figure(dir, &format!("{q}.png"), |root| {
+    let path = figure(dir, q, Format::Png, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(caption, ("sans-serif", 24))
             .margin(16)
