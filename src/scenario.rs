@@ -872,6 +872,7 @@ fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<Scenario> {
     }
     let (controls, bounds) = control_law(src, &reduction, raw.bounds)?;
     let settings = solver_settings(src, raw.solver, if is_modal { 1 } else { d }, is_modal)?;
+    let settings_order = settings.scheme.order();
     if raw.population.is_empty() {
         return Err(AppError::invalid(
             src,
@@ -985,18 +986,29 @@ fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<Scenario> {
         base_dir: base.to_path_buf(),
         bounds,
         values,
-        output: output_settings(src, raw.output)?,
+        output: output_settings(src, raw.output, settings_order)?,
         paper: raw.paper.map(|p| paper::parse(src, p)).transpose()?,
     })
 }
 
 /// `[output] compression = "deflate" | "none"`, `level` (1–9, deflate only),
 /// `significant_bits` (1–52 or "all", deflate only) and `feedback_fields` (bool).
-fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output::OutputSettings> {
-    use crate::output::quantize::{DEFAULT_SIGNIFICANT_BITS, MAX_SIGNIFICANT_BITS};
+///
+/// The default `significant_bits` follows the scheme's order (`order`, see
+/// [`crate::output::quantize::default_significant_bits`]).
+fn output_settings(
+    src: &str,
+    raw: Option<RawOutput>,
+    order: u32,
+) -> AppResult<crate::output::OutputSettings> {
+    use crate::output::quantize::{default_significant_bits, MAX_SIGNIFICANT_BITS};
     use crate::output::{Compression, OutputSettings, DEFAULT_DEFLATE_LEVEL};
+    let default_bits = default_significant_bits(order);
     let Some(raw) = raw else {
-        return Ok(OutputSettings::default());
+        return Ok(OutputSettings {
+            significant_bits: Some(default_bits),
+            ..OutputSettings::default()
+        });
     };
     let level = match raw.level {
         None => DEFAULT_DEFLATE_LEVEL,
@@ -1040,13 +1052,13 @@ fn output_settings(src: &str, raw: Option<RawOutput>) -> AppResult<crate::output
             "output.significant_bits",
             format!(
                 "{what} is not allowed; give the number of significant bits the density and \
-                 value keep, 1 to {MAX_SIGNIFICANT_BITS} (default {DEFAULT_SIGNIFICANT_BITS}), \
+                 value keep, 1 to {MAX_SIGNIFICANT_BITS} (default {default_bits}), \
                  or \"all\" to keep every bit"
             ),
         )
     };
     let significant_bits = match raw.significant_bits {
-        None => Some(DEFAULT_SIGNIFICANT_BITS),
+        None => Some(default_bits),
         Some(toml::Value::String(s)) if s == "all" => None,
         Some(toml::Value::Integer(n)) => match u32::try_from(n) {
             Ok(b @ 1..=MAX_SIGNIFICANT_BITS) => Some(b),

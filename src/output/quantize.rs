@@ -14,6 +14,20 @@ pub const ATTR_BITROUND: &str = "_QuantizeBitRoundNumberOfSignificantBits";
 /// discretisation error on any grid the solver takes (docs/output-files.md).
 pub const DEFAULT_SIGNIFICANT_BITS: u32 = 20;
 
+/// Default number of significant bits under the second-order scheme: its discretisation
+/// error reaches 10⁻⁸ of the fields on moderate grids, so the rounding keeps 2^−32 ≈
+/// 2.3·10⁻¹⁰ (docs/output-files.md).
+pub const SECOND_ORDER_SIGNIFICANT_BITS: u32 = 32;
+
+/// The default significant bits for a scheme of observed order `order`.
+pub fn default_significant_bits(order: u32) -> u32 {
+    if order >= 2 {
+        SECOND_ORDER_SIGNIFICANT_BITS
+    } else {
+        DEFAULT_SIGNIFICANT_BITS
+    }
+}
+
 /// Largest number of significant bits of a double that BitRound accepts (netCDF-C's
 /// `NC_QUANTIZE_MAX_DOUBLE_NSB`).
 pub const MAX_SIGNIFICANT_BITS: u32 = 52;
