@@ -24,33 +24,6 @@ use tufield_solvers::sweep::{HjiSolution, Sweeper};
 
 use common::channel as ch;
 
-/// A law per dimension: designer channels bounded by `ub`, disturbances (weight 4, γ = 2)
-/// by `wb`.
-fn law(d: usize, ub: f64, wb: f64) -> ControlLaw {
-    use Player::{Designer as U, Disturbance as W};
-    let mut channels = match d {
-        1 => vec![ch(&[1.0], 1.0, ub, U)],
-        2 => vec![
-            ch(&[1.0, 1.0], 1.0, ub, U),
-            ch(&[1.0, 0.0], 1.0, ub, U),
-            ch(&[0.0, 1.0], 0.5, ub, U),
-        ],
-        _ => vec![
-            ch(&[1.0, 0.0, 0.0], 1.0, ub, U),
-            ch(&[1.0, 1.0, 0.0], 1.0, ub, U),
-            ch(&[0.0, 1.0, 1.0], 2.0, ub, U),
-            ch(&[1.0, 0.0, 1.0], 1.5, ub, U),
-            ch(&[0.0, 0.0, 1.0], 1.0, ub, U),
-        ],
-    };
-    for i in 0..d {
-        let mut c = vec![0.0; d];
-        c[i] = -1.0;
-        channels.push(ch(&c, 4.0, wb, W));
-    }
-    ControlLaw { channels }
-}
-
 fn params(d: usize, law: Option<ControlLaw>, a_from: &ControlLaw) -> Model {
     let (q, s) = common::cost_weights(d);
     Model::builder(a_from.unbounded_matrix())
@@ -84,7 +57,7 @@ fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
 fn unreachable_bounds_give_the_quadratic_scheme() {
     for (d, pts, steps) in CASES {
         let g = Grid::from_bounds(&vec![-2.0; d], &vec![2.0; d], pts).unwrap();
-        let far = law(d, 1e9, 1e9);
+        let far = common::mixed_law(d, 1e9, 1e9);
         assert!(far.is_bounded());
         let run = |p: Model| {
             let mut sw = Sweeper::new(&p, &g, steps).unwrap();
@@ -115,7 +88,7 @@ fn scheme_invariants_hold_with_active_bounds() {
     for (d, pts, steps) in CASES {
         let g = Grid::from_bounds(&vec![-2.0; d], &vec![2.0; d], pts).unwrap();
         let (ub, wb) = (0.2, 0.1);
-        let bounded = law(d, ub, wb);
+        let bounded = common::mixed_law(d, ub, wb);
         let mut sw = Sweeper::new(&params(d, Some(bounded.clone()), &bounded), &g, steps).unwrap();
         let rho = rho_path(d, steps, sw.time().dt());
         let hji = sw.solve_hji(rho.view(), 0).unwrap();
@@ -193,7 +166,7 @@ fn scheme_invariants_hold_with_active_bounds() {
 #[test]
 fn bounded_value_converges_to_a_fine_grid_reference() {
     let (lo, hi) = (-3.0, 3.0);
-    let bounded = law(1, 0.3, f64::INFINITY);
+    let bounded = common::mixed_law(1, 0.3, f64::INFINITY);
     let solve = |points: usize, steps: usize, law: Option<ControlLaw>| -> Vec<f64> {
         let g = Grid::from_bounds(&[lo], &[hi], &[points]).unwrap();
         let mut sw = Sweeper::new(&params(1, law, &bounded), &g, steps).unwrap();
@@ -283,7 +256,7 @@ fn skewed_equilibrium_mean(controls: Option<ControlLaw>, points: usize, steps: u
 /// difference between successive resolutions halves).
 #[test]
 fn bounded_allocation_moves_the_single_population_mean() {
-    let bounded = law(1, 0.25, 0.05);
+    let bounded = common::mixed_law(1, 0.25, 0.05);
     let lq = skewed_equilibrium_mean(None, 201, 100);
     let lq_drift = lq[100] - lq[0];
     let mut motions = Vec::new();
@@ -317,7 +290,7 @@ fn bounded_allocation_moves_the_single_population_mean() {
 fn evaluating_the_own_policy_reproduces_the_value() {
     let (d, pts, steps) = CASES[1];
     let g = Grid::from_bounds(&vec![-2.0; d], &vec![2.0; d], pts).unwrap();
-    let bounded = law(d, 0.3, 0.2);
+    let bounded = common::mixed_law(d, 0.3, 0.2);
     let mut sw = Sweeper::new(&params(d, Some(bounded.clone()), &bounded), &g, steps).unwrap();
     let rho = rho_path(d, steps, sw.time().dt());
     let hji = sw.solve_hji(rho.view(), 0).unwrap();
@@ -336,7 +309,7 @@ fn evaluating_the_own_policy_reproduces_the_value() {
 fn detuned_and_clipped_policies_cost_at_least_the_bounded_optimum() {
     let steps = 100;
     let g = Grid::from_bounds(&[-3.0], &[3.0], &[301]).unwrap();
-    let bounded = law(1, 0.3, f64::INFINITY);
+    let bounded = common::mixed_law(1, 0.3, f64::INFINITY);
     let rho = Array2::from_shape_fn((steps + 1, 1), |(n, _)| 0.2 - 0.3 * n as f64 / steps as f64);
     let mut unb = Sweeper::new(&params(1, None, &bounded), &g, steps).unwrap();
     let lq_like = unb.solve_hji(rho.view(), 0).unwrap();

@@ -111,7 +111,8 @@ fn simulated_fractions_follow_the_gaussian_law() {
     // efficient: the noise off range B_H does not count, so more copies pass.
     assert!(alloc[0] > got, "{} vs {got}", alloc[0]);
     assert!(alloc.iter().all(|f| (0.0..=1.0).contains(f)));
-    // Validation: a test on the wrong number of coalitions names game.values.
+    // Validation: a test on the wrong number of coalitions names the coalition values
+    // (the app maps that parameter to `game.values`).
     let mut bad = system.clone();
     bad.allocation_core = Some(AllocationCore::new(TuGame::from_fn(2, |_| 0.0).unwrap()).unwrap());
     let e = simulate(
@@ -125,7 +126,16 @@ fn simulated_fractions_follow_the_gaussian_law() {
         },
     )
     .unwrap_err();
-    assert!(e.to_string().contains("game.values"), "{e}");
+    assert!(
+        matches!(
+            e,
+            tufield_solvers::SolverError::InvalidParameter {
+                field: tufield_solvers::error::Param::CoalitionValues,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 /// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7).

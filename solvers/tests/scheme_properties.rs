@@ -14,47 +14,18 @@ mod common;
 
 use ndarray::{Array2, ArrayD, ArrayViewD};
 use tufield_solvers::grid::Grid;
-use tufield_solvers::hamiltonian::{ControlLaw, Player};
 use tufield_solvers::model::{Model, Population};
 use tufield_solvers::scheme::{SchemeKind, TimeStepper};
 use tufield_solvers::sweep::HjiSolution;
 
-use common::channel as ch;
-
 const CASES: [(usize, &[usize], usize); 3] =
     [(1, &[121], 30), (2, &[41, 37], 16), (3, &[17, 15, 19], 8)];
-
-/// Bounded designer channels and disturbances (γ = 2) per dimension.
-fn law(d: usize, ub: f64, wb: f64) -> ControlLaw {
-    use Player::{Designer as U, Disturbance as W};
-    let mut channels = match d {
-        1 => vec![ch(&[1.0], 1.0, ub, U)],
-        2 => vec![
-            ch(&[1.0, 1.0], 1.0, ub, U),
-            ch(&[1.0, 0.0], 1.0, ub, U),
-            ch(&[0.0, 1.0], 0.5, ub, U),
-        ],
-        _ => vec![
-            ch(&[1.0, 0.0, 0.0], 1.0, ub, U),
-            ch(&[1.0, 1.0, 0.0], 1.0, ub, U),
-            ch(&[0.0, 1.0, 1.0], 2.0, ub, U),
-            ch(&[1.0, 0.0, 1.0], 1.5, ub, U),
-            ch(&[0.0, 0.0, 1.0], 1.0, ub, U),
-        ],
-    };
-    for i in 0..d {
-        let mut c = vec![0.0; d];
-        c[i] = -1.0;
-        channels.push(ch(&c, 4.0, wb, W));
-    }
-    ControlLaw { channels }
-}
 
 /// The model of dimension d: LQ (`bounded = false`) or bounded channels with the core
 /// penalty κ = 2.
 fn model(d: usize, bounded: bool) -> Model {
     let (q, s) = common::cost_weights(d);
-    let unbounded = law(d, f64::INFINITY, f64::INFINITY);
+    let unbounded = common::mixed_law(d, f64::INFINITY, f64::INFINITY);
     Model::builder(unbounded.unbounded_matrix())
         .axis_labels((1..=d).map(|i| format!("x{i}")).collect())
         .q(q)
@@ -67,7 +38,11 @@ fn model(d: usize, bounded: bool) -> Model {
             cov: Array2::eye(d) * 0.09,
         })
         .core_penalty(if bounded { 2.0 } else { 0.0 })
-        .controls(Some(if bounded { law(d, 0.3, 0.2) } else { unbounded }))
+        .controls(Some(if bounded {
+            common::mixed_law(d, 0.3, 0.2)
+        } else {
+            unbounded
+        }))
         .build()
         .expect("the test model is valid")
 }

@@ -480,23 +480,7 @@ impl TimeStepper for SecondOrder {
         self.check_hji(hji)?;
         let steps = self.time.steps;
         let d = self.grid.dim();
-        let field = Param::PopulationDensity(population);
-        if m0.shape() != self.grid.shape() {
-            return Err(SolverError::invalid(
-                field,
-                format!(
-                    "initial density must have shape {:?}, got {:?}",
-                    self.grid.shape(),
-                    m0.shape()
-                ),
-            ));
-        }
-        if m0.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-            return Err(SolverError::invalid(
-                field,
-                "initial density must be finite and ≥ 0",
-            ));
-        }
+        crate::sweep::check_initial_density(&self.grid, &m0, population)?;
         for (dst, src) in self.density.iter_mut().zip(m0.iter()) {
             *dst = *src;
         }

@@ -499,23 +499,7 @@ impl Sweeper {
                 "value function does not belong to this grid and time stepping",
             ));
         }
-        let field = Param::PopulationDensity(population);
-        if m0.shape() != self.grid.shape() {
-            return Err(SolverError::invalid(
-                field,
-                format!(
-                    "initial density must have shape {:?}, got {:?}",
-                    self.grid.shape(),
-                    m0.shape()
-                ),
-            ));
-        }
-        if m0.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-            return Err(SolverError::invalid(
-                field,
-                "initial density must be finite and ≥ 0",
-            ));
-        }
+        check_initial_density(&self.grid, &m0, population)?;
         for (dst, src) in self.density.iter_mut().zip(m0.iter()) {
             *dst = *src;
         }
@@ -704,4 +688,31 @@ pub fn solve_fpk(
     observer: &mut dyn FnMut(usize, ArrayViewD<'_, f64>),
 ) -> Result<FpkSummary> {
     Sweeper::new(model, grid, steps)?.solve_fpk(hji, m0, population, observer)
+}
+
+/// Checks an FPK start m_k(·, 0) of population `population` (0-based): the grid's shape,
+/// every value finite and ≥ 0 (it is not renormalised).
+pub(crate) fn check_initial_density(
+    grid: &Grid,
+    m0: &ArrayViewD<f64>,
+    population: usize,
+) -> Result<()> {
+    let field = Param::PopulationDensity(population);
+    if m0.shape() != grid.shape() {
+        return Err(SolverError::invalid(
+            field,
+            format!(
+                "initial density must have shape {:?}, got {:?}",
+                grid.shape(),
+                m0.shape()
+            ),
+        ));
+    }
+    if m0.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(SolverError::invalid(
+            field,
+            "initial density must be finite and ≥ 0",
+        ));
+    }
+    Ok(())
 }

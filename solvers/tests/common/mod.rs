@@ -9,7 +9,7 @@ use tufield_solvers::fixed_point::{
     Acceleration, Control, FixedPoint, FixedPointSettings, FixedPointState, Outcome,
 };
 use tufield_solvers::grid::Grid;
-use tufield_solvers::hamiltonian::{Channel, Player};
+use tufield_solvers::hamiltonian::{Channel, ControlLaw, Player};
 
 /// Runs the mean-field fixed point of `map` from `x0`; returns the outcome, the number of
 /// iterations and the last image G(x) (the stacked mean paths).
@@ -115,4 +115,31 @@ pub fn channel(column: &[f64], weight: f64, bound: f64, player: Player) -> Chann
         player,
         label: "test".into(),
     }
+}
+
+/// A law per dimension (1–3): designer channels bounded by `ub`, one disturbance channel
+/// per axis (weight 4, γ = 2) bounded by `wb`.
+pub fn mixed_law(d: usize, ub: f64, wb: f64) -> ControlLaw {
+    use Player::{Designer as U, Disturbance as W};
+    let mut channels = match d {
+        1 => vec![channel(&[1.0], 1.0, ub, U)],
+        2 => vec![
+            channel(&[1.0, 1.0], 1.0, ub, U),
+            channel(&[1.0, 0.0], 1.0, ub, U),
+            channel(&[0.0, 1.0], 0.5, ub, U),
+        ],
+        _ => vec![
+            channel(&[1.0, 0.0, 0.0], 1.0, ub, U),
+            channel(&[1.0, 1.0, 0.0], 1.0, ub, U),
+            channel(&[0.0, 1.0, 1.0], 2.0, ub, U),
+            channel(&[1.0, 0.0, 1.0], 1.5, ub, U),
+            channel(&[0.0, 0.0, 1.0], 1.0, ub, U),
+        ],
+    };
+    for i in 0..d {
+        let mut c = vec![0.0; d];
+        c[i] = -1.0;
+        channels.push(channel(&c, 4.0, wb, W));
+    }
+    ControlLaw { channels }
 }
