@@ -185,6 +185,24 @@ pub fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
         .map_err(err)
 }
 
+/// A legend entry only (no data): `label` beside the mark `mark` draws at the entry's
+/// anchor.
+fn legend_entry<'a, 'b: 'a, E>(
+    chart: &mut Chart<'a, 'b>,
+    label: &str,
+    mark: impl Fn((i32, i32)) -> E + 'a,
+) -> Result<(), String>
+where
+    E: IntoDynElement<'a, SVGBackend<'b>, (i32, i32)>,
+{
+    chart
+        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+        .map_err(err)?
+        .label(label)
+        .legend(mark);
+    Ok(())
+}
+
 /// A legend entry for a reference line drawn dashed in `colour` (no data: the entry only).
 pub fn dashed_legend_entry<'a, 'b: 'a>(
     chart: &mut Chart<'a, 'b>,
@@ -192,14 +210,9 @@ pub fn dashed_legend_entry<'a, 'b: 'a>(
     colour: RGBColor,
     width: u32,
 ) -> Result<(), String> {
-    chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
-        .map_err(err)?
-        .label(label)
-        .legend(move |(x, y)| {
-            DashedPathElement::new(vec![(x, y), (x + 24, y)], 5, 3, colour.stroke_width(width))
-        });
-    Ok(())
+    legend_entry(chart, label, move |(x, y)| {
+        DashedPathElement::new(vec![(x, y), (x + 24, y)], 5, 3, colour.stroke_width(width))
+    })
 }
 
 /// A legend entry for a dotted reference line in `colour`.
@@ -208,14 +221,9 @@ pub fn dotted_legend_entry<'a, 'b: 'a>(
     label: &str,
     colour: RGBColor,
 ) -> Result<(), String> {
-    chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
-        .map_err(err)?
-        .label(label)
-        .legend(move |(x, y)| {
-            DashedPathElement::new(vec![(x, y), (x + 24, y)], 2, 3, colour.stroke_width(2))
-        });
-    Ok(())
+    legend_entry(chart, label, move |(x, y)| {
+        DashedPathElement::new(vec![(x, y), (x + 24, y)], 2, 3, colour.stroke_width(2))
+    })
 }
 
 /// A legend entry for a solid line in `colour`.
@@ -225,14 +233,9 @@ pub fn solid_legend_entry<'a, 'b: 'a>(
     colour: RGBColor,
     width: u32,
 ) -> Result<(), String> {
-    chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
-        .map_err(err)?
-        .label(label)
-        .legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(width))
-        });
-    Ok(())
+    legend_entry(chart, label, move |(x, y)| {
+        PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(width))
+    })
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use crate::error::{Param, Result, SolverError};
 use crate::grid::{Grid, MAX_DIM};
 use crate::model::Model;
 use crate::sweep::{FpkSummary, HjiSolution, TimeStepping};
-use ndarray::{Array1, Array2, Array3, ArrayViewD, ArrayViewMutD, IxDyn};
+use ndarray::{ArrayViewD, ArrayViewMutD, IxDyn};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -485,13 +485,7 @@ impl TimeStepper for SecondOrder {
             *dst = *src;
         }
         self.negative = None;
-        let mut summary = FpkSummary {
-            mean: Array2::zeros((steps + 1, d)),
-            cov: Array3::zeros((steps + 1, d, d)),
-            mass: Array1::zeros(steps + 1),
-            boundary_mass: Array1::zeros(steps + 1),
-            min_density: f64::INFINITY,
-        };
+        let mut summary = FpkSummary::zeros(steps, d);
         let values = hji.values();
         let all = values.as_slice().expect("value levels are contiguous");
         for n in 0..=steps {
@@ -514,14 +508,7 @@ impl TimeStepper for SecondOrder {
                     population,
                 });
             }
-            summary.mean.row_mut(n).assign(&mom.mean);
-            summary
-                .cov
-                .index_axis_mut(ndarray::Axis(0), n)
-                .assign(&mom.cov);
-            summary.mass[n] = mom.mass;
-            summary.boundary_mass[n] = mom.boundary_mass;
-            summary.min_density = summary.min_density.min(mom.min_density);
+            summary.record(n, &mom);
             observer(n, Self::view(&self.grid, &self.density));
         }
         Ok(summary)

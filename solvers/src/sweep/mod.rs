@@ -105,7 +105,7 @@ mod kernels;
 mod par;
 
 use crate::error::{Param, Result, SolverError};
-use crate::grid::{Grid, MomentPartial, MAX_DIM};
+use crate::grid::{Grid, MomentPartial, Moments, MAX_DIM};
 use crate::model::Model;
 use kernels::{Geometry, M3};
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, IxDyn};
@@ -238,6 +238,30 @@ pub struct FpkSummary {
     pub boundary_mass: Array1<f64>,
     /// Smallest nodal density over all levels (≥ 0 by monotonicity).
     pub min_density: f64,
+}
+
+impl FpkSummary {
+    /// An empty summary for levels 0..=steps on d axes (minimum density +∞).
+    pub(crate) fn zeros(steps: usize, d: usize) -> Self {
+        FpkSummary {
+            mean: Array2::zeros((steps + 1, d)),
+            cov: Array3::zeros((steps + 1, d, d)),
+            mass: Array1::zeros(steps + 1),
+            boundary_mass: Array1::zeros(steps + 1),
+            min_density: f64::INFINITY,
+        }
+    }
+
+    /// Records the moments of m^n at level n.
+    pub(crate) fn record(&mut self, n: usize, mom: &Moments) {
+        self.mean.row_mut(n).assign(&mom.mean);
+        self.cov
+            .index_axis_mut(ndarray::Axis(0), n)
+            .assign(&mom.cov);
+        self.mass[n] = mom.mass;
+        self.boundary_mass[n] = mom.boundary_mass;
+        self.min_density = self.min_density.min(mom.min_density);
+    }
 }
 
 /// Reusable solver for one grid, one set of coefficients and one time stepping: owns the
@@ -503,13 +527,7 @@ impl Sweeper {
         for (dst, src) in self.density.iter_mut().zip(m0.iter()) {
             *dst = *src;
         }
-        let mut summary = FpkSummary {
-            mean: Array2::zeros((steps + 1, d)),
-            cov: Array3::zeros((steps + 1, d, d)),
-            mass: Array1::zeros(steps + 1),
-            boundary_mass: Array1::zeros(steps + 1),
-            min_density: f64::INFINITY,
-        };
+        let mut summary = FpkSummary::zeros(steps, d);
         for n in 0..=steps {
             self.check_interrupt()?;
             let (mom, ok) = if n == 0 {
@@ -542,14 +560,7 @@ impl Sweeper {
                     population,
                 });
             }
-            summary.mean.row_mut(n).assign(&mom.mean);
-            summary
-                .cov
-                .index_axis_mut(ndarray::Axis(0), n)
-                .assign(&mom.cov);
-            summary.mass[n] = mom.mass;
-            summary.boundary_mass[n] = mom.boundary_mass;
-            summary.min_density = summary.min_density.min(mom.min_density);
+            summary.record(n, &mom);
             observer(
                 n,
                 ArrayViewD::from_shape(IxDyn(self.grid.shape()), &self.density)
