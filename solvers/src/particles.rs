@@ -13,7 +13,7 @@
 //!
 //! * [`LqPolicy`]: the exact LQ mean-field feedback b = A(φ(t)x + h_k(t)) of (11)-(12)
 //!   with φ, h_k from [`crate::lq::exact_equilibrium`];
-//! * [`GridPolicy`]: b = A∇v_k with v_k given on a [`Grid`] at some time levels (a PDE
+//! * [`GridPolicy`]: b = A∇v_k with v_k given on a [`Grid`](crate::grid::Grid) at some time levels (a PDE
 //!   solution), ∇v by centred differences (one-sided at the edges), interpolated
 //!   multilinearly, piecewise constant in time;
 //! * [`LeastSquaresPolicy`]: the paper's Section 8 control (41) in the full coalition

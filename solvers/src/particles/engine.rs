@@ -32,7 +32,7 @@ pub struct PopulationRun {
     /// Fraction of the copies in the excess core (every coordinate ≥ 0) per level.
     pub core_fraction: Array1<f64>,
     /// Fraction of the copies whose allocation is in the core of the coalition values, per
-    /// level ([`AllocationCore`]; `None` without a test).
+    /// level ([`AllocationCore`](super::AllocationCore); `None` without a test).
     pub allocation_core_fraction: Option<Array1<f64>>,
 }
 

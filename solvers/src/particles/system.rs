@@ -17,8 +17,8 @@ pub struct CostWeights {
     /// S (d×d).
     pub s: Array2<f64>,
     /// K (d×d), the weight of the drift: −A⁻¹ for the game's drift form (docs/design.md §4).
-    /// Policies that know their control cost ([`Policy::drift_and_cost`], e.g. a bounded
-    /// [`GridPolicy`]) are charged that instead.
+    /// Policies that know their control cost ([`Policy::drift_and_cost`](super::Policy::drift_and_cost), e.g. a bounded
+    /// [`GridPolicy`](super::GridPolicy)) are charged that instead.
     pub drift: Array2<f64>,
     /// Core-stability penalty κ: running cost κ Σ_j max(0, −x_j)² (0 in the LQ model).
     pub core_penalty: f64,
