@@ -31,7 +31,7 @@ use crate::h5::AtomicH5;
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
 use std::path::{Path, PathBuf};
-use tufield_solvers::fixed_point::{FixedPointState, IterationRecord};
+use tufield_solvers::fixed_point::{Control, FixedPointState, IterationRecord, Observer};
 
 /// Value of the root attribute `kind` of a checkpoint file.
 pub const CHECKPOINT_KIND: &str = "checkpoint";
@@ -128,6 +128,36 @@ pub fn save(
     )?;
     w.commit()?;
     Ok(())
+}
+
+/// Writes a checkpoint after the iterations it is told of (an observer of the fixed
+/// point, [`crate::run::observe`]): the state, the run record and the point of the last
+/// completed evaluation, read from `evaluated` (the map records it there). A checkpoint
+/// that cannot be written is an I/O error that ends the run.
+pub struct CheckpointWriter<'a> {
+    /// The checkpoint file.
+    pub path: &'a Path,
+    /// The scenario text after overrides.
+    pub scenario: &'a str,
+    /// The record of the run (scenario file, overrides, output).
+    pub run: Option<&'a RunRecord>,
+    /// The point of the last completed evaluation, if any.
+    pub evaluated: &'a std::cell::RefCell<Option<Vec<f64>>>,
+}
+
+impl Observer for CheckpointWriter<'_> {
+    type Error = AppError;
+
+    fn iteration(
+        &mut self,
+        state: &FixedPointState,
+        _record: &IterationRecord,
+        _g: &[f64],
+    ) -> AppResult<Control> {
+        let ev = self.evaluated.borrow();
+        save(self.path, self.scenario, self.run, state, ev.as_deref())?;
+        Ok(Control::Continue)
+    }
 }
 
 /// A loaded checkpoint.

@@ -119,6 +119,29 @@ pub fn watch(note: Option<String>) -> Option<Arc<AtomicBool>> {
     Some(w.flag.clone())
 }
 
+/// Where a run gets its stop token, an `Arc<AtomicBool>` it polls at safe points: from
+/// the signal handler ([`watch`], the only process-wide state) or a token the caller holds
+/// (raising it stops the run as a signal would).
+#[derive(Debug, Clone, Default)]
+pub enum StopSource {
+    /// The flag of the signal handler, watched from the point the run asks for it.
+    #[default]
+    Signals,
+    /// A given token.
+    Token(Arc<AtomicBool>),
+}
+
+impl StopSource {
+    /// The run's token: [`watch`]`(note)` for [`StopSource::Signals`] (`None` without a
+    /// handler), the token itself otherwise.
+    pub fn watch(&self, note: Option<String>) -> Option<Arc<AtomicBool>> {
+        match self {
+            StopSource::Signals => watch(note),
+            StopSource::Token(t) => Some(t.clone()),
+        }
+    }
+}
+
 /// Stops polling: a signal from now on ends the process at once (removing temporaries),
 /// printing `note` if given. Use it around work that cannot stop part-way but whose
 /// restart is already covered (e.g. the final write after the checkpoint).

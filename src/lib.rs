@@ -21,6 +21,7 @@ pub mod overrides;
 pub mod plotting;
 pub mod progress;
 pub mod reduction;
+pub mod run;
 pub mod scenario;
 pub mod settings;
 

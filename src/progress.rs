@@ -7,11 +7,13 @@
 //!   the first iteration is always reported).
 //! * `--quiet`: nothing.
 
+use crate::run::observe::{Schedule, Timer, WallClock};
+use crate::AppError;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-use tufield_solvers::fixed_point::IterationRecord;
+use std::time::Duration;
+use tufield_solvers::fixed_point::{Control, FixedPointState, IterationRecord, Observer};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,8 @@ pub struct FixedPointProgress {
     outer: Option<ProgressBar>,
     inner: Option<ProgressBar>,
     tol: f64,
-    last_line: Mutex<Option<Instant>>,
+    /// When the next plain line is due ([`line_interval`] apart, the first at once).
+    lines: Mutex<Timer<WallClock>>,
 }
 
 impl FixedPointProgress {
@@ -59,7 +62,7 @@ impl FixedPointProgress {
                 outer: None,
                 inner: None,
                 tol,
-                last_line: Mutex::new(None),
+                lines: Mutex::new(line_timer()),
             };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
@@ -79,7 +82,7 @@ impl FixedPointProgress {
             outer: Some(outer),
             inner: Some(inner),
             tol,
-            last_line: Mutex::new(None),
+            lines: Mutex::new(line_timer()),
         }
     }
 
@@ -129,15 +132,11 @@ impl FixedPointProgress {
     /// True when a progress line is due: the first one, or [`line_interval`] after the
     /// last one.
     fn line_due(&self) -> bool {
-        let Ok(mut last) = self.last_line.lock() else {
+        let Ok(mut timer) = self.lines.lock() else {
             return true;
         };
-        let now = Instant::now();
-        let due = last.is_none_or(|t| now.duration_since(t) >= line_interval());
-        if due {
-            *last = Some(now);
-        }
-        due
+        // A wall-time schedule does not look at the iteration count.
+        timer.due(0)
     }
 
     /// Removes the bars (before the summary is printed).
@@ -145,6 +144,29 @@ impl FixedPointProgress {
         for b in [&self.inner, &self.outer].into_iter().flatten() {
             b.finish_and_clear();
         }
+    }
+}
+
+/// The schedule of plain progress lines: at once, then every [`line_interval`].
+fn line_timer() -> Timer<WallClock> {
+    Timer::new(Schedule::Every(line_interval()), WallClock::new())
+}
+
+/// A [`FixedPointProgress`] as an observer of the fixed point: reports every iteration
+/// it is told of (the plain lines keep their own wall-time schedule).
+pub struct ProgressObserver<'a>(pub &'a FixedPointProgress);
+
+impl Observer for ProgressObserver<'_> {
+    type Error = AppError;
+
+    fn iteration(
+        &mut self,
+        state: &FixedPointState,
+        record: &IterationRecord,
+        _g: &[f64],
+    ) -> Result<Control, AppError> {
+        self.0.iteration(state.history.len() - 1, record);
+        Ok(Control::Continue)
     }
 }
 

@@ -198,6 +198,80 @@ pub enum RunError<E> {
     Observer(E),
 }
 
+/// Watches a fixed-point run ([`FixedPoint::run_observed`]): progress, checkpoints and logs
+/// are observers. No method changes the iteration; `iteration` may only stop it.
+pub trait Observer {
+    /// What a failed observation is (e.g. a checkpoint that cannot be written).
+    type Error;
+
+    /// The run starts from `state` (`state.history` holds the iterations of earlier runs).
+    fn start(&mut self, _state: &FixedPointState) -> std::result::Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// An iteration finished: `record` is its residual, `g` the map value at the point it
+    /// evaluated; `state` is already advanced to the next iterate.
+    fn iteration(
+        &mut self,
+        state: &FixedPointState,
+        record: &IterationRecord,
+        g: &[f64],
+    ) -> std::result::Result<Control, Self::Error>;
+
+    /// The run ended with `outcome` (not called when the map or an observer failed).
+    fn finish(
+        &mut self,
+        _state: &FixedPointState,
+        _outcome: Outcome,
+    ) -> std::result::Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl<O: Observer + ?Sized> Observer for &mut O {
+    type Error = O::Error;
+
+    fn start(&mut self, state: &FixedPointState) -> std::result::Result<(), O::Error> {
+        (**self).start(state)
+    }
+
+    fn iteration(
+        &mut self,
+        state: &FixedPointState,
+        record: &IterationRecord,
+        g: &[f64],
+    ) -> std::result::Result<Control, O::Error> {
+        (**self).iteration(state, record, g)
+    }
+
+    fn finish(
+        &mut self,
+        state: &FixedPointState,
+        outcome: Outcome,
+    ) -> std::result::Result<(), O::Error> {
+        (**self).finish(state, outcome)
+    }
+}
+
+/// An observer that only watches iterations: a closure of [`FixedPoint::run_fallible`].
+struct EachIteration<'a, O>(&'a mut O);
+
+impl<O, E> Observer for EachIteration<'_, O>
+where
+    O: FnMut(&FixedPointState, &IterationRecord, &[f64]) -> std::result::Result<Control, E>,
+{
+    type Error = E;
+
+    fn iteration(
+        &mut self,
+        state: &FixedPointState,
+        record: &IterationRecord,
+        g: &[f64],
+    ) -> std::result::Result<Control, E> {
+        (self.0)(state, record, g)
+    }
+}
+
 impl FixedPoint {
     /// Starts from `state` (use [`FixedPointState::new`] for a fresh run). `scale[i] > 0`
     /// divides component i of the residual (the domain width of its axis).
@@ -354,6 +428,42 @@ impl FixedPoint {
         F: FnMut(&[f64]) -> Result<Vec<f64>>,
         O: FnMut(&FixedPointState, &IterationRecord, &[f64]) -> std::result::Result<Control, E>,
     {
+        self.run_observed(map, &mut EachIteration(observer), interrupt)
+    }
+
+    /// [`FixedPoint::run_fallible`] with an [`Observer`]: told when the run starts, after
+    /// every iteration (it may stop the run), and with the outcome when the run ends
+    /// without an error. An error of any of the three ends the run as
+    /// [`RunError::Observer`].
+    pub fn run_observed<F, O>(
+        &mut self,
+        map: &mut F,
+        observer: &mut O,
+        interrupt: &AtomicBool,
+    ) -> std::result::Result<Outcome, RunError<O::Error>>
+    where
+        F: FnMut(&[f64]) -> Result<Vec<f64>>,
+        O: Observer + ?Sized,
+    {
+        observer.start(&self.state).map_err(RunError::Observer)?;
+        let outcome = self.iterate(map, observer, interrupt)?;
+        observer
+            .finish(&self.state, outcome)
+            .map_err(RunError::Observer)?;
+        Ok(outcome)
+    }
+
+    /// The loop of [`FixedPoint::run_observed`], between `start` and `finish`.
+    fn iterate<F, O>(
+        &mut self,
+        map: &mut F,
+        observer: &mut O,
+        interrupt: &AtomicBool,
+    ) -> std::result::Result<Outcome, RunError<O::Error>>
+    where
+        F: FnMut(&[f64]) -> Result<Vec<f64>>,
+        O: Observer + ?Sized,
+    {
         self.failure = None;
         loop {
             if self.state.history.len() >= self.settings.max_iter {
@@ -374,7 +484,7 @@ impl FixedPoint {
                 Err(SolverError::Interrupted) => return Ok(Outcome::Interrupted),
                 Err(e) => return Err(RunError::Solver(e)),
             };
-            match observer(&self.state, &record, &g) {
+            match observer.iteration(&self.state, &record, &g) {
                 Ok(Control::Continue) => {}
                 Ok(Control::Stop) => return Ok(Outcome::Interrupted),
                 Err(e) => return Err(RunError::Observer(e)),
@@ -817,5 +927,101 @@ mod tests {
         };
         let e = s.validate().unwrap_err();
         assert!(e.to_string().contains(&Param::Damping.to_string()), "{e}");
+    }
+
+    /// Records what it is told; fails at iteration `fail_at` (1-based) if set.
+    struct Recorder {
+        events: Vec<String>,
+        fail_at: Option<usize>,
+    }
+
+    impl Observer for Recorder {
+        type Error = String;
+
+        fn start(&mut self, state: &FixedPointState) -> std::result::Result<(), String> {
+            self.events.push(format!("start {}", state.history.len()));
+            Ok(())
+        }
+
+        fn iteration(
+            &mut self,
+            state: &FixedPointState,
+            record: &IterationRecord,
+            _g: &[f64],
+        ) -> std::result::Result<Control, String> {
+            let n = state.history.len();
+            assert_eq!(state.history.last(), Some(record));
+            if self.fail_at == Some(n) {
+                return Err(format!("failed at {n}"));
+            }
+            self.events.push(format!("iteration {n}"));
+            Ok(Control::Continue)
+        }
+
+        fn finish(
+            &mut self,
+            state: &FixedPointState,
+            outcome: Outcome,
+        ) -> std::result::Result<(), String> {
+            self.events.push(format!(
+                "finish {} {}",
+                outcome.as_str(),
+                state.history.len()
+            ));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn observer_sees_start_every_iteration_and_finish_in_order() {
+        let settings = FixedPointSettings {
+            acceleration: Acceleration::None,
+            tol: 1e-10,
+            max_iter: 4,
+            ..Default::default()
+        };
+        let mut fp =
+            FixedPoint::new(settings, vec![1.0; 3], FixedPointState::new(vec![0.0; 3])).unwrap();
+        let mut rec = Recorder {
+            events: Vec::new(),
+            fail_at: None,
+        };
+        let outcome = fp
+            .run_observed(&mut linear_map, &mut rec, &AtomicBool::new(false))
+            .unwrap();
+        assert_eq!(outcome, Outcome::MaxIterations);
+        assert_eq!(
+            rec.events,
+            [
+                "start 0",
+                "iteration 1",
+                "iteration 2",
+                "iteration 3",
+                "iteration 4",
+                &format!("finish {} 4", Outcome::MaxIterations.as_str())
+            ]
+        );
+        // A failing observer ends the run with its error, the state past the iteration it
+        // saw, and no finish.
+        let mut fp = FixedPoint::new(
+            settings_of(&fp),
+            vec![1.0; 3],
+            FixedPointState::new(vec![0.0; 3]),
+        )
+        .unwrap();
+        let mut rec = Recorder {
+            events: Vec::new(),
+            fail_at: Some(2),
+        };
+        match fp.run_observed(&mut linear_map, &mut rec, &AtomicBool::new(false)) {
+            Err(RunError::Observer(e)) => assert_eq!(e, "failed at 2"),
+            other => panic!("expected the observer's error, got {other:?}"),
+        }
+        assert_eq!(rec.events, ["start 0", "iteration 1"]);
+        assert_eq!(fp.state().history.len(), 2);
+    }
+
+    fn settings_of(fp: &FixedPoint) -> FixedPointSettings {
+        fp.settings().clone()
     }
 }

@@ -8,7 +8,7 @@
 //! (The third warning, an estimated discretisation error far above `solver.tol`, needs the
 //! solve's error estimate and is printed by its summary, see `solve/estimate.rs`.)
 
-use super::solve::grid_for;
+use crate::run::grid_for;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};

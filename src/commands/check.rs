@@ -37,7 +37,7 @@ fn samples_on_the_grid(sc: &Scenario) -> AppResult<()> {
         } = spec
         {
             if grid.is_none() {
-                grid = Some(super::solve::grid_for(sc)?);
+                grid = Some(crate::run::grid_for(sc)?);
             }
             if let Some(g) = &grid {
                 let key = format!("population[{}].path", k + 1);

@@ -27,12 +27,12 @@
 mod accuracy;
 mod figures;
 
-use super::solve::{self, grid_for};
 use crate::cli::CompareArgs;
 use crate::h5::AtomicH5;
 use crate::initial;
 use crate::output::{layout, schema};
 use crate::progress::ProgressMode;
+use crate::run::{self, grid_for};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn};
@@ -147,7 +147,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     // The PDE's own error is stated next to every difference: estimate it unless the
     // scenario turns it off.
     if sc.settings.error_estimate.is_none() {
-        sc.settings.error_estimate = Some(solve::estimate::possible(&sc));
+        sc.settings.error_estimate = Some(run::estimate::possible(&sc));
     }
     // A solve and the policy evaluations (each as large as a solve).
     let mut est = crate::budget::solve(&sc);
@@ -163,7 +163,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     let stem = super::scenario_stem(&args.scenario.scenario);
     let pde_path = dir.join(format!("{stem}_pde.h5"));
     let mode = ProgressMode::detect(quiet);
-    let report = solve::solve(&sc, &pde_path, None, mode, start)?;
+    let report = run::solve(&sc, &pde_path, None, mode, start)?;
     if report.outcome != Outcome::Converged {
         return Err(AppError::NotConverged {
             source_name: sc.source_name.clone(),

@@ -78,7 +78,6 @@
 mod epsilon;
 
 use super::format::{num, vector};
-use super::solve;
 use crate::cli::SimulateArgs;
 use crate::h5::AtomicH5;
 use crate::initial::InitialSpec;
@@ -305,7 +304,7 @@ pub fn prepare(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Prepared> {
 /// mean ± 6 std and the origin (states outside are clamped by the deposit).
 fn histogram_grid(sc: &Scenario) -> AppResult<Grid> {
     if !sc.is_modal() {
-        return solve::grid_for(sc);
+        return crate::run::grid_for(sc);
     }
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for p in &sc.model.populations {
@@ -996,7 +995,7 @@ pub fn run(args: &SimulateArgs, quiet: bool) -> AppResult<()> {
         prep.system.initial = sc
             .initial
             .iter()
-            .map(|spec| spec.sampler(|| solve::grid_for(&sc)))
+            .map(|spec| spec.sampler(|| crate::run::grid_for(&sc)))
             .collect::<AppResult<_>>()?;
     }
     prep.system.allocation_core = allocation_core(&sc, &choice)?;

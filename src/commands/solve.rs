@@ -71,32 +71,27 @@
 //! 1-D problem, so a stopped run is simply started again.
 
 pub mod estimate;
-mod modal;
+pub(crate) mod modal;
 mod quantities;
 
-use super::format::num;
-use crate::checkpoint::{self, checkpoint_path, Checkpoint, RunRecord};
+use crate::checkpoint::{self, checkpoint_path, Checkpoint};
 use crate::cli::SolveArgs;
 use crate::h5::AtomicH5;
-use crate::initial::{self, FileData, InitialSpec};
-use crate::interrupt;
 use crate::oracle::LqResults;
 use crate::outpath;
 use crate::output::{layout, oracle as lq_output, schema, xdmf, WriteTimes};
-use crate::progress::{FixedPointProgress, ProgressMode};
+use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
-use crate::settings::Domain;
 use crate::{AppError, AppResult};
-use ndarray::{Array1, Array2};
-use std::cell::RefCell;
+use ndarray::Array1;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap, SweepEvent};
-use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome, RunError};
-use tufield_solvers::grid::{Grid, DEFAULT_STD_MULTIPLE};
-use tufield_solvers::scheme::{NegativeDensity, SchemeKind};
-use tufield_solvers::SolverError;
+use tufield_solvers::equilibrium::MeanFieldMap;
+use tufield_solvers::fixed_point::{FixedPoint, Outcome};
+use tufield_solvers::grid::Grid;
+
+use crate::run::solve::{interrupted, modal_resume_refused};
+pub use crate::run::{grid_for, resume_command, solve, Resume, SolveReport};
 
 /// Boundary mass above which the summary warns that the walls are felt.
 pub const BOUNDARY_MASS_WARNING: f64 = 1e-6;
@@ -104,77 +99,6 @@ pub const BOUNDARY_MASS_WARNING: f64 = 1e-6;
 /// Default output path: `output/<scenario file stem>.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
     super::default_output_in(scenario, ".h5")
-}
-
-/// The grid of a scenario: `solver.points` per axis on the `solver.domain` box.
-pub fn grid_for(sc: &Scenario) -> AppResult<Grid> {
-    if sc.is_modal() {
-        return Err(AppError::invalid(
-            &sc.source_name,
-            "game.reduction",
-            "a modal scenario has one 1-D grid per mode, not a single grid",
-        ));
-    }
-    let d = sc.dim();
-    let points = sc.settings.points_per_axis(d);
-    let map = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
-    match &sc.settings.domain {
-        Domain::Auto => Grid::auto(&sc.model, &points, DEFAULT_STD_MULTIPLE).map_err(map),
-        Domain::Explicit(b) => {
-            let lo: Vec<f64> = b.iter().map(|p| p.0).collect();
-            let hi: Vec<f64> = b.iter().map(|p| p.1).collect();
-            Grid::from_bounds(&lo, &hi, &points).map_err(map)
-        }
-    }
-}
-
-/// What a finished (or stopped) run produced.
-#[derive(Debug)]
-pub struct SolveReport {
-    /// Why the iteration stopped.
-    pub outcome: Outcome,
-    /// The output file, when one was written.
-    pub out: Option<PathBuf>,
-    /// The checkpoint left behind (None once converged).
-    pub checkpoint: Option<PathBuf>,
-    /// Iterations done (including those before a resume).
-    pub iterations: usize,
-    /// Last residual (∞ if none).
-    pub residual: f64,
-    /// Largest |mass − 1| in the last evaluation.
-    pub mass_error: f64,
-    /// max over populations, levels and axes of |m̄_PDE − m̄_LQ|.
-    pub lq_mean_distance: f64,
-    /// Largest mass on the boundary nodes over populations and levels (last evaluation).
-    pub boundary_mass: f64,
-    /// Wall time of the command.
-    pub wall_s: f64,
-    /// Wall time spent writing the output file and its sidecar.
-    pub write_s: f64,
-    /// Where the write time went, phase by phase (projected solves).
-    pub write_times: WriteTimes,
-    /// Message of the numerical failure, if any.
-    pub failure: Option<String>,
-    /// Final target paths ρ_k, (steps+1) × d per population (empty for modal runs).
-    pub targets: Vec<Array2<f64>>,
-    /// Final PDE means m̄_k, (steps+1) × d per population (empty for modal runs).
-    pub means: Vec<Array2<f64>>,
-    /// The error estimate when `solver.error_estimate` is on and the run converged
-    /// (`Err` says why it could not be formed), see [`estimate`].
-    pub error_estimate: Option<Result<estimate::ErrorEstimate, String>>,
-    /// Where each population's density went negative in the last evaluation, if it did
-    /// (possible with `scheme = "second-order"` only; empty for modal runs).
-    pub negative_density: Vec<Option<NegativeDensity>>,
-}
-
-/// Where a resumed run starts: a checkpoint's iteration state and the point of its last
-/// completed evaluation.
-#[derive(Debug, Clone)]
-pub struct Resume {
-    /// The iteration state.
-    pub state: FixedPointState,
-    /// The point of the last completed evaluation (`None`: not recorded).
-    pub evaluated: Option<Vec<f64>>,
 }
 
 /// Runs the command: load, (resume), iterate with progress and checkpoints, write,
@@ -264,43 +188,6 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
     }
 }
 
-/// The command that resumes from checkpoint `ckpt`, as it must be typed.
-pub fn resume_command(ckpt: &Path) -> String {
-    format!(
-        "tufield solve --resume {}",
-        shell_quote(&ckpt.display().to_string())
-    )
-}
-
-/// `s` quoted for a POSIX shell when it holds anything but plain path characters.
-fn shell_quote(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./=+,:@%".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-fn signal_name(signal: i32) -> String {
-    match signal {
-        2 => "SIGINT".to_string(),
-        15 => "SIGTERM".to_string(),
-        n => format!("signal {n}"),
-    }
-}
-
-/// The error of a run stopped by a signal; `detail` starts with "; ".
-fn interrupted(sc: &Scenario, detail: String) -> AppError {
-    let signal = interrupt::received().unwrap_or(2);
-    AppError::Interrupted {
-        source_name: sc.source_name.clone(),
-        signal,
-        signal_name: signal_name(signal),
-        detail,
-    }
-}
-
 /// The scenario recorded in a checkpoint (text after the original overrides, with
 /// `overrides` applied on top) and the scenario path it was started with.
 fn scenario_of_checkpoint(
@@ -369,312 +256,8 @@ fn check_compatible(path: &Path, ck: Checkpoint, sc: &Scenario) -> AppResult<Res
     })
 }
 
-/// The fixed point of one scenario written to `out` (library entry point of the command).
-pub fn solve(
-    sc: &Scenario,
-    out: &Path,
-    resume: Option<Resume>,
-    mode: ProgressMode,
-    start: Instant,
-) -> AppResult<SolveReport> {
-    if sc.is_modal() {
-        if resume.is_some() {
-            return Err(modal_resume_refused(sc));
-        }
-        return modal::solve(sc, out, mode, start);
-    }
-    let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
-    let st = &sc.settings;
-    let grid = grid_for(sc)?;
-    let levels = snapshot_levels(st.steps, st.snapshot_every());
-    let initial = sc
-        .initial
-        .iter()
-        .zip(&sc.model.populations)
-        .enumerate()
-        .map(|(k, (spec, pop))| initial::discretise(&sc.source_name, k, spec, pop, &grid))
-        .collect::<AppResult<Vec<_>>>()?;
-    let normalisation: Vec<f64> = initial.iter().map(|i| i.normalisation).collect();
-    let mut map = MeanFieldMap::with_scheme(
-        &sc.model,
-        &grid,
-        st.steps,
-        levels,
-        initial.into_iter().map(|i| i.density).collect(),
-        st.scheme,
-    )
-    .map_err(err)?;
-    let (state, evaluated) = match resume {
-        Some(r) if r.state.x.len() != map.len() => {
-            return Err(AppError::Invalid {
-                source_name: sc.source_name.clone(),
-                key: "--resume".to_string(),
-                message: format!(
-                    "checkpoint iterate has {} values, this run needs {}",
-                    r.state.x.len(),
-                    map.len()
-                ),
-            })
-        }
-        Some(r) => (r.state, r.evaluated),
-        None => (FixedPointState::new(map.initial_guess()), None),
-    };
-    let done = state.history.len();
-    let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
-    let oracle = crate::oracle::compute(sc)?;
-    let ckpt = checkpoint_path(out);
-    let record = RunRecord {
-        scenario_file: sc.source_name.clone(),
-        base_dir: checkpoint::absolute(&sc.base_dir),
-        overrides: sc.overrides.clone(),
-        out: checkpoint::absolute(out),
-    };
-    let hint = format!(
-        "the checkpoint {} is kept; continue with: {}",
-        ckpt.display(),
-        resume_command(&ckpt)
-    );
-    let flag = interrupt::watch(Some(hint.clone()));
-    map.set_interrupt(flag.clone());
-    let never = AtomicBool::new(false);
-    let stop: &AtomicBool = flag.as_deref().unwrap_or(&never);
-
-    if mode != ProgressMode::Quiet {
-        eprintln!("{}", header(sc, &grid, done));
-        for line in initial_lines(sc, &normalisation) {
-            eprintln!("{line}");
-        }
-        for line in super::accuracy::warnings(sc, &oracle.exact)? {
-            eprintln!("  {line}");
-        }
-    }
-    let p = sc.model.num_populations();
-    let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);
-    // The point of the last completed evaluation (saved with every checkpoint) and
-    // whether the map's results in memory belong to it.
-    let evaluated = RefCell::new(evaluated);
-    let mut evaluated_here = false;
-    // A checkpoint of a finished run resumes into its outcome without a new iteration.
-    let finished = if evaluated.borrow().is_some() {
-        fp.finished()
-    } else {
-        None
-    };
-    let outcome = match finished {
-        Some(o) => Ok(o),
-        None => {
-            let mut eval = |x: &[f64]| {
-                let r = map.evaluate(x, &mut |ev| match ev {
-                    SweepEvent::HjiDone(k) => progress.sweep(&format!("HJI population {}", k + 1)),
-                    SweepEvent::FpkDone(k) => progress.sweep(&format!("FPK population {}", k + 1)),
-                });
-                if r.is_ok() {
-                    *evaluated.borrow_mut() = Some(x.to_vec());
-                    evaluated_here = true;
-                }
-                r
-            };
-            let mut observe = |state: &FixedPointState, rec: &_, _g: &[f64]| {
-                // Checkpoint first: a printed iteration is a checkpointed one.
-                let ev = evaluated.borrow();
-                let saved = checkpoint::save(&ckpt, &sc.text, Some(&record), state, ev.as_deref());
-                progress.iteration(state.history.len() - 1, rec);
-                saved.map(|()| Control::Continue)
-            };
-            fp.run_fallible(&mut eval, &mut observe, stop)
-        }
-    };
-    progress.finish();
-    let mut outcome = match outcome {
-        Ok(o) => o,
-        Err(RunError::Solver(e)) => return Err(err(e)),
-        // A checkpoint that cannot be written is an I/O error.
-        Err(RunError::Observer(e)) => return Err(e),
-    };
-    let evaluated = evaluated.into_inner();
-    // The results written must be those of the last completed evaluation: after a resume
-    // that did not evaluate (a finished run, or a failure at once) evaluate that point again.
-    if outcome != Outcome::Interrupted && !evaluated_here {
-        if let Some(x) = &evaluated {
-            match map.evaluate(x, &mut |_| {}) {
-                Ok(_) => {}
-                Err(SolverError::Interrupted) => outcome = Outcome::Interrupted,
-                Err(e) => return Err(err(e)),
-            }
-        }
-    }
-    if outcome == Outcome::Interrupted || stop.load(Ordering::SeqCst) {
-        // The interrupted evaluation (if any) is discarded: the state is the one after the
-        // last completed iteration, and a resume redoes that evaluation.
-        checkpoint::save(
-            &ckpt,
-            &sc.text,
-            Some(&record),
-            fp.state(),
-            evaluated.as_deref(),
-        )?;
-        return Err(interrupted(sc, format!("; {hint}")));
-    }
-    // From here a signal ends the process at once: the checkpoint is complete and a resume
-    // writes the same file.
-    interrupt::unwatch(ckpt.is_file().then(|| hint.clone()));
-    let history = &fp.state().history;
-    let residual = history.last().map_or(f64::INFINITY, |r| r.residual);
-    let failure = fp.failure().map(|e| e.to_string());
-    let mut report = SolveReport {
-        outcome,
-        out: None,
-        checkpoint: ckpt.is_file().then(|| ckpt.clone()),
-        iterations: history.len(),
-        residual,
-        mass_error: map.mass_error(),
-        lq_mean_distance: f64::NAN,
-        boundary_mass: map.boundary_mass(),
-        wall_s: 0.0,
-        write_s: 0.0,
-        write_times: WriteTimes::default(),
-        failure,
-        targets: map.results().iter().map(|r| r.target.clone()).collect(),
-        means: map.results().iter().map(|r| r.fpk.mean.clone()).collect(),
-        error_estimate: None,
-        negative_density: map
-            .results()
-            .iter()
-            .map(|r| r.negative_density.clone())
-            .collect(),
-    };
-    if !map.results().is_empty() {
-        report.lq_mean_distance = lq_distance(&map, &oracle);
-        let with_estimate = outcome == Outcome::Converged && estimate::wanted(sc);
-        // The fine solution is written by a second thread while the error estimate's
-        // coarse solve runs; the estimate's datasets are added once both are done.
-        let t_write = Instant::now();
-        let (opened, est, est_done) = std::thread::scope(|s| {
-            let rep = &report;
-            let writer =
-                s.spawn(|| begin_write(out, sc, &grid, &map, &fp, &oracle, rep, &normalisation));
-            let est = with_estimate.then(|| estimate::compute(sc, &grid, &map, mode, &never));
-            let est_done = Instant::now();
-            let opened = writer
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (opened, est, est_done)
-        });
-        report.error_estimate = est.transpose()?;
-        let opened = opened?;
-        report.write_times = finish_write(opened, sc, &report)?;
-        // The wall time writing adds: what remains after the estimate (or everything when
-        // there is none).
-        let critical_from = if with_estimate { est_done } else { t_write };
-        report.write_s = critical_from.elapsed().as_secs_f64();
-        report.out = Some(out.to_path_buf());
-        if outcome == Outcome::Converged && ckpt.is_file() {
-            std::fs::remove_file(&ckpt)
-                .map_err(|e| AppError::io(&ckpt, "cannot remove the checkpoint", &e))?;
-            report.checkpoint = None;
-        }
-    }
-    report.wall_s = start.elapsed().as_secs_f64();
-    Ok(report)
-}
-
-fn modal_resume_refused(sc: &Scenario) -> AppError {
-    AppError::invalid(
-        &sc.source_name,
-        "--resume",
-        "modal scenarios (reduction = \"modal\") cannot be resumed: they write no checkpoint; \
-         run the solve again (each mode is a small 1-D problem)",
-    )
-}
-
-/// max over populations, levels and axes of |m̄_PDE − m̄_exact LQ|.
-fn lq_distance(map: &MeanFieldMap, oracle: &LqResults) -> f64 {
-    map.results()
-        .iter()
-        .zip(&oracle.exact.populations)
-        .flat_map(|(r, e)| {
-            r.fpk
-                .mean
-                .iter()
-                .zip(e.mean.iter())
-                .map(|(a, b)| (a - b).abs())
-                .collect::<Vec<_>>()
-        })
-        .fold(0.0, f64::max)
-}
-
-/// Header lines on the initial laws: kind and normalisation factor of non-Gaussian
-/// populations (a factor far from 1 means the law was cut by the grid or the file was not
-/// normalised).
-fn initial_lines(sc: &Scenario, normalisation: &[f64]) -> Vec<String> {
-    let mut out = Vec::new();
-    for (k, (spec, f)) in sc.initial.iter().zip(normalisation).enumerate() {
-        if *spec == InitialSpec::Gaussian {
-            continue;
-        }
-        let what = match spec {
-            InitialSpec::File { path, data, .. } => format!(
-                "file {} ({})",
-                path.display(),
-                match data {
-                    FileData::Density(_) => "grid density".to_string(),
-                    FileData::Samples(s) => format!("{} samples, cloud-in-cell", s.nrows()),
-                }
-            ),
-            other => other.kind().to_string(),
-        };
-        out.push(format!(
-            "  population {}: {what}; normalised to mass 1 by the factor {f:.6} (mass before {:.6})",
-            k + 1,
-            1.0 / f
-        ));
-        if (f - 1.0).abs() > 1e-3 {
-            out.push(format!(
-                "  warning: population {} changed mass by {:.2} % when normalised",
-                k + 1,
-                100.0 * (1.0 / f - 1.0)
-            ));
-        }
-    }
-    if let Some(terms) = sc.non_lq_terms() {
-        out.push(format!(
-            "  model is not LQ ({terms}): the distance to LQ is not an error"
-        ));
-    }
-    out
-}
-
-fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
-    let st = &sc.settings;
-    let shape: Vec<String> = grid.shape().iter().map(|n| n.to_string()).collect();
-    let boxes: Vec<String> = grid
-        .axes()
-        .iter()
-        .map(|a| format!("[{}, {}]", num(a.lo(), 3), num(a.hi(), 3)))
-        .collect();
-    let mut s = format!(
-        "{}: {} population(s), d = {}, grid {} on {}, {} steps, {}, tol {:.1e}, {} thread(s)",
-        sc.name,
-        sc.model.num_populations(),
-        sc.dim(),
-        shape.join("×"),
-        boxes.join("×"),
-        st.steps,
-        st.acceleration_name(),
-        st.tol,
-        rayon::current_num_threads()
-    );
-    if st.scheme != SchemeKind::Monotone {
-        s.push_str(&format!(", {} scheme", st.scheme.name()));
-    }
-    if done > 0 {
-        s.push_str(&format!(" (resuming after iteration {done})"));
-    }
-    s
-}
-
 /// A solve file being written: everything but the error estimate is in it.
-struct OpenOutput {
+pub(crate) struct OpenOutput {
     w: AtomicH5,
     axes: layout::TimeAxes,
     coords: Vec<hdf5::Dataset>,
@@ -686,7 +269,7 @@ struct OpenOutput {
 /// Starts writing the results atomically (layout in the module docs): every dataset but
 /// the error estimate's; [`finish_write`] adds those and commits.
 #[allow(clippy::too_many_arguments)]
-fn begin_write(
+pub(crate) fn begin_write(
     out: &Path,
     sc: &Scenario,
     grid: &Grid,
@@ -826,7 +409,11 @@ fn begin_write(
 
 /// Adds the error estimate of `report` to the open file, commits it and writes the XDMF
 /// sidecar; returns the time of every phase of the write.
-fn finish_write(open: OpenOutput, sc: &Scenario, report: &SolveReport) -> AppResult<WriteTimes> {
+pub(crate) fn finish_write(
+    open: OpenOutput,
+    sc: &Scenario,
+    report: &SolveReport,
+) -> AppResult<WriteTimes> {
     let OpenOutput {
         w,
         axes,

@@ -197,7 +197,7 @@ pub(super) fn solver_settings(
             ));
         }
     }
-    crate::commands::solve::estimate::validate(src, &s, d, modal)?;
+    crate::run::estimate::validate(src, &s, d, modal)?;
     s.fixed_point()
         .validate()
         .map_err(|e| AppError::from_solver(src, "solver", e))?;

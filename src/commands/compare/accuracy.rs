@@ -4,7 +4,7 @@
 //! exact Riccati cost, which is then pure discretisation error.
 
 use super::Comparison;
-use crate::commands::solve::estimate::ErrorEstimate;
+use crate::run::estimate::ErrorEstimate;
 use crate::scenario::Scenario;
 
 /// The estimate as compare uses it: Ok, or why there is none.

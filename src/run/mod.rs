@@ -1,0 +1,18 @@
+//! The run layer: scenario → grid and model → fixed point with observers → report and
+//! output file. Commands call it; no command reaches into another command for a solve.
+//!
+//! * [`grid_for`]: the grid of a projected scenario;
+//! * [`solve`]: the equilibrium of a scenario written to a file (projected or modal,
+//!   [`SolveReport`]), resumable from a [`Resume`]; [`solve_with`] takes the stop token
+//!   ([`crate::interrupt::StopSource`]) and further observers;
+//! * [`observe`]: observers of the fixed point (checkpoints, progress, logs) and their
+//!   schedules.
+
+mod grid;
+pub(crate) mod modal;
+pub mod observe;
+pub(crate) mod solve;
+
+pub use crate::commands::solve::estimate;
+pub use grid::grid_for;
+pub use solve::{resume_command, solve, solve_with, Resume, SolveReport};
