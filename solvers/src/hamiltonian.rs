@@ -203,7 +203,8 @@ impl ControlLaw {
     }
 }
 
-/// Channel data packed for the inner loops (at most [`MAX_CHANNELS`] channels).
+/// Channel data packed for the inner loops (the sweep kernels take at most [`MAX_CHANNELS`]
+/// channels).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct PackedChannel {
     pub col: [f64; MAX_DIM],
@@ -217,15 +218,20 @@ pub(crate) struct PackedChannel {
 pub(crate) const MAX_CHANNELS: usize = 80;
 
 impl ControlLaw {
-    pub(crate) fn packed(&self) -> Result<Vec<PackedChannel>> {
+    /// Refuses more than [`MAX_CHANNELS`] channels (the sweep kernels' limit).
+    pub(crate) fn check_kernel_channels(&self) -> Result<()> {
         if self.channels.len() > MAX_CHANNELS {
             return Err(SolverError::invalid(
                 Param::Bounds,
                 format!("at most {MAX_CHANNELS} control channels"),
             ));
         }
-        Ok(self
-            .channels
+        Ok(())
+    }
+
+    /// The channels packed for the inner loops ([`crate::physics::ChannelHamiltonian`]).
+    pub(crate) fn pack(&self) -> Vec<PackedChannel> {
+        self.channels
             .iter()
             .map(|ch| {
                 let mut col = [0.0; MAX_DIM];
@@ -238,7 +244,7 @@ impl ControlLaw {
                     designer: ch.player == Player::Designer,
                 }
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -18,6 +18,7 @@ pub mod lq;
 pub mod modal;
 pub mod model;
 pub mod particles;
+pub(crate) mod physics;
 pub mod policy_eval;
 pub mod resolution;
 pub mod richardson;

@@ -13,9 +13,12 @@
 //!   row (SIMD across the segment). In the HJI it first adds the factor's source share
 //!   −dt b_i ∂_i v.
 //!
-//! Both compute the drift b_i = Σ_k A_ik ∂_k v on the fly from the stored value function with
-//! the same expressions ([`seg_grad`], [`bcomp`]), so the HJI and the FPK see bit-identical
-//! coefficients without storing the drift. Every pass is parallel over fixed tasks; each
+//! Both compute the drift b_i(∇v) on the fly from the stored value function with the same
+//! expressions ([`seg_grad`], [`Hamiltonian::drift_axis_seg`]), so the HJI and the FPK see
+//! bit-identical coefficients without storing the drift. The task functions are generic
+//! over the [`Hamiltonian`] and the [`RunningCost`] ([`crate::physics`]), instantiated
+//! once per implementation like the dimension `D`, so the inner loops carry no physics
+//! branch. Every pass is parallel over fixed tasks; each
 //! output element is computed by exactly one task, so results are bit-identical for any
 //! number of threads. The task functions are compiled twice, plain and with AVX2 (chosen
 //! at run time); neither contracts a·b + c into an FMA, so both give identical bits.
@@ -25,20 +28,17 @@
 
 use super::par::SharedMut;
 use crate::grid::{Grid, MomentPartial, MAX_DIM, ROW_GROUP};
-use crate::hamiltonian::PackedChannel;
+use crate::physics::{
+    with_hamiltonian, with_running_cost, Hamiltonian, ModelPhysics, RunningCost, Seg, M3, SEG,
+};
 use rayon::prelude::*;
 use std::cell::RefCell;
-
-/// Segment length along the last axis: the width of a block-pass task and the unit of the
-/// gradient computation.
-pub(crate) const SEG: usize = 64;
 
 /// Rows solved together in the row pass.
 pub(crate) const LANES: usize = ROW_GROUP;
 
-pub(crate) type M3 = [[f64; MAX_DIM]; MAX_DIM];
-
-/// Everything the kernels need about the grid, the coefficients and the time step.
+/// Everything the kernels need about the grid, the diffusion, the terminal cost and the
+/// time step (the Hamiltonian and running cost come as [`crate::physics`] types).
 #[derive(Debug, Clone)]
 pub(crate) struct Geometry {
     pub d: usize,
@@ -49,10 +49,6 @@ pub(crate) struct Geometry {
     pub h: [f64; MAX_DIM],
     pub inv_h: [f64; MAX_DIM],
     pub inv_2h: [f64; MAX_DIM],
-    /// A (drift b = A p).
-    pub a: M3,
-    /// ½Q (running cost ½wᵀQw).
-    pub half_q: M3,
     /// ½S (terminal cost).
     pub half_s: M3,
     pub dt: f64,
@@ -73,22 +69,6 @@ pub(crate) struct Geometry {
     pub xl: Vec<f64>,
     /// Their offsets from the box centre ([`Grid::last_offsets`]).
     pub zl: Vec<f64>,
-    /// Core-stability penalty κ (running cost κ Σ_j max(0, −x_j)²).
-    pub core: f64,
-    /// κ max(0, −x_last)² at the last axis's nodes (all zero when κ = 0).
-    pub core_l: Vec<f64>,
-    /// Control channels of the Hamiltonian ([`crate::hamiltonian`]); used when `sat`.
-    pub law: Vec<PackedChannel>,
-    /// Drift and control cost from the channels ([`sat_seg`]) instead of b = Ap: bounded
-    /// controls, or policy evaluation (designer channels read a policy's gradient).
-    pub sat: bool,
-}
-
-/// One axis's share of the core-stability cost: κ max(0, −x)².
-#[inline(always)]
-pub(crate) fn core_term(kappa: f64, x: f64) -> f64 {
-    let neg = if x < 0.0 { -x } else { 0.0 };
-    kappa * neg * neg
 }
 
 impl Geometry {
@@ -97,10 +77,9 @@ impl Geometry {
         simd_available()
     }
 
-    pub(crate) fn new(grid: &Grid, a: M3, q: M3, s: M3, sigma: f64, core: f64, dt: f64) -> Self {
+    pub(crate) fn new(grid: &Grid, s: M3, sigma: f64, dt: f64) -> Self {
         let d = grid.dim();
         let xl = grid.axis(d - 1).nodes().to_vec();
-        let core_l = xl.iter().map(|&x| core_term(core, x)).collect();
         let (nl, rows, per, tasks) = grid.row_tasks();
         let mut g = Geometry {
             d,
@@ -111,8 +90,6 @@ impl Geometry {
             h: [1.0; MAX_DIM],
             inv_h: [0.0; MAX_DIM],
             inv_2h: [0.0; MAX_DIM],
-            a,
-            half_q: [[0.0; MAX_DIM]; MAX_DIM],
             half_s: [[0.0; MAX_DIM]; MAX_DIM],
             dt,
             diff: 0.5 * sigma * sigma,
@@ -125,10 +102,6 @@ impl Geometry {
             simd: simd_available(),
             xl,
             zl: grid.last_offsets(),
-            core,
-            core_l,
-            law: Vec::new(),
-            sat: false,
         };
         for i in 0..d {
             let ax = grid.axis(i);
@@ -142,7 +115,6 @@ impl Geometry {
             g.c1[i] = dt / h;
             g.c2[i] = dt * g.diff / (h * h);
             for k in 0..d {
-                g.half_q[i][k] = 0.5 * q[i][k];
                 g.half_s[i][k] = 0.5 * s[i][k];
             }
         }
@@ -249,7 +221,7 @@ fn seg_grad<const D: usize>(
     idx: &[usize; MAX_DIM],
     j0: usize,
     w: usize,
-    p: &mut [[f64; SEG]; D],
+    p: &mut Seg<D>,
 ) {
     let nl = g.nl;
     let off = r * nl;
@@ -287,56 +259,6 @@ fn seg_grad<const D: usize>(
     }
     if j0 + w == nl {
         p[l][w - 1] = (row[nl - 1] - row[nl - 2]) * g.inv_h[l];
-    }
-}
-
-/// Drift component b_i = Σ_k A_ik p_k at segment position q (`a` = row i of A).
-#[inline(always)]
-fn bcomp<const D: usize>(a: &[f64; MAX_DIM], p: &[[f64; SEG]; D], q: usize) -> f64 {
-    let mut s = a[0] * p[0][q];
-    for k in 1..D {
-        s += a[k] * p[k][q];
-    }
-    s
-}
-
-/// Drift b (all D components) and running control cost ℓ on the first `w` nodes of a
-/// segment from the control channels (H(p) = b·p + ℓ, [`crate::hamiltonian`]): designer
-/// channels read the gradient `pd` (a policy's in policy evaluation, otherwise `p`
-/// itself), disturbance channels read `p`. Channel by channel over the segment, so the
-/// node loop vectorises; a = clamp(∓(c·p)/r, −ā, ā), b += c a, ℓ ±= ½ r a².
-#[inline(always)]
-fn sat_seg<const D: usize>(
-    law: &[PackedChannel],
-    p: &[[f64; SEG]; D],
-    pd: &[[f64; SEG]; D],
-    w: usize,
-    b: &mut [[f64; SEG]; D],
-    ell: &mut [f64; SEG],
-) {
-    for bk in b.iter_mut() {
-        bk[..w].fill(0.0);
-    }
-    ell[..w].fill(0.0);
-    for ch in law {
-        let src = if ch.designer { pd } else { p };
-        let (scale, half) = if ch.designer {
-            (-ch.inv_r, 0.5 * ch.weight)
-        } else {
-            (ch.inv_r, -(0.5 * ch.weight))
-        };
-        let (lo, hi) = (-ch.bound, ch.bound);
-        for q in 0..w {
-            let mut sp = ch.col[0] * src[0][q];
-            for k in 1..D {
-                sp += ch.col[k] * src[k][q];
-            }
-            let a = (sp * scale).max(lo).min(hi);
-            for k in 0..D {
-                b[k][q] += ch.col[k] * a;
-            }
-            ell[q] += half * a * a;
-        }
     }
 }
 
@@ -507,97 +429,16 @@ unsafe fn thomas<'a, const T: bool>(
 // Row pass (last axis)
 // ---------------------------------------------------------------------------------------
 
-/// HJI right-hand side on a segment: `bl[q]` = b_last, `xo[q]` = v + dt g_last with the
-/// last factor's share of the source g_last = f − ½ b·∇v + Σ_{k<last} b_k ∂_k v (the other
-/// factors add −b_k ∂_k v themselves, see [`block_pass`]), b = A∇v, and the running cost
-/// f = ½(ρ−x)ᵀQ(ρ−x) + κ Σ_j max(0, −x_j)² written along the row as
-/// f = f0 + w (f1 + ½Q_ll w) + κ max(0, −x_last)², w = ρ_last − x_last (`f0`, `f1` from the
-/// outer coordinates, `f0` including their core terms), `xl` = last-axis coordinates.
+/// Rows `r0..r1` of the row pass with Hamiltonian `h` and running cost `c`. `HJI`: the
+/// right-hand side is v + dt g_{d−1} (g from ρ: the running cost f along the row, then
+/// [`Hamiltonian::last_source_seg`]), the output goes to `x`; otherwise `x` is solved in
+/// place (`c` is not read). `T`: transposed factor. With `partial`, the moments of the
+/// output rows are accumulated. Returns non-zero if an output is not finite.
 #[inline(always)]
-fn hji_rhs_seg<const D: usize>(
+fn row_task<const D: usize, const HJI: bool, const T: bool, H: Hamiltonian, C: RunningCost>(
     g: &Geometry,
-    p: &[[f64; SEG]; D],
-    pd: &[[f64; SEG]; D],
-    vr: &[f64],
-    xl: &[f64],
-    cl: &[f64],
-    (f0, f1, rho_l): (f64, f64, f64),
-    bl: &mut [f64],
-    xo: &mut [f64],
-) {
-    let l = D - 1;
-    let hq = g.half_q[l][l];
-    let w = vr.len();
-    let (xl, cl, bl, xo) = (&xl[..w], &cl[..w], &mut bl[..w], &mut xo[..w]);
-    if g.sat {
-        // g_last = f + ℓ + Σ_{k<l} b_k p_k (with b = Ap and ℓ = −½b·p this is the line below).
-        let mut b = [[0.0; SEG]; D];
-        let mut ell = [0.0; SEG];
-        sat_seg::<D>(&g.law, p, pd, w, &mut b, &mut ell);
-        for q in 0..w {
-            let mut outer = 0.0;
-            for i in 0..l {
-                outer += b[i][q] * p[i][q];
-            }
-            let wl = rho_l - xl[q];
-            let f = f0 + wl * (f1 + hq * wl) + cl[q];
-            bl[q] = b[l][q];
-            xo[q] = vr[q] + g.dt * (f + ell[q] + outer);
-        }
-        return;
-    }
-    for q in 0..w {
-        // outer = Σ_{k<l} b_k p_k; g_last = f − ½(outer + b_l p_l) + outer.
-        let mut outer = 0.0;
-        for i in 0..l {
-            outer += bcomp::<D>(&g.a[i], p, q) * p[i][q];
-        }
-        let blast = bcomp::<D>(&g.a[l], p, q);
-        let wl = rho_l - xl[q];
-        // With κ = 0, cl[q] = +0.0 and f + 0.0 = f bitwise (f is never −0.0: f0 starts at
-        // +0.0), so the LQ path is bit-identical.
-        let f = f0 + wl * (f1 + hq * wl) + cl[q];
-        bl[q] = blast;
-        xo[q] = vr[q] + g.dt * (f + 0.5 * (outer - blast * p[l][q]));
-    }
-}
-
-/// Row constants of the running cost (see [`hji_rhs_seg`]): f0 = ½ Σ_{i,k<l} Q_ik w_i w_k,
-/// f1 = Σ_{i<l} Q_il w_i, with w = ρ − x on the outer axes of the row; with κ > 0, f0 also
-/// holds κ Σ_{k<l} max(0, −x_k)² (constant along the row).
-#[inline(always)]
-fn cost_row<const D: usize>(
-    g: &Geometry,
-    idx: &[usize; MAX_DIM],
-    rho: &[f64; MAX_DIM],
-) -> (f64, f64) {
-    let l = D - 1;
-    let mut wv = [0.0; MAX_DIM];
-    for k in 0..l {
-        wv[k] = rho[k] - (g.lo[k] + idx[k] as f64 * g.h[k]);
-    }
-    let (mut f0, mut f1) = (0.0, 0.0);
-    for i in 0..l {
-        for k in 0..l {
-            f0 += g.half_q[i][k] * wv[i] * wv[k];
-        }
-        f1 += 2.0 * g.half_q[i][l] * wv[i];
-    }
-    if g.core > 0.0 {
-        for k in 0..l {
-            f0 += core_term(g.core, g.lo[k] + idx[k] as f64 * g.h[k]);
-        }
-    }
-    (f0, f1)
-}
-
-/// Rows `r0..r1` of the row pass. `HJI`: the right-hand side is v + dt g (g from ρ), the
-/// output goes to `x`; otherwise `x` is solved in place. `T`: transposed factor. With
-/// `partial`, the moments of the output rows are accumulated. Returns non-zero if an
-/// output is not finite.
-#[inline(always)]
-fn row_task<const D: usize, const HJI: bool, const T: bool>(
-    g: &Geometry,
+    h: &H,
+    c: &C,
     grid: &Grid,
     v: &[f64],
     pol: Option<&[f64]>,
@@ -618,13 +459,17 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
     let mut bad = 0u64;
     let mut rg = r0;
     let mut idxs = [[0usize; MAX_DIM]; LANES];
-    let mut costs = [(0.0f64, 0.0f64); LANES];
+    let mut costs = [C::Row::default(); LANES];
     while rg < r1 {
         let nr = LANES.min(r1 - rg);
         for lane in 0..nr {
             idxs[lane] = row_outer::<D>(g, rg + lane);
             if HJI {
-                costs[lane] = cost_row::<D>(g, &idxs[lane], rho);
+                let mut xo = [0.0; MAX_DIM];
+                for k in 0..l {
+                    xo[k] = g.lo[k] + idxs[lane][k] as f64 * g.h[k];
+                }
+                costs[lane] = c.row::<D>(rho, &xo);
             }
         }
         // Phase 1: drift component and right-hand side along each row, then transposed
@@ -641,31 +486,16 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
                 }
                 let pd = if pol.is_some() { &pp } else { &p };
                 if HJI {
-                    let (f0, f1) = costs[lane];
+                    // v + dt g_{d−1}: running cost f, then the Hamiltonian's share.
                     let vr = &v[off + j0..off + j0 + w];
-                    hji_rhs_seg::<D>(
-                        g,
-                        &p,
-                        pd,
-                        vr,
-                        &g.xl[j0..],
-                        &g.core_l[j0..],
-                        (f0, f1, rho[l]),
-                        &mut lb[lane],
-                        &mut lx[lane],
-                    );
-                } else if g.sat {
-                    let mut b = [[0.0; SEG]; D];
-                    let mut ell = [0.0; SEG];
-                    sat_seg::<D>(&g.law, &p, pd, w, &mut b, &mut ell);
-                    lb[lane][..w].copy_from_slice(&b[l][..w]);
-                    // SAFETY: row r belongs to this task; no other borrow of it is alive.
-                    let xr = unsafe { x.slice(off + j0, w) };
-                    lx[lane][..w].copy_from_slice(xr);
-                } else {
-                    for (q, b) in lb[lane][..w].iter_mut().enumerate() {
-                        *b = bcomp::<D>(&g.a[l], &p, q);
+                    let fg = &mut lx[lane][..w];
+                    c.along_row::<D>(costs[lane], rho[l], &g.xl[j0..j0 + w], fg);
+                    h.last_source_seg::<D>(&p, pd, &mut lb[lane][..w], fg);
+                    for (o, &vq) in fg.iter_mut().zip(vr) {
+                        *o = vq + g.dt * *o;
                     }
+                } else {
+                    h.drift_axis_seg::<D>(l, &p, pd, &mut lb[lane][..w]);
                     // SAFETY: row r belongs to this task; no other borrow of it is alive.
                     let xr = unsafe { x.slice(off + j0, w) };
                     lx[lane][..w].copy_from_slice(xr);
@@ -731,8 +561,16 @@ fn row_task<const D: usize, const HJI: bool, const T: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn row_task_avx2<const D: usize, const HJI: bool, const T: bool>(
+unsafe fn row_task_avx2<
+    const D: usize,
+    const HJI: bool,
+    const T: bool,
+    H: Hamiltonian,
+    C: RunningCost,
+>(
     g: &Geometry,
+    h: &H,
+    c: &C,
     grid: &Grid,
     v: &[f64],
     pol: Option<&[f64]>,
@@ -743,11 +581,19 @@ unsafe fn row_task_avx2<const D: usize, const HJI: bool, const T: bool>(
     partial: Option<&mut MomentPartial>,
     scratch: &mut [f64],
 ) -> u64 {
-    row_task::<D, HJI, T>(g, grid, v, pol, x, rho, r0, r1, partial, scratch)
+    row_task::<D, HJI, T, H, C>(g, h, c, grid, v, pol, x, rho, r0, r1, partial, scratch)
 }
 
-fn row_task_dispatch<const D: usize, const HJI: bool, const T: bool>(
+fn row_task_dispatch<
+    const D: usize,
+    const HJI: bool,
+    const T: bool,
+    H: Hamiltonian,
+    C: RunningCost,
+>(
     g: &Geometry,
+    h: &H,
+    c: &C,
     grid: &Grid,
     v: &[f64],
     pol: Option<&[f64]>,
@@ -766,15 +612,19 @@ fn row_task_dispatch<const D: usize, const HJI: bool, const T: bool>(
         if g.simd {
             // SAFETY: AVX2 was detected at run time (`simd_available`).
             return unsafe {
-                row_task_avx2::<D, HJI, T>(g, grid, v, pol, x, rho, r0, r1, partial, scratch)
+                row_task_avx2::<D, HJI, T, H, C>(
+                    g, h, c, grid, v, pol, x, rho, r0, r1, partial, scratch,
+                )
             };
         }
-        row_task::<D, HJI, T>(g, grid, v, pol, x, rho, r0, r1, partial, scratch)
+        row_task::<D, HJI, T, H, C>(g, h, c, grid, v, pol, x, rho, r0, r1, partial, scratch)
     })
 }
 
-fn row_pass_d<const D: usize, const HJI: bool, const T: bool>(
+fn row_pass_d<const D: usize, const HJI: bool, const T: bool, H: Hamiltonian, C: RunningCost>(
     g: &Geometry,
+    h: &H,
+    c: &C,
     grid: &Grid,
     v: &[f64],
     pol: Option<&[f64]>,
@@ -787,22 +637,27 @@ fn row_pass_d<const D: usize, const HJI: bool, const T: bool>(
         Some(parts) => parts
             .par_iter_mut()
             .enumerate()
-            .map(|(t, p)| row_task_dispatch::<D, HJI, T>(g, grid, v, pol, xs, rho, t, Some(p)))
+            .map(|(t, p)| {
+                row_task_dispatch::<D, HJI, T, H, C>(g, h, c, grid, v, pol, xs, rho, t, Some(p))
+            })
             .reduce(|| 0, |a, b| a | b),
         None => (0..g.tasks)
             .into_par_iter()
-            .map(|t| row_task_dispatch::<D, HJI, T>(g, grid, v, pol, xs, rho, t, None))
+            .map(|t| row_task_dispatch::<D, HJI, T, H, C>(g, h, c, grid, v, pol, xs, rho, t, None))
             .reduce(|| 0, |a, b| a | b),
     };
     bad == 0
 }
 
-/// Applies E_{d−1} (or its transpose) along the last axis with the drift of `v`.
-/// `rho = Some(ρ^n)`: HJI step, `x ← E (v + dt g)`; `None`: `x ← E x` in place.
+/// Applies E_{d−1} (or its transpose) along the last axis with the drift of `v` under the
+/// Hamiltonian of `phys`.
+/// `rho = Some(ρ^n)`: HJI step, `x ← E (v + dt g)` (never transposed); `None`: `x ← E x` in
+/// place.
 /// `partials` (one per row task): accumulate the moments of the result.
 /// Returns false if a result is not finite.
 pub(crate) fn row_pass(
     g: &Geometry,
+    phys: &ModelPhysics,
     grid: &Grid,
     v: &[f64],
     pol: Option<&[f64]>,
@@ -812,18 +667,28 @@ pub(crate) fn row_pass(
     partials: Option<&mut [MomentPartial]>,
 ) -> bool {
     debug_assert!(v.len() == g.len && x.len() == g.len);
+    debug_assert!(!(rho.is_some() && transpose));
     let mut r = [0.0; MAX_DIM];
     if let Some(rho) = rho {
         r[..g.d].copy_from_slice(&rho[..g.d]);
     }
+    // One instance per (dimension, HJI or FPK/transpose, Hamiltonian, running cost); the
+    // passes without a right-hand side do not read the running cost and take its
+    // quadratic part's type.
+    let plain = phys.cost.quadratic();
     macro_rules! go {
         ($d:literal) => {
-            match (rho.is_some(), transpose) {
-                (true, false) => row_pass_d::<$d, true, false>(g, grid, v, pol, x, &r, partials),
-                (true, true) => row_pass_d::<$d, true, true>(g, grid, v, pol, x, &r, partials),
-                (false, false) => row_pass_d::<$d, false, false>(g, grid, v, pol, x, &r, partials),
-                (false, true) => row_pass_d::<$d, false, true>(g, grid, v, pol, x, &r, partials),
-            }
+            with_hamiltonian!(&phys.hamiltonian, h => match (rho.is_some(), transpose) {
+                (true, _) => with_running_cost!(&phys.cost, c => {
+                    row_pass_d::<$d, true, false, _, _>(g, h, c, grid, v, pol, x, &r, partials)
+                }),
+                (false, false) => {
+                    row_pass_d::<$d, false, false, _, _>(g, h, plain, grid, v, pol, x, &r, partials)
+                }
+                (false, true) => {
+                    row_pass_d::<$d, false, true, _, _>(g, h, plain, grid, v, pol, x, &r, partials)
+                }
+            })
         };
     }
     match g.d {
@@ -838,10 +703,11 @@ pub(crate) fn row_pass(
 // ---------------------------------------------------------------------------------------
 
 /// Task `t` of the block pass along `axis`: the drift component b_axis of the task's
-/// nodes into the scratch column, then the solves in place.
+/// nodes under the Hamiltonian `h` into the scratch column, then the solves in place.
 #[inline(always)]
-fn block_task<const D: usize, const T: bool>(
+fn block_task<const D: usize, const T: bool, H: Hamiltonian>(
     g: &Geometry,
+    h: &H,
     v: &[f64],
     pol: Option<&[f64]>,
     x: SharedMut<'_>,
@@ -873,20 +739,11 @@ fn block_task<const D: usize, const T: bool>(
         }
         idx[axis] = j;
         seg_grad::<D>(g, v, r0 + j * rstride, &idx, j0, w, &mut p);
-        if g.sat {
-            if let Some(pv) = pol {
-                seg_grad::<D>(g, pv, r0 + j * rstride, &idx, j0, w, &mut pp);
-            }
-            let pd = if pol.is_some() { &pp } else { &p };
-            let mut b = [[0.0; SEG]; D];
-            let mut ell = [0.0; SEG];
-            sat_seg::<D>(&g.law, &p, pd, w, &mut b, &mut ell);
-            scratch[j * SEG..j * SEG + w].copy_from_slice(&b[axis][..w]);
-        } else {
-            for (qq, b) in scratch[j * SEG..j * SEG + w].iter_mut().enumerate() {
-                *b = bcomp::<D>(&g.a[axis], &p, qq);
-            }
+        if let Some(pv) = pol {
+            seg_grad::<D>(g, pv, r0 + j * rstride, &idx, j0, w, &mut pp);
         }
+        let pd = if pol.is_some() { &pp } else { &p };
+        h.drift_axis_seg::<D>(axis, &p, pd, &mut scratch[j * SEG..j * SEG + w]);
         if hji {
             // HJI: this factor's share −b_axis ∂_axis v of the source, added before the solve.
             // SAFETY: node row j of the task's segment column belongs to this task.
@@ -917,8 +774,9 @@ fn block_task<const D: usize, const T: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block_task_avx2<const D: usize, const T: bool>(
+unsafe fn block_task_avx2<const D: usize, const T: bool, H: Hamiltonian>(
     g: &Geometry,
+    h: &H,
     v: &[f64],
     pol: Option<&[f64]>,
     x: SharedMut<'_>,
@@ -927,11 +785,12 @@ unsafe fn block_task_avx2<const D: usize, const T: bool>(
     t: usize,
     scratch: &mut [f64],
 ) -> u64 {
-    block_task::<D, T>(g, v, pol, x, axis, hji, t, scratch)
+    block_task::<D, T, H>(g, h, v, pol, x, axis, hji, t, scratch)
 }
 
-fn block_pass_d<const D: usize, const T: bool>(
+fn block_pass_d<const D: usize, const T: bool, H: Hamiltonian>(
     g: &Geometry,
+    h: &H,
     v: &[f64],
     pol: Option<&[f64]>,
     x: &mut [f64],
@@ -950,21 +809,22 @@ fn block_pass_d<const D: usize, const T: bool>(
                 if g.simd {
                     // SAFETY: AVX2 was detected at run time (`simd_available`).
                     return unsafe {
-                        block_task_avx2::<D, T>(g, v, pol, xs, axis, hji, t, scratch)
+                        block_task_avx2::<D, T, H>(g, h, v, pol, xs, axis, hji, t, scratch)
                     };
                 }
-                block_task::<D, T>(g, v, pol, xs, axis, hji, t, scratch)
+                block_task::<D, T, H>(g, h, v, pol, xs, axis, hji, t, scratch)
             })
         })
         .reduce(|| 0, |a, b| a | b);
     bad == 0
 }
 
-/// Applies E_axis (or its transpose), `axis < d − 1`, to `x` in place with the drift of `v`:
-/// `x ← E x`, or with `hji` (not transposed) the HJI factor `x ← E (x − dt b_axis ∂_axis v)`.
-/// Returns false if a result is not finite.
+/// Applies E_axis (or its transpose), `axis < d − 1`, to `x` in place with the drift of `v`
+/// under the Hamiltonian of `phys`: `x ← E x`, or with `hji` (not transposed) the HJI
+/// factor `x ← E (x − dt b_axis ∂_axis v)`. Returns false if a result is not finite.
 pub(crate) fn block_pass(
     g: &Geometry,
+    phys: &ModelPhysics,
     v: &[f64],
     pol: Option<&[f64]>,
     x: &mut [f64],
@@ -974,20 +834,21 @@ pub(crate) fn block_pass(
 ) -> bool {
     debug_assert!(axis + 1 < g.d && v.len() == g.len && x.len() == g.len);
     debug_assert!(!(hji && transpose));
-    match (g.d, transpose) {
-        (2, false) => block_pass_d::<2, false>(g, v, pol, x, axis, hji),
-        (2, true) => block_pass_d::<2, true>(g, v, pol, x, axis, false),
-        (_, false) => block_pass_d::<3, false>(g, v, pol, x, axis, hji),
-        (_, true) => block_pass_d::<3, true>(g, v, pol, x, axis, false),
-    }
+    with_hamiltonian!(&phys.hamiltonian, h => match (g.d, transpose) {
+        (2, false) => block_pass_d::<2, false, _>(g, h, v, pol, x, axis, hji),
+        (2, true) => block_pass_d::<2, true, _>(g, h, v, pol, x, axis, false),
+        (_, false) => block_pass_d::<3, false, _>(g, h, v, pol, x, axis, hji),
+        (_, true) => block_pass_d::<3, true, _>(g, h, v, pol, x, axis, false),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
 // Other passes
 // ---------------------------------------------------------------------------------------
 
-fn drift_field_d<const D: usize>(
+fn drift_field_d<const D: usize, H: Hamiltonian>(
     g: &Geometry,
+    h: &H,
     v: &[f64],
     pol: Option<&[f64]>,
     out: &mut [Vec<f64>],
@@ -1006,16 +867,7 @@ fn drift_field_d<const D: usize>(
             }
             let pd = if pol.is_some() { &pp } else { &p };
             let mut b = [[0.0; SEG]; D];
-            let mut ell = [0.0; SEG];
-            if g.sat {
-                sat_seg::<D>(&g.law, &p, pd, w, &mut b, &mut ell);
-            } else {
-                for i in 0..D {
-                    for q in 0..w {
-                        b[i][q] = bcomp::<D>(&g.a[i], &p, q);
-                    }
-                }
-            }
+            h.drift_seg::<D>(&p, pd, w, &mut b);
             for i in 0..D {
                 // SAFETY: row r of every output belongs to this task only.
                 let o = unsafe { outs[i].slice(r * nl + j0, w) };
@@ -1025,13 +877,20 @@ fn drift_field_d<const D: usize>(
     });
 }
 
-/// All drift components b = A∇v (the coefficients the passes use) into `out[0..d]`.
-pub(crate) fn drift_field(g: &Geometry, v: &[f64], pol: Option<&[f64]>, out: &mut [Vec<f64>]) {
-    match g.d {
-        1 => drift_field_d::<1>(g, v, pol, out),
-        2 => drift_field_d::<2>(g, v, pol, out),
-        _ => drift_field_d::<3>(g, v, pol, out),
-    }
+/// All drift components b(∇v) of the Hamiltonian of `phys` (b = A∇v for ½pᵀAp; the
+/// coefficients the passes use) into `out[0..d]`.
+pub(crate) fn drift_field(
+    g: &Geometry,
+    phys: &ModelPhysics,
+    v: &[f64],
+    pol: Option<&[f64]>,
+    out: &mut [Vec<f64>],
+) {
+    with_hamiltonian!(&phys.hamiltonian, h => match g.d {
+        1 => drift_field_d::<1, _>(g, h, v, pol, out),
+        2 => drift_field_d::<2, _>(g, h, v, pol, out),
+        _ => drift_field_d::<3, _>(g, h, v, pol, out),
+    })
 }
 
 /// Terminal condition v = ½(ρ−x)ᵀS(ρ−x) into `out`.

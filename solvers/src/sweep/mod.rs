@@ -88,7 +88,11 @@
 //! case. In policy evaluation ([`Sweeper::set_designer_policy`]) the designer's channels
 //! read the gradient of a given policy's value instead of ∇v^{n+1}, the disturbance's
 //! still read ∇v^{n+1}. The channel drift is computed channel by channel over a segment
-//! (vectorised); without bounds or a policy the kernels use b = Ap as before, bit for bit.
+//! (vectorised); without bounds or a policy the kernels use b = Ap.
+//!
+//! *Physics as traits.* The kernels are generic over the Hamiltonian (½pᵀAp or the
+//! channels) and the running cost (quadratic, or with the core penalty), monomorphised and
+//! chosen once per pass (docs/design.md §4.6), so the inner loops carry no physics branch.
 //!
 //! *Determinism.* rayon tasks have fixed sizes (independent of the thread count), each
 //! output element is written by one task, and reductions (mass, moments) are combined in
@@ -107,7 +111,8 @@ mod par;
 use crate::error::{Param, Result, SolverError};
 use crate::grid::{Grid, MomentPartial, Moments, MAX_DIM};
 use crate::model::Model;
-use kernels::{Geometry, M3};
+use crate::physics::{to_m3, ModelPhysics};
+use kernels::Geometry;
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, IxDyn};
 use sprs::{CsMat, TriMat};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -272,20 +277,12 @@ impl FpkSummary {
 pub struct Sweeper {
     grid: Grid,
     geo: Geometry,
+    phys: ModelPhysics,
     time: TimeStepping,
     density: Vec<f64>,
     partials: Vec<MomentPartial>,
-    bounded: bool,
     policy: Option<HjiSolution>,
     interrupt: Option<Arc<AtomicBool>>,
-}
-
-fn to_m3(a: &Array2<f64>) -> M3 {
-    let mut m = [[0.0; MAX_DIM]; MAX_DIM];
-    for ((i, j), v) in a.indexed_iter() {
-        m[i][j] = *v;
-    }
-    m
 }
 
 impl Sweeper {
@@ -315,27 +312,17 @@ impl Sweeper {
             horizon: model.horizon,
             steps,
         };
-        let mut geo = Geometry::new(
-            grid,
-            to_m3(&model.a),
-            to_m3(&model.q),
-            to_m3(&model.s),
-            model.sigma,
-            model.core_penalty,
-            time.dt(),
-        );
-        let bounded = model.is_bounded();
+        let geo = Geometry::new(grid, to_m3(&model.s), model.sigma, time.dt());
         if let Some(law) = &model.controls {
-            geo.law = law.packed()?;
+            law.check_kernel_channels()?;
         }
-        geo.sat = bounded;
         Ok(Sweeper {
             grid: grid.clone(),
             time,
             density: vec![0.0; grid.len()],
             partials: vec![MomentPartial::new(); grid.row_tasks().3],
             geo,
-            bounded,
+            phys: ModelPhysics::new(model),
             policy: None,
             interrupt: None,
         })
@@ -352,7 +339,7 @@ impl Sweeper {
     /// policy with this sweeper's grid and steps. `None` restores the equilibrium sweeps.
     pub fn set_designer_policy(&mut self, policy: Option<HjiSolution>) -> Result<()> {
         if let Some(p) = &policy {
-            if self.geo.law.is_empty() {
+            if !self.phys.has_channels() {
                 return Err(SolverError::invalid(
                     Param::Controls,
                     "policy evaluation needs the control channels of the game",
@@ -367,7 +354,7 @@ impl Sweeper {
                 ));
             }
         }
-        self.geo.sat = self.bounded || policy.is_some();
+        self.phys.set_policy(policy.is_some());
         self.policy = policy;
         Ok(())
     }
@@ -487,6 +474,7 @@ impl Sweeper {
             let pol = self.policy.as_ref().map(|p| p.level_slice(n + 1));
             let mut ok = kernels::row_pass(
                 &self.geo,
+                &self.phys,
                 &self.grid,
                 v_next,
                 pol,
@@ -496,7 +484,9 @@ impl Sweeper {
                 None,
             );
             for axis in (0..d - 1).rev() {
-                ok = kernels::block_pass(&self.geo, v_next, pol, out_n, axis, false, true);
+                ok = kernels::block_pass(
+                    &self.geo, &self.phys, v_next, pol, out_n, axis, false, true,
+                );
             }
             // The last factor writes every node of v^n and checks each value it writes.
             if !ok {
@@ -539,10 +529,20 @@ impl Sweeper {
                 let v = hji.level_slice(n);
                 let pol = self.policy.as_ref().map(|p| p.level_slice(n));
                 for axis in 0..d - 1 {
-                    kernels::block_pass(&self.geo, v, pol, &mut self.density, axis, true, false);
+                    kernels::block_pass(
+                        &self.geo,
+                        &self.phys,
+                        v,
+                        pol,
+                        &mut self.density,
+                        axis,
+                        true,
+                        false,
+                    );
                 }
                 let ok = kernels::row_pass(
                     &self.geo,
+                    &self.phys,
                     &self.grid,
                     v,
                     pol,
@@ -582,7 +582,7 @@ impl Sweeper {
         }
         let v: Vec<f64> = v.iter().cloned().collect();
         let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
-        kernels::drift_field(&self.geo, &v, None, &mut drift);
+        kernels::drift_field(&self.geo, &self.phys, &v, None, &mut drift);
         let mut shape = vec![self.grid.dim()];
         shape.extend_from_slice(self.grid.shape());
         let flat: Vec<f64> = drift.into_iter().flatten().collect();
@@ -592,10 +592,12 @@ impl Sweeper {
     fn factor(&self, v_next: &[f64], axis: usize, transpose: bool, x: &mut [f64]) {
         if axis + 1 == self.grid.dim() {
             kernels::row_pass(
-                &self.geo, &self.grid, v_next, None, x, None, transpose, None,
+                &self.geo, &self.phys, &self.grid, v_next, None, x, None, transpose, None,
             );
         } else {
-            kernels::block_pass(&self.geo, v_next, None, x, axis, transpose, false);
+            kernels::block_pass(
+                &self.geo, &self.phys, v_next, None, x, axis, transpose, false,
+            );
         }
     }
 
@@ -646,7 +648,7 @@ impl Sweeper {
     pub fn assemble_generators(&mut self, v_next: &[f64]) -> Result<Vec<CsMat<f64>>> {
         self.check_field("value", v_next.len())?;
         let mut drift = vec![vec![0.0; self.grid.len()]; self.grid.dim()];
-        kernels::drift_field(&self.geo, v_next, None, &mut drift);
+        kernels::drift_field(&self.geo, &self.phys, v_next, None, &mut drift);
         let g = &self.geo;
         let n_pts = g.len;
         let diff = g.diff;
