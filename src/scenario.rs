@@ -1069,7 +1069,9 @@ fn output_settings(
     Ok(OutputSettings {
         compression,
         significant_bits,
-        feedback_fields: raw.feedback_fields.unwrap_or(false),
+        feedback_fields: raw
+            .feedback_fields
+            .unwrap_or(OutputSettings::default().feedback_fields),
     })
 }
 
