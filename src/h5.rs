@@ -16,7 +16,8 @@ use crate::output::netcdf;
 use crate::output::Compression;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, Group, H5Type, Location};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -86,8 +87,8 @@ impl AtomicH5 {
             hdf5::File::create(&tmp).map_err(|e| AppError::hdf5(&tmp, "creating the file", e))?;
         w.file = Some(file);
         let root = w.root()?.clone();
-        w.str_attr(&root, "tufield_version", TUFIELD_VERSION)?;
-        w.str_attr(&root, "scenario", scenario_text)?;
+        w.str_attr(&root, crate::output::schema::ATTR_VERSION, TUFIELD_VERSION)?;
+        w.str_attr(&root, crate::output::schema::ATTR_SCENARIO, scenario_text)?;
         for (name, value) in crate::output::schema::cf_root_attributes(dest, scenario_text) {
             w.str_attr(&root, name, &value)?;
         }
@@ -234,9 +235,9 @@ impl AtomicH5 {
     ) -> AppResult<Dataset> {
         let ds = self.array(group, name, data)?;
         netcdf::set_scale(&ds).map_err(self.err(format!("making {name} a dimension scale")))?;
-        self.str_attr(&ds, "long_name", long_name)?;
+        self.str_attr(&ds, crate::output::schema::ATTR_LONG_NAME, long_name)?;
         if let Some(u) = units {
-            self.str_attr(&ds, "units", u)?;
+            self.str_attr(&ds, crate::output::schema::ATTR_UNITS, u)?;
         }
         Ok(ds)
     }
@@ -267,6 +268,19 @@ impl AtomicH5 {
         frame: &[usize],
     ) -> AppResult<SnapshotWriter> {
         self.snapshot_dataset(group, name, count, frame, self.significant_bits)
+    }
+
+    /// Like [`AtomicH5::quantized_snapshots`] with its own number of significant bits
+    /// (`None`: every bit) instead of the writer's: the error estimate's fields.
+    pub fn rounded_snapshots(
+        &self,
+        group: &Group,
+        name: &str,
+        count: usize,
+        frame: &[usize],
+        significant_bits: Option<u32>,
+    ) -> AppResult<SnapshotWriter> {
+        self.snapshot_dataset(group, name, count, frame, significant_bits)
     }
 
     fn snapshot_dataset(
@@ -359,6 +373,116 @@ pub struct SnapshotWriter {
     significant_bits: Option<u32>,
 }
 
+/// Writes `count` snapshots into every one of `writers` (datasets of the same snapshot
+/// count): `frames(s)` gives snapshot `s` of each writer, in the order of `writers`. When
+/// every writer is filtered, the snapshots are produced and encoded in parallel on the
+/// current rayon pool, a batch of snapshots (all writers' chunks of a snapshot in one task)
+/// while the previous batch is written; otherwise they are written one at a time. The
+/// file does not depend on the number of threads.
+pub fn push_together<'a, F>(
+    writers: &mut [SnapshotWriter],
+    count: usize,
+    frames: F,
+) -> AppResult<()>
+where
+    F: Fn(usize) -> AppResult<Vec<CowArray<'a, f64, IxDyn>>> + Sync,
+{
+    let Some(first) = writers.first() else {
+        return Ok(());
+    };
+    let (n, dest, name) = (writers.len(), first.dest.clone(), first.name.clone());
+    let produce = |s: usize| -> AppResult<Vec<CowArray<'a, f64, IxDyn>>> {
+        let f = frames(s)?;
+        if f.len() != n {
+            return Err(AppError::Io {
+                path: dest.display().to_string(),
+                message: format!(
+                    "snapshot {s}: {} fields for {n} datasets ({name} …)",
+                    f.len()
+                ),
+            });
+        }
+        Ok(f)
+    };
+    let encoders: Option<Vec<ChunkEncoder>> = writers.iter().map(|w| w.encoder()).collect();
+    let Some(encoders) = encoders else {
+        for s in 0..count {
+            for (w, f) in writers.iter_mut().zip(produce(s)?) {
+                w.push(f.view())?;
+            }
+        }
+        return Ok(());
+    };
+    let encode = |s: usize| -> AppResult<Vec<Vec<u8>>> {
+        produce(s)?
+            .iter()
+            .zip(&encoders)
+            .map(|(f, e)| e.encode(f.view()))
+            .collect()
+    };
+    let mut write = |chunks: &[Vec<Vec<u8>>]| -> AppResult<()> {
+        for snapshot in chunks {
+            for (w, c) in writers.iter_mut().zip(snapshot) {
+                w.push_encoded(c)?;
+            }
+        }
+        Ok(())
+    };
+    let batch = 2 * rayon::current_num_threads().max(1);
+    let mut pending: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut start = 0;
+    while start < count {
+        let end = (start + batch).min(count);
+        let (encoded, written) = rayon::join(
+            || {
+                (start..end)
+                    .into_par_iter()
+                    .map(encode)
+                    .collect::<AppResult<Vec<_>>>()
+            },
+            || write(&pending),
+        );
+        written?;
+        pending = encoded?;
+        start = end;
+    }
+    write(&pending)
+}
+
+/// Encodes the snapshots of one filtered [`SnapshotWriter`] into its chunks (rounding,
+/// shuffle, deflate: [`crate::output::chunk::encode`]) on any thread.
+#[derive(Debug, Clone)]
+pub struct ChunkEncoder {
+    frame: Vec<usize>,
+    significant_bits: Option<u32>,
+    level: u8,
+    name: String,
+    dest: PathBuf,
+}
+
+impl ChunkEncoder {
+    /// The stored bytes of the chunk of `snapshot` (its shape must equal the frame).
+    pub fn encode(&self, snapshot: ArrayViewD<'_, f64>) -> AppResult<Vec<u8>> {
+        if snapshot.shape() != self.frame.as_slice() {
+            return Err(AppError::Io {
+                path: self.dest.display().to_string(),
+                message: format!(
+                    "dataset {}: a snapshot of shape {:?} does not fit (frame {:?})",
+                    self.name,
+                    snapshot.shape(),
+                    self.frame
+                ),
+            });
+        }
+        let owned = snapshot.as_standard_layout();
+        Ok(crate::output::chunk::encode(
+            owned.as_slice().unwrap_or_default(),
+            self.significant_bits,
+            self.level,
+        ))
+    }
+}
+
 impl SnapshotWriter {
     fn misfit(&self, shape: &[usize]) -> AppError {
         AppError::Io {
@@ -391,7 +515,8 @@ impl SnapshotWriter {
 
     /// Writes the remaining snapshots `frames` (each of the frame's shape). Filtered
     /// datasets are encoded in parallel on the current rayon pool, a few snapshots at a
-    /// time, and written in order; the file does not depend on the number of threads.
+    /// time, each batch while the previous one is written; the file does not depend on
+    /// the number of threads.
     pub fn push_all(&mut self, frames: &[ArrayD<f64>]) -> AppResult<()> {
         let Some(level) = self.level else {
             for f in frames {
@@ -405,18 +530,52 @@ impl SnapshotWriter {
         if self.next + frames.len() > self.count {
             return Err(self.misfit(&self.frame.clone()));
         }
-        let batch = 2 * rayon::current_num_threads().max(1);
-        for group in frames.chunks(batch) {
+        let bits = self.significant_bits;
+        let encode = |group: &[ArrayD<f64>]| {
             let owned: Vec<_> = group.iter().map(|f| f.as_standard_layout()).collect();
             let slices: Vec<&[f64]> = owned
                 .iter()
                 .map(|f| f.as_slice().unwrap_or_default())
                 .collect();
-            for bytes in crate::output::chunk::encode_all(&slices, self.significant_bits, level) {
-                self.write_chunk(&bytes)?;
-            }
+            crate::output::chunk::encode_all(&slices, bits, level)
+        };
+        let batch = 2 * rayon::current_num_threads().max(1);
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        for group in frames.chunks(batch) {
+            let (encoded, written) = rayon::join(|| encode(group), || self.write_chunks(&pending));
+            written?;
+            pending = encoded;
+        }
+        self.write_chunks(&pending)
+    }
+
+    fn write_chunks(&mut self, chunks: &[Vec<u8>]) -> AppResult<()> {
+        for bytes in chunks {
+            self.write_chunk(bytes)?;
         }
         Ok(())
+    }
+
+    /// The encoder of this dataset's chunks when it is filtered (`None`: unfiltered, write
+    /// with [`SnapshotWriter::push`]): chunks can then be encoded on any thread and written
+    /// in order with [`SnapshotWriter::push_encoded`].
+    pub fn encoder(&self) -> Option<ChunkEncoder> {
+        self.level.map(|level| ChunkEncoder {
+            frame: self.frame.clone(),
+            significant_bits: self.significant_bits,
+            level,
+            name: self.name.clone(),
+            dest: self.dest.clone(),
+        })
+    }
+
+    /// Writes the next snapshot as a chunk encoded by this dataset's
+    /// [`SnapshotWriter::encoder`].
+    pub fn push_encoded(&mut self, chunk: &[u8]) -> AppResult<()> {
+        if self.level.is_none() || self.next >= self.count {
+            return Err(self.misfit(&self.frame.clone()));
+        }
+        self.write_chunk(chunk)
     }
 
     /// Writes the next snapshot (shape must equal the frame).

@@ -54,8 +54,6 @@ fn expected_cost_converges_to_the_exact_lq_value_and_core_fraction_is_the_orthan
                 &set,
                 "--set",
                 "solver.steps=40",
-                "--set",
-                "output.feedback_fields=true",
                 // Every bit of the density: the in-core fraction is recomputed from it to
                 // 1e-12 below (the solver sums the unrounded density).
                 "--set",
@@ -117,9 +115,21 @@ fn expected_cost_converges_to_the_exact_lq_value_and_core_fraction_is_the_orthan
     assert!(errors[1] < 0.3, "J error at 41²: {errors:?}");
 }
 
-/// The solution fields of a projected solve (rounded by default).
+/// The snapshot fields of a projected solve that are rounded by default: density, value,
+/// the drift fields and the error estimate's fields.
 fn is_solution_field(key: &str) -> bool {
-    key.starts_with("/populations/") && (key.ends_with("/density") || key.ends_with("/value"))
+    key.starts_with("/populations/")
+        && [
+            "/density",
+            "/value",
+            "/allocation_drift",
+            "/disturbance_drift",
+            "/value_error",
+            "/value_extrapolated",
+            "/density_error",
+        ]
+        .iter()
+        .any(|f| key.ends_with(f))
 }
 
 #[test]
@@ -164,6 +174,42 @@ fn density_and_value_are_rounded_to_20_bits_and_stored_at_least_2x_smaller() {
             assert!(worst <= bound, "{path}: relative difference {worst:e}");
             assert!(worst > 0.5 * bound, "{path}: not rounded ({worst:e})");
         }
+    }
+    // The drift fields (written by default) are rounded like value; the error estimate's
+    // errors to 12 bits and its extrapolated value to 32 (one order above the scheme).
+    for (name, nsb) in [
+        ("allocation_drift", 20),
+        ("disturbance_drift", 20),
+        ("value_error", 12),
+        ("density_error", 12),
+        ("value_extrapolated", 32),
+    ] {
+        let path = format!("populations/1/{name}");
+        let ds = f.dataset(&path).unwrap();
+        let bits: i32 = ds
+            .attr("_QuantizeBitRoundNumberOfSignificantBits")
+            .unwrap()
+            .read_scalar()
+            .unwrap();
+        assert_eq!(bits, nsb, "{path}");
+        let q: ArrayD<f64> = ds.read_dyn().unwrap();
+        let x: ArrayD<f64> = r.dataset(&path).unwrap().read_dyn().unwrap();
+        assert_eq!(q.shape(), x.shape(), "{path}");
+        let bound = 2f64.powi(-nsb);
+        let worst = q
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| {
+                if *b == 0.0 {
+                    a.abs()
+                } else {
+                    ((a - b) / b).abs()
+                }
+            })
+            .fold(0.0, f64::max);
+        assert!(worst <= bound, "{path}: relative difference {worst:e}");
+        let ratio = (ds.size() * 8) as f64 / ds.storage_size() as f64;
+        assert!(ratio >= 1.5, "{path}: stored only {ratio:.2}× smaller");
     }
     let ds = r.dataset("populations/0/density").unwrap();
     assert!(
@@ -356,4 +402,61 @@ fn files_that_are_not_tufield_outputs_exit_2_naming_the_file_and_what_is_missing
         .filter(|n| !["foreign.h5", "notes.h5"].contains(&n.as_str()))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn drift_fields_are_written_by_default_and_feedback_fields_false_only_leaves_them_out() {
+    let dir = TempDir::new().unwrap();
+    let sc = scenario("lqc_2d_chain3.toml");
+    let coarse = ["--set", "solver.points=21", "--set", "solver.steps=20"];
+    let on = dir.path().join("on.h5");
+    solve(dir.path(), &sc, &on, &coarse);
+    let off = dir.path().join("off.h5");
+    let mut set = coarse.to_vec();
+    set.extend(["--set", "output.feedback_fields=false"]);
+    solve(dir.path(), &sc, &off, &set);
+    let (a, b) = (h5_contents(&on), h5_contents(&off));
+    let drift = |k: &str| k.contains("/allocation_drift") || k.contains("/disturbance_drift");
+    let mut compared = 0;
+    for (key, value) in &b {
+        if key.ends_with("@scenario") || key.contains("wall_s") {
+            continue;
+        }
+        assert_eq!(
+            a.get(key),
+            Some(value),
+            "{key} differs with the drift fields on"
+        );
+        compared += 1;
+    }
+    assert!(compared > 100, "only {compared} entries compared");
+    for k in 0..3 {
+        for name in ["allocation_drift", "disturbance_drift"] {
+            let key = format!("/populations/{k}/{name}");
+            assert!(a.contains_key(&key), "{key} not written by default");
+            assert!(
+                !b.contains_key(&key),
+                "{key} written with feedback_fields = false"
+            );
+        }
+    }
+    let extra: Vec<&String> = a
+        .keys()
+        .filter(|k| !b.contains_key(*k) && !drift(k))
+        .collect();
+    assert!(extra.is_empty(), "also added: {extra:?}");
+    // The sidecar shows every component of both drift fields.
+    let xmf = std::fs::read_to_string(on.with_extension("xmf")).unwrap();
+    for name in [
+        "allocation_drift_x0",
+        "allocation_drift_x1",
+        "disturbance_drift_x1",
+    ] {
+        assert!(
+            xmf.contains(&format!("Name=\"{name}\"")),
+            "{name} not in the sidecar"
+        );
+    }
+    let xmf_off = std::fs::read_to_string(off.with_extension("xmf")).unwrap();
+    assert!(!xmf_off.contains("drift"));
 }

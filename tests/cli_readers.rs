@@ -6,7 +6,9 @@
 //!   (tests/readers/open_all.py);
 //! * the XDMF sidecars of 1-D, 2-D, 3-D and modal solves open in ParaView (`pvpython`,
 //!   tests/readers/paraview_check.py): one time step per snapshot, the point count, the
-//!   grid's extent as bounds, the density's integral 1 to 1e-6 at the last snapshot.
+//!   grid's extent as bounds, the density's integral 1 to 1e-6 at the last snapshot, and
+//!   every component of the drift fields (written by default) with the range the HDF5
+//!   file holds.
 //!
 //! These need a Python venv with xarray, h5netcdf and netCDF4, Debian's netcdf-bin and
 //! paraview + python3-paraview: `make test-readers` installs them and runs these tests
@@ -103,8 +105,6 @@ fn netcdf_readers_open_every_file() {
         s(&chain),
         "--out",
         s(&solve),
-        "--set",
-        "output.feedback_fields=true",
         "--set",
         "output.compression=\"deflate\"",
     ];
@@ -253,6 +253,26 @@ fn paraview_check(dir: &Path, name: &str, sc: &Path, set: &[&str], blocks: usize
             }
         }
     }
+    // The drift fields' components of population 0 at the last snapshot (projected
+    // solves write them by default), with their range in the HDF5 file.
+    let mut arrays = Vec::new();
+    for field in ["allocation_drift", "disturbance_drift"] {
+        let Ok(ds) = f.dataset(&format!("populations/0/{field}")) else {
+            continue;
+        };
+        let v = ds.read_dyn::<f64>().unwrap();
+        let last = v.index_axis(ndarray::Axis(0), v.shape()[0] - 1);
+        for i in 0..last.shape()[0] {
+            let c = last.index_axis(ndarray::Axis(0), i);
+            let lo = c.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            arrays.push(format!("\"{field}_x{i}\": [{lo:?}, {hi:?}]"));
+        }
+    }
+    assert!(
+        f.link_exists("modes") || arrays.len() == 2 * f.attr("axis_labels").unwrap().shape()[0],
+        "{name}: the drift fields are written by default"
+    );
     let bj: Vec<String> = block_bounds
         .iter()
         .map(|b| {
@@ -261,8 +281,9 @@ fn paraview_check(dir: &Path, name: &str, sc: &Path, set: &[&str], blocks: usize
         })
         .collect();
     let spec = format!(
-        "{{\"snapshots\": {snapshots}, \"blocks\": {blocks}, \"points\": {points}, \"block_bounds\": [{}]}}",
-        bj.join(", ")
+        "{{\"snapshots\": {snapshots}, \"blocks\": {blocks}, \"points\": {points}, \"block_bounds\": [{}], \"arrays\": {{{}}}}}",
+        bj.join(", "),
+        arrays.join(", ")
     );
     let script = root().join("tests/readers/paraview_check.py");
     let o = Command::new("pvpython")

@@ -71,14 +71,13 @@ pub fn gradient(grid: &Grid, v: ArrayViewD<f64>) -> Result<Vec<Vec<f64>>> {
     Ok(out)
 }
 
-fn to_field(grid: &Grid, comps: Vec<Vec<f64>>) -> ArrayD<f64> {
-    let mut shape = vec![grid.dim()];
-    shape.extend_from_slice(grid.shape());
-    let flat: Vec<f64> = comps.into_iter().flatten().collect();
-    ArrayD::from_shape_vec(IxDyn(&shape), flat).expect("d fields of grid size")
-}
+/// Nodes per task of [`feedback_fields`].
+const FEEDBACK_BLOCK: usize = 4096;
 
 /// The allocation and disturbance drift fields of the value snapshot `v` (module docs).
+/// Nodes are computed in parallel blocks (the gradient on the fly, the sweeps' rule of
+/// [`gradient`]); every node is independent, so the result does not depend on the number
+/// of threads.
 pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result<FeedbackFields> {
     let d = grid.dim();
     if model.dim() != d {
@@ -87,51 +86,94 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
             "model and grid dimensions differ",
         ));
     }
-    let grad = gradient(grid, v)?;
+    check_shape(grid, "value", v.shape())?;
+    let v = v.as_standard_layout();
+    let v = v.as_slice().expect("standard layout");
+    let shape = grid.shape();
+    let strides = grid.strides();
+    let spacing: Vec<f64> = (0..d).map(|k| grid.axis(k).spacing()).collect();
     let len = grid.len();
-    // Every node is independent: the result does not depend on the number of threads.
-    let per_node: Vec<NodeDrifts> = (0..len)
-        .into_par_iter()
-        .map(|node| {
-            let mut p = [0.0; MAX_DIM];
-            for (pk, g) in p.iter_mut().zip(&grad) {
-                *pk = g[node];
+    // The sweeps' discrete gradient at one node (centred inside, one-sided on the walls).
+    let gradient_at = |flat: usize| {
+        let mut p = [0.0; MAX_DIM];
+        for (k, pk) in p.iter_mut().enumerate().take(d) {
+            let (n, s, h) = (shape[k], strides[k], spacing[k]);
+            if n < 2 {
+                continue;
             }
-            let mut al = [0.0; MAX_DIM];
-            let mut di = [0.0; MAX_DIM];
-            match &model.controls {
-                Some(law) => {
-                    for ch in &law.channels {
-                        let s: f64 = ch.column.iter().zip(&p).map(|(c, p)| c * p).sum();
-                        let a = channel_control(ch.player, 1.0 / ch.weight, ch.bound, s);
-                        let out = match ch.player {
-                            Player::Designer => &mut al,
-                            Player::Disturbance => &mut di,
-                        };
-                        for (o, c) in out.iter_mut().zip(&ch.column) {
-                            *o += c * a;
-                        }
+            let i = (flat / s) % n;
+            *pk = if i == 0 {
+                (v[flat + s] - v[flat]) / h
+            } else if i + 1 == n {
+                (v[flat] - v[flat - s]) / h
+            } else {
+                (v[flat + s] - v[flat - s]) / (2.0 * h)
+            };
+        }
+        p
+    };
+    let drifts_at = |p: &[f64; MAX_DIM]| -> NodeDrifts {
+        let mut al = [0.0; MAX_DIM];
+        let mut di = [0.0; MAX_DIM];
+        match &model.controls {
+            Some(law) => {
+                for ch in &law.channels {
+                    let s: f64 = ch.column.iter().zip(p).map(|(c, p)| c * p).sum();
+                    let a = channel_control(ch.player, 1.0 / ch.weight, ch.bound, s);
+                    let out = match ch.player {
+                        Player::Designer => &mut al,
+                        Player::Disturbance => &mut di,
+                    };
+                    for (o, c) in out.iter_mut().zip(&ch.column) {
+                        *o += c * a;
                     }
                 }
-                None => {
-                    for (i, o) in al.iter_mut().enumerate().take(d) {
-                        *o = (0..d).map(|k| model.a[[i, k]] * p[k]).sum();
-                    }
+            }
+            None => {
+                for (i, o) in al.iter_mut().enumerate().take(d) {
+                    *o = (0..d).map(|k| model.a[[i, k]] * p[k]).sum();
+                }
+            }
+        }
+        (al, di)
+    };
+    // Per block: the d components of each player, component-major.
+    let blocks: Vec<(Vec<f64>, Vec<f64>)> = (0..len.div_ceil(FEEDBACK_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let nodes = b * FEEDBACK_BLOCK..((b + 1) * FEEDBACK_BLOCK).min(len);
+            let m = nodes.len();
+            let mut al = vec![0.0; d * m];
+            let mut di = vec![0.0; d * m];
+            for (j, node) in nodes.enumerate() {
+                let (a, w) = drifts_at(&gradient_at(node));
+                for i in 0..d {
+                    al[i * m + j] = a[i];
+                    di[i * m + j] = w[i];
                 }
             }
             (al, di)
         })
         .collect();
-    let split = |pick: fn(&NodeDrifts) -> &[f64; MAX_DIM]| {
-        (0..d)
-            .map(|i| per_node.iter().map(|n| pick(n)[i]).collect())
-            .collect::<Vec<Vec<f64>>>()
+    let assemble = |pick: fn(&(Vec<f64>, Vec<f64>)) -> &Vec<f64>| {
+        let mut out = vec![0.0; d * len];
+        out.par_chunks_mut(len.max(1))
+            .enumerate()
+            .for_each(|(i, comp)| {
+                for (b, block) in blocks.iter().enumerate() {
+                    let part = pick(block);
+                    let m = part.len() / d;
+                    let at = b * FEEDBACK_BLOCK;
+                    comp[at..at + m].copy_from_slice(&part[i * m..(i + 1) * m]);
+                }
+            });
+        let mut shape = vec![d];
+        shape.extend_from_slice(grid.shape());
+        ArrayD::from_shape_vec(IxDyn(&shape), out).expect("d fields of grid size")
     };
-    let alloc = split(|n| &n.0);
-    let dist = split(|n| &n.1);
     Ok(FeedbackFields {
-        allocation: to_field(grid, alloc),
-        disturbance: to_field(grid, dist),
+        allocation: assemble(|b| &b.0),
+        disturbance: assemble(|b| &b.1),
     })
 }
 

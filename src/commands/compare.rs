@@ -348,9 +348,9 @@ fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> A
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
-    w.str_attr(&root, "command", "compare")?;
+    w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_COMPARE)?;
     w.str_attr(&root, "lq_note", &crate::output::oracle::lq_note(sc))?;
-    w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     w.str_list_attr(
         &root,
         "policies",

@@ -73,9 +73,9 @@ pub fn run(args: &LqArgs, quiet: bool) -> AppResult<()> {
 pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     let w = AtomicH5::create(out, &sc.text)?;
     let root = w.root()?.clone();
-    w.str_attr(&root, "name", &sc.name)?;
-    w.str_attr(&root, "command", "lq")?;
-    w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
+    w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_LQ)?;
+    w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     super::paper::claims::write_attributes(&w, &root, sc, None)?;
     if let Some(terms) = sc.non_lq_terms() {
         w.str_attr(

@@ -67,7 +67,7 @@ impl Input {
 
     fn labels(&self) -> Vec<String> {
         self.file
-            .attr("axis_labels")
+            .attr(schema::ATTR_AXIS_LABELS)
             .and_then(|a| a.read_raw::<VarLenUnicode>())
             .map(|v| v.iter().map(|s| s.as_str().to_string()).collect())
             .unwrap_or_default()
@@ -101,7 +101,7 @@ impl Input {
     fn population_name(&self, group: &str, k: usize) -> String {
         self.file
             .group(group)
-            .and_then(|g| g.attr("name"))
+            .and_then(|g| g.attr(schema::ATTR_NAME))
             .and_then(|a| a.read_scalar::<VarLenUnicode>())
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|_| format!("population {}", k + 1))
@@ -142,7 +142,12 @@ pub struct PlotOptions {
 }
 
 /// The file kinds `plot` takes (the `command` attribute of tufield's output files).
-pub const PLOTTED_COMMANDS: [&str; 4] = ["solve", "lq", "simulate", "compare"];
+pub const PLOTTED_COMMANDS: [&str; 4] = [
+    schema::COMMAND_SOLVE,
+    schema::COMMAND_LQ,
+    schema::COMMAND_SIMULATE,
+    schema::COMMAND_COMPARE,
+];
 
 /// Writes the figures of `file` into `out_dir` (default: the file's directory) and
 /// returns their paths.
@@ -166,7 +171,7 @@ pub fn plot_file(
             PLOTTED_COMMANDS.join(", ")
         )));
     }
-    if options.times.is_some() && command != "solve" {
+    if options.times.is_some() && command != schema::COMMAND_SOLVE {
         return Err(AppError::invalid(
             file.display().to_string(),
             "--times",
@@ -203,21 +208,22 @@ pub fn plot_file(
     };
     let mut out = Vec::new();
     match command.as_str() {
-        "solve" => {
+        schema::COMMAND_SOLVE => {
             out.push(fig.means(
-                "populations",
-                "mean",
+                schema::POPULATIONS,
+                schema::MEAN,
                 "PDE mean",
                 &[Reference::dashed(
                     "exact LQ equilibrium mean",
-                    "lq/exact/populations/{k}/mean",
+                    schema::LQ_EXACT,
+                    schema::MEAN,
                 )],
             )?);
             // Modal files keep one residual history per mode (/modes/<i>/fixed_point).
-            if input.has("fixed_point/residual") {
+            if input.has(schema::FIXED_POINT_RESIDUAL) {
                 out.push(fig.residual()?);
             }
-            if input.has(&schema::population_dataset(0, "core_fraction")) {
+            if input.has(&schema::population_dataset(0, schema::CORE_FRACTION)) {
                 out.push(fig.core()?);
             }
             let times = options.times.as_deref().unwrap_or(&[]);
@@ -227,42 +233,46 @@ pub fn plot_file(
                 k += 1;
             }
         }
-        "lq" => out.push(fig.means(
-            "lq/exact/populations",
-            "mean",
+        schema::COMMAND_LQ => out.push(fig.means(
+            &schema::populations_in(schema::LQ_EXACT),
+            schema::MEAN,
             "exact LQ equilibrium",
             &[
                 Reference::dashed(
                     "Section 5 heuristic (augmented state)",
-                    "lq/heuristic/augmented_state/populations/{k}/mean",
+                    schema::LQ_AUGMENTED_STATE,
+                    schema::MEAN,
                 ),
                 Reference::dotted(
                     "Section 7 heuristic (consensus, h = −φρ)",
-                    "lq/heuristic/consensus/populations/{k}/mean",
+                    schema::LQ_CONSENSUS,
+                    schema::MEAN,
                 ),
             ],
         )?),
-        "simulate" => {
+        schema::COMMAND_SIMULATE => {
             out.push(fig.means(
-                "populations",
-                "empirical_mean",
+                schema::POPULATIONS,
+                schema::EMPIRICAL_MEAN,
                 "copies' empirical mean",
                 &[Reference::dashed(
                     "mean field (N → ∞)",
-                    "populations/{k}/mean_field_mean",
+                    "",
+                    schema::MEAN_FIELD_MEAN,
                 )],
             )?);
             out.push(fig.trajectories(None)?);
         }
         _ => out.push(fig.means(
-            "pde/populations",
-            "mean",
+            &schema::populations_in(schema::PDE),
+            schema::MEAN,
             "full-PDE equilibrium",
             &[
-                Reference::dashed("exact LQ equilibrium", "lq/populations/{k}/mean"),
+                Reference::dashed("exact LQ equilibrium", schema::LQ, schema::MEAN),
                 Reference::dotted(
                     "paper's heuristic (Section 7)",
-                    "heuristic/populations/{k}/mean",
+                    schema::HEURISTIC,
+                    schema::MEAN,
                 ),
             ],
         )?),
@@ -274,30 +284,36 @@ pub fn plot_file(
 /// population's colour, with one legend entry for the style.
 struct Reference {
     label: &'static str,
-    /// Dataset path with `{k}` for the population index.
-    path: &'static str,
+    /// The group holding the `populations/<k>` groups (`""`: the root).
+    group: &'static str,
+    /// The dataset in each population's group.
+    dataset: &'static str,
     dotted: bool,
 }
 
 impl Reference {
-    fn dashed(label: &'static str, path: &'static str) -> Self {
+    fn dashed(label: &'static str, group: &'static str, dataset: &'static str) -> Self {
         Reference {
             label,
-            path,
+            group,
+            dataset,
             dotted: false,
         }
     }
 
-    fn dotted(label: &'static str, path: &'static str) -> Self {
+    fn dotted(label: &'static str, group: &'static str, dataset: &'static str) -> Self {
         Reference {
-            label,
-            path,
             dotted: true,
+            ..Reference::dashed(label, group, dataset)
         }
     }
 
     fn at(&self, k: usize) -> String {
-        self.path.replace("{k}", &k.to_string())
+        if self.group.is_empty() {
+            schema::population_dataset(k, self.dataset)
+        } else {
+            schema::population_dataset_in(self.group, k, self.dataset)
+        }
     }
 }
 
@@ -482,8 +498,8 @@ impl Fig<'_> {
         let t = input.vec(schema::SNAPSHOT_TIME)?;
         let mut series = Vec::new();
         let mut k = 0;
-        while input.has(&schema::population_dataset(k, "core_fraction")) {
-            let f = input.vec(&schema::population_dataset(k, "core_fraction"))?;
+        while input.has(&schema::population_dataset(k, schema::CORE_FRACTION)) {
+            let f = input.vec(&schema::population_dataset(k, schema::CORE_FRACTION))?;
             let cost = |name: &str| -> Option<f64> {
                 let p = schema::population_dataset(k, name);
                 input
@@ -493,10 +509,10 @@ impl Fig<'_> {
                     .and_then(|v| v.first().copied())
             };
             let mut label = input.population_name(&schema::population(k), k);
-            if let Some(j) = cost("expected_cost") {
+            if let Some(j) = cost(schema::EXPECTED_COST) {
                 label.push_str(&format!(": J = {j:.5}"));
             }
-            if let Some(j) = cost("expected_cost_lq") {
+            if let Some(j) = cost(schema::EXPECTED_COST_LQ) {
                 label.push_str(&format!(" (exact LQ {j:.5})"));
             }
             series.push((label, f));
@@ -543,10 +559,10 @@ impl Fig<'_> {
     /// tolerance.
     fn residual(&self) -> AppResult<PathBuf> {
         let input = self.input;
-        let res = input.vec("fixed_point/residual")?;
+        let res = input.vec(schema::FIXED_POINT_RESIDUAL)?;
         let tol: f64 = input
             .file
-            .attr("tol")
+            .attr(schema::ATTR_TOL)
             .and_then(|a| a.read_scalar())
             .unwrap_or(f64::NAN);
         let logs: Vec<f64> = res.iter().map(|r| r.max(1e-300).log10()).collect();
@@ -766,16 +782,17 @@ fn trajectories_figure(
     let mut paths = Vec::new();
     let mut names = Vec::new();
     let mut k = 0;
-    while input.has(&format!("populations/{k}/trajectories")) {
-        let tr = input.nd(&format!("populations/{k}/trajectories"))?;
+    while input.has(&schema::population_dataset(k, schema::TRAJECTORIES)) {
+        let tr = input.nd(&schema::population_dataset(k, schema::TRAJECTORIES))?;
         if tr.ndim() != 3 || tr.shape()[1] != time.len() {
             return Err(input.bad(format!(
-                "populations/{k}/trajectories has shape {:?}",
+                "{} has shape {:?}",
+                schema::population_dataset(k, schema::TRAJECTORIES),
                 tr.shape()
             )));
         }
         paths.push(tr);
-        names.push(input.population_name(&format!("populations/{k}"), k));
+        names.push(input.population_name(&schema::population(k), k));
         k += 1;
     }
     if paths.is_empty() {
@@ -784,14 +801,15 @@ fn trajectories_figure(
     // Heuristic macroscopic means (steps+1, p, q), when the file has them.
     let heuristic = [
         (
-            "heuristic/second_order/mean",
+            schema::HEURISTIC_SECOND_ORDER,
             "μ_k of the consensus step (43)",
         ),
-        ("heuristic/internal_model/mean", "internal model m̃(t)"),
+        (schema::HEURISTIC_INTERNAL_MODEL, "internal model m̃(t)"),
     ]
     .iter()
+    .map(|(g, label)| (schema::member(g, schema::MEAN), label))
     .find(|(n, _)| input.has(n))
-    .map(|(n, label)| input.nd(n).map(|h| (h, *label)))
+    .map(|(n, label)| input.nd(&n).map(|h| (h, *label)))
     .transpose()?
     .filter(|(h, _)| h.ndim() == 3 && h.shape()[0] == time.len());
     let labels = input.labels();

@@ -590,7 +590,7 @@ fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
             .map_err(|e| bad(format!("attribute {name}: {e}")))?;
         Ok(s.as_str().to_string())
     };
-    if read_str(schema::ATTR_COMMAND)? != "solve" {
+    if read_str(schema::ATTR_COMMAND)? != schema::COMMAND_SOLVE {
         return Err(bad("the file was not written by `tufield solve`".into()));
     }
     let text = read_str(schema::ATTR_SCENARIO)?;
@@ -617,11 +617,11 @@ fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
         let ds = file.dataset(&name).map_err(h5(name.clone()))?;
         let n = ds.size();
         let lo: f64 = ds
-            .attr("lo")
+            .attr(schema::ATTR_LO)
             .and_then(|a| a.read_scalar())
             .map_err(h5(format!("{name} attribute lo")))?;
         let hi: f64 = ds
-            .attr("hi")
+            .attr(schema::ATTR_HI)
             .and_then(|a| a.read_scalar())
             .map_err(h5(format!("{name} attribute hi")))?;
         axes.push((lo, hi, n));
@@ -1149,12 +1149,12 @@ pub fn write(
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
-    w.str_attr(&root, "name", &sc.name)?;
-    w.str_attr(&root, "command", "simulate")?;
+    w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
+    w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SIMULATE)?;
     w.scalar_attr(&root, "copies", sim.copies as u64)?;
     w.scalar_attr(&root, "seed", seed)?;
     w.str_attr(&root, "policy", &choice.name())?;
-    w.str_list_attr(&root, "axis_labels", &prep.axis_labels)?;
+    w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &prep.axis_labels)?;
     w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
     let empirical: Vec<Array2<f64>> = sim.populations.iter().map(|r| r.mean.clone()).collect();
@@ -1174,17 +1174,17 @@ pub fn write(
         .collect();
     let axes = layout::grid(&w, &prep.grid, &grid_labels)?;
 
-    w.group("/populations")?;
+    w.group(schema::POPULATIONS)?;
     let state_axes: Array1<u64> = prep.hist_axes.iter().map(|&i| i as u64).collect();
     for (k, run) in sim.populations.iter().enumerate() {
-        let pg = w.group(&format!("/populations/{k}"))?;
-        w.str_attr(&pg, "name", &prep.system.populations[k].name)?;
+        let pg = w.group(&schema::population(k))?;
+        w.str_attr(&pg, schema::ATTR_NAME, &prep.system.populations[k].name)?;
         let sa = w.array(&pg, "state_axes", &state_axes)?;
         w.dims(&sa, &["grid_axis"])?;
         for (name, data) in [
-            ("empirical_mean", &run.mean),
+            (schema::EMPIRICAL_MEAN, &run.mean),
             ("empirical_target", &run.target),
-            ("mean_field_mean", &prep.mean_field_mean[k]),
+            (schema::MEAN_FIELD_MEAN, &prep.mean_field_mean[k]),
             ("reference_mean", &prep.reference_mean[k]),
         ] {
             let ds = w.array(&pg, name, data)?;
@@ -1193,9 +1193,9 @@ pub fn write(
                 w.str_attr(&ds, "note", prep.reference_note)?;
             }
         }
-        let cov = w.array(&pg, "empirical_cov", &run.cov)?;
+        let cov = w.array(&pg, schema::EMPIRICAL_COV, &run.cov)?;
         layout::over_time(&w, &cov, &time)?;
-        let cf = w.array(&pg, "core_fraction", &run.core_fraction)?;
+        let cf = w.array(&pg, schema::CORE_FRACTION, &run.core_fraction)?;
         layout::over_time(&w, &cf, &time)?;
         w.str_attr(
             &cf,
@@ -1212,14 +1212,19 @@ pub fn write(
                  a = (B_H^T B_H)^-1 B_H^T (x + v) + (v(N) - a(N))/n is in the core of [game.values]",
             )?;
         }
-        let tr = w.array(&pg, "trajectories", &run.trajectories)?;
+        let tr = w.array(&pg, schema::TRAJECTORIES, &run.trajectories)?;
         w.attach_scale(&tr, &time, 1)?;
         w.label_dim(&tr, 0, "copy")?;
-        w.label_dim(&tr, 1, "time")?;
+        w.label_dim(&tr, 1, schema::TIME)?;
         let mut names = vec!["copy", schema::TIME, schema::DIM_AXIS];
         names.truncate(tr.ndim());
         w.dims(&tr, &names)?;
-        let mut sw = w.snapshots(&pg, "histogram", run.histograms.len(), prep.grid.shape())?;
+        let mut sw = w.snapshots(
+            &pg,
+            schema::HISTOGRAM,
+            run.histograms.len(),
+            prep.grid.shape(),
+        )?;
         for h in &run.histograms {
             sw.push(h.view())?;
         }
@@ -1259,14 +1264,14 @@ pub fn write(
         }
     }
     if let Some(h) = &prep.heuristic {
-        let g = w.group("/heuristic")?;
+        let g = w.group(schema::HEURISTIC)?;
         let stack = |paths: &[Array2<f64>]| {
             let (levels, q) = paths[0].dim();
             ndarray::Array3::from_shape_fn((levels, paths.len(), q), |(n, k, j)| paths[k][[n, j]])
         };
         match h {
             HeuristicMeans::InternalModel { theta, mean } => {
-                let sg = w.group("/heuristic/internal_model")?;
+                let sg = w.group(schema::HEURISTIC_INTERNAL_MODEL)?;
                 w.str_attr(
                     &g,
                     "note",
@@ -1274,10 +1279,10 @@ pub fn write(
                      control (41) towards the internal model m~(t+dt) = m~(t)(1 - theta dt)",
                 )?;
                 w.scalar_attr(&sg, "theta", *theta)?;
-                let ds = w.array(&sg, "mean", &stack(mean))?;
+                let ds = w.array(&sg, schema::MEAN, &stack(mean))?;
                 w.attach_scale(&ds, &time, 0)?;
-                w.label_dim(&ds, 0, "time")?;
-                w.label_dim(&ds, 1, "population")?;
+                w.label_dim(&ds, 0, schema::TIME)?;
+                w.label_dim(&ds, 1, schema::DIM_POPULATION)?;
                 w.dims(
                     &ds,
                     &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
@@ -1289,7 +1294,7 @@ pub fn write(
                 increment,
                 spectral_radius,
             } => {
-                let sg = w.group("/heuristic/second_order")?;
+                let sg = w.group(schema::HEURISTIC_SECOND_ORDER)?;
                 w.str_attr(
                     &g,
                     "note",
@@ -1306,11 +1311,11 @@ pub fn write(
                     "stability",
                     super::stability::iteration_stability(*spectral_radius),
                 )?;
-                for (name, data) in [("mean", mean), ("increment", increment)] {
+                for (name, data) in [(schema::MEAN, mean), ("increment", increment)] {
                     let ds = w.array(&sg, name, &stack(data))?;
                     w.attach_scale(&ds, &time, 0)?;
-                    w.label_dim(&ds, 0, "time")?;
-                    w.label_dim(&ds, 1, "population")?;
+                    w.label_dim(&ds, 0, schema::TIME)?;
+                    w.label_dim(&ds, 1, schema::DIM_POPULATION)?;
                     w.dims(
                         &ds,
                         &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
@@ -1320,7 +1325,7 @@ pub fn write(
         }
     }
     if let Some(st) = st {
-        let g = w.group("/study")?;
+        let g = w.group(schema::STUDY)?;
         w.scalar_attr(&g, "mean_deviation_slope", st.mean_deviation_slope)?;
         if let Some(cg) = &st.cost_gap {
             w.scalar_attr(&g, "cost_gap_slope", cg.slope)?;

@@ -83,7 +83,8 @@ use crate::output::{layout, oracle as lq_output, schema, xdmf, WriteTimes};
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
-use ndarray::Array1;
+use ndarray::{Array1, Array2, CowArray};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tufield_solvers::equilibrium::MeanFieldMap;
@@ -285,17 +286,21 @@ pub(crate) fn begin_write(
     w.set_significant_bits(sc.output.quantization());
     let root = w.root()?.clone();
     let hist = &fp.state().history;
-    w.str_attr(&root, "name", &sc.name)?;
-    w.str_attr(&root, "command", "solve")?;
-    w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
+    w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SOLVE)?;
+    w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     super::paper::claims::write_attributes(&w, &root, sc, None)?;
     w.str_attr(&root, "status", report.outcome.as_str())?;
-    w.scalar_attr(&root, "iterations", hist.len() as u64)?;
+    w.scalar_attr(&root, schema::ATTR_ITERATIONS, hist.len() as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
-    w.scalar_attr(&root, "residual", report.residual)?;
-    w.scalar_attr(&root, "tol", sc.settings.tol)?;
-    w.scalar_attr(&root, "mass_error", report.mass_error)?;
-    w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
+    w.scalar_attr(&root, schema::ATTR_RESIDUAL, report.residual)?;
+    w.scalar_attr(&root, schema::ATTR_TOL, sc.settings.tol)?;
+    w.scalar_attr(&root, schema::ATTR_MASS_ERROR, report.mass_error)?;
+    w.scalar_attr(
+        &root,
+        schema::ATTR_LQ_MEAN_DISTANCE,
+        report.lq_mean_distance,
+    )?;
     w.str_attr(&root, "lq_note", &lq_output::lq_note(sc))?;
     w.scalar_attr(&root, "core_penalty", sc.model.core_penalty)?;
     w.scalar_attr(
@@ -320,7 +325,7 @@ pub(crate) fn begin_write(
     w.group(schema::POPULATIONS)?;
     for (k, (res, spec)) in map.results().iter().zip(&sc.model.populations).enumerate() {
         let pg = w.group(&schema::population(k))?;
-        w.str_attr(&pg, "name", &spec.name)?;
+        w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
         w.str_attr(&pg, "initial_kind", sc.initial[k].kind())?;
         w.scalar_attr(&pg, "normalisation", normalisation[k])?;
         if let Some(neg) = &res.negative_density {
@@ -330,25 +335,39 @@ pub(crate) fn begin_write(
             w.str_list_attr(&pg, "negative_density_point", &at)?;
             w.scalar_attr(&pg, "negative_mass", neg.negative_mass)?;
         }
-        for (name, data) in [(schema::MEAN, &res.fpk.mean), ("target", &res.target)] {
+        for (name, data) in [(schema::MEAN, &res.fpk.mean), (schema::TARGET, &res.target)] {
             let ds = w.array(&pg, name, data)?;
             layout::over_time(&w, &ds, &time)?;
         }
-        let cov = w.array(&pg, "cov", &res.fpk.cov)?;
+        let cov = w.array(&pg, schema::COV, &res.fpk.cov)?;
         layout::over_time(&w, &cov, &time)?;
         for (name, data) in [
-            ("mass", &res.fpk.mass),
-            ("boundary_mass", &res.fpk.boundary_mass),
+            (schema::MASS, &res.fpk.mass),
+            (schema::BOUNDARY_MASS, &res.fpk.boundary_mass),
         ] {
             let ds = w.array(&pg, name, data)?;
             layout::over_time(&w, &ds, &time)?;
         }
         times.lap("mean paths");
-        for (name, frames) in [(schema::DENSITY, &res.density), (schema::VALUE, &res.value)] {
-            let mut sw = w.quantized_snapshots(&pg, name, frames.len(), grid.shape())?;
-            sw.push_all(frames)?;
-            let ds = sw.dataset().clone();
-            layout::over_snapshots(&w, &ds, &axes_t.snapshot, &coords, &sc.model.axis_labels)?;
+        let n = res.value.len();
+        let mut writers = [
+            w.quantized_snapshots(&pg, schema::DENSITY, n, grid.shape())?,
+            w.quantized_snapshots(&pg, schema::VALUE, n, grid.shape())?,
+        ];
+        crate::h5::push_together(&mut writers, n, |s| {
+            Ok(vec![
+                CowArray::from(res.density[s].view()),
+                CowArray::from(res.value[s].view()),
+            ])
+        })?;
+        for sw in &writers {
+            layout::over_snapshots(
+                &w,
+                sw.dataset(),
+                &axes_t.snapshot,
+                &coords,
+                &sc.model.axis_labels,
+            )?;
         }
         times.lap("density and value");
         quantities::write(
@@ -364,7 +383,7 @@ pub(crate) fn begin_write(
         )?;
     }
 
-    let fpg = w.group("/fixed_point")?;
+    let fpg = w.group(schema::FIXED_POINT)?;
     w.str_attr(&fpg, "outcome", report.outcome.as_str())?;
     w.scalar_attr(&fpg, "tol", sc.settings.tol)?;
     w.scalar_attr(&fpg, "damping", sc.settings.damping)?;
@@ -373,7 +392,7 @@ pub(crate) fn begin_write(
         hist.iter().map(f).collect()
     };
     for (name, data) in [
-        ("residual", col(|r| r.residual)),
+        (schema::ATTR_RESIDUAL, col(|r| r.residual)),
         ("damping", col(|r| r.damping)),
         ("wall_s", col(|r| r.wall_s)),
     ] {
@@ -424,7 +443,7 @@ pub(crate) fn finish_write(
     } = open;
     times.lap("waiting for the error estimate");
     if let Some(Ok(est)) = &report.error_estimate {
-        estimate::write(&w, est, &axes, &coords, &sc.model.axis_labels)?;
+        estimate::write(&w, est, &axes, &coords, &sc.model.axis_labels, &sc.output)?;
     }
     times.lap("error estimate");
     drop((axes, coords));
@@ -438,20 +457,28 @@ pub(crate) fn finish_write(
         .map(|(k, spec)| xdmf::Collection {
             name: format!("population {k} ({})", spec.name),
             grid: grid.clone(),
-            fields: [schema::DENSITY, schema::VALUE]
-                .iter()
-                .map(|f| {
-                    (
-                        f.to_string(),
-                        format!("/{}", schema::population_dataset(k, f)),
-                    )
-                })
-                .collect(),
+            fields: xdmf_fields(sc, k),
         })
         .collect();
     xdmf::write(&out, &snapshot_times, &collections)?;
     times.lap("XDMF sidecar");
     Ok(times)
+}
+
+/// The fields of population `k` in the XDMF sidecar: density, value and, when written,
+/// every component of the drift fields.
+fn xdmf_fields(sc: &Scenario, k: usize) -> Vec<xdmf::Field> {
+    let path = |f: &str| format!("/{}", schema::population_dataset(k, f));
+    let mut fields: Vec<xdmf::Field> = [schema::DENSITY, schema::VALUE]
+        .iter()
+        .map(|f| xdmf::Field::scalar(f, path(f)))
+        .collect();
+    if sc.output.feedback_fields {
+        for f in [schema::ALLOCATION_DRIFT, schema::DISTURBANCE_DRIFT] {
+            fields.extend(xdmf::Field::components(f, &path(f), sc.dim()));
+        }
+    }
+    fields
 }
 
 /// The closing summary.

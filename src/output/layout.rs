@@ -64,9 +64,9 @@ pub fn grid(w: &AtomicH5, grid: &Grid, labels: &[String]) -> AppResult<Vec<Datas
         w.str_attr(&c, schema::ATTR_LABEL, label)?;
         let ds = w.array(&g, &name, &nodes)?;
         w.str_attr(&ds, schema::ATTR_LABEL, label)?;
-        w.scalar_attr(&ds, "lo", ax.lo())?;
-        w.scalar_attr(&ds, "hi", ax.hi())?;
-        w.scalar_attr(&ds, "spacing", ax.spacing())?;
+        w.scalar_attr(&ds, schema::ATTR_LO, ax.lo())?;
+        w.scalar_attr(&ds, schema::ATTR_HI, ax.hi())?;
+        w.scalar_attr(&ds, schema::ATTR_SPACING, ax.spacing())?;
         w.attach_scale(&ds, &c, 0)?;
         coords.push(c);
     }

@@ -56,7 +56,7 @@ pub struct OutputSettings {
     /// compression) keeps every bit.
     pub significant_bits: Option<u32>,
     /// `feedback_fields`: write the allocation and disturbance drift fields of a solve at
-    /// every snapshot (2·d times the size of `value`).
+    /// every snapshot (2·d times the size of `value`; default on, rounded like `value`).
     pub feedback_fields: bool,
 }
 
@@ -65,7 +65,7 @@ impl Default for OutputSettings {
         OutputSettings {
             compression: Compression::Deflate(DEFAULT_DEFLATE_LEVEL),
             significant_bits: Some(quantize::DEFAULT_SIGNIFICANT_BITS),
-            feedback_fields: false,
+            feedback_fields: true,
         }
     }
 }
@@ -77,6 +77,24 @@ impl OutputSettings {
             Compression::None => None,
             Compression::Deflate(_) => self.significant_bits,
         }
+    }
+
+    /// The significant bits of the error estimate's `*_error` fields: at most
+    /// [`quantize::ERROR_SIGNIFICANT_BITS`], fewer when the solution fields keep fewer,
+    /// every bit when they keep every bit.
+    pub fn error_quantization(&self) -> Option<u32> {
+        self.quantization()
+            .map(|b| b.min(quantize::ERROR_SIGNIFICANT_BITS))
+    }
+
+    /// The significant bits of the error estimate's `*_extrapolated` fields when the
+    /// scheme has order `order`: Richardson's extrapolation is one order more accurate
+    /// than the scheme, so they keep the default bits of a scheme of order `order + 1`,
+    /// or the solution fields' bits when those are more; every bit when the solution
+    /// fields keep every bit.
+    pub fn extrapolated_quantization(&self, order: u32) -> Option<u32> {
+        self.quantization()
+            .map(|b| b.max(quantize::default_significant_bits(order + 1)))
     }
 }
 

@@ -39,7 +39,7 @@ pub fn lq_note(sc: &Scenario) -> String {
 pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset) -> AppResult<()> {
     let out = w.dest();
     let ex = &res.exact;
-    let model = w.group("/model")?;
+    let model = w.group(schema::MODEL)?;
     for (name, data) in [("a", &sc.model.a), ("q", &sc.model.q), ("s", &sc.model.s)] {
         let ds = w.array(&model, name, data)?;
         w.dims(&ds, &[schema::DIM_ROW, schema::DIM_COL])?;
@@ -48,7 +48,7 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     w.scalar_attr(&model, "horizon", sc.model.horizon)?;
     w.scalar_attr(&model, "steps", sc.settings.steps as u64)?;
 
-    let exact = w.group("/lq/exact")?;
+    let exact = w.group(schema::LQ_EXACT)?;
     w.str_attr(
         &exact,
         "note",
@@ -58,19 +58,23 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     w.scalar_attr(&exact, "residual_terminal", ex.residual_terminal)?;
     let phi = w.array(&exact, "phi", &ex.phi)?;
     time_axis(w, &phi, time)?;
-    let pops = w.group("/lq/exact/populations")?;
+    let pops = w.group(&schema::populations_in(schema::LQ_EXACT))?;
     for (k, (pop, spec)) in ex.populations.iter().zip(&sc.model.populations).enumerate() {
         let g = pops
             .create_group(&k.to_string())
             .map_err(|e| AppError::hdf5(out, format!("creating group populations/{k}"), e))?;
-        w.str_attr(&g, "name", &spec.name)?;
-        for (name, data) in [("mean", &pop.mean), ("h", &pop.h), ("target", &pop.target)] {
+        w.str_attr(&g, schema::ATTR_NAME, &spec.name)?;
+        for (name, data) in [
+            (schema::MEAN, &pop.mean),
+            ("h", &pop.h),
+            (schema::TARGET, &pop.target),
+        ] {
             let ds = w.array(&g, name, data)?;
             time_axis(w, &ds, time)?;
         }
         let chi = w.array(&g, "chi", &pop.chi)?;
         time_axis(w, &chi, time)?;
-        let cov = w.array(&g, "cov", &pop.cov)?;
+        let cov = w.array(&g, schema::COV, &pop.cov)?;
         time_axis(w, &cov, time)?;
     }
     write_heuristics(w, sc, res, time)?;
@@ -91,11 +95,11 @@ fn timed<'a, D: ndarray::Dimension>(
 }
 
 fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset) -> AppResult<()> {
-    let top = w.group("/lq/heuristic")?;
+    let top = w.group(schema::LQ_HEURISTIC)?;
     w.str_attr(&top, "note", HEURISTIC_NOTE)?;
 
     let aug = &res.augmented;
-    let g = w.group("/lq/heuristic/augmented_state")?;
+    let g = w.group(schema::LQ_AUGMENTED_STATE)?;
     w.str_attr(&g, "note", HEURISTIC_NOTE)?;
     w.str_attr(
         &g,
@@ -116,9 +120,9 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     w.scalar_attr(&g, "theorem_2_max_eigenvalue", theorem_2.max_eigenvalue)?;
     timed(w, &g, "p", &aug.p, time)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
-        let pg = w.group(&format!("/lq/heuristic/augmented_state/populations/{k}"))?;
-        w.str_attr(&pg, "name", &spec.name)?;
-        timed(w, &pg, "mean", &aug.mean[k], time)?;
+        let pg = w.group(&schema::population_in(schema::LQ_AUGMENTED_STATE, k))?;
+        w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
+        timed(w, &pg, schema::MEAN, &aug.mean[k], time)?;
         timed(
             w,
             &pg,
@@ -130,7 +134,7 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     }
 
     let con = &res.consensus;
-    let g = w.group("/lq/heuristic/consensus")?;
+    let g = w.group(schema::LQ_CONSENSUS)?;
     w.str_attr(&g, "note", HEURISTIC_NOTE)?;
     w.str_attr(
         &g,
@@ -139,9 +143,9 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     )?;
     timed(w, &g, "phi", &con.phi, time)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
-        let pg = w.group(&format!("/lq/heuristic/consensus/populations/{k}"))?;
-        w.str_attr(&pg, "name", &spec.name)?;
-        timed(w, &pg, "mean", &con.mean[k], time)?;
+        let pg = w.group(&schema::population_in(schema::LQ_CONSENSUS, k))?;
+        w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
+        timed(w, &pg, schema::MEAN, &con.mean[k], time)?;
         timed(w, &pg, "target", &con.target[k], time)?;
         timed(w, &pg, "h", &con.h[k], time)?;
     }

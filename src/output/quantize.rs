@@ -19,6 +19,11 @@ pub const DEFAULT_SIGNIFICANT_BITS: u32 = 20;
 /// 2.3·10⁻¹⁰ (docs/output-files.md).
 pub const SECOND_ORDER_SIGNIFICANT_BITS: u32 = 32;
 
+/// Significant bits of the error estimate's `*_error` fields: a relative rounding of at
+/// most 2^−12 ≈ 2.4·10⁻⁴ of an estimate that is itself good to tens of per cent (its
+/// ratio to the true error lies in [0.5, 2], docs/output-files.md).
+pub const ERROR_SIGNIFICANT_BITS: u32 = 12;
+
 /// The default significant bits for a scheme of observed order `order`.
 pub fn default_significant_bits(order: u32) -> u32 {
     if order >= 2 {

@@ -23,6 +23,32 @@ pub const ATTR_LONG_NAME: &str = "long_name";
 /// CF attribute: units (UDUNITS; `1` for dimensionless).
 pub const ATTR_UNITS: &str = "units";
 
+/// Root attribute of solve files: the fixed-point iterations done.
+pub const ATTR_ITERATIONS: &str = "iterations";
+/// Root attribute of solve files: the last fixed-point residual.
+pub const ATTR_RESIDUAL: &str = "residual";
+/// Root attribute of solve files: the largest |mass − 1|.
+pub const ATTR_MASS_ERROR: &str = "mass_error";
+/// Root attribute of solve files: max |m̄_PDE − m̄_exact LQ|.
+pub const ATTR_LQ_MEAN_DISTANCE: &str = "lq_mean_distance";
+/// Root attribute of solve files: the fixed-point tolerance.
+pub const ATTR_TOL: &str = "tol";
+/// Attribute of a grid axis (`/grid/x<i>`, `/modes/<i>/grid`): its first node.
+pub const ATTR_LO: &str = "lo";
+/// Attribute of a grid axis: its last node.
+pub const ATTR_HI: &str = "hi";
+/// Attribute of a grid axis: its node spacing.
+pub const ATTR_SPACING: &str = "spacing";
+
+/// Value of the root attribute `command` of `tufield solve` files.
+pub const COMMAND_SOLVE: &str = "solve";
+/// Value of the root attribute `command` of `tufield lq` files.
+pub const COMMAND_LQ: &str = "lq";
+/// Value of the root attribute `command` of `tufield simulate` files.
+pub const COMMAND_SIMULATE: &str = "simulate";
+/// Value of the root attribute `command` of `tufield compare` files.
+pub const COMMAND_COMPARE: &str = "compare";
+
 /// CF conventions version written at the root.
 pub const CONVENTIONS: &str = "CF-1.10";
 
@@ -48,6 +74,78 @@ pub const VALUE: &str = "value";
 pub const MEAN: &str = "mean";
 /// Population dataset: the expected cost J_k = ∫ v_k(0, x) m_k(0, x) dx (scalar).
 pub const EXPECTED_COST: &str = "expected_cost";
+/// Snapshot dataset of a solve: the designer's allocation drift (snapshots, d, grid…).
+pub const ALLOCATION_DRIFT: &str = "allocation_drift";
+/// Snapshot dataset of a solve: the worst-case disturbance drift (snapshots, d, grid…).
+pub const DISTURBANCE_DRIFT: &str = "disturbance_drift";
+/// Population dataset of a solve: the mass of m_k(t_s) in the core (snapshots).
+pub const CORE_FRACTION: &str = "core_fraction";
+/// Population dataset of a solve: the exact LQ expected cost (scalar; LQ models only).
+pub const EXPECTED_COST_LQ: &str = "expected_cost_lq";
+/// Error estimate: the estimated error of the mean path (steps+1, d).
+pub const MEAN_ERROR: &str = "mean_error";
+/// Error estimate: the extrapolated mean path (steps+1, d).
+pub const MEAN_EXTRAPOLATED: &str = "mean_extrapolated";
+/// Error estimate: the estimated error of the value snapshots.
+pub const VALUE_ERROR: &str = "value_error";
+/// Error estimate: the extrapolated value snapshots.
+pub const VALUE_EXTRAPOLATED: &str = "value_extrapolated";
+/// Error estimate: the estimated error of the density snapshots.
+pub const DENSITY_ERROR: &str = "density_error";
+/// Population attribute of the error estimate: the estimated error of `expected_cost`.
+pub const ATTR_EXPECTED_COST_ERROR: &str = "expected_cost_error";
+/// Population attribute of the error estimate: the extrapolated `expected_cost`.
+pub const ATTR_EXPECTED_COST_EXTRAPOLATED: &str = "expected_cost_extrapolated";
+/// `/error_estimate`: the group of the error estimate's settings and maxima.
+pub const ERROR_ESTIMATE: &str = "error_estimate";
+/// `/error_estimate/coarse_points`: points per axis of the coarse grid.
+pub const COARSE_POINTS: &str = "coarse_points";
+/// Population dataset: the target path ρ_k (steps+1, d).
+pub const TARGET: &str = "target";
+/// Population dataset: the covariance of m_k (steps+1, d, d).
+pub const COV: &str = "cov";
+/// Population dataset: the mass of m_k (steps+1).
+pub const MASS: &str = "mass";
+/// Population dataset: the mass on the boundary nodes (steps+1).
+pub const BOUNDARY_MASS: &str = "boundary_mass";
+/// `/fixed_point`: the fixed-point history of a solve.
+pub const FIXED_POINT: &str = "fixed_point";
+/// `/fixed_point/residual`: the residual per iteration.
+pub const FIXED_POINT_RESIDUAL: &str = "fixed_point/residual";
+/// `/model`: the model's matrices (`lq` and `solve` files).
+pub const MODEL: &str = "model";
+/// `/lq`: the LQ oracle (`lq` and `solve` files; in `compare` files the exact LQ paths).
+pub const LQ: &str = "lq";
+/// `/lq/exact`: the exact LQ equilibrium.
+pub const LQ_EXACT: &str = "lq/exact";
+/// `/lq/heuristic`: the paper's heuristics.
+pub const LQ_HEURISTIC: &str = "lq/heuristic";
+/// `/lq/heuristic/augmented_state`: the Section 5 heuristic.
+pub const LQ_AUGMENTED_STATE: &str = "lq/heuristic/augmented_state";
+/// `/lq/heuristic/consensus`: the Section 7 heuristic.
+pub const LQ_CONSENSUS: &str = "lq/heuristic/consensus";
+/// `/pde` of `compare` files: the full-PDE equilibrium.
+pub const PDE: &str = "pde";
+/// `/heuristic` of `simulate` and `compare` files: the heuristic's macroscopic paths.
+pub const HEURISTIC: &str = "heuristic";
+/// `/heuristic/internal_model` of `simulate` files.
+pub const HEURISTIC_INTERNAL_MODEL: &str = "heuristic/internal_model";
+/// `/heuristic/second_order` of `simulate` files.
+pub const HEURISTIC_SECOND_ORDER: &str = "heuristic/second_order";
+/// `/study` of `simulate --study` files.
+pub const STUDY: &str = "study";
+/// `/epsilon_nash` of `simulate --epsilon-nash` files.
+pub const EPSILON_NASH: &str = "epsilon_nash";
+/// Simulate population dataset: the copies' states (copies shown, steps+1, d).
+pub const TRAJECTORIES: &str = "trajectories";
+/// Simulate population dataset: the copies' empirical mean (steps+1, d).
+pub const EMPIRICAL_MEAN: &str = "empirical_mean";
+/// Simulate population dataset: the copies' empirical covariance (steps+1, d, d).
+pub const EMPIRICAL_COV: &str = "empirical_cov";
+/// Simulate population dataset: the mean-field (N → ∞) mean (steps+1, d).
+pub const MEAN_FIELD_MEAN: &str = "mean_field_mean";
+/// Simulate population dataset: the copies' histogram on the grid (snapshots, grid…).
+pub const HISTOGRAM: &str = "histogram";
 /// `/modes`: the modes of a modal solve.
 pub const MODES: &str = "modes";
 
@@ -82,6 +180,36 @@ pub fn population(k: usize) -> String {
 /// Path of a dataset of population `k`: `populations/<k>/<name>`.
 pub fn population_dataset(k: usize, name: &str) -> String {
     format!("{POPULATIONS}/{k}/{name}")
+}
+
+/// `<group>/populations`: the population groups under `group` (`lq/exact/populations`).
+pub fn populations_in(group: &str) -> String {
+    format!("{group}/{POPULATIONS}")
+}
+
+/// `<group>/populations/<k>`: the group of population `k` under `group`.
+pub fn population_in(group: &str, k: usize) -> String {
+    format!("{group}/{POPULATIONS}/{k}")
+}
+
+/// `<group>/populations/<k>/<name>`: a dataset of population `k` under `group`.
+pub fn population_dataset_in(group: &str, k: usize, name: &str) -> String {
+    format!("{group}/{POPULATIONS}/{k}/{name}")
+}
+
+/// `<group>/<name>`: a dataset or group inside `group`.
+pub fn member(group: &str, name: &str) -> String {
+    format!("{group}/{name}")
+}
+
+/// Path of mode `i`'s group in a modal solve: `modes/<i>`.
+pub fn mode(i: usize) -> String {
+    format!("{MODES}/{i}")
+}
+
+/// Path of a dataset of population `k` of mode `i`: `modes/<i>/populations/<k>/<name>`.
+pub fn mode_population_dataset(i: usize, k: usize, name: &str) -> String {
+    format!("{MODES}/{i}/{POPULATIONS}/{k}/{name}")
 }
 
 /// The CF root attributes of a file written to `dest` from `scenario_text`:

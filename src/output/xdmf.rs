@@ -20,6 +20,41 @@ pub struct UniformGrid {
     pub shape: Vec<usize>,
 }
 
+/// One scalar field of a collection: a snapshot dataset of shape (snapshots, grid…), or
+/// one component of a dataset of shape (snapshots, components, grid…).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// Name shown in the viewer (`density`, `allocation_drift_x0`).
+    pub name: String,
+    /// Dataset path in the HDF5 file (`/populations/0/density`).
+    pub path: String,
+    /// (component, number of components) of a vector field: the index along dimension 1
+    /// and that dimension's length; `None` for a scalar field.
+    pub component: Option<(usize, usize)>,
+}
+
+impl Field {
+    /// A scalar field.
+    pub fn scalar(name: &str, path: String) -> Self {
+        Field {
+            name: name.to_string(),
+            path,
+            component: None,
+        }
+    }
+
+    /// Components `0..count` of a vector field, named `<name>_x<i>` after the grid axes.
+    pub fn components(name: &str, path: &str, count: usize) -> Vec<Self> {
+        (0..count)
+            .map(|i| Field {
+                name: format!("{name}_{}", crate::output::schema::axis_name(i)),
+                path: path.to_string(),
+                component: Some((i, count)),
+            })
+            .collect()
+    }
+}
+
 /// One temporal collection: the fields (snapshot datasets of shape (snapshots, grid…))
 /// of one population on one grid.
 #[derive(Debug, Clone)]
@@ -28,8 +63,8 @@ pub struct Collection {
     pub name: String,
     /// The grid of every snapshot.
     pub grid: UniformGrid,
-    /// (field name, dataset path in the HDF5 file), e.g. ("density", "/populations/0/density").
-    pub fields: Vec<(String, String)>,
+    /// The fields shown on the grid.
+    pub fields: Vec<Field>,
 }
 
 /// Path of the sidecar of `h5`: the same stem with the extension `.xmf`.
@@ -102,14 +137,21 @@ pub fn document(h5_name: &str, times: &[f64], collections: &[Collection]) -> Str
                 );
             }
             x.push_str("    </Geometry>\n");
-            let mut start = vec![s];
-            start.extend(std::iter::repeat_n(0, c.grid.shape.len()));
-            let stride = vec![1; c.grid.shape.len() + 1];
-            let mut count = vec![1];
-            count.extend(&c.grid.shape);
-            let mut full = vec![times.len()];
-            full.extend(&c.grid.shape);
-            for (field, path) in &c.fields {
+            for f in &c.fields {
+                // (snapshot[, component], grid…): one snapshot (and component) at a time.
+                let mut start = vec![s];
+                let mut count = vec![1];
+                let mut full = vec![times.len()];
+                if let Some((i, n)) = f.component {
+                    start.push(i);
+                    count.push(1);
+                    full.push(n);
+                }
+                start.extend(std::iter::repeat_n(0, c.grid.shape.len()));
+                count.extend(&c.grid.shape);
+                full.extend(&c.grid.shape);
+                let stride = vec![1; count.len()];
+                let (field, path) = (&f.name, &f.path);
                 let _ = writeln!(
                     x,
                     "    <Attribute Name=\"{}\" AttributeType=\"Scalar\" Center=\"Node\">",
@@ -186,9 +228,19 @@ mod tests {
                 spacing: vec![0.5, 0.25],
                 shape: vec![5, 17],
             },
-            fields: vec![("density".into(), "/populations/0/density".into())],
+            fields: vec![Field::scalar("density", "/populations/0/density".into())]
+                .into_iter()
+                .chain(Field::components(
+                    "allocation_drift",
+                    "/populations/0/allocation_drift",
+                    2,
+                ))
+                .collect(),
         };
         let d = document("x.h5", &[0.0, 0.5, 1.0], &[c]);
+        assert_eq!(d.matches("Name=\"allocation_drift_x1\"").count(), 3);
+        assert!(d.contains(">2 1 0 0 1 1 1 1 1 1 5 17<"));
+        assert!(d.contains("Dimensions=\"3 2 5 17\">x.h5:/populations/0/allocation_drift<"));
         assert_eq!(d.matches("GridType=\"Uniform\"").count(), 3);
         assert!(d.contains("3DCoRectMesh\" Dimensions=\"1 5 17\""));
         assert!(d.contains(">2 0 0 1 1 1 1 5 17<"));

@@ -81,6 +81,8 @@ pub(super) fn output_settings(
     Ok(OutputSettings {
         compression,
         significant_bits,
-        feedback_fields: raw.feedback_fields.unwrap_or(false),
+        feedback_fields: raw
+            .feedback_fields
+            .unwrap_or(OutputSettings::default().feedback_fields),
     })
 }

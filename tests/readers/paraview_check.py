@@ -2,11 +2,14 @@
 
 Usage: pvpython --force-offscreen-rendering paraview_check.py FILE.xmf SPEC_JSON
 
-SPEC_JSON: {"snapshots": S, "blocks": B, "points": N, "block_bounds": [[[lo, hi], ...], ...]}
-with, per block, the grid's axes in dataset order (the last axis is ParaView's X). Checks: one time
-step per snapshot, B blocks of N points each whose bounds equal the grid's extent, and
-the integral of every block's density at the last snapshot is 1 to 1e-6 (ParaView's
-vtkIntegrateAttributes). Prints the figures; exits 1 on a failed check.
+SPEC_JSON: {"snapshots": S, "blocks": B, "points": N, "block_bounds": [[[lo, hi], ...], ...],
+"arrays": {NAME: [min, max], ...}} with, per block, the grid's axes in dataset order (the last
+axis is ParaView's X). Checks: one time step per snapshot, B blocks of N points each whose
+bounds equal the grid's extent, the integral of every block's density at the last snapshot is
+1 to 1e-6 (ParaView's vtkIntegrateAttributes), and every array of "arrays" is present in
+every block with, in the first block at the last snapshot, the range [min, max] read from
+the HDF5 file (the drift fields' components). Prints the figures; exits 1 on a failed
+check.
 """
 
 import json
@@ -61,6 +64,9 @@ def main(xmf, spec):
                 fail(f"bounds {got}, expected {axes}")
         if b.GetPointData().GetArray("density") is None:
             fail("no density array")
+        for name in spec.get("arrays", {}):
+            if b.GetPointData().GetArray(name) is None:
+                fail(f"no {name} array")
         integ = vtkIntegrateAttributes()
         integ.SetInputData(b)
         integ.Update()
@@ -68,9 +74,13 @@ def main(xmf, spec):
         worst = max(worst, abs(mass - 1.0))
         if abs(mass - 1.0) > 1e-6:
             fail(f"density integral {mass!r} at t = {times[-1]}")
+    for name, (lo, hi) in spec.get("arrays", {}).items():
+        got = blocks[0].GetPointData().GetArray(name).GetRange()
+        if abs(got[0] - lo) > 1e-12 * max(1.0, abs(lo)) or abs(got[1] - hi) > 1e-12 * max(1.0, abs(hi)):
+            fail(f"{name}: range {got}, expected {[lo, hi]}")
     print(
         f"ok {xmf}: {len(times)} time steps, {len(blocks)} blocks of {spec['points']} points, "
-        f"largest |integral - 1| = {worst:.3e}"
+        f"largest |integral - 1| = {worst:.3e}, arrays {sorted(spec.get('arrays', {}))}"
     )
 
 

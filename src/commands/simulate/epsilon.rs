@@ -14,6 +14,7 @@
 
 use super::{num, solver_err, Prepared};
 use crate::h5::AtomicH5;
+use crate::output::schema;
 use crate::plotting::{figure, legend, range, Format, PALETTE};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
@@ -143,7 +144,7 @@ pub fn study(
 
 /// Writes `/epsilon_nash`.
 pub fn write(w: &mut AtomicH5, st: &EpsilonStudy) -> AppResult<()> {
-    let g = w.group("/epsilon_nash")?;
+    let g = w.group(schema::EPSILON_NASH)?;
     w.str_attr(
         &g,
         "note",

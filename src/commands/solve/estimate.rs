@@ -12,9 +12,13 @@
 //! /populations/<k>       attrs cost (J_k = Σ v_k(x,0) m_k(x,0) cell on the fine grid),
 //!                              cost_error, cost_extrapolated
 //!     mean_error, mean_extrapolated      (steps+1, d)       like mean
-//!     value_error, value_extrapolated    (snapshots, n_0[, n_1[, n_2]]) like value, but
-//!                                        contiguous and uncompressed
+//!     value_error, value_extrapolated    (snapshots, n_0[, n_1[, n_2]]) like value
 //!     density_error                      (snapshots, n_0[, n_1[, n_2]]) like density
+//!                                        (chunked by snapshot, shuffle + deflate;
+//!                                        *_error rounded to at most 12 significant
+//!                                        bits, value_extrapolated to the bits of a
+//!                                        scheme one order higher: 32 for the monotone
+//!                                        scheme; every bit with significant_bits = "all")
 //! /error_estimate        attrs method, coarse_steps, iterations, mean_error_max (largest
 //!                              |mean_error|), cost_error_max
 //!     coarse_points      (d) u64            points per axis of the coarse grid
@@ -27,12 +31,12 @@
 //! no estimate (their modes are 1-D problems; use `error_estimate = false` there).
 
 use crate::h5::AtomicH5;
-use crate::output::layout;
+use crate::output::{layout, schema, OutputSettings};
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::settings::SolverSettings;
 use crate::{AppError, AppResult};
-use ndarray::{Array2, ArrayD};
+use ndarray::{Array2, ArrayD, CowArray};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tufield_solvers::equilibrium::MeanFieldMap;
@@ -295,36 +299,60 @@ pub fn write(
     axes: &layout::TimeAxes,
     coords: &[hdf5::Dataset],
     labels: &[String],
+    output: &OutputSettings,
 ) -> AppResult<()> {
     for (k, p) in est.populations.iter().enumerate() {
-        let pg = w.group(&crate::output::schema::population(k))?;
+        let pg = w.group(&schema::population(k))?;
         // Beside the dataset `expected_cost` (the same J_k) of the output layer.
-        w.scalar_attr(&pg, "expected_cost_error", p.cost_error)?;
-        w.scalar_attr(&pg, "expected_cost_extrapolated", p.cost_extrapolated)?;
+        w.scalar_attr(&pg, schema::ATTR_EXPECTED_COST_ERROR, p.cost_error)?;
+        w.scalar_attr(
+            &pg,
+            schema::ATTR_EXPECTED_COST_EXTRAPOLATED,
+            p.cost_extrapolated,
+        )?;
         for (name, data) in [
-            ("mean_error", &p.mean_error),
-            ("mean_extrapolated", &p.mean_extrapolated),
+            (schema::MEAN_ERROR, &p.mean_error),
+            (schema::MEAN_EXTRAPOLATED, &p.mean_extrapolated),
         ] {
             let ds = w.array(&pg, name, data)?;
             layout::over_time(w, &ds, &axes.time)?;
         }
-        for (name, frames) in [
-            ("value_error", &p.value_error),
-            ("value_extrapolated", &p.value_extrapolated),
-            ("density_error", &p.density_error),
-        ] {
-            // Contiguous and uncompressed: error fields hardly compress, and deflate would
-            // cost more time than the coarse solve.
-            let views: Vec<_> = frames.iter().map(|f| f.view()).collect();
-            let stacked = ndarray::stack(ndarray::Axis(0), &views).map_err(|e| AppError::Io {
-                path: w.dest().display().to_string(),
-                message: format!("{name}: snapshots of different shapes ({e})"),
-            })?;
-            let ds = w.array(&pg, name, &stacked)?;
-            layout::over_snapshots(w, &ds, &axes.snapshot, coords, labels)?;
+        // Chunked by snapshot and encoded in parallel like value: the errors rounded to
+        // few bits, the extrapolated values to the bits of a scheme one order higher.
+        let fields = [
+            (
+                schema::VALUE_ERROR,
+                &p.value_error,
+                output.error_quantization(),
+            ),
+            (
+                schema::VALUE_EXTRAPOLATED,
+                &p.value_extrapolated,
+                output.extrapolated_quantization(est.order),
+            ),
+            (
+                schema::DENSITY_ERROR,
+                &p.density_error,
+                output.error_quantization(),
+            ),
+        ];
+        let count = p.value_error.len();
+        let mut writers = Vec::new();
+        for (name, frames, bits) in &fields {
+            let frame = frames.first().map_or(&[][..], |f| f.shape()).to_vec();
+            writers.push(w.rounded_snapshots(&pg, name, count, &frame, *bits)?);
+        }
+        crate::h5::push_together(&mut writers, count, |s| {
+            Ok(fields
+                .iter()
+                .map(|(_, frames, _)| CowArray::from(frames[s].view()))
+                .collect())
+        })?;
+        for sw in &writers {
+            layout::over_snapshots(w, sw.dataset(), &axes.snapshot, coords, labels)?;
         }
     }
-    let g = w.group("/error_estimate")?;
+    let g = w.group(schema::ERROR_ESTIMATE)?;
     let method = if est.order == 1 {
         "Richardson for a first-order scheme: the equilibrium solved again with half the \
          points per axis (coarse node J = fine node 2J) and half the time steps; \
@@ -342,7 +370,7 @@ pub fn write(
     w.str_attr(&g, "method", method)?;
     w.scalar_attr(&g, "order", est.order as u64)?;
     let pts: ndarray::Array1<u64> = est.coarse_points.iter().map(|&n| n as u64).collect();
-    w.array(&g, "coarse_points", &pts)?;
+    w.array(&g, schema::COARSE_POINTS, &pts)?;
     w.scalar_attr(&g, "coarse_steps", est.coarse_steps as u64)?;
     w.scalar_attr(&g, "iterations", est.iterations as u64)?;
     w.scalar_attr(&g, "mean_error_max", est.mean_error_max())?;

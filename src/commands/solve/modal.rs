@@ -26,19 +26,23 @@ pub(crate) fn write(
     w.set_significant_bits(sc.output.quantization());
     let root = w.root()?.clone();
     let dec = &sol.decomposition;
-    w.str_attr(&root, "name", &sc.name)?;
-    w.str_attr(&root, "command", "solve")?;
-    w.str_attr(&root, "reduction", "modal")?;
-    w.str_list_attr(&root, "axis_labels", &sc.model.axis_labels)?;
+    w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
+    w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SOLVE)?;
+    w.str_attr(&root, schema::ATTR_REDUCTION, "modal")?;
+    w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     crate::commands::paper::claims::write_attributes(&w, &root, sc, None)?;
     w.str_attr(&root, "status", report.outcome.as_str())?;
-    w.scalar_attr(&root, "iterations", report.iterations as u64)?;
-    w.scalar_attr(&root, "modes", dec.num_modes() as u64)?;
+    w.scalar_attr(&root, schema::ATTR_ITERATIONS, report.iterations as u64)?;
+    w.scalar_attr(&root, schema::MODES, dec.num_modes() as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
-    w.scalar_attr(&root, "residual", report.residual)?;
-    w.scalar_attr(&root, "tol", sc.settings.tol)?;
-    w.scalar_attr(&root, "mass_error", report.mass_error)?;
-    w.scalar_attr(&root, "lq_mean_distance", report.lq_mean_distance)?;
+    w.scalar_attr(&root, schema::ATTR_RESIDUAL, report.residual)?;
+    w.scalar_attr(&root, schema::ATTR_TOL, sc.settings.tol)?;
+    w.scalar_attr(&root, schema::ATTR_MASS_ERROR, report.mass_error)?;
+    w.scalar_attr(
+        &root,
+        schema::ATTR_LQ_MEAN_DISTANCE,
+        report.lq_mean_distance,
+    )?;
     w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
@@ -56,14 +60,14 @@ pub(crate) fn write(
     w.group(schema::POPULATIONS)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
         let pg = w.group(&schema::population(k))?;
-        w.str_attr(&pg, "name", &spec.name)?;
-        for (name, data) in [("mean", &means[k]), ("target", &targets[k])] {
+        w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
+        for (name, data) in [(schema::MEAN, &means[k]), (schema::TARGET, &targets[k])] {
             let ds = w.array(&pg, name, data)?;
             layout::over_time(&w, &ds, &time)?;
         }
     }
 
-    let mg = w.group("/modes")?;
+    let mg = w.group(schema::MODES)?;
     w.scalar_attr(&mg, "count", dec.num_modes() as u64)?;
     w.str_attr(
         &mg,
@@ -82,36 +86,36 @@ pub(crate) fn write(
     let ev = w.array(&mg, "eigenvectors", dec.eigenvectors())?;
     w.dims(&ev, &[schema::DIM_AXIS, schema::DIM_MODE])?;
     for (i, m) in sol.modes.iter().enumerate() {
-        let g = w.group(&format!("/modes/{i}"))?;
+        let g = w.group(&schema::mode(i))?;
         w.scalar_attr(&g, "eigenvalue", dec.eigenvalues()[i])?;
         w.scalar_attr(&g, "q", dec.q_diagonal()[i])?;
         w.scalar_attr(&g, "s", dec.s_diagonal()[i])?;
         w.str_attr(&g, "outcome", m.outcome.as_str())?;
-        w.scalar_attr(&g, "iterations", m.history.len() as u64)?;
-        w.scalar_attr(&g, "residual", m.residual())?;
-        w.scalar_attr(&g, "mass_error", m.mass_error)?;
+        w.scalar_attr(&g, schema::ATTR_ITERATIONS, m.history.len() as u64)?;
+        w.scalar_attr(&g, schema::ATTR_RESIDUAL, m.residual())?;
+        w.scalar_attr(&g, schema::ATTR_MASS_ERROR, m.mass_error)?;
         let label = &m.model.axis_labels[0];
         let ax = m.grid.axis(0);
         let gds = w.coordinate(
             &g,
-            "grid",
+            schema::GRID,
             &ax.nodes(),
             &format!("mode {i} coordinate y_{i}"),
             Some(schema::DIMENSIONLESS),
         )?;
-        w.str_attr(&gds, "label", label)?;
-        w.scalar_attr(&gds, "lo", ax.lo())?;
-        w.scalar_attr(&gds, "hi", ax.hi())?;
-        w.scalar_attr(&gds, "spacing", ax.spacing())?;
+        w.str_attr(&gds, schema::ATTR_LABEL, label)?;
+        w.scalar_attr(&gds, schema::ATTR_LO, ax.lo())?;
+        w.scalar_attr(&gds, schema::ATTR_HI, ax.hi())?;
+        w.scalar_attr(&gds, schema::ATTR_SPACING, ax.spacing())?;
         for (k, (res, spec)) in m.populations.iter().zip(&sc.model.populations).enumerate() {
-            let pg = w.group(&format!("/modes/{i}/populations/{k}"))?;
-            w.str_attr(&pg, "name", &spec.name)?;
+            let pg = w.group(&schema::population_in(&schema::mode(i), k))?;
+            w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
             let variance: Array1<f64> = res.fpk.cov.outer_iter().map(|c| c[[0, 0]]).collect();
             let mean = res.fpk.mean.column(0).to_owned();
             let target = res.target.column(0).to_owned();
             for (name, data) in [
-                ("mean", &mean),
-                ("target", &target),
+                (schema::MEAN, &mean),
+                (schema::TARGET, &target),
                 ("variance", &variance),
                 ("mass", &res.fpk.mass),
                 ("boundary_mass", &res.fpk.boundary_mass),
@@ -132,7 +136,7 @@ pub(crate) fn write(
                 )?;
             }
         }
-        let fpg = w.group(&format!("/modes/{i}/fixed_point"))?;
+        let fpg = w.group(&schema::member(&schema::mode(i), schema::FIXED_POINT))?;
         let col =
             |f: fn(&IterationRecord) -> f64| -> Array1<f64> { m.history.iter().map(f).collect() };
         for (name, data) in [
@@ -164,7 +168,12 @@ pub(crate) fn write(
                 },
                 fields: [schema::DENSITY, schema::VALUE]
                     .iter()
-                    .map(|f| (f.to_string(), format!("/modes/{i}/populations/{k}/{f}")))
+                    .map(|f| {
+                        xdmf::Field::scalar(
+                            f,
+                            format!("/{}", schema::mode_population_dataset(i, k, f)),
+                        )
+                    })
                     .collect(),
             });
         }

@@ -5,7 +5,8 @@
 //! /populations/<k>/allocation_drift, disturbance_drift
 //!                        (snapshots, d, n_0[, n_1[, n_2]]) the designer's and the
 //!                        worst-case disturbance's drift ∇H split by player at ∇v(t_s)
-//!                        (only with [output] feedback_fields = true)
+//!                        (rounded like value; [output] feedback_fields = false
+//!                        leaves them out)
 //!     core_fraction      (snapshots) mass of m_k(t_s) where every excess is ≥ 0
 //!     expected_cost      scalar J_k = ∫ v_k(0, x) m_k(0, x) dx
 //!     expected_cost_lq   scalar E[½Xᵀφ(0)X + h_k(0)ᵀX + χ_k(0)] under the initial law's
@@ -18,7 +19,8 @@ use crate::output::{schema, WriteTimes};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use hdf5::Dataset;
-use ndarray::{arr0, Array1, ArrayD, Axis};
+use ndarray::{arr0, Array1, ArrayD, Axis, CowArray};
+use rayon::prelude::*;
 use tufield_solvers::diagnostics::{core_fraction, expected_cost, feedback_fields};
 use tufield_solvers::equilibrium::PopulationResult;
 use tufield_solvers::grid::Grid;
@@ -44,23 +46,20 @@ pub(super) fn write(
         let mut frame = vec![d];
         frame.extend_from_slice(grid.shape());
         let n = res.value.len();
-        let mut alloc = w.quantized_snapshots(&pg, "allocation_drift", n, &frame)?;
-        let mut dist = w.quantized_snapshots(&pg, "disturbance_drift", n, &frame)?;
-        // A few snapshots at a time: the fields of all snapshots would take 2·d times the
-        // memory of the values.
-        for batch in res.value.chunks(2 * rayon::current_num_threads().max(1)) {
-            let mut a = Vec::with_capacity(batch.len());
-            let mut b = Vec::with_capacity(batch.len());
-            for v in batch {
-                let f = feedback_fields(&sc.model, grid, v.view()).map_err(err)?;
-                a.push(f.allocation);
-                b.push(f.disturbance);
-            }
-            times.lap("drift fields: computation");
-            alloc.push_all(&a)?;
-            dist.push_all(&b)?;
-            times.lap("drift fields: writing");
-        }
+        let alloc = w.quantized_snapshots(&pg, schema::ALLOCATION_DRIFT, n, &frame)?;
+        let dist = w.quantized_snapshots(&pg, schema::DISTURBANCE_DRIFT, n, &frame)?;
+        // Each snapshot's fields computed and encoded by one task, a few snapshots at a
+        // time (the fields of all snapshots would take 2·d times the memory of the values).
+        let mut writers = [alloc, dist];
+        crate::h5::push_together(&mut writers, n, |s| {
+            let f = feedback_fields(&sc.model, grid, res.value[s].view()).map_err(err)?;
+            Ok(vec![
+                CowArray::from(f.allocation),
+                CowArray::from(f.disturbance),
+            ])
+        })?;
+        let [alloc, dist] = writers;
+        times.lap("drift fields");
         for (sw, long) in [
             (
                 &alloc,
@@ -82,13 +81,14 @@ pub(super) fn write(
             w.str_attr(&ds, schema::ATTR_LONG_NAME, long)?;
         }
     }
-    let fractions: Array1<f64> = res
+    let fractions: Vec<f64> = res
         .density
-        .iter()
+        .par_iter()
         .map(|m| core_fraction(grid, m.view()))
         .collect::<Result<_, _>>()
         .map_err(err)?;
-    let cf = w.array(&pg, "core_fraction", &fractions)?;
+    let fractions = Array1::from(fractions);
+    let cf = w.array(&pg, schema::CORE_FRACTION, &fractions)?;
     w.attach_scale(&cf, &axes.snapshot, 0)?;
     w.str_attr(
         &cf,
@@ -100,7 +100,7 @@ pub(super) fn write(
     let first = |frames: &[ArrayD<f64>]| frames.first().cloned();
     if let (Some(v0), Some(m0)) = (first(&res.value), first(&res.density)) {
         let j = expected_cost(grid, v0.view(), m0.view()).map_err(err)?;
-        let ds = w.array(&pg, crate::output::schema::EXPECTED_COST, arr0(j).view())?;
+        let ds = w.array(&pg, schema::EXPECTED_COST, arr0(j).view())?;
         w.str_attr(
             &ds,
             schema::ATTR_LONG_NAME,
@@ -114,7 +114,7 @@ pub(super) fn write(
         let h0 = lq.h.row(0);
         let tr: f64 = (0..d).map(|i| phi0.row(i).dot(&pop.cov.column(i))).sum();
         let j = 0.5 * tr + 0.5 * pop.mean.dot(&phi0.dot(&pop.mean)) + h0.dot(&pop.mean) + lq.chi[0];
-        let ds = w.array(&pg, "expected_cost_lq", arr0(j).view())?;
+        let ds = w.array(&pg, schema::EXPECTED_COST_LQ, arr0(j).view())?;
         w.str_attr(
             &ds,
             schema::ATTR_LONG_NAME,

@@ -29,6 +29,7 @@
 use super::figures;
 use super::manifest::{read_status, result_path, Manifest, State};
 use crate::h5::AtomicH5;
+use crate::output::schema;
 use crate::progress::timestamp;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
@@ -98,7 +99,7 @@ fn f64_attr(f: &hdf5::File, name: &str) -> f64 {
 
 fn population_keys(f: &hdf5::File) -> Vec<String> {
     let mut keys: Vec<String> = f
-        .group("populations")
+        .group(schema::POPULATIONS)
         .and_then(|g| g.member_names())
         .unwrap_or_default();
     keys.sort_by_key(|k| k.parse::<usize>().unwrap_or(usize::MAX));
@@ -108,9 +109,9 @@ fn population_keys(f: &hdf5::File) -> Vec<String> {
 /// J_k = ∫ v(x,0) m_k(x,0) dx: the population's `expected_cost` written by `solve`
 /// (NaN when the file has none, e.g. a modal solve).
 fn expected_cost(f: &hdf5::File, k: &str) -> f64 {
-    f.dataset(&format!(
-        "populations/{k}/{}",
-        crate::output::schema::EXPECTED_COST
+    f.dataset(&schema::member(
+        &schema::member(schema::POPULATIONS, k),
+        schema::EXPECTED_COST,
     ))
     .and_then(|d| d.read_raw::<f64>())
     .ok()
@@ -141,20 +142,23 @@ fn read_point(dir: &Path, i: usize) -> (PointResult, Vec<String>, Vec<String>) {
         return (r, names, labels);
     };
     r.iterations = f
-        .attr("iterations")
+        .attr(schema::ATTR_ITERATIONS)
         .and_then(|a| a.read_scalar::<u64>())
         .map_or(-1, |n| n as i64);
-    r.residual = f64_attr(&f, "residual");
-    r.mass_error = f64_attr(&f, "mass_error");
-    r.lq_mean_distance = f64_attr(&f, "lq_mean_distance");
+    r.residual = f64_attr(&f, schema::ATTR_RESIDUAL);
+    r.mass_error = f64_attr(&f, schema::ATTR_MASS_ERROR);
+    r.lq_mean_distance = f64_attr(&f, schema::ATTR_LQ_MEAN_DISTANCE);
     labels = f
-        .attr("axis_labels")
+        .attr(schema::ATTR_AXIS_LABELS)
         .and_then(|a| a.read_raw::<VarLenUnicode>())
         .map(|v| v.iter().map(|s| s.as_str().to_string()).collect())
         .unwrap_or_default();
     for k in population_keys(&f) {
         let mean = f
-            .dataset(&format!("populations/{k}/mean"))
+            .dataset(&schema::member(
+                &schema::member(schema::POPULATIONS, &k),
+                schema::MEAN,
+            ))
             .and_then(|d| d.read_2d::<f64>())
             .ok()
             .and_then(|m| (m.nrows() > 0).then(|| m.row(m.nrows() - 1).to_vec()))
@@ -162,8 +166,8 @@ fn read_point(dir: &Path, i: usize) -> (PointResult, Vec<String>, Vec<String>) {
         r.means.push(mean);
         r.costs.push(expected_cost(&f, &k));
         names.push(
-            f.group(&format!("populations/{k}"))
-                .and_then(|g| g.attr("name"))
+            f.group(&schema::member(schema::POPULATIONS, &k))
+                .and_then(|g| g.attr(schema::ATTR_NAME))
                 .and_then(|a| a.read_scalar::<VarLenUnicode>())
                 .map_or_else(|_| format!("population {k}"), |s| s.as_str().to_string()),
         );
@@ -288,9 +292,9 @@ impl Nc<'_> {
             debug_assert!(scale.name().ends_with(&format!("/{n}")));
             self.w.attach_scale(&ds, scale, j)?;
         }
-        self.w.str_attr(&ds, "long_name", long_name)?;
+        self.w.str_attr(&ds, schema::ATTR_LONG_NAME, long_name)?;
         if let Some(u) = units {
-            self.w.str_attr(&ds, "units", u)?;
+            self.w.str_attr(&ds, schema::ATTR_UNITS, u)?;
         }
         Ok(ds)
     }
@@ -361,7 +365,7 @@ pub fn write_netcdf(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
     };
     let describe = |ds: &Dataset, j: usize| -> AppResult<()> {
         let a = &m.axis[j];
-        w.str_attr(ds, "long_name", &a.key)?;
+        w.str_attr(ds, schema::ATTR_LONG_NAME, &a.key)?;
         let texts: Vec<String> = a.values.iter().map(super::axes::value_text).collect();
         w.str_list_attr(ds, "values", &texts)?;
         if a.axis().numbers().is_none() {
@@ -378,7 +382,7 @@ pub fn write_netcdf(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
         let idx: Vec<i32> = (0..m.len() as i32).collect();
         let ds = w.array(&root, "point", &ndarray::Array1::from(idx))?;
         mark_scale(&w, &ds, "point")?;
-        w.str_attr(&ds, "long_name", "sweep point index")?;
+        w.str_attr(&ds, schema::ATTR_LONG_NAME, "sweep point index")?;
         scales.push(ds);
         dim_names.push("point".to_string());
         for (j, a) in m.axis.iter().enumerate() {
@@ -414,7 +418,7 @@ pub fn write_netcdf(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
                 &ndarray::Array1::from((0..p as i32).collect::<Vec<_>>()),
             )?;
             mark_scale(&w, &ds, "population")?;
-            w.str_attr(&ds, "long_name", "population index (0-based)")?;
+            w.str_attr(&ds, schema::ATTR_LONG_NAME, "population index (0-based)")?;
             w.str_list_attr(&ds, "names", &sum.populations)?;
             Ok(ds)
         })
@@ -427,7 +431,11 @@ pub fn write_netcdf(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
                 &ndarray::Array1::from((0..d as i32).collect::<Vec<_>>()),
             )?;
             mark_scale(&w, &ds, "model_axis")?;
-            w.str_attr(&ds, "long_name", "axis of the model (coalition excess)")?;
+            w.str_attr(
+                &ds,
+                schema::ATTR_LONG_NAME,
+                "axis of the model (coalition excess)",
+            )?;
             w.str_list_attr(&ds, "labels", &sum.axis_labels)?;
             Ok(ds)
         })
