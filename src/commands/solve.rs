@@ -71,7 +71,7 @@
 //! 1-D problem, so a stopped run is simply started again.
 
 pub mod estimate;
-mod modal;
+pub(crate) mod modal;
 mod quantities;
 
 use super::format::num;

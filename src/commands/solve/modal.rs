@@ -26,6 +26,16 @@ pub(super) fn solve(
     pmode: ProgressMode,
     start: Instant,
 ) -> AppResult<SolveReport> {
+    solve_keeping_modes(sc, out, pmode, start).map(|(report, _)| report)
+}
+
+/// As [`solve`], also returning the modes (for `tufield compare`).
+pub(crate) fn solve_keeping_modes(
+    sc: &Scenario,
+    out: &Path,
+    pmode: ProgressMode,
+    start: Instant,
+) -> AppResult<(SolveReport, ModalSolution)> {
     let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
     let st = &sc.settings;
     let points = st.points_per_axis(1)[0];
@@ -153,7 +163,7 @@ pub(super) fn solve(
         report.out = Some(out.to_path_buf());
     }
     report.wall_s = start.elapsed().as_secs_f64();
-    Ok(report)
+    Ok((report, sol))
 }
 
 /// Writes the modal results atomically (layout in the parent module docs).
