@@ -78,6 +78,11 @@ pub struct Comparison {
     pub labels: Vec<String>,
     /// Drift and loss fields: on the grid, or mode by mode.
     pub fields: Fields,
+    /// Modal scenarios: the robust cost of the LQ policy and of the heuristic without a
+    /// grid (per mode the Riccati/Lyapunov ODE of the disturbance's best response,
+    /// [`tufield_solvers::policy_eval::modal::linear_policy_cost`], the rest of the
+    /// population at the exact LQ equilibrium), per population.
+    pub exact_costs: Option<[Vec<f64>; 2]>,
 }
 
 /// Where the drift and loss fields live.
@@ -295,13 +300,13 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
         });
         (cmp, report.iterations, estimate)
     };
-    let h5 = write_h5(&dir.join("compare.h5"), &sc, &cmp, iterations)?;
+    let est: accuracy::Estimate = estimate.as_ref().map_err(Clone::clone);
+    let h5 = write_h5(&dir.join("compare.h5"), &sc, &cmp, iterations, &est)?;
     let figs = vec![
         figures::means(&dir, &stem, &cmp)?,
         figures::drift(&dir, &stem, &cmp)?,
         figures::loss(&dir, &stem, &cmp)?,
     ];
-    let est: accuracy::Estimate = estimate.as_ref().map_err(Clone::clone);
     let md = write_report(&dir, &sc, &cmp, &figs, &h5, &pde_path, start, &est)?;
     if !quiet {
         print!("{}", summary(&sc, &cmp, &est));
@@ -451,11 +456,18 @@ pub fn compare(
             loss,
             initial: initial_fields,
         }),
+        exact_costs: None,
     })
 }
 
 /// Writes `compare.h5` (layout in docs/scenario-format.md) atomically.
-fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> AppResult<PathBuf> {
+fn write_h5(
+    out: &Path,
+    sc: &Scenario,
+    cmp: &Comparison,
+    iterations: usize,
+    est: &accuracy::Estimate,
+) -> AppResult<PathBuf> {
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
@@ -522,6 +534,28 @@ fn write_h5(out: &Path, sc: &Scenario, cmp: &Comparison, iterations: usize) -> A
         w.dims(&costs, &[schema::DIM_POPULATION])?;
         let rd = w.array(&g, "relative_cost_difference", Array1::from(rel).view())?;
         w.dims(&rd, &[schema::DIM_POPULATION])?;
+        if let (Some(exact), 1..) = (&cmp.exact_costs, pi) {
+            let ds = w.array(&g, "exact_cost", Array1::from(exact[pi - 1].clone()).view())?;
+            w.dims(&ds, &[schema::DIM_POPULATION])?;
+            w.str_attr(
+                &ds,
+                "definition",
+                "robust cost without a grid: per mode the Riccati/Lyapunov ODE of the \
+                 disturbance's best response to the linear policy, the population at the \
+                 exact LQ equilibrium, summed over the modes",
+            )?;
+        }
+        if let (Ok(e), Fields::Modal(_), 0) = (est, &cmp.fields, pi) {
+            let err: Array1<f64> = e.populations.iter().map(|p| p.cost_error).collect();
+            let ds = w.array(&g, "cost_error", err.view())?;
+            w.dims(&ds, &[schema::DIM_POPULATION])?;
+            w.str_attr(
+                &ds,
+                "definition",
+                "estimated discretisation error of the equilibrium cost (Richardson against \
+                 every mode on its grid coarsened by 2 in space and time)",
+            )?;
+        }
         for (k, m) in cmp.means[pi].iter().enumerate() {
             let pg = w.group(&format!("{name}/populations/{k}"))?;
             let ds = w.array(&pg, "mean", m.view())?;
@@ -668,7 +702,41 @@ pub fn summary(sc: &Scenario, cmp: &Comparison, est: &accuracy::Estimate) -> Str
     for line in accuracy::lines(sc, cmp, est) {
         s.push_str(&format!("{line}\n"));
     }
+    for line in exact_lines(cmp) {
+        s.push_str(&format!("{line}\n"));
+    }
     s
+}
+
+/// Modal scenarios: the linear policies' robust costs without a grid next to their grid
+/// values, and the heuristic's exact loss against the exact LQ policy.
+fn exact_lines(cmp: &Comparison) -> Vec<String> {
+    let Some([lq, heur]) = &cmp.exact_costs else {
+        return Vec::new();
+    };
+    let rel = |a: f64, b: f64| (a - b) / b.abs().max(1e-300);
+    let mut out = vec![
+        "  without a grid (per mode the Riccati/Lyapunov ODE of the disturbance's best \
+         response, the rest of the population at the exact LQ equilibrium):"
+            .to_string(),
+    ];
+    for (k, name) in cmp.names.iter().enumerate() {
+        out.push(format!(
+            "    population {} ({name}): LQ policy {:.6} ({:+.2e} % from Riccati {:.6}; grid \
+             {:+.2} %), heuristic {:.6} (grid {:+.2} %): heuristic loss {} exact, {} on \
+             the grid",
+            k + 1,
+            lq[k],
+            100.0 * rel(lq[k], cmp.riccati_cost[k]),
+            cmp.riccati_cost[k],
+            100.0 * rel(cmp.costs[1][k], lq[k]),
+            heur[k],
+            100.0 * rel(cmp.costs[2][k], heur[k]),
+            fmt_rel(rel(heur[k], lq[k])),
+            fmt_rel(cmp.relative_loss(2, k)),
+        ));
+    }
+    out
 }
 
 /// The report's section on the modes: how the comparison is exact, and each mode's share

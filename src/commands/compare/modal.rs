@@ -29,7 +29,10 @@ use tufield_solvers::equilibrium::MeanFieldMap;
 use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
 use tufield_solvers::game::Game;
 use tufield_solvers::modal::ModalSolution;
-use tufield_solvers::policy_eval::modal::{evaluate_mode, mode_control_laws, ModeFeedback};
+use tufield_solvers::policy_eval::modal::{
+    channel_strengths, evaluate_mode, linear_policy_cost, mode_control_laws, ModeCoefficients,
+    ModeFeedback,
+};
 use tufield_solvers::richardson::{self as rich, Richardson};
 
 fn game_spec(sc: &Scenario) -> AppResult<&GameSpec> {
@@ -77,6 +80,7 @@ pub fn compare(
     let mut costs: [Vec<f64>; 3] = std::array::from_fn(|_| vec![0.0; p]);
     let mut played: [Vec<Vec<Array1<f64>>>; 3] = Default::default();
     let mut modes = Vec::with_capacity(q);
+    let mut exact_costs: [Vec<f64>; 2] = std::array::from_fn(|_| vec![0.0; p]);
     for (i, (mode, law)) in sol.modes.iter().zip(laws).enumerate() {
         progress(&format!(
             "mode {}/{q} (λ = {:.4}): robust cost of the three policies for {p} population(s)",
@@ -91,6 +95,28 @@ pub fn compare(
                 ]
             })
             .collect();
+        let (g, d) = channel_strengths(&law);
+        let coefficients = ModeCoefficients {
+            g,
+            d,
+            q: mode.model.q[[0, 0]],
+            s: mode.model.s[[0, 0]],
+            sigma: mode.model.sigma,
+            horizon: mode.model.horizon,
+        };
+        let u = dec.eigenvectors().column(i);
+        for (k, pop) in mode.model.populations.iter().enumerate() {
+            let target: Array1<f64> = exact.populations[k]
+                .target
+                .outer_iter()
+                .map(|r| u.dot(&r))
+                .collect();
+            for (j, fb) in linear[k].iter().enumerate() {
+                exact_costs[j][k] +=
+                    linear_policy_cost(&coefficients, fb, &target, pop.mean[0], pop.cov[[0, 0]])
+                        .map_err(err)?;
+            }
+        }
         let ev = evaluate_mode(mode, law, steps, &linear).map_err(err)?;
         for (pi, total) in costs.iter_mut().enumerate() {
             for (t, c) in total.iter_mut().zip(&ev.costs[pi]) {
@@ -146,6 +172,7 @@ pub fn compare(
             .collect(),
         labels: sc.model.axis_labels.clone(),
         fields: Fields::Modal(modes),
+        exact_costs: Some(exact_costs),
     })
 }
 
