@@ -1,8 +1,9 @@
 //! The output files opened by the field's own tools, started by the test itself:
 //!
 //! * every file tufield writes (solve projected and modal, lq, simulate with the study and
-//!   the heuristic, compare, a checkpoint) is opened group by group by netCDF4-python and
-//!   by xarray with the `h5netcdf` and `netcdf4` engines, and listed by `ncdump -h`
+//!   the heuristic, compare projected and modal, a checkpoint) is opened group by group
+//!   by netCDF4-python and by xarray with the `h5netcdf` and `netcdf4` engines, and
+//!   listed by `ncdump -h`
 //!   (tests/readers/open_all.py);
 //! * the XDMF sidecars of 1-D, 2-D, 3-D and modal solves open in ParaView (`pvpython`,
 //!   tests/readers/paraview_check.py): one time step per snapshot, the point count, the
@@ -186,6 +187,12 @@ fn netcdf_readers_open_every_file() {
     a.extend(coarse);
     tufield_ok(d, &a);
     files.push(cmp.join("compare.h5"));
+
+    let cmp_modal = d.join("cmp_modal");
+    let mut a = vec!["compare", s(&msc), "--out", s(&cmp_modal)];
+    a.extend(coarse);
+    tufield_ok(d, &a);
+    files.push(cmp_modal.join("compare.h5"));
 
     // A run stopped after one iteration leaves its checkpoint.
     let stopped = d.join("stopped.h5");

@@ -15,6 +15,8 @@
 //! the policy. An LQ policy enters as the value field ½xᵀφx + hᵀx tabulated on the grid
 //! ([`quadratic_policy`]), whose gradient is its feedback.
 
+pub mod modal;
+
 use crate::error::Result;
 use crate::grid::Grid;
 use crate::sweep::{HjiSolution, Sweeper};

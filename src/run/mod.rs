@@ -15,4 +15,5 @@ pub(crate) mod solve;
 
 pub use crate::commands::solve::estimate;
 pub use grid::grid_for;
+pub use modal::solve_modal_keeping_modes;
 pub use solve::{resume_command, solve, solve_with, Resume, SolveReport};

@@ -15,7 +15,7 @@ use std::time::Instant;
 use tufield_solvers::equilibrium::{snapshot_levels, SweepEvent};
 use tufield_solvers::fixed_point::{Control, Outcome};
 use tufield_solvers::grid::DEFAULT_STD_MULTIPLE;
-use tufield_solvers::modal::{solve_modal, ModalEvent, ModalSettings};
+use tufield_solvers::modal::{solve_modal, ModalEvent, ModalSettings, ModalSolution};
 
 /// Solves a modal scenario and writes `out` (when every mode has results).
 pub(crate) fn solve(
@@ -25,6 +25,27 @@ pub(crate) fn solve(
     start: Instant,
     stop: &StopSource,
 ) -> AppResult<SolveReport> {
+    solve_keeping_modes(sc, out, pmode, start, stop).map(|(report, _)| report)
+}
+
+/// As [`solve`], also returning the modes (for `tufield compare`), stopped by signals.
+pub fn solve_modal_keeping_modes(
+    sc: &Scenario,
+    out: &Path,
+    pmode: ProgressMode,
+    start: Instant,
+) -> AppResult<(SolveReport, ModalSolution)> {
+    solve_keeping_modes(sc, out, pmode, start, &StopSource::Signals)
+}
+
+/// As [`solve`], also returning the modes.
+fn solve_keeping_modes(
+    sc: &Scenario,
+    out: &Path,
+    pmode: ProgressMode,
+    start: Instant,
+    stop: &StopSource,
+) -> AppResult<(SolveReport, ModalSolution)> {
     let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
     let st = &sc.settings;
     let points = st.points_per_axis(1)[0];
@@ -152,5 +173,5 @@ pub(crate) fn solve(
         report.out = Some(out.to_path_buf());
     }
     report.wall_s = start.elapsed().as_secs_f64();
-    Ok(report)
+    Ok((report, sol))
 }

@@ -3,13 +3,13 @@
 //! field of the LQ policy. Heat maps have equal axis scales, a colour bar each, and are
 //! framed on the initial population.
 
-use super::{drift_norm, Comparison};
+use super::{drift_norm, Comparison, Fields, GridFields, ModeFields};
 use crate::plotting::{
     dashed_legend_entry, dotted_legend_entry, err as e, figure, frame_on_mass, heat_map, legend,
     range, solid_legend_entry, square_layout, ticks, Area, Format, HeatMap, PALETTE,
 };
 use crate::AppResult;
-use ndarray::{Array2, ArrayD, Axis};
+use ndarray::{Array1, Array2, ArrayD, Axis};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -37,11 +37,11 @@ fn slice2(field: &ArrayD<f64>) -> Array2<f64> {
 
 /// Means per axis: PDE solid, exact LQ dashed, heuristic dotted; one colour per population.
 pub fn means(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
-    let d = cmp.axes.len();
+    let d = cmp.labels.len();
     let t0 = cmp.time[0];
     let t1 = cmp.time[cmp.time.len() - 1];
     figure(dir, &format!("{stem}_means"), Format::Png, |root| {
-        let (rows, cols) = layout(d);
+        let (rows, cols) = if d > 6 { mode_layout(d) } else { layout(d) };
         let panels = root.split_evenly((rows, cols));
         for (i, panel) in panels.iter().enumerate().take(d) {
             let (lo, hi) = range(
@@ -50,14 +50,16 @@ pub fn means(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
                     .flat_map(|per| per.iter())
                     .flat_map(|m| m.column(i).to_vec()),
             );
-            let mut chart = ChartBuilder::on(panel)
-                .caption(
-                    format!(
-                        "mean on {} (solid PDE, dashed LQ, dotted heuristic)",
-                        cmp.labels[i]
-                    ),
-                    ("sans-serif", 18),
+            let caption = if d > 6 {
+                format!("mean on {}", cmp.labels[i])
+            } else {
+                format!(
+                    "mean on {} (solid PDE, dashed LQ, dotted heuristic)",
+                    cmp.labels[i]
                 )
+            };
+            let mut chart = ChartBuilder::on(panel)
+                .caption(caption, ("sans-serif", 18))
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(70)
@@ -101,6 +103,46 @@ pub fn means(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
                 dotted_legend_entry(&mut chart, "heuristic (dotted)", STYLE_GREY)?;
                 legend(&mut chart)?;
             }
+        }
+        Ok(())
+    })
+}
+
+/// (rows, columns) for the many small panels of a modal figure (7 or 15 modes): about
+/// 1.5 times as many columns as rows.
+fn mode_layout(n: usize) -> (usize, usize) {
+    let cols = ((1.5 * n as f64).sqrt().ceil() as usize).clamp(1, n.max(1));
+    (n.div_ceil(cols).max(1), cols)
+}
+
+/// One panel per mode with curves per population over the mode grid: `curve(mode, k)`.
+fn mode_panels(
+    dir: &Path,
+    name: &str,
+    cmp: &Comparison,
+    modes: &[ModeFields],
+    title: &str,
+    ylabel: &str,
+    curve: impl Fn(&ModeFields, usize) -> Array1<f64>,
+) -> AppResult<PathBuf> {
+    figure(dir, name, Format::Png, |root| {
+        let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
+        let panels = root.split_evenly(mode_layout(modes.len()));
+        for (i, (panel, m)) in panels.iter().zip(modes).enumerate() {
+            let series: Vec<(String, Vec<f64>)> = cmp
+                .names
+                .iter()
+                .enumerate()
+                .map(|(k, n)| (n.clone(), curve(m, k).to_vec()))
+                .collect();
+            line_panel(
+                panel,
+                &m.axis.to_vec(),
+                &series,
+                &format!("mode {} (λ = {:.3})", i + 1, m.eigenvalue),
+                &format!("y_{}", i + 1),
+                ylabel,
+            )?;
         }
         Ok(())
     })
@@ -154,14 +196,14 @@ fn line_panel(
 fn population_panels<'c>(
     dir: &Path,
     name: &str,
-    cmp: &'c Comparison,
+    (cmp, fields): (&'c Comparison, &'c GridFields),
     titles: (&str, &str),
     what: (&str, &str),
     curves: impl Fn(usize) -> [(String, &'c ArrayD<f64>); 2],
     field: impl Fn(usize) -> ArrayD<f64>,
 ) -> AppResult<PathBuf> {
     let p = cmp.names.len();
-    let one_d = cmp.axes.len() == 1;
+    let one_d = fields.axes.len() == 1;
     figure(dir, name, Format::Png, |root| {
         let title = if one_d { titles.0 } else { titles.1 };
         let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
@@ -180,13 +222,13 @@ fn population_panels<'c>(
                     .into_iter()
                     .map(|(label, v)| (label, v.iter().cloned().collect()))
                     .collect();
-                let x = cmp.axes[0].to_vec();
+                let x = fields.axes[0].to_vec();
                 line_panel(panel, &x, &series, &cmp.names[k], &cmp.labels[0], what.0)?;
             } else {
                 let frame = slice2(&field(k));
-                let initial = slice2(&cmp.initial[k]);
-                let x = cmp.axes[0].to_vec();
-                let y = cmp.axes[1].to_vec();
+                let initial = slice2(&fields.initial[k]);
+                let x = fields.axes[0].to_vec();
+                let y = fields.axes[1].to_vec();
                 heat_panel(
                     panel,
                     (&x, &y),
@@ -242,11 +284,26 @@ fn heat_panel(
 }
 
 /// Feedback drifts at t = 0: in 1-D both curves, otherwise |b_PDE − b_LQ| per population.
+/// Modal: |b_PDE,i − b_LQ,i| over each mode's grid, one curve per population.
 pub fn drift(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
+    let f = match &cmp.fields {
+        Fields::Grid(f) => f,
+        Fields::Modal(modes) => {
+            return mode_panels(
+                dir,
+                &format!("{stem}_drift"),
+                cmp,
+                modes,
+                "|b_PDE − b_LQ| at t = 0 per mode (discretisation error of the PDE drift)",
+                "|δb|",
+                |m, k| (&m.drift_pde[k] - &m.drift_lq[k]).mapv(f64::abs),
+            )
+        }
+    };
     population_panels(
         dir,
         &format!("{stem}_drift"),
-        cmp,
+        (cmp, f),
         (
             "feedback drift at t = 0: full PDE vs exact LQ",
             "|b_PDE − b_LQ| at t = 0 (colours over each population's support; white: initial population)",
@@ -254,21 +311,35 @@ pub fn drift(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
         ("drift b at t = 0", "|b_PDE − b_LQ|"),
         |k| {
             [
-                ("PDE ∇H(∇v)".to_string(), &cmp.drift_pde[k]),
-                ("LQ A(φx+h)".to_string(), &cmp.drift_lq[k]),
+                ("PDE ∇H(∇v)".to_string(), &f.drift_pde[k]),
+                ("LQ A(φx+h)".to_string(), &f.drift_lq[k]),
             ]
         },
-        |k| drift_norm(&cmp.drift_pde[k], &cmp.drift_lq[k]),
+        |k| drift_norm(&f.drift_pde[k], &f.drift_lq[k]),
     )
 }
 
 /// Robust cost loss v_π(0, ·) − v_PDE(0, ·): in 1-D LQ and heuristic curves, otherwise a
 /// heat map of the LQ policy's loss per population with the initial population outlined.
+/// Modal: the heuristic's loss v_heur,i(0, ·) − v_PDE,i(0, ·) over each mode's grid, one
+/// curve per population.
 pub fn loss(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
+    let f = match &cmp.fields {
+        Fields::Grid(f) => f,
+        Fields::Modal(modes) => return mode_panels(
+            dir,
+            &format!("{stem}_loss"),
+            cmp,
+            modes,
+            "extra robust cost v_heur,i(0,y) − v_PDE,i(0,y) of the Section 7 heuristic per mode",
+            "extra cost",
+            |m, k| m.loss[1][k].clone(),
+        ),
+    };
     population_panels(
         dir,
         &format!("{stem}_loss"),
-        cmp,
+        (cmp, f),
         (
             "extra robust cost v_π(0,x) − v_PDE(0,x) of a designer playing policy π",
             "extra robust cost v_LQ(0,x) − v_PDE(0,x) of the LQ policy (white: initial population)",
@@ -276,10 +347,10 @@ pub fn loss(dir: &Path, stem: &str, cmp: &Comparison) -> AppResult<PathBuf> {
         ("extra robust cost", "v_LQ(0,x) − v_PDE(0,x)"),
         |k| {
             [
-                ("LQ policy".to_string(), &cmp.loss[0][k]),
-                ("heuristic".to_string(), &cmp.loss[1][k]),
+                ("LQ policy".to_string(), &f.loss[0][k]),
+                ("heuristic".to_string(), &f.loss[1][k]),
             ]
         },
-        |k| cmp.loss[0][k].clone(),
+        |k| f.loss[0][k].clone(),
     )
 }
