@@ -1,6 +1,7 @@
 //! Warnings before silent error: `check` and `solve` name the setting to change when the
 //! time step is too large for the fastest closed-loop mode, when the grid is too coarse
-//! for a population's spread, and when the estimated error dwarfs `solver.tol`; `compare`
+//! for a population's spread, when the second-order scheme upwinds where a population
+//! carries mass, and when the estimated error dwarfs `solver.tol`; `compare`
 //! states the PDE's own estimated error next to its differences and, on LQ models, the
 //! gap between the PDE cost and the exact Riccati cost.
 
@@ -116,6 +117,69 @@ fn a_grid_too_coarse_for_the_spread_is_warned_about() {
     let r = run(dir.path(), &["check", fig7.to_str().unwrap()]);
     let w = warning_lines(&r.stdout, "solver.points");
     assert!(w.len() == 1 && w[0].contains("per mode"), "{}", r.stdout);
+}
+
+/// lqc_2d_chain3's drift reaches |b| ≈ 3 where its populations are: at σ = 0.3 the
+/// second-order scheme's cell Péclet number |b|h/(σ²/2) exceeds 2 there on the default
+/// 101² grid (measured: mean errors 2e-3 against 8e-6 at 201², docs/design.md §4.5).
+#[test]
+fn second_order_upwinding_where_the_populations_are_is_warned_about() {
+    let dir = TempDir::new().unwrap();
+    let sc = scenario("lqc_2d_chain3.toml");
+    let sc = sc.to_str().unwrap();
+    let second = ["--set", "solver.scheme=\"second-order\""];
+    let check = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["check", sc];
+        args.extend_from_slice(&second);
+        args.extend_from_slice(extra);
+        warning_lines(&run(dir.path(), &args).stdout, "Péclet")
+    };
+    let w = check(&[]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("solver.points") && w[0].contains("noise.sigma") && w[0].contains("%"),
+        "{}",
+        w[0]
+    );
+    let share: f64 = {
+        let s = &w[0][..w[0].find(" % of population").unwrap()];
+        s[s.rfind(' ').unwrap() + 1..].parse().unwrap()
+    };
+    assert!(share > 1.0 && share <= 100.0, "{}", w[0]);
+    // The suggested number of points silences it, and so does more noise.
+    let need = {
+        let s = &w[0][w[0].find("at least ").unwrap() + 9..];
+        s[..s.find(' ').unwrap()].to_string()
+    };
+    let more = format!("solver.points={need}");
+    assert!(check(&["--set", &more]).is_empty());
+    assert!(check(&["--set", "noise.sigma=0.6"]).is_empty());
+    // The monotone scheme is first order everywhere: nothing to warn about.
+    let r = run(dir.path(), &["check", sc]);
+    assert!(
+        warning_lines(&r.stdout, "Péclet").is_empty(),
+        "{}",
+        r.stdout
+    );
+    // solve says it before iterating.
+    let out = dir.path().join("peclet.h5");
+    let mut args = vec![
+        "solve",
+        sc,
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "solver.points=41",
+        "--set",
+        "solver.steps=40",
+        "--set",
+        "solver.error_estimate=false",
+    ];
+    args.extend_from_slice(&second);
+    let r = run(dir.path(), &args);
+    let w = warning_lines(&r.stderr, "Péclet");
+    assert_eq!(w.len(), 1, "{}", r.stderr);
+    assert!(w[0].contains("solver.points"), "{}", w[0]);
 }
 
 #[test]
