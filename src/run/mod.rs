@@ -5,12 +5,14 @@
 //! * [`solve`]: the equilibrium of a scenario written to a file (projected or modal,
 //!   [`SolveReport`]), resumable from a [`Resume`]; [`solve_with`] takes the stop token
 //!   ([`crate::interrupt::StopSource`]) and further observers;
+//! * [`simulate`]: the particle run (policy, system, mean-field references, the copies);
 //! * [`observe`]: observers of the fixed point (checkpoints, progress, logs) and their
 //!   schedules.
 
 mod grid;
 pub(crate) mod modal;
 pub mod observe;
+pub mod simulate;
 pub(crate) mod solve;
 
 pub use crate::commands::solve::estimate;

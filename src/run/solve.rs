@@ -540,4 +540,28 @@ acceleration = "none"
         assert_eq!(report.iterations, 10);
         assert!(out.exists());
     }
+
+    #[test]
+    fn a_checkpoint_that_cannot_be_written_ends_the_run_as_an_io_error() {
+        let sc = Scenario::from_text("two.toml", "two", TWO_POPULATIONS, &[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("gone").join("two.h5");
+        let err = solve_with(
+            &sc,
+            &out,
+            None,
+            ProgressMode::Quiet,
+            Instant::now(),
+            &StopSource::Token(Arc::new(AtomicBool::new(false))),
+            &mut Observers::new(),
+        )
+        .unwrap_err();
+        match &err {
+            AppError::Io { path, .. } => {
+                assert_eq!(*path, checkpoint_path(&out).display().to_string())
+            }
+            other => panic!("expected an I/O error on the checkpoint, got {other}"),
+        }
+        assert!(!out.exists());
+    }
 }

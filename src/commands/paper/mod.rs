@@ -26,10 +26,11 @@ pub mod corrections;
 mod report;
 
 use super::plot;
-use super::simulate::{self, PolicyChoice};
+use super::simulate;
 use crate::cli::PaperArgs;
 use crate::overrides::Override;
 use crate::progress::ProgressMode;
+use crate::run::simulate::{prepare, run_copies, HeuristicMeans, PolicyChoice};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use std::path::{Path, PathBuf};
@@ -269,7 +270,7 @@ fn run_once(
         )
     })?;
     let choice = PolicyChoice::parse(&paper.policy);
-    let prep = simulate::prepare(&sc, &choice)?;
+    let prep = prepare(&sc, &choice)?;
     let options = SimulationOptions {
         copies,
         seed: args.seed,
@@ -281,7 +282,7 @@ fn run_once(
             axes: Some(prep.hist_axes.clone()),
         }),
     };
-    let sim = simulate::run_copies(
+    let sim = run_copies(
         &sc,
         &prep,
         &options,
@@ -304,7 +305,7 @@ fn run_once(
     let caption = report::caption(&assessment, overrides);
     let figure = plot::trajectories_of(&file, dir, &stem, args.format, &caption)?;
     let spectral_radius = match &prep.heuristic {
-        Some(simulate::HeuristicMeans::SecondOrder {
+        Some(HeuristicMeans::SecondOrder {
             spectral_radius, ..
         }) => Some(*spectral_radius),
         _ => None,
