@@ -7,8 +7,8 @@
 //!
 //! (ρ enters only the mean). [`Grid::auto`] integrates these small ODEs (classical RK4 with
 //! a fixed step chosen from the stiffness bound ‖A‖(‖S‖ + T‖Q‖); the Riccati equation by the
-//! LQ oracle's fixed-step entry point of [`crate::lq::riccati`]), takes per axis the largest standard
-//! deviation `s_i = max_k max_{t∈[0,T]} Σ_k,ii(t)^{1/2}`, and sets
+//! LQ oracle's fixed-step entry point of [`mod@crate::lq::riccati`]), takes per axis the
+//! largest standard deviation `s_i = max_k max_{t∈[0,T]} Σ_k,ii(t)^{1/2}`, and sets
 //!
 //!   lo_i = min_k m̄_k,i(0) − κ s_i,   hi_i = max_k m̄_k,i(0) + κ s_i,
 //!
@@ -87,7 +87,7 @@ fn to_small(a: &Array2<f64>) -> Small {
 }
 
 /// Per axis, max over populations and t ∈ [0, T] of the exact closed-loop variance
-/// Σ_ii(t): Riccati φ backward ([`crate::lq::riccati`]'s fixed-step RK4 on the half-step
+/// Σ_ii(t): Riccati φ backward ([`mod@crate::lq::riccati`]'s fixed-step RK4 on the half-step
 /// grid), then Lyapunov Σ forward with the same RK4 (module docs).
 fn lq_variance_bound(model: &Model) -> Vec<f64> {
     let d = model.dim();
