@@ -5,9 +5,10 @@
 //!
 //!   Σ' = AφΣ + ΣφA + σ²I,  Σ(0) = C_k,   with φ' = −φAφ − Q, φ(T) = S   (eq. (15))
 //!
-//! (ρ enters only the mean). [`Grid::auto`] integrates these small ODEs (RK4, step count
-//! chosen from the stiffness bound ‖A‖(‖S‖ + T‖Q‖)), takes per axis the largest standard
-//! deviation `s_i = max_k max_{t∈[0,T]} Σ_k,ii(t)^{1/2}`, and sets
+//! (ρ enters only the mean). [`Grid::auto`] integrates these small ODEs (classical RK4 with
+//! a fixed step chosen from the stiffness bound ‖A‖(‖S‖ + T‖Q‖); the Riccati equation by the
+//! LQ oracle's fixed-step entry point of [`mod@crate::lq::riccati`]), takes per axis the
+//! largest standard deviation `s_i = max_k max_{t∈[0,T]} Σ_k,ii(t)^{1/2}`, and sets
 //!
 //!   lo_i = min_k m̄_k,i(0) − κ s_i,   hi_i = max_k m̄_k,i(0) + κ s_i,
 //!
@@ -23,6 +24,8 @@
 use crate::error::{Param, Result, SolverError};
 use crate::grid::{broadcast_points, Grid, MAX_DIM};
 use crate::linalg::frobenius;
+use crate::lq::ode::{mm_small, rk4_step_small, Small};
+use crate::lq::riccati::riccati_fixed_step;
 use crate::model::Model;
 use ndarray::Array2;
 
@@ -75,31 +78,7 @@ impl Grid {
     }
 }
 
-type M3 = [[f64; MAX_DIM]; MAX_DIM];
-
-fn mm(a: &M3, b: &M3) -> M3 {
-    let mut c = [[0.0; MAX_DIM]; MAX_DIM];
-    for i in 0..MAX_DIM {
-        for k in 0..MAX_DIM {
-            for j in 0..MAX_DIM {
-                c[i][j] += a[i][k] * b[k][j];
-            }
-        }
-    }
-    c
-}
-
-fn axpy(a: &M3, s: f64, b: &M3) -> M3 {
-    let mut c = *a;
-    for i in 0..MAX_DIM {
-        for j in 0..MAX_DIM {
-            c[i][j] += s * b[i][j];
-        }
-    }
-    c
-}
-
-fn to_m3(a: &Array2<f64>) -> M3 {
+fn to_small(a: &Array2<f64>) -> Small {
     let mut m = [[0.0; MAX_DIM]; MAX_DIM];
     for ((i, j), v) in a.indexed_iter() {
         m[i][j] = *v;
@@ -108,38 +87,24 @@ fn to_m3(a: &Array2<f64>) -> M3 {
 }
 
 /// Per axis, max over populations and t ∈ [0, T] of the exact closed-loop variance
-/// Σ_ii(t): Riccati φ backward then Lyapunov Σ forward, both RK4 (module docs).
+/// Σ_ii(t): Riccati φ backward ([`mod@crate::lq::riccati`]'s fixed-step RK4 on the half-step
+/// grid), then Lyapunov Σ forward with the same RK4 (module docs).
 fn lq_variance_bound(model: &Model) -> Vec<f64> {
     let d = model.dim();
-    let (a, q, s) = (to_m3(&model.a), to_m3(&model.q), to_m3(&model.s));
+    let (a, q, s) = (to_small(&model.a), to_small(&model.q), to_small(&model.s));
     let t = model.horizon;
     // φ ≤ S + TQ (zero control is admissible), so the linearised rates are ≤ 2‖A‖‖φ‖.
     let rate = 2.0 * frobenius(&model.a) * (frobenius(&model.s) + t * frobenius(&model.q));
     let steps = ((4.0 * t * rate).ceil() as usize).clamp(256, 100_000);
     let dt = t / steps as f64;
     // φ on the 2·steps half-step grid, index k ↔ time k·dt/2.
-    let rhs_phi = |p: &M3| axpy(&mm(&mm(p, &a), p), 1.0, &q); // dφ/dτ = φAφ + Q, τ = T − t
-    let mut phi = vec![[[0.0; MAX_DIM]; MAX_DIM]; 2 * steps + 1];
-    let mut p = s;
-    phi[2 * steps] = p;
-    let hh = 0.5 * dt;
-    for k in (0..2 * steps).rev() {
-        let k1 = rhs_phi(&p);
-        let k2 = rhs_phi(&axpy(&p, 0.5 * hh, &k1));
-        let k3 = rhs_phi(&axpy(&p, 0.5 * hh, &k2));
-        let k4 = rhs_phi(&axpy(&p, hh, &k3));
-        for i in 0..MAX_DIM {
-            for j in 0..MAX_DIM {
-                p[i][j] += hh / 6.0 * (k1[i][j] + 2.0 * k2[i][j] + 2.0 * k3[i][j] + k4[i][j]);
-            }
-        }
-        phi[k] = p;
-    }
+    let phi = riccati_fixed_step(&a, &q, &s, 0.5 * dt, 2 * steps);
     let sig2 = model.sigma * model.sigma;
-    let rhs_cov = |c: &M3, ph: &M3| {
-        let ap = mm(&a, ph);
-        let mut r = mm(&ap, c);
-        let rt = mm(c, &mm(ph, &a));
+    // dΣ/dt = AφΣ + ΣφA + σ²I.
+    let rhs_cov = |c: &Small, ph: &Small| {
+        let ap = mm_small(&a, ph);
+        let mut r = mm_small(&ap, c);
+        let rt = mm_small(c, &mm_small(ph, &a));
         for i in 0..MAX_DIM {
             for j in 0..MAX_DIM {
                 r[i][j] += rt[i][j];
@@ -152,21 +117,19 @@ fn lq_variance_bound(model: &Model) -> Vec<f64> {
     };
     let mut var = vec![0.0f64; d];
     for pop in &model.populations {
-        let mut c = to_m3(&pop.cov);
+        let mut c = to_small(&pop.cov);
         for i in 0..d {
             var[i] = var[i].max(c[i][i]);
         }
         for n in 0..steps {
-            let (p0, pm, p1) = (&phi[2 * n], &phi[2 * n + 1], &phi[2 * n + 2]);
-            let k1 = rhs_cov(&c, p0);
-            let k2 = rhs_cov(&axpy(&c, 0.5 * dt, &k1), pm);
-            let k3 = rhs_cov(&axpy(&c, 0.5 * dt, &k2), pm);
-            let k4 = rhs_cov(&axpy(&c, dt, &k3), p1);
-            for i in 0..MAX_DIM {
-                for j in 0..MAX_DIM {
-                    c[i][j] += dt / 6.0 * (k1[i][j] + 2.0 * k2[i][j] + 2.0 * k3[i][j] + k4[i][j]);
-                }
-            }
+            // φ at the stages' times t_n, t_n + dt/2 (twice), t_n + dt.
+            let at = [
+                &phi[2 * n],
+                &phi[2 * n + 1],
+                &phi[2 * n + 1],
+                &phi[2 * n + 2],
+            ];
+            rk4_step_small(&mut c, dt, |stage, y| rhs_cov(y, at[stage]));
             for i in 0..d {
                 var[i] = var[i].max(c[i][i]);
             }

@@ -22,6 +22,7 @@
 //! brief's target is ≤ 1e-11.
 
 use super::TimeGrid;
+use crate::grid::MAX_DIM;
 
 /// Tolerances and limits of [`Dopri5`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -363,6 +364,57 @@ where
         after(to, y);
     }
     Ok(())
+}
+
+/// A d×d matrix (d ≤ [`MAX_DIM`]) padded with zeros: the state of [`rk4_step_small`].
+pub(crate) type Small = [[f64; MAX_DIM]; MAX_DIM];
+
+/// The product ab of two [`Small`] matrices (every entry summed over all padded columns
+/// from 0.0, in index order).
+pub(crate) fn mm_small(a: &Small, b: &Small) -> Small {
+    let mut c = [[0.0; MAX_DIM]; MAX_DIM];
+    for i in 0..MAX_DIM {
+        for k in 0..MAX_DIM {
+            for j in 0..MAX_DIM {
+                c[i][j] += a[i][k] * b[k][j];
+            }
+        }
+    }
+    c
+}
+
+/// a + s·b.
+fn axpy_small(a: &Small, s: f64, b: &Small) -> Small {
+    let mut c = *a;
+    for i in 0..MAX_DIM {
+        for j in 0..MAX_DIM {
+            c[i][j] += s * b[i][j];
+        }
+    }
+    c
+}
+
+/// One step of the classical fourth-order Runge–Kutta method for y' = f(t, y) on a
+/// [`Small`] matrix, of signed size `h` (negative: backward in t):
+///
+/// ```text
+///   k1 = f(0, y),  k2 = f(1, y + h/2 k1),  k3 = f(2, y + h/2 k2),  k4 = f(3, y + h k3),
+///   y ← y + h/6 (k1 + 2k2 + 2k3 + k4).
+/// ```
+///
+/// `f(stage, y)` evaluates the right-hand side at the stage's time: stage 0 at t, 1 and 2
+/// at t + h/2, 3 at t + h (so time-dependent coefficients are read per stage). The fixed
+/// step has no error control: the caller sizes h from the problem's rates.
+pub(crate) fn rk4_step_small(y: &mut Small, h: f64, mut f: impl FnMut(usize, &Small) -> Small) {
+    let k1 = f(0, y);
+    let k2 = f(1, &axpy_small(y, 0.5 * h, &k1));
+    let k3 = f(2, &axpy_small(y, 0.5 * h, &k2));
+    let k4 = f(3, &axpy_small(y, h, &k3));
+    for i in 0..MAX_DIM {
+        for j in 0..MAX_DIM {
+            y[i][j] += h / 6.0 * (k1[i][j] + 2.0 * k2[i][j] + 2.0 * k3[i][j] + k4[i][j]);
+        }
+    }
 }
 
 #[cfg(test)]
