@@ -34,7 +34,7 @@
 //!
 //! *Determinism.* Coefficients are computed node by node (in chunks of `CHUNK` nodes
 //! whose multi-indices are advanced node by node, not divided out), every line by the same
-//! recurrence whatever its task ([`super::lines`]), the moments by [`Grid::moments`]
+//! recurrence whatever its task (`super::lines`), the moments by [`Grid::moments`]
 //! (fixed-order reduction): bit-identical for any thread count.
 
 use super::lines::{self, Op};
