@@ -154,9 +154,9 @@ pub fn upwinded_share(
     };
     for (k, (mean, h, cov)) in populations.iter().enumerate() {
         for (n, p) in phi.outer_iter().enumerate() {
-            for i in 0..d {
+            for (i, &spacing_i) in spacing.iter().enumerate() {
                 let (mu, s) = drift_law(a, p, mean.row(n), h.row(n), cov.index_axis(Axis(0), n), i);
-                let share = gaussian_beyond(mu, s, c2 / spacing[i]);
+                let share = gaussian_beyond(mu, s, c2 / spacing_i);
                 if share > worst.share {
                     worst.share = share;
                     worst.population = k;

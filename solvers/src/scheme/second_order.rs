@@ -32,8 +32,10 @@
 //! the sweep reports the most negative density, where and when, and the negative mass
 //! ([`NegativeDensity`]).
 //!
-//! *Determinism.* Coefficients are computed node by node, every line by one task, the
-//! moments by [`Grid::moments`] (fixed-order reduction): bit-identical for any thread count.
+//! *Determinism.* Coefficients are computed node by node (in chunks of `CHUNK` nodes
+//! whose multi-indices are advanced node by node, not divided out), every line by the same
+//! recurrence whatever its task (`super::lines`), the moments by [`Grid::moments`]
+//! (fixed-order reduction): bit-identical for any thread count.
 
 use super::lines::{self, Op};
 use super::pointwise::Physics;
@@ -143,6 +145,19 @@ impl SecondOrder {
         idx
     }
 
+    /// The multi-index of the next node in memory order (the last axis fastest).
+    #[inline]
+    fn advance(&self, idx: &mut [usize; MAX_DIM]) {
+        let shape = self.grid.shape();
+        for i in (0..self.grid.dim()).rev() {
+            idx[i] += 1;
+            if idx[i] < shape[i] {
+                return;
+            }
+            idx[i] = 0;
+        }
+    }
+
     /// Discrete gradient of `v` at node `q` (multi-index `idx`): centred inside, one-sided
     /// on the boundary.
     #[inline]
@@ -206,9 +221,12 @@ impl SecondOrder {
                 .par_chunks_mut(CHUNK * (d + 1))
                 .enumerate()
                 .for_each(|(t, chunk)| {
+                    let mut idx = this.index(t * CHUNK);
                     for (k, node) in chunk.chunks_mut(d + 1).enumerate() {
                         let q = t * CHUNK + k;
-                        let idx = this.index(q);
+                        if k > 0 {
+                            this.advance(&mut idx);
+                        }
                         let p = this.half_step_gradient(v1, v2, q, &idx);
                         let pi = match pol_slices {
                             Some((p1, p2)) => this.half_step_gradient(p1, p2, q, &idx),
@@ -233,9 +251,22 @@ impl SecondOrder {
                 .zip(self.up[i].par_chunks_mut(CHUNK))
                 .enumerate()
                 .for_each(|(t, (lo, up))| {
+                    // Node q = t·CHUNK + k sits at position j = (q / stride) mod n_i on the
+                    // axis and at offset (q mod stride) within its stride.
+                    let q0 = t * CHUNK;
+                    let (mut j, mut within) = ((q0 / stride) % n_i, q0 % stride);
                     for (k, (lo, up)) in lo.iter_mut().zip(up.iter_mut()).enumerate() {
-                        let q = t * CHUNK + k;
-                        let j = (q / stride) % n_i;
+                        let q = q0 + k;
+                        if k > 0 {
+                            within += 1;
+                            if within == stride {
+                                within = 0;
+                                j += 1;
+                                if j == n_i {
+                                    j = 0;
+                                }
+                            }
+                        }
                         let b = drift[q * (d + 1) + i];
                         let (l, u) = if b.abs() * h <= 2.0 * diff && diff > 0.0 {
                             let c = b * (0.5 / h);
@@ -433,8 +464,12 @@ impl TimeStepper for SecondOrder {
                 .par_chunks_mut(CHUNK)
                 .enumerate()
                 .for_each(|(t, c)| {
+                    let mut idx = this.index(t * CHUNK);
                     for (k, v) in c.iter_mut().enumerate() {
-                        let x = this.node_point(&this.index(t * CHUNK + k));
+                        if k > 0 {
+                            this.advance(&mut idx);
+                        }
+                        let x = this.node_point(&idx);
                         *v = this.phys.terminal_cost(&r, &x);
                     }
                 });
@@ -454,9 +489,13 @@ impl TimeStepper for SecondOrder {
             let (r0, r1) = (rho_at(n), rho_at(n + 1));
             let this = &*self;
             out_n.par_chunks_mut(CHUNK).enumerate().for_each(|(t, c)| {
+                let mut idx = this.index(t * CHUNK);
                 for (k, v) in c.iter_mut().enumerate() {
                     let q = t * CHUNK + k;
-                    let x = this.node_point(&this.index(q));
+                    if k > 0 {
+                        this.advance(&mut idx);
+                    }
+                    let x = this.node_point(&idx);
                     let f =
                         0.5 * (this.phys.running_cost(&r0, &x) + this.phys.running_cost(&r1, &x));
                     *v += dt * (this.drift[q * (d + 1) + d] + f);
