@@ -320,6 +320,7 @@ impl AtomicH5 {
             dest: self.dest.clone(),
             level,
             significant_bits,
+            search: crate::output::chunk::Search::Matches,
         })
     }
 
@@ -371,6 +372,8 @@ pub struct SnapshotWriter {
     level: Option<u8>,
     /// Significant bits kept (filtered datasets only).
     significant_bits: Option<u32>,
+    /// How the deflate encoder searches for repeats (filtered datasets only).
+    search: crate::output::chunk::Search,
 }
 
 /// Writes `count` snapshots into every one of `writers` (datasets of the same snapshot
@@ -456,6 +459,7 @@ pub struct ChunkEncoder {
     frame: Vec<usize>,
     significant_bits: Option<u32>,
     level: u8,
+    search: crate::output::chunk::Search,
     name: String,
     dest: PathBuf,
 }
@@ -475,15 +479,22 @@ impl ChunkEncoder {
             });
         }
         let owned = snapshot.as_standard_layout();
-        Ok(crate::output::chunk::encode(
+        Ok(crate::output::chunk::encode_with(
             owned.as_slice().unwrap_or_default(),
             self.significant_bits,
             self.level,
+            self.search,
         ))
     }
 }
 
 impl SnapshotWriter {
+    /// Sets how the deflate encoder searches for repeats in the chunks written from now
+    /// on (the default finds matches at any distance).
+    pub fn set_search(&mut self, search: crate::output::chunk::Search) {
+        self.search = search;
+    }
+
     fn misfit(&self, shape: &[usize]) -> AppError {
         AppError::Io {
             path: self.dest.display().to_string(),
@@ -564,6 +575,7 @@ impl SnapshotWriter {
             frame: self.frame.clone(),
             significant_bits: self.significant_bits,
             level,
+            search: self.search,
             name: self.name.clone(),
             dest: self.dest.clone(),
         })
@@ -716,6 +728,73 @@ mod tests {
         assert_eq!(cls.as_str(), "DIMENSION_SCALE");
         let mt: Array2<f64> = g.dataset("mt").unwrap().read_2d().unwrap();
         assert_eq!(mt, m.t());
+    }
+
+    #[test]
+    fn snapshots_pushed_together_read_back_rounded_or_exact_for_any_thread_count() {
+        use crate::output::quantize::bitround;
+        use ndarray::{ArrayD, IxDyn};
+        let frames: Vec<ArrayD<f64>> = (0..7)
+            .map(|n| {
+                ArrayD::from_shape_fn(IxDyn(&[6, 5]), |i| {
+                    ((n * 30 + i[0] * 5 + i[1]) as f64 * 0.71).cos() + 2.0
+                })
+            })
+            .collect();
+        let write = |threads: usize, compression: Compression| {
+            let dir = tempfile::TempDir::new().unwrap();
+            let dest = dir.path().join("t.h5");
+            let mut w = AtomicH5::create(&dest, "").unwrap();
+            w.set_compression(compression);
+            w.set_significant_bits(Some(10));
+            let g = w.group("/g").unwrap();
+            let mut writers = [
+                w.quantized_snapshots(&g, "rounded", 7, &[6, 5]).unwrap(),
+                w.rounded_snapshots(&g, "exact", 7, &[6, 5], None).unwrap(),
+            ];
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    push_together(&mut writers, 7, |s| {
+                        Ok(vec![
+                            CowArray::from(frames[s].view()),
+                            CowArray::from(frames[s].mapv(|v| -v)),
+                        ])
+                    })
+                })
+                .unwrap();
+            assert!(
+                push_together(&mut writers, 1, |s| Ok(vec![CowArray::from(
+                    frames[s].view()
+                )]))
+                .is_err(),
+                "one field for two datasets"
+            );
+            drop((g, writers));
+            w.commit().unwrap();
+            let f = hdf5::File::open(&dest).unwrap();
+            let r: ArrayD<f64> = f.dataset("g/rounded").unwrap().read_dyn().unwrap();
+            let e: ArrayD<f64> = f.dataset("g/exact").unwrap().read_dyn().unwrap();
+            (r, e)
+        };
+        let (r1, e1) = write(1, Compression::Deflate(1));
+        let (r3, e3) = write(3, Compression::Deflate(1));
+        let (rn, en) = write(2, Compression::None);
+        for (s, fr) in frames.iter().enumerate() {
+            let rs = r1.index_axis(ndarray::Axis(0), s);
+            let es = e1.index_axis(ndarray::Axis(0), s);
+            assert!(rs.iter().zip(fr).all(|(q, x)| *q == bitround(*x, 10)));
+            assert!(es.iter().zip(fr).all(|(q, x)| *q == -*x));
+            assert_eq!(
+                rn.index_axis(ndarray::Axis(0), s),
+                fr.view(),
+                "no filter, no rounding"
+            );
+        }
+        assert_eq!((&r1, &e1), (&r3, &e3), "the same for 1 and 3 threads");
+        assert_eq!(e1, en);
     }
 
     #[test]

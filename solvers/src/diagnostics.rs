@@ -32,6 +32,9 @@ pub struct FeedbackFields {
 /// (allocation, disturbance) drift at one node.
 type NodeDrifts = ([f64; MAX_DIM], [f64; MAX_DIM]);
 
+/// (allocation, disturbance) drifts of a block of nodes, component-major.
+type BlockDrifts = (Vec<f64>, Vec<f64>);
+
 fn check_shape(grid: &Grid, field: &'static str, shape: &[usize]) -> Result<()> {
     if shape != grid.shape() {
         return Err(SolverError::invalid(
@@ -138,7 +141,7 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
         (al, di)
     };
     // Per block: the d components of each player, component-major.
-    let blocks: Vec<(Vec<f64>, Vec<f64>)> = (0..len.div_ceil(FEEDBACK_BLOCK))
+    let blocks: Vec<BlockDrifts> = (0..len.div_ceil(FEEDBACK_BLOCK))
         .into_par_iter()
         .map(|b| {
             let nodes = b * FEEDBACK_BLOCK..((b + 1) * FEEDBACK_BLOCK).min(len);
@@ -155,7 +158,7 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
             (al, di)
         })
         .collect();
-    let assemble = |pick: fn(&(Vec<f64>, Vec<f64>)) -> &Vec<f64>| {
+    let assemble = |pick: fn(&BlockDrifts) -> &Vec<f64>| {
         let mut out = vec![0.0; d * len];
         out.par_chunks_mut(len.max(1))
             .enumerate()

@@ -30,8 +30,9 @@
 //!                        scales snapshot_time and x<i>; rounded to [output]
 //!                        significant_bits (attribute
 //!                        _QuantizeBitRoundNumberOfSignificantBits)
-//!     core_fraction (snapshots), expected_cost, expected_cost_lq, and with
-//!     [output] feedback_fields the drift fields (solve/quantities.rs)
+//!     core_fraction (snapshots), expected_cost, expected_cost_lq, and the drift
+//!     fields allocation_drift, disturbance_drift unless [output] feedback_fields =
+//!     false (solve/quantities.rs)
 //! /fixed_point           attrs outcome, tol, acceleration, damping
 //!     residual, damping, wall_s (iterations) f64; accelerated (iterations) u8
 //! /model, /lq/...        as written by `tufield lq` (same time levels,

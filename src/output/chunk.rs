@@ -4,31 +4,125 @@
 //! A chunk holds one snapshot. [`encode`] produces exactly what HDF5's filter pipeline
 //! `shuffle` then `deflate` expects to read back: the values as little-endian doubles
 //! (optionally rounded first, [`super::quantize`]), byte-shuffled (byte j of value i at
-//! position j·n + i), then one zlib stream. The dataset is created with those two filters,
+//! position j·n + i), then one zlib stream in which each byte plane is deflated or, when
+//! deflate would not shrink it, stored ([`encode_with`]). The dataset is created with those two filters,
 //! so every reader decodes the chunks with its own HDF5 as if HDF5 had written them. The
-//! deflate encoder is zlib-rs (flate2), not the system zlib HDF5 links, so the compressed
+//! deflate encoder is zlib-rs, not the system zlib HDF5 links, so the compressed
 //! bytes may differ from HDF5's own while the values read back are the same.
 
-use flate2::write::ZlibEncoder;
 use hdf5::Dataset;
 use rayon::prelude::*;
-use std::io::Write as _;
 
 /// Bytes of one stored value (f64).
 const VALUE_BYTES: usize = 8;
 
+/// How the deflate encoder looks for repeats (both produce standard zlib streams that
+/// HDF5's deflate filter reads).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Search {
+    /// Matches at any distance (zlib's default strategy): for smooth fields whose byte
+    /// planes repeat, such as the drift fields of LQ models (linear in x).
+    #[default]
+    Matches,
+    /// Runs of one byte only (zlib's `Z_RLE`): for fields whose compressible byte planes
+    /// are runs, such as the error estimate's errors; as fast as `Matches` there and
+    /// smaller.
+    Runs,
+}
+
 /// The stored bytes of one chunk of `values` through the filters shuffle + deflate at
 /// `level` (1–9), after rounding to `significant_bits` (netCDF BitRound) when given.
 pub fn encode(values: &[f64], significant_bits: Option<u32>, level: u8) -> Vec<u8> {
+    encode_with(values, significant_bits, level, Search::Matches)
+}
+
+/// Bytes of a plane probed before it is compressed: an eighth of it, at least
+/// [`PROBE_MIN`] and at most [`PROBE_MAX`] bytes, from its middle.
+const PROBE_MIN: usize = 4096;
+/// See [`PROBE_MIN`].
+const PROBE_MAX: usize = 65536;
+
+/// Largest length of a stored deflate block.
+const STORED_BLOCK: usize = 65535;
+
+/// [`encode`] with the deflate encoder's [`Search`].
+///
+/// The zlib stream is built plane by plane (the shuffled bytes j of every value form
+/// plane j): a plane whose probe (a slice from its middle) deflate shrinks by at least a
+/// tenth is deflated as a whole (raw deflate blocks, sync-flushed to a byte boundary, so
+/// that the planes' blocks follow one another in one stream); any other plane — the
+/// mantissa bytes that rounding kept, which are noise to deflate — is copied into stored
+/// blocks. This costs a copy where deflate would search in vain, and stores noise in 8 bits
+/// a byte where deflate's fixed codes take up to 9. The stream ends with an empty final
+/// block and the Adler-32 of the shuffled bytes, as zlib's format wants.
+pub fn encode_with(
+    values: &[f64],
+    significant_bits: Option<u32>,
+    level: u8,
+    search: Search,
+) -> Vec<u8> {
     let shuffled = shuffle(values, significant_bits);
     let n = values.len();
-    let mut z = ZlibEncoder::new(
-        Vec::with_capacity(n * VALUE_BYTES / 2),
-        flate2::Compression::new(u32::from(level.clamp(1, 9))),
-    );
-    // Writing to a Vec cannot fail.
-    let _ = z.write_all(&shuffled);
-    z.finish().unwrap_or_default()
+    let strategy = match search {
+        Search::Matches => zlib_rs::Strategy::Default,
+        Search::Runs => zlib_rs::Strategy::Rle,
+    };
+    let level = i32::from(level.clamp(1, 9));
+    // zlib header: deflate with a 32 KiB window, no dictionary, check bits (0x7801 % 31 = 0).
+    let mut out = Vec::with_capacity(shuffled.len() / 2 + 64);
+    out.extend_from_slice(&[0x78, 0x01]);
+    if n > 0 {
+        for plane in shuffled.chunks(n) {
+            let probe_len = (plane.len() / 8)
+                .clamp(PROBE_MIN, PROBE_MAX)
+                .min(plane.len());
+            let from = (plane.len() - probe_len) / 2;
+            let probe = &plane[from..from + probe_len];
+            let mut trial = Vec::new();
+            let shrunk = deflate_raw(probe, level, strategy, &mut trial);
+            if 10 * shrunk <= 9 * probe.len() {
+                deflate_raw(plane, level, strategy, &mut out);
+            } else {
+                stored(plane, &mut out);
+            }
+        }
+    }
+    // The empty final block (stored), then the checksum of the uncompressed bytes.
+    out.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]);
+    out.extend_from_slice(&zlib_rs::adler32::adler32(1, &shuffled).to_be_bytes());
+    out
+}
+
+/// Appends `data` as raw deflate blocks ending on a byte boundary (sync flush, no final
+/// block); returns the number of bytes appended.
+fn deflate_raw(data: &[u8], level: i32, strategy: zlib_rs::Strategy, out: &mut Vec<u8>) -> usize {
+    let config = zlib_rs::DeflateConfig {
+        level,
+        method: zlib_rs::Method::Deflated,
+        window_bits: -15,
+        mem_level: 8,
+        strategy,
+    };
+    let mut z = zlib_rs::Deflate::new_with_config(config);
+    let start = out.len();
+    out.resize(start + zlib_rs::compress_bound(data.len()) + 64, 0);
+    // The bound holds any stream of `data`, so one call consumes the whole input.
+    let _ = z.compress(data, &mut out[start..], zlib_rs::DeflateFlush::SyncFlush);
+    let len = usize::try_from(z.total_out()).unwrap_or(0);
+    out.truncate(start + len);
+    len
+}
+
+/// Appends `data` as stored (uncompressed) non-final deflate blocks.
+fn stored(data: &[u8], out: &mut Vec<u8>) {
+    for block in data.chunks(STORED_BLOCK) {
+        // BFINAL = 0, BTYPE = 00, padded to the byte boundary; LEN and its complement.
+        let len = block.len() as u16;
+        out.push(0x00);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
 }
 
 /// The bytes of `values` (rounded to `significant_bits` when given) as HDF5's shuffle
@@ -130,6 +224,14 @@ mod tests {
         };
         let one = run(1);
         assert_eq!(one, run(2));
+        // Runs only: another stream, the same bytes once inflated.
+        let runs = encode_with(&frames[3], Some(20), 1, Search::Runs);
+        let inflate = |z: &[u8]| {
+            let mut plain = Vec::new();
+            ZlibDecoder::new(z).read_to_end(&mut plain).unwrap();
+            plain
+        };
+        assert_eq!(inflate(&runs), inflate(&one[3]));
         for (bytes, frame) in one.iter().zip(&frames) {
             let mut plain = Vec::new();
             ZlibDecoder::new(bytes.as_slice())

@@ -3,7 +3,8 @@
 Usage: python open_all.py FILE.h5 [FILE.h5 ...]
 
 For each file: netCDF4-python walks the group tree; xarray opens every group with the
-engines ``h5netcdf`` and ``netcdf4`` and loads its data; ``ncdump -h`` lists the file.
+engines ``h5netcdf`` and ``netcdf4`` and loads its data; ``ncdump -h`` lists the file;
+h5py reads the last density snapshot as the README shows (solve files).
 Checks the CF root attributes and that every dimension name is an identifier.
 Prints one line per file and exits 1 on the first failure.
 """
@@ -12,6 +13,7 @@ import re
 import subprocess
 import sys
 
+import h5py
 import netCDF4
 import xarray as xr
 
@@ -50,6 +52,11 @@ def check(path):
                 x.load()
                 n_vars += len(x.variables) if engine == "h5netcdf" else 0
         n_groups += 1
+    with h5py.File(path, "r") as f:
+        if "populations/0/density" in f:
+            last = f["populations/0/density"][-1]
+            if last.shape != f["populations/0/density"].shape[1:] or not (last >= 0).all():
+                raise AssertionError(f"{path}: h5py read density[-1] of shape {last.shape}")
     out = subprocess.run(["ncdump", "-h", path], capture_output=True, text=True)
     if out.returncode != 0 or "netcdf" not in out.stdout:
         raise AssertionError(f"ncdump -h {path} failed: {out.stderr.strip()}")

@@ -31,6 +31,7 @@
 //! no estimate (their modes are 1-D problems; use `error_estimate = false` there).
 
 use crate::h5::AtomicH5;
+use crate::output::chunk::Search;
 use crate::output::{layout, schema, OutputSettings};
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
@@ -340,7 +341,12 @@ pub fn write(
         let mut writers = Vec::new();
         for (name, frames, bits) in &fields {
             let frame = frames.first().map_or(&[][..], |f| f.shape()).to_vec();
-            writers.push(w.rounded_snapshots(&pg, name, count, &frame, *bits)?);
+            let mut sw = w.rounded_snapshots(&pg, name, count, &frame, *bits)?;
+            if *name != schema::VALUE_EXTRAPOLATED {
+                // Errors: runs and noise, stored smaller by runs than by matches.
+                sw.set_search(Search::Runs);
+            }
+            writers.push(sw);
         }
         crate::h5::push_together(&mut writers, count, |s| {
             Ok(fields
