@@ -2,7 +2,7 @@
 //! model's equilibrium?
 //!
 //! For one projected scenario (any model: LQ, bounded controls, core penalty, any initial
-//! law) it computes
+//! law), or the full game of a modal one ([`modal`]: mode by mode, exact), it computes
 //!
 //! 1. the full-PDE equilibrium (as `tufield solve`, written to `DIR/<stem>_pde.h5`);
 //! 2. the exact LQ equilibrium of the model without its non-LQ terms (Riccati,
