@@ -282,6 +282,9 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     };
     let (cmp, iterations, estimate) = if sc.is_modal() {
         let (report, sol) = solve::modal::solve_keeping_modes(&sc, &pde_path, mode, start)?;
+        // The comparison cannot stop part-way: a signal from now on ends the run at once
+        // (removing the temporary files).
+        crate::interrupt::unwatch(None);
         require_converged(&sc, &report, quiet)?;
         let cmp = modal::compare(&sc, &sol, &mut progress)?;
         let estimate = if sc.settings.error_estimate == Some(false) {
