@@ -145,7 +145,8 @@ pub struct PlotArgs {
     /// Directory for the figures (default: the file's directory; created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// File format: png (anti-aliased, 1200×800) or svg (vector graphics for papers).
+    /// File format: png (anti-aliased, 1200×800), svg (vector graphics) or pdf (vector
+    /// graphics with the font embedded, for publication).
     #[arg(long, value_enum, default_value_t = crate::plotting::Format::Png)]
     pub format: crate::plotting::Format,
     /// Times of the density panels of a solve file (comma-separated, at most 6; the
@@ -173,7 +174,7 @@ pub struct PaperArgs {
     /// Seed of the random streams.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// File format of the figures: png or svg.
+    /// File format of the figures: png, svg or pdf.
     #[arg(long, value_enum, default_value_t = crate::plotting::Format::Png)]
     pub format: crate::plotting::Format,
 }

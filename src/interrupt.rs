@@ -102,7 +102,11 @@ fn on_signal(sig: i32) {
 
 fn remove_temps(temps: &[PathBuf]) {
     for p in temps {
-        let _ = std::fs::remove_file(p);
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -160,7 +164,8 @@ pub fn received() -> Option<i32> {
     (s != 0).then_some(s)
 }
 
-/// Registers a temporary file (or a lock file) to be removed if a signal ends the process.
+/// Registers a temporary file (or a lock file, or a temporary directory with everything
+/// in it) to be removed if a signal ends the process.
 pub fn register_temp(path: &Path) {
     if let Some(w) = watcher() {
         if let Ok(mut t) = w.temps.lock() {

@@ -1,7 +1,8 @@
 //! `tufield paper --quick`: the report's claims table lists Figures 5–9 with verdicts that
 //! agree with the simulate files' attributes, every figure it names exists and is a PNG,
 //! the numbers are finite, the stability statement matches the file's spectral radius,
-//! and an unwritable --out fails with exit 1 leaving nothing behind.
+//! an unwritable --out fails with exit 1 leaving nothing behind, and SIGINT during a run
+//! leaves nothing either (its temporary directory is removed).
 
 mod common;
 
@@ -285,4 +286,44 @@ fn lq_states_the_departure_and_its_restoration_in_the_summary_and_the_file() {
     let b = d.join("b.h5");
     assert_eq!(str_attr(&b, "paper_check"), "reproduced");
     assert_eq!(str_attr(&b, "paper_departure"), "");
+}
+
+/// SIGINT while `tufield paper` writes into its temporary directory `.<out>.tmp-<pid>`:
+/// the process exits with 130 and neither the temporary directory nor `--out` is left.
+#[test]
+fn sigint_during_a_run_removes_the_temporary_directory() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let scenarios = root().join("scenarios");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tufield"))
+        .current_dir(d)
+        .args(["-q", "paper", "--quick", "--out", "rep", "--scenarios"])
+        .arg(&scenarios)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tmp = d.join(format!(".rep.tmp-{}", child.id()));
+    // Wait until the run has written something into its temporary directory.
+    let mut waited = 0;
+    while std::fs::read_dir(&tmp).map_or(true, |mut e| e.next().is_none()) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was interrupted"
+        );
+        assert!(waited < 60_000, "no temporary directory after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        waited += 5;
+    }
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

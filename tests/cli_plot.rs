@@ -206,3 +206,85 @@ fn lq_figures_show_the_heuristics_and_heat_maps_have_colour_bars() {
         "no legend entry for the tolerance line"
     );
 }
+
+/// The PDF at `path`, checked by its structure: the `%PDF-` header, the `%%EOF` trailer,
+/// `startxref` pointing at the cross-reference table or stream, one page of the figure's
+/// size (1200×800 pt at 72 dpi) and the DejaVu Sans subset embedded.
+fn assert_pdf(path: &std::path::Path) {
+    let bytes = std::fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.starts_with("%PDF-1."),
+        "{} is not a PDF",
+        path.display()
+    );
+    assert!(
+        text.trim_end().ends_with("%%EOF"),
+        "{} is cut",
+        path.display()
+    );
+    let start = text.rfind("startxref").expect("no startxref");
+    let offset: usize = text[start + "startxref".len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("startxref without an offset");
+    // Offsets count bytes of the file (the lossy text has other lengths).
+    let at = String::from_utf8_lossy(&bytes[offset..bytes.len().min(offset + 32)]);
+    let obj = at.split_whitespace().take(3).collect::<Vec<_>>();
+    assert!(
+        at.starts_with("xref") || (obj.len() == 3 && obj[1] == "0" && obj[2] == "obj"),
+        "startxref {offset} does not point at a cross-reference: {:?}",
+        &at[..at.len().min(20)]
+    );
+    let pages = text.lines().filter(|l| l.trim() == "/Type /Page").count();
+    assert_eq!(pages, 1, "{}: {pages} page objects", path.display());
+    assert!(text.contains("/Count 1"), "{}: page tree", path.display());
+    assert!(
+        text.contains("/MediaBox [0 0 1200 800]"),
+        "{}: page size",
+        path.display()
+    );
+    assert!(
+        text.contains("DejaVuSans"),
+        "{}: font not embedded",
+        path.display()
+    );
+    assert!(
+        text.contains("/FontFile"),
+        "{}: font program missing",
+        path.display()
+    );
+}
+
+#[test]
+fn pdf_figures_are_one_page_vector_documents_with_the_font_embedded() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let sc = scenario("lqc_1d_chain3.toml");
+    let sc = sc.to_str().unwrap();
+    assert_eq!(
+        tufield_in(
+            d,
+            &["lq", sc, "--out", "l.h5", "--set", "solver.steps=20", "-q"]
+        )
+        .code,
+        0
+    );
+    let run = tufield_in(d, &["plot", "l.h5", "--out", "p", "--format", "pdf"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pdfs: Vec<_> = std::fs::read_dir(d.join("p"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!pdfs.is_empty());
+    for p in &pdfs {
+        assert_eq!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("pdf"),
+            "{}",
+            p.display()
+        );
+        assert_pdf(p);
+    }
+}

@@ -2,7 +2,7 @@
 //! model's equilibrium?
 //!
 //! For one projected scenario (any model: LQ, bounded controls, core penalty, any initial
-//! law) it computes
+//! law), or the full game of a modal one ([`modal`]: mode by mode, exact), it computes
 //!
 //! 1. the full-PDE equilibrium (as `tufield solve`, written to `DIR/<stem>_pde.h5`);
 //! 2. the exact LQ equilibrium of the model without its non-LQ terms (Riccati,
@@ -282,6 +282,9 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     };
     let (cmp, iterations, estimate) = if sc.is_modal() {
         let (report, sol) = run::solve_modal_keeping_modes(&sc, &pde_path, mode, start)?;
+        // The comparison cannot stop part-way: a signal from now on ends the run at once
+        // (removing the temporary files).
+        crate::interrupt::unwatch(None);
         require_converged(&sc, &report, quiet)?;
         let cmp = modal::compare(&sc, &sol, &mut progress)?;
         let estimate = if sc.settings.error_estimate == Some(false) {

@@ -60,6 +60,9 @@ pub enum Format {
     Png,
     /// Vector graphics (for papers); text as text in DejaVu Sans / sans-serif.
     Svg,
+    /// PDF for publication: the same vector graphics with the DejaVu Sans subset embedded
+    /// (converted from the SVG by `svg2pdf`).
+    Pdf,
 }
 
 impl Format {
@@ -68,6 +71,7 @@ impl Format {
         match self {
             Format::Png => "png",
             Format::Svg => "svg",
+            Format::Pdf => "pdf",
         }
     }
 }
@@ -89,14 +93,31 @@ fn font_db() -> Arc<resvg::usvg::fontdb::Database> {
         .clone()
 }
 
-/// Rasterises an SVG document of [`FIGURE_SIZE`] to PNG bytes (anti-aliased).
-pub fn rasterise(svg: &str) -> Result<Vec<u8>, String> {
+/// Parses an SVG document of a figure with the embedded font.
+fn parse_svg(svg: &str) -> Result<resvg::usvg::Tree, String> {
     let mut options = resvg::usvg::Options {
         font_family: "DejaVu Sans".to_string(),
         ..Default::default()
     };
     options.fontdb = font_db();
-    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| e.to_string())?;
+    resvg::usvg::Tree::from_str(svg, &options).map_err(|e| e.to_string())
+}
+
+/// Converts an SVG document of a figure to a one-page PDF (vector graphics, the font
+/// subset embedded, page size the figure's at 72 dpi).
+pub fn to_pdf(svg: &str) -> Result<Vec<u8>, String> {
+    let tree = parse_svg(svg)?;
+    svg2pdf::to_pdf(
+        &tree,
+        svg2pdf::ConversionOptions::default(),
+        svg2pdf::PageOptions::default(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Rasterises an SVG document of [`FIGURE_SIZE`] to PNG bytes (anti-aliased).
+pub fn rasterise(svg: &str) -> Result<Vec<u8>, String> {
+    let tree = parse_svg(svg)?;
     let (w, h) = FIGURE_SIZE;
     let mut pixmap =
         resvg::tiny_skia::Pixmap::new(w, h).ok_or_else(|| "empty canvas".to_string())?;
@@ -148,6 +169,10 @@ pub fn figure(
     })?;
     let bytes = match format {
         Format::Svg => svg.into_bytes(),
+        Format::Pdf => to_pdf(&svg).map_err(|m| AppError::Io {
+            path: dest.display().to_string(),
+            message: format!("converting the figure to PDF failed: {m}"),
+        })?,
         Format::Png => rasterise(&svg).map_err(|m| AppError::Io {
             path: dest.display().to_string(),
             message: format!("rasterising the figure failed: {m}"),

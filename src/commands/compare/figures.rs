@@ -129,15 +129,31 @@ fn mode_panels(
         let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
         let panels = root.split_evenly(mode_layout(modes.len()));
         for (i, (panel, m)) in panels.iter().zip(modes).enumerate() {
+            // Framed on the populations: where some initial density is ≥ 10⁻³ of its
+            // maximum (the far ends of the automatic domain carry no mass).
+            let support = |j: usize| {
+                m.initial.iter().any(|w| {
+                    let top = w.iter().cloned().fold(0.0, f64::max);
+                    w[j] >= 1e-3 * top
+                })
+            };
+            let n = m.axis.len();
+            let lo = (0..n).find(|&j| support(j)).unwrap_or(0);
+            let hi = (0..n)
+                .rev()
+                .find(|&j| support(j))
+                .unwrap_or(n - 1)
+                .max(lo + 1)
+                .min(n - 1);
             let series: Vec<(String, Vec<f64>)> = cmp
                 .names
                 .iter()
                 .enumerate()
-                .map(|(k, n)| (n.clone(), curve(m, k).to_vec()))
+                .map(|(k, n)| (n.clone(), curve(m, k).to_vec()[lo..=hi].to_vec()))
                 .collect();
             line_panel(
                 panel,
-                &m.axis.to_vec(),
+                &m.axis.to_vec()[lo..=hi],
                 &series,
                 &format!("mode {} (λ = {:.3})", i + 1, m.eigenvalue),
                 &format!("y_{}", i + 1),
@@ -167,6 +183,7 @@ fn line_panel(
         .map_err(e)?;
     chart
         .configure_mesh()
+        .x_labels(5)
         .x_desc(xlabel)
         .y_desc(ylabel)
         .y_label_formatter(&ticks(lo, hi))

@@ -18,7 +18,7 @@
 //! from the scenario's parameters and do not change; the measured numbers are noisier).
 //!
 //! DIR is written as a temporary directory next to it and renamed at the end: a failure
-//! leaves nothing half written. An existing DIR is replaced only if it holds a previous
+//! or an interruption (SIGINT, SIGTERM) leaves nothing half written. An existing DIR is replaced only if it holds a previous
 //! report (or nothing).
 
 pub mod claims;
@@ -93,17 +93,16 @@ pub fn run(args: &PaperArgs, quiet: bool) -> AppResult<()> {
             .map_err(|e| AppError::io(&dest, "cannot write the report", &e))?;
         Ok(figures)
     })();
-    let figures = match result {
+    let moved = result.and_then(|figures| move_into_place(&tmp, &out).map(|()| figures));
+    let figures = match moved {
         Ok(f) => f,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
+            crate::interrupt::forget_temp(&tmp);
             return Err(e);
         }
     };
-    if let Err(e) = move_into_place(&tmp, &out) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
+    crate::interrupt::forget_temp(&tmp);
     if !quiet {
         for f in &figures {
             let a = &f.shipped.assessment;
@@ -167,7 +166,8 @@ fn find_scenarios(dir: &Path) -> AppResult<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Creates the temporary directory `<parent>/.<name>.tmp-<pid>` next to `out` (an I/O
+/// Creates the temporary directory `<parent>/.<name>.tmp-<pid>` next to `out`, registered
+/// with [`crate::interrupt::register_temp`] so that SIGINT/SIGTERM remove it (an I/O
 /// error, exit 1, when it cannot be created); refuses an `out` that is a file or a
 /// directory holding something other than a previous report (exit 2).
 fn temporary_dir(out: &Path) -> AppResult<PathBuf> {
@@ -196,8 +196,12 @@ fn temporary_dir(out: &Path) -> AppResult<PathBuf> {
     std::fs::create_dir_all(&parent)
         .map_err(|e| AppError::io(out, "cannot create the output's parent directory", &e))?;
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::create_dir(&tmp)
-        .map_err(|e| AppError::io(out, "cannot create the output directory", &e))?;
+    // Registered first: a signal from now on removes the directory (and what is in it).
+    crate::interrupt::register_temp(&tmp);
+    std::fs::create_dir(&tmp).map_err(|e| {
+        crate::interrupt::forget_temp(&tmp);
+        AppError::io(out, "cannot create the output directory", &e)
+    })?;
     Ok(tmp)
 }
 
