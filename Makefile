@@ -3,7 +3,7 @@
 SCENARIO ?= scenarios/lqc_2d_chain3.toml
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: deps run test test-readers test-slurm bench lint
+.PHONY: deps run test test-readers test-slurm test-accuracy bench lint
 
 deps:
 	@bash scripts/install-deps.sh
@@ -33,3 +33,8 @@ lint: deps
 test-readers: deps
 	@bash scripts/install-readers.sh
 	TUFIELD_REQUIRE_READERS=1 cargo test --test cli_readers -- --nocapture
+
+# The error estimate verified in 3-D on populations the coarse grids resolve (81³ grids,
+# a few minutes on 2 cores; `make test` skips it), docs/design.md §5.
+test-accuracy: deps
+	cargo test --test error_estimate -- --ignored three_d_estimate_on_resolved_populations_is_asymptotic

@@ -194,6 +194,7 @@ fn values_out_of_range_name_their_key() {
     let cases: &[(&str, &str, &str)] = &[
         ("sigma = 0.3", "sigma = -0.3", "noise.sigma: got -0.3"),
         ("t = 1.0", "t = 0.0", "horizon.t: got 0"),
+        ("t = 1.0", "t = 1000000.0", "horizon.t: got 1000000"),
         ("a = [[-0.75]]", "a = [[0.75]]", "model.a: condition (17)"),
         (
             "a = [[-0.75]]",

@@ -18,6 +18,10 @@ use tufield_solvers::linalg::{is_symmetric, symmetric_eigenvalues};
 use tufield_solvers::modal::ModalDecomposition;
 use tufield_solvers::model::Model;
 
+/// Longest horizon T accepted (`horizon.t`): the exact LQ oracle integrates over [0, T]
+/// at a cost linear in T.
+pub const MAX_HORIZON: f64 = 1e4;
+
 pub(super) fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<Scenario> {
     let raw_values = raw.game.as_mut().and_then(|g| g.values.take());
     let (reduction, a, labels, min_gamma) = match (raw.game, raw.model) {
@@ -104,8 +108,10 @@ pub(super) fn build(src: &str, mut raw: RawScenario, base: &Path) -> AppResult<S
         src,
         "horizon.t",
         raw.horizon.t,
-        |x| x > 0.0,
-        "T must be a finite number > 0",
+        |x| x > 0.0 && x <= MAX_HORIZON,
+        "T must be a finite number in (0, 10000]: the exact LQ oracle that every command \
+         computes integrates over the horizon, at a cost linear in T (T = 10⁵ takes half a \
+         minute), and the equilibrium is stationary long before",
     )?;
 
     let core_penalty = match raw.cost.core_penalty {

@@ -18,8 +18,8 @@
 //! (1-D problems: a small fraction of the fine solve).
 
 use super::{riccati_cost, Comparison, Fields, ModeFields};
-use crate::run::estimate::{ErrorEstimate, PopulationEstimate};
 use crate::reduction::GameSpec;
+use crate::run::estimate::{ErrorEstimate, PopulationEstimate};
 use crate::scenario::{Reduction, Scenario};
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
