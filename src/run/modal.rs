@@ -28,7 +28,7 @@ pub(crate) fn solve(
     solve_keeping_modes(sc, out, pmode, start, stop).map(|(report, _)| report)
 }
 
-/// As [`solve`], also returning the modes (for `tufield compare`), stopped by signals.
+/// The modal solve of [`crate::run::solve`], also returning the modes (for `tufield compare`), stopped by signals.
 pub fn solve_modal_keeping_modes(
     sc: &Scenario,
     out: &Path,

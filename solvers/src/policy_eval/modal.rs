@@ -143,7 +143,7 @@ pub fn mode_control_laws(
         .collect()
 }
 
-/// Every policy evaluated on one mode (indices [policy][population]; policy 0 is the PDE
+/// Every policy evaluated on one mode (indices `[policy][population]`; policy 0 is the PDE
 /// equilibrium, then the linear policies in the order given).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModeEvaluation {
