@@ -56,9 +56,8 @@ impl LqRun {
     }
 }
 
-fn lq_run(dir: &Path, points: usize, steps: usize) -> LqRun {
-    let out = dir.join(format!("c{points}"));
-    let sc = scenario("lqc_1d_chain3.toml");
+/// Runs `compare` on `sc` at `points` × `steps` into `out` and opens its compare.h5.
+fn compare_at(dir: &Path, sc: &Path, out: &Path, points: usize, steps: usize) -> hdf5::File {
     let (p, s) = (
         format!("solver.points={points}"),
         format!("solver.steps={steps}"),
@@ -78,7 +77,13 @@ fn lq_run(dir: &Path, points: usize, steps: usize) -> LqRun {
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let f = hdf5::File::open(out.join("compare.h5")).unwrap();
+    hdf5::File::open(out.join("compare.h5")).unwrap()
+}
+
+fn lq_run(dir: &Path, points: usize, steps: usize) -> LqRun {
+    let out = dir.join(format!("c{points}"));
+    let sc = scenario("lqc_1d_chain3.toml");
+    let f = compare_at(dir, &sc, &out, points, steps);
     let dist = pde_lq_mean_distance(&f, 3);
     let j = read_vec(&f, "pde/cost");
     let ric = read_vec(&f, "lq/riccati_cost");
@@ -223,26 +228,7 @@ struct ModalRun {
 fn modal_run(dir: &Path, points: usize, steps: usize) -> ModalRun {
     let out = dir.join(format!("m{points}"));
     let sc = scenario("lqc_7d_modal_chain3.toml");
-    let (p, s) = (
-        format!("solver.points={points}"),
-        format!("solver.steps={steps}"),
-    );
-    let r = tufield_in(
-        dir,
-        &[
-            "compare",
-            sc.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            &p,
-            "--set",
-            &s,
-            "-q",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let f = hdf5::File::open(out.join("compare.h5")).unwrap();
+    let f = compare_at(dir, &sc, &out, points, steps);
     // The modes and their fields are there, on each mode's grid.
     assert_eq!(read_vec(&f, "modes/eigenvalues").len(), 7);
     for i in 0..7 {

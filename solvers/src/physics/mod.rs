@@ -27,7 +27,7 @@ mod hamiltonians;
 mod running_costs;
 
 pub(crate) use hamiltonians::{ChannelHamiltonian, QuadraticHamiltonian};
-pub(crate) use running_costs::{CorePenaltyCost, QuadraticCost};
+pub(crate) use running_costs::{half_form, CorePenaltyCost, QuadraticCost};
 
 use crate::grid::MAX_DIM;
 use crate::model::Model;

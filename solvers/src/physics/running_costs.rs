@@ -33,18 +33,7 @@ impl RunningCost for QuadraticCost {
 
     #[inline]
     fn at(&self, rho: &[f64], x: &[f64]) -> f64 {
-        let d = self.d;
-        let mut w = [0.0; MAX_DIM];
-        for i in 0..d {
-            w[i] = rho[i] - x[i];
-        }
-        let mut s = 0.0;
-        for i in 0..d {
-            for k in 0..d {
-                s += w[i] * self.q[i][k] * w[k];
-            }
-        }
-        0.5 * s
+        half_form(self.d, &self.q, rho, x)
     }
 
     #[inline(always)]
@@ -79,6 +68,23 @@ impl RunningCost for QuadraticCost {
             *fq = f0 + wl * (f1 + hq * wl);
         }
     }
+}
+
+/// ½(ρ−x)ᵀM(ρ−x) on the first `d` axes, summed in index order: the quadratic running
+/// cost (M = Q) and the terminal cost (M = S) at one node (docs/design.md §1).
+#[inline]
+pub(crate) fn half_form(d: usize, m: &M3, rho: &[f64], x: &[f64]) -> f64 {
+    let mut w = [0.0; MAX_DIM];
+    for i in 0..d {
+        w[i] = rho[i] - x[i];
+    }
+    let mut s = 0.0;
+    for i in 0..d {
+        for k in 0..d {
+            s += w[i] * m[i][k] * w[k];
+        }
+    }
+    0.5 * s
 }
 
 /// One axis's share of the core-stability cost: κ max(0, −x)².

@@ -8,11 +8,11 @@
 
 #![allow(clippy::needless_range_loop)] // index loops over d ≤ 3 axes read best as maths
 
-use crate::grid::MAX_DIM;
 use crate::hamiltonian::ControlLaw;
 use crate::model::Model;
 use crate::physics::{
-    to_m3, with_hamiltonian, with_running_cost, Hamiltonian, ModelPhysics, RunningCost, M3,
+    half_form, to_m3, with_hamiltonian, with_running_cost, Hamiltonian, ModelPhysics, RunningCost,
+    M3,
 };
 
 /// Pointwise coefficients of the model.
@@ -59,17 +59,6 @@ impl Physics {
     /// Terminal cost ½(ρ−x)ᵀS(ρ−x).
     #[inline]
     pub(crate) fn terminal_cost(&self, rho: &[f64], x: &[f64]) -> f64 {
-        let d = self.d;
-        let mut w = [0.0; MAX_DIM];
-        for i in 0..d {
-            w[i] = rho[i] - x[i];
-        }
-        let mut s = 0.0;
-        for i in 0..d {
-            for k in 0..d {
-                s += w[i] * self.s[i][k] * w[k];
-            }
-        }
-        0.5 * s
+        half_form(self.d, &self.s, rho, x)
     }
 }
