@@ -132,6 +132,37 @@ pub struct Bounds {
 }
 
 impl Scenario {
+    /// The second-order consensus (43) of the populations' initial means with the
+    /// scenario's θ, θ̃, θ̂ over `solver.steps` iterations, and those parameters.
+    pub fn second_order_consensus(
+        &self,
+    ) -> Result<
+        (
+            tufield_solvers::lq::SecondOrderParams,
+            tufield_solvers::lq::SecondOrderConsensus,
+        ),
+        tufield_solvers::SolverError,
+    > {
+        let params = tufield_solvers::lq::SecondOrderParams {
+            theta: self.theta,
+            theta_tilde: self.theta_tilde,
+            theta_hat: self.theta_hat,
+        };
+        let initial: Vec<_> = self
+            .model
+            .populations
+            .iter()
+            .map(|p| p.mean.clone())
+            .collect();
+        let cons = tufield_solvers::lq::second_order_consensus(
+            &self.model.graph,
+            &initial,
+            params,
+            self.settings.steps,
+        )?;
+        Ok((params, cons))
+    }
+
     /// Model dimension d (number of axes of the model; q for a modal scenario).
     pub fn dim(&self) -> usize {
         self.model.dim()

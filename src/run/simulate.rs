@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tufield_solvers::equilibrium::snapshot_levels;
 use tufield_solvers::game::Game;
 use tufield_solvers::grid::Grid;
-use tufield_solvers::lq::{exact_equilibrium, second_order_consensus, SecondOrderParams};
+use tufield_solvers::lq::{exact_equilibrium, SecondOrderParams};
 use tufield_solvers::model::Population;
 use tufield_solvers::particles::{
     discrete_limit, internal_model_path, lq_mean_field_cost, simulate_observed, AffineFeedback,
@@ -212,18 +212,7 @@ fn prepare_second_order(sc: &Scenario) -> AppResult<Prepared> {
     let err = |e| solver_err(sc, e);
     let steps = sc.settings.steps;
     let eq = exact_equilibrium(&sc.model, steps).map_err(err)?;
-    let params = SecondOrderParams {
-        theta: sc.theta,
-        theta_tilde: sc.theta_tilde,
-        theta_hat: sc.theta_hat,
-    };
-    let initial: Vec<Array1<f64>> = sc
-        .model
-        .populations
-        .iter()
-        .map(|p| p.mean.clone())
-        .collect();
-    let cons = second_order_consensus(&sc.model.graph, &initial, params, steps).map_err(err)?;
+    let (params, cons) = sc.second_order_consensus().map_err(err)?;
     let policy = LqPolicy::towards(sc.model.a.clone(), eq.phi.clone(), &cons.mean).map_err(err)?;
     // The heuristic is charged the game's costs (Q, S and −½bᵀA⁻¹b) against the
     // empirical target, like the equilibrium feedback.

@@ -26,7 +26,7 @@ use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
 use tufield_solvers::game::Game;
 use tufield_solvers::linalg::symmetric_eigen;
-use tufield_solvers::lq::{exact_equilibrium, second_order_consensus, SecondOrderParams};
+use tufield_solvers::lq::exact_equilibrium;
 
 /// The largest fraction of a deviation the slowest direction may keep over the horizon
 /// for "settles" (e⁻³).
@@ -358,19 +358,7 @@ fn scalar_or_matrix(m: &Array2<f64>) -> String {
 }
 
 fn consensus_stable(sc: &Scenario, run: Option<&RunEvidence<'_>>) -> AppResult<Verdict> {
-    let params = SecondOrderParams {
-        theta: sc.theta,
-        theta_tilde: sc.theta_tilde,
-        theta_hat: sc.theta_hat,
-    };
-    let initial: Vec<Array1<f64>> = sc
-        .model
-        .populations
-        .iter()
-        .map(|p| p.mean.clone())
-        .collect();
-    let cons = second_order_consensus(&sc.model.graph, &initial, params, sc.settings.steps)
-        .map_err(solver(sc))?;
+    let (params, cons) = sc.second_order_consensus().map_err(solver(sc))?;
     let rho = cons.spectral_radius;
     let holds = rho < 1.0;
     let spread = |n: usize| {
