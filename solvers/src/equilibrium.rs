@@ -182,6 +182,11 @@ impl MeanFieldMap {
         &self.snapshot_levels
     }
 
+    /// Number of populations p (two sweeps, HJI and FPK, per population and evaluation).
+    pub fn num_populations(&self) -> usize {
+        self.model.num_populations()
+    }
+
     /// Length of the unknown x: p × (steps+1) × d.
     pub fn len(&self) -> usize {
         self.model.num_populations() * (self.steps() + 1) * self.model.dim()

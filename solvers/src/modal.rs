@@ -17,23 +17,21 @@
 //! [`ModalDecomposition::new`] checks the commutation, builds a common eigenbasis even
 //! when eigenvalues of A repeat (within each cluster of equal eigenvalues of A it
 //! diagonalises Q, then S within equal pairs), and verifies that UᵀAU, UᵀQU and UᵀSU are
-//! diagonal to [`DIAGONAL_TOL`] (relative). [`solve_modal`] solves the modes one after
-//! another with the grid solver and the fixed point of [`crate::fixed_point`]; each
-//! sweep is already parallel, and nothing here reduces in parallel, so results do not
-//! depend on the number of threads.
+//! diagonal to [`DIAGONAL_TOL`] (relative). [`solve_modal`] builds the modes one after
+//! another — grid, mean-field map and fixed point of [`crate::fixed_point`] — and hands
+//! each to the caller's fixed-point driver; each sweep is already parallel, and nothing
+//! here reduces in parallel, so results do not depend on the number of threads.
 
-use crate::equilibrium::{MeanFieldMap, PopulationResult, SweepEvent};
+use crate::equilibrium::{MeanFieldMap, PopulationResult};
 use crate::error::{Param, Result, SolverError};
 use crate::fixed_point::{
-    Control, FixedPoint, FixedPointSettings, FixedPointState, IterationRecord, Outcome,
+    FixedPoint, FixedPointSettings, FixedPointState, IterationRecord, Outcome, RunError,
 };
 use crate::game::{commute_pairwise, COMMUTE_TOL};
 use crate::grid::Grid;
 use crate::linalg::{frobenius, symmetric_eigen};
 use crate::model::{Model, Population};
 use ndarray::{s, Array1, Array2, Axis};
-use std::cell::RefCell;
-use std::sync::atomic::AtomicBool;
 
 /// Relative tolerance of the final check that UᵀAU, UᵀQU and UᵀSU are diagonal:
 /// ‖offdiag(UᵀMU)‖_F ≤ `DIAGONAL_TOL` · ‖M‖_F for each M.
@@ -335,39 +333,21 @@ pub struct ModalSettings {
     pub snapshot_levels: Vec<usize>,
 }
 
-/// What [`solve_modal`] reports while it runs (for progress bars; the numerics never print).
+/// One mode ready to be solved, handed to the "solve this mode" callback of
+/// [`solve_modal`]: the map and the fixed point are built, the callback runs the fixed
+/// point to its outcome (e.g. `fixed_point.run(…)` evaluating `map`).
 #[derive(Debug)]
-pub enum ModalEvent<'a> {
-    /// Mode `mode` starts on `grid`.
-    ModeStarted {
-        /// 0-based mode index.
-        mode: usize,
-        /// Its 1-D grid.
-        grid: &'a Grid,
-    },
-    /// A sweep of mode `mode` is done.
-    Sweep {
-        /// 0-based mode index.
-        mode: usize,
-        /// Which sweep.
-        event: SweepEvent,
-    },
-    /// A fixed-point iteration of mode `mode` is done.
-    Iteration {
-        /// 0-based mode index.
-        mode: usize,
-        /// The fixed-point state after the iteration.
-        state: &'a FixedPointState,
-        /// Its record.
-        record: &'a IterationRecord,
-    },
-    /// Mode `mode` stopped with `outcome`.
-    ModeFinished {
-        /// 0-based mode index.
-        mode: usize,
-        /// Why its fixed point stopped.
-        outcome: Outcome,
-    },
+pub struct ModeRun<'a> {
+    /// 0-based mode index.
+    pub index: usize,
+    /// The mode's 1-D model ([`ModalDecomposition::mode_model`]).
+    pub model: &'a Model,
+    /// Its 1-D grid (automatic domain).
+    pub grid: &'a Grid,
+    /// The mean-field map of the mode on `grid`.
+    pub map: &'a mut MeanFieldMap,
+    /// The fixed point of the mode, at the held initial means.
+    pub fixed_point: &'a mut FixedPoint,
 }
 
 /// The equilibrium of one mode (a 1-D multi-population HJI–FPK fixed point).
@@ -439,55 +419,41 @@ impl ModalSolution {
 /// ([`ModalDecomposition::new`], field `game.reduction` when A, Q, S do not commute),
 /// then for each mode i in order builds its 1-D grid ([`Grid::auto`] with
 /// `settings.points`), the [`MeanFieldMap`] and a [`FixedPoint`] from the held initial
-/// means, and runs it. `on_event` sees every sweep and iteration and may stop the run
-/// (returning [`Control::Stop`] on an iteration ends it as [`Outcome::Interrupted`]);
-/// `interrupt` is polled before each evaluation. An interrupted mode ends the run; other
-/// non-converged outcomes are recorded and the next mode is solved.
-pub fn solve_modal(
+/// means, and hands them to `solve_mode` ([`ModeRun`]), which runs the fixed point to its
+/// outcome (the caller's driver: progress, observers, stop token). An
+/// [`Outcome::Interrupted`] mode ends the run; other non-converged outcomes are recorded
+/// (a non-finite value with its cause, [`FixedPoint::failure`]) and the next mode is
+/// solved. An error of `solve_mode` ends the run with that error.
+pub fn solve_modal<E>(
     model: &Model,
     settings: &ModalSettings,
-    interrupt: &AtomicBool,
-    on_event: &mut dyn FnMut(ModalEvent<'_>) -> Control,
-) -> Result<ModalSolution> {
-    settings.fixed_point.validate()?;
-    let decomposition = ModalDecomposition::new(model)?;
+    solve_mode: &mut dyn FnMut(ModeRun<'_>) -> std::result::Result<Outcome, RunError<E>>,
+) -> std::result::Result<ModalSolution, RunError<E>> {
+    settings.fixed_point.validate().map_err(RunError::Solver)?;
+    let decomposition = ModalDecomposition::new(model).map_err(RunError::Solver)?;
     let q = decomposition.num_modes();
-    let on_event = RefCell::new(on_event);
     let mut modes = Vec::with_capacity(q);
     let mut outcome = Outcome::Converged;
     for i in 0..q {
-        let mm = decomposition.mode_model(i)?;
-        let grid = Grid::auto(&mm, &[settings.points], settings.std_multiple)?;
-        (on_event.borrow_mut())(ModalEvent::ModeStarted {
-            mode: i,
-            grid: &grid,
-        });
+        let mm = decomposition.mode_model(i).map_err(RunError::Solver)?;
+        let grid =
+            Grid::auto(&mm, &[settings.points], settings.std_multiple).map_err(RunError::Solver)?;
         let mut map =
-            MeanFieldMap::new(&mm, &grid, settings.steps, settings.snapshot_levels.clone())?;
+            MeanFieldMap::new(&mm, &grid, settings.steps, settings.snapshot_levels.clone())
+                .map_err(RunError::Solver)?;
         let mut fp = FixedPoint::new(
             settings.fixed_point.clone(),
             map.scale(),
             FixedPointState::new(map.initial_guess()),
-        )?;
-        let mode_outcome = {
-            let mut eval = |x: &[f64]| {
-                map.evaluate(x, &mut |event| {
-                    (on_event.borrow_mut())(ModalEvent::Sweep { mode: i, event });
-                })
-            };
-            let mut observe = |state: &FixedPointState, record: &IterationRecord, _: &[f64]| {
-                (on_event.borrow_mut())(ModalEvent::Iteration {
-                    mode: i,
-                    state,
-                    record,
-                })
-            };
-            fp.run(&mut eval, &mut observe, interrupt)?
-        };
-        (on_event.borrow_mut())(ModalEvent::ModeFinished {
-            mode: i,
-            outcome: mode_outcome,
-        });
+        )
+        .map_err(RunError::Solver)?;
+        let mode_outcome = solve_mode(ModeRun {
+            index: i,
+            model: &mm,
+            grid: &grid,
+            map: &mut map,
+            fixed_point: &mut fp,
+        })?;
         if outcome == Outcome::Converged && mode_outcome != Outcome::Converged {
             outcome = mode_outcome;
         }
@@ -516,8 +482,8 @@ pub fn solve_modal(
                     modes.iter().map(|m| f(&m.populations[k])).collect();
                 decomposition.to_coalitions(&per_mode)
             };
-            means.push(path(&|r| r.fpk.mean.column(0).to_owned())?);
-            targets.push(path(&|r| r.target.column(0).to_owned())?);
+            means.push(path(&|r| r.fpk.mean.column(0).to_owned()).map_err(RunError::Solver)?);
+            targets.push(path(&|r| r.target.column(0).to_owned()).map_err(RunError::Solver)?);
         }
         (Some(means), Some(targets))
     } else {

@@ -7,15 +7,18 @@
 //! Results do not depend on the number of threads.
 
 use ndarray::{Array1, Array2};
+use std::convert::Infallible;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tufield_solvers::equilibrium::snapshot_levels;
-use tufield_solvers::fixed_point::{Control, FixedPointSettings, Outcome};
+use tufield_solvers::fixed_point::{
+    Control, FixedPointSettings, FixedPointState, IterationRecord, Outcome, RunError,
+};
 use tufield_solvers::game::{full_game, ControlWeight, DisturbanceWeight};
 use tufield_solvers::graph::{Graph, GraphKind};
 use tufield_solvers::grid::DEFAULT_STD_MULTIPLE;
 use tufield_solvers::lq::exact_equilibrium;
-use tufield_solvers::modal::{solve_modal, ModalSettings, ModalSolution};
+use tufield_solvers::modal::{solve_modal, ModalSettings, ModalSolution, ModeRun};
 use tufield_solvers::model::{Model, Population};
 use tufield_solvers::{Param, SolverError};
 
@@ -60,6 +63,18 @@ fn population(q: usize, k: usize, shift: f64) -> Population {
     }
 }
 
+/// Runs a mode's fixed point to its outcome, unobserved and never stopped.
+fn run_mode(run: ModeRun<'_>) -> Result<Outcome, RunError<Infallible>> {
+    let map = run.map;
+    run.fixed_point
+        .run(
+            &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
+            &mut |_: &FixedPointState, _: &IterationRecord, _: &[f64]| Control::Continue,
+            &AtomicBool::new(false),
+        )
+        .map_err(RunError::Solver)
+}
+
 fn solve(model: &Model, points: usize, steps: usize, tol: f64) -> ModalSolution {
     let settings = ModalSettings {
         points,
@@ -72,10 +87,7 @@ fn solve(model: &Model, points: usize, steps: usize, tol: f64) -> ModalSolution 
         },
         snapshot_levels: snapshot_levels(steps, steps),
     };
-    solve_modal(model, &settings, &AtomicBool::new(false), &mut |_| {
-        Control::Continue
-    })
-    .unwrap()
+    solve_modal(model, &settings, &mut run_mode).unwrap()
 }
 
 /// max over populations, levels and coalitions of |m̄_modal − m̄_exact|.
@@ -216,12 +228,9 @@ fn non_commuting_costs_are_refused() {
         fixed_point: FixedPointSettings::default(),
         snapshot_levels: vec![0, 10],
     };
-    let err = solve_modal(&model, &settings, &AtomicBool::new(false), &mut |_| {
-        Control::Continue
-    })
-    .unwrap_err();
+    let err = solve_modal(&model, &settings, &mut run_mode).unwrap_err();
     match err {
-        SolverError::InvalidParameter { field, message } => {
+        RunError::Solver(SolverError::InvalidParameter { field, message }) => {
             assert_eq!(field, Param::Reduction);
             assert!(message.contains("do not commute"), "{message}");
         }
@@ -229,10 +238,7 @@ fn non_commuting_costs_are_refused() {
     }
     // A non-scalar Q that commutes (a polynomial in A) is accepted.
     model.q = model.a.dot(&model.a) * 0.1 + Array2::<f64>::eye(7);
-    let sol = solve_modal(&model, &settings, &AtomicBool::new(false), &mut |_| {
-        Control::Continue
-    })
-    .unwrap();
+    let sol = solve_modal(&model, &settings, &mut run_mode).unwrap();
     assert_eq!(sol.outcome, Outcome::Converged);
 }
 

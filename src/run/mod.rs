@@ -5,10 +5,14 @@
 //! * [`solve`]: the equilibrium of a scenario written to a file (projected or modal,
 //!   [`SolveReport`]), resumable from a [`Resume`]; [`solve_with`] takes the stop token
 //!   ([`crate::interrupt::StopSource`]) and further observers;
+//! * `driver`: the one fixed-point driver of both solves — a map run to its fixed point
+//!   with progress, observers and the stop token (once per projected solve, once per mode
+//!   of a modal one);
 //! * [`simulate`]: the particle run (policy, system, mean-field references, the copies);
 //! * [`observe`]: observers of the fixed point (checkpoints, progress, logs) and their
 //!   schedules.
 
+mod driver;
 mod grid;
 pub(crate) mod modal;
 pub mod observe;

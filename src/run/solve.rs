@@ -1,8 +1,9 @@
-//! The solve driver of a projected scenario (docs/design.md §4): the initial densities on
-//! the grid, the mean-field map, the fixed point with progress and a checkpoint after
-//! every iteration, the file written by `tufield solve` and the report. Modal scenarios
-//! go to [`super::modal`].
+//! The solve of a projected scenario (docs/design.md §4): the initial densities on the
+//! grid, the mean-field map, its fixed point run once by the shared driver
+//! ([`super::driver`]) with a checkpoint after every iteration, the file written by
+//! `tufield solve` and the report. Modal scenarios go to [`super::modal`].
 
+use super::driver::Driver;
 use super::grid_for;
 use super::observe::{Observers, Schedule, Scheduled, WallClock};
 use crate::checkpoint::{self, checkpoint_path, CheckpointWriter, RunRecord};
@@ -13,19 +14,18 @@ use crate::initial::{self, FileData, InitialSpec};
 use crate::interrupt::{self, StopSource};
 use crate::oracle::LqResults;
 use crate::output::WriteTimes;
-use crate::progress::{FixedPointProgress, ProgressMode, ProgressObserver};
+use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use ndarray::Array2;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap, SweepEvent};
+use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
 use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Observer, Outcome, RunError};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::scheme::{NegativeDensity, SchemeKind};
-use tufield_solvers::SolverError;
 
 /// What a finished (or stopped) run produced.
 #[derive(Debug)]
@@ -135,8 +135,9 @@ pub fn solve(
 /// [`solve`] stopped by the token of `stop` (raised, the run ends as on a signal: the
 /// checkpoint after the last completed iteration is kept and the error is
 /// [`AppError::Interrupted`]), with `extra` observers told of every iteration after the
-/// checkpoint and the progress (projected scenarios; a modal run has no checkpoint and
-/// reports its modes' iterations to its progress only).
+/// checkpoint and before the progress. A modal run has no checkpoint and tells `extra` of
+/// each mode's run in turn (start, iterations, finish); a raised token ends it with
+/// [`Outcome::Interrupted`] and no file.
 pub fn solve_with(
     sc: &Scenario,
     out: &Path,
@@ -150,7 +151,7 @@ pub fn solve_with(
         if resume.is_some() {
             return Err(modal_resume_refused(sc));
         }
-        return super::modal::solve(sc, out, mode, start, stop);
+        return super::modal::solve(sc, out, mode, start, stop, extra);
     }
     let err = |e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e);
     let st = &sc.settings;
@@ -203,10 +204,7 @@ pub fn solve_with(
         ckpt.display(),
         resume_command(&ckpt)
     );
-    let flag = stop.watch(Some(hint.clone()));
-    map.set_interrupt(flag.clone());
-    let never = AtomicBool::new(false);
-    let stop: &AtomicBool = flag.as_deref().unwrap_or(&never);
+    let driver = Driver::new(mode, stop.watch(Some(hint.clone())));
 
     if mode != ProgressMode::Quiet {
         eprintln!("{}", header(sc, &grid, done));
@@ -217,69 +215,32 @@ pub fn solve_with(
             eprintln!("  {line}");
         }
     }
-    let p = sc.model.num_populations();
-    let progress = FixedPointProgress::new(mode, st.max_iter, 2 * p, done, st.tol);
-    // The point of the last completed evaluation (saved with every checkpoint) and
-    // whether the map's results in memory belong to it.
+    // The point of the last completed evaluation, saved with every checkpoint.
     let evaluated = RefCell::new(evaluated);
-    let mut evaluated_here = false;
-    // A checkpoint of a finished run resumes into its outcome without a new iteration.
-    let finished = if evaluated.borrow().is_some() {
-        fp.finished()
-    } else {
-        None
+    let run = {
+        // Checkpoint first: a printed iteration is a checkpointed one.
+        let mut observers = Observers::new();
+        observers.push(Scheduled::new(
+            CheckpointWriter {
+                path: &ckpt,
+                scenario: &sc.text,
+                run: Some(&record),
+                evaluated: &evaluated,
+            },
+            Schedule::EveryIterations(1),
+            WallClock::new(),
+        ));
+        observers.push(extra);
+        driver.run(&mut map, &mut fp, &evaluated, &mut observers)
     };
-    let outcome = match finished {
-        Some(o) => Ok(o),
-        None => {
-            let mut eval = |x: &[f64]| {
-                let r = map.evaluate(x, &mut |ev| match ev {
-                    SweepEvent::HjiDone(k) => progress.sweep(&format!("HJI population {}", k + 1)),
-                    SweepEvent::FpkDone(k) => progress.sweep(&format!("FPK population {}", k + 1)),
-                });
-                if r.is_ok() {
-                    *evaluated.borrow_mut() = Some(x.to_vec());
-                    evaluated_here = true;
-                }
-                r
-            };
-            // Checkpoint first: a printed iteration is a checkpointed one.
-            let mut observers = Observers::new();
-            observers.push(Scheduled::new(
-                CheckpointWriter {
-                    path: &ckpt,
-                    scenario: &sc.text,
-                    run: Some(&record),
-                    evaluated: &evaluated,
-                },
-                Schedule::EveryIterations(1),
-                WallClock::new(),
-            ));
-            observers.push(ProgressObserver(&progress));
-            observers.push(extra);
-            fp.run_observed(&mut eval, &mut observers, stop)
-        }
-    };
-    progress.finish();
-    let mut outcome = match outcome {
+    let outcome = match run {
         Ok(o) => o,
         Err(RunError::Solver(e)) => return Err(err(e)),
         // A checkpoint that cannot be written is an I/O error.
         Err(RunError::Observer(e)) => return Err(e),
     };
     let evaluated = evaluated.into_inner();
-    // The results written must be those of the last completed evaluation: after a resume
-    // that did not evaluate (a finished run, or a failure at once) evaluate that point again.
-    if outcome != Outcome::Interrupted && !evaluated_here {
-        if let Some(x) = &evaluated {
-            match map.evaluate(x, &mut |_| {}) {
-                Ok(_) => {}
-                Err(SolverError::Interrupted) => outcome = Outcome::Interrupted,
-                Err(e) => return Err(err(e)),
-            }
-        }
-    }
-    if outcome == Outcome::Interrupted || stop.load(Ordering::SeqCst) {
+    if outcome == Outcome::Interrupted || driver.stopped() {
         // The interrupted evaluation (if any) is discarded: the state is the one after the
         // last completed iteration, and a resume redoes that evaluation.
         checkpoint::save(
@@ -325,6 +286,7 @@ pub fn solve_with(
         // The fine solution is written by a second thread while the error estimate's
         // coarse solve runs; the estimate's datasets are added once both are done.
         let t_write = Instant::now();
+        let never = AtomicBool::new(false);
         let (opened, est, est_done) = std::thread::scope(|s| {
             let rep = &report;
             let writer =
@@ -452,6 +414,7 @@ fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
     use std::sync::Arc;
     use tufield_solvers::fixed_point::{Control, IterationRecord};
 
