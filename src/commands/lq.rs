@@ -25,10 +25,10 @@
 //! `/model` and `/lq` are written by the output layer ([`crate::output::oracle`]), which
 //! `solve` shares.
 
-use super::format::{num, vector};
 use crate::cli::LqArgs;
 use crate::h5::AtomicH5;
 use crate::output::{oracle, schema};
+use crate::report::format::{num, vector};
 use crate::scenario::Scenario;
 use crate::AppResult;
 use ndarray::{s, Array2};
@@ -62,7 +62,7 @@ pub fn run(args: &LqArgs, quiet: bool) -> AppResult<()> {
     let wall = start.elapsed().as_secs_f64();
     if !quiet {
         print!("{}", summary(&sc, &results, &out, compute_s, wall));
-        if let Some(a) = super::paper::claims::assess(&sc, None)? {
+        if let Some(a) = crate::paper::claims::assess(&sc, None)? {
             print!("{}", a.summary());
         }
     }
@@ -76,7 +76,7 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_LQ)?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
-    super::paper::claims::write_attributes(&w, &root, sc, None)?;
+    crate::paper::claims::write_attributes(&w, &root, sc, None)?;
     if let Some(terms) = sc.non_lq_terms() {
         w.str_attr(
             &root,
@@ -147,7 +147,7 @@ pub fn summary(sc: &Scenario, res: &LqResults, out: &Path, compute_s: f64, wall_
     if let Ok(c) = res.augmented.theorem_2(&m.a) {
         s.push_str(&format!(
             "  Theorem 2     (Section 5 heuristic, mean-square stability of (23)) {}\n",
-            super::stability::theorem_2_verdict(&c)
+            crate::report::stability::theorem_2_verdict(&c)
         ));
     }
     s.push_str(&format!(

@@ -1,17 +1,13 @@
 //! The subcommands of `tufield`. Each module has a `run` taking its parsed arguments and
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
 
-pub mod accuracy;
 pub mod check;
-pub mod coalition_values;
 pub mod compare;
-pub mod format;
 pub mod lq;
 pub mod paper;
 pub mod plot;
 pub mod simulate;
 pub mod solve;
-pub mod stability;
 pub mod sweep;
 
 use crate::cli::{Cli, Command};

@@ -77,12 +77,12 @@
 
 mod epsilon;
 
-use super::format::{num, vector};
 use crate::cli::SimulateArgs;
 use crate::h5::AtomicH5;
 use crate::initial::InitialSpec;
 use crate::output::{layout, schema};
 use crate::progress::ProgressMode;
+use crate::report::format::{num, vector};
 use crate::scenario::{Reduction, Scenario};
 use crate::{AppError, AppResult};
 use ndarray::{arr0, Array1, Array2};
@@ -487,8 +487,8 @@ fn allocation_core(sc: &Scenario, choice: &PolicyChoice) -> AppResult<Option<All
 pub fn paper_evidence<'a>(
     prep: &'a Prepared,
     empirical: &'a [Array2<f64>],
-) -> super::paper::claims::RunEvidence<'a> {
-    super::paper::claims::RunEvidence {
+) -> crate::paper::claims::RunEvidence<'a> {
+    crate::paper::claims::RunEvidence {
         empirical_mean: empirical,
         target: match &prep.heuristic {
             Some(HeuristicMeans::SecondOrder { mean, .. }) => Some(mean),
@@ -528,7 +528,7 @@ pub fn write(
     seed: u64,
     l1: Option<&[Array1<f64>]>,
     (st, eps): (Option<&Study>, Option<&epsilon::EpsilonStudy>),
-) -> AppResult<Option<super::paper::claims::Assessment>> {
+) -> AppResult<Option<crate::paper::claims::Assessment>> {
     let mut w = AtomicH5::create(out, &sc.text)?;
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
@@ -541,7 +541,7 @@ pub fn write(
     w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
     let empirical: Vec<Array2<f64>> = sim.populations.iter().map(|r| r.mean.clone()).collect();
-    let paper = super::paper::claims::write_attributes(
+    let paper = crate::paper::claims::write_attributes(
         &w,
         &root,
         sc,
@@ -692,7 +692,7 @@ pub fn write(
                 w.str_attr(
                     &sg,
                     "stability",
-                    super::stability::iteration_stability(*spectral_radius),
+                    crate::report::stability::iteration_stability(*spectral_radius),
                 )?;
                 for (name, data) in [(schema::MEAN, mean), ("increment", increment)] {
                     let ds = w.array(&sg, name, &stack(data))?;
@@ -822,7 +822,7 @@ fn summary(
             };
             s.push_str(&format!(
                 "  heuristic (paper's Section 8.2): second-order consensus (43) {}, spread of the means {} → {}\n",
-                super::stability::consensus_verdict(*spectral_radius),
+                crate::report::stability::consensus_verdict(*spectral_radius),
                 num(spread(0), 4),
                 num(spread(steps), 4)
             ));

@@ -71,16 +71,12 @@
 //! Modal runs write no checkpoint and refuse `--resume` (exit 2): each mode is a small
 //! 1-D problem, so a stopped run is simply started again.
 
-pub mod estimate;
-pub(crate) mod modal;
-mod quantities;
-
 use crate::checkpoint::{self, checkpoint_path, Checkpoint};
 use crate::cli::SolveArgs;
 use crate::h5::AtomicH5;
 use crate::oracle::LqResults;
 use crate::outpath;
-use crate::output::{layout, oracle as lq_output, schema, xdmf, WriteTimes};
+use crate::output::{estimate, layout, oracle as lq_output, quantities, schema, xdmf, WriteTimes};
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
@@ -158,7 +154,7 @@ pub fn run(args: &SolveArgs, quiet: bool) -> AppResult<()> {
     let report = solve(&sc, &out, resume, ProgressMode::detect(quiet), start)?;
     if !quiet {
         print!("{}", summary(&sc, &report));
-        if let Some(a) = super::paper::claims::assess(&sc, None)? {
+        if let Some(a) = crate::paper::claims::assess(&sc, None)? {
             print!("{}", a.summary());
         }
     }
@@ -289,7 +285,7 @@ pub(crate) fn begin_write(
     w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SOLVE)?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
-    super::paper::claims::write_attributes(&w, &root, sc, None)?;
+    crate::paper::claims::write_attributes(&w, &root, sc, None)?;
     w.str_attr(&root, "status", report.outcome.as_str())?;
     w.scalar_attr(&root, schema::ATTR_ITERATIONS, hist.len() as u64)?;
     w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;

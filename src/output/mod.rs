@@ -13,9 +13,12 @@
 //! The layout of every file is described in docs/output-files.md.
 
 pub mod chunk;
+pub mod estimate;
 pub mod layout;
+pub mod modal;
 pub mod netcdf;
 pub mod oracle;
+pub mod quantities;
 pub mod quantize;
 pub mod schema;
 pub mod xdmf;

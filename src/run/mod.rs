@@ -14,8 +14,9 @@ pub(crate) mod modal;
 pub mod observe;
 pub mod simulate;
 pub(crate) mod solve;
+pub mod warnings;
 
-pub use crate::commands::solve::estimate;
+pub use crate::output::estimate;
 pub use grid::grid_for;
 pub use modal::solve_modal_keeping_modes;
 pub use solve::{resume_command, solve, solve_with, Resume, SolveReport};

@@ -4,10 +4,10 @@
 //! mode; the file is written by `tufield solve`'s modal writer. No checkpoint is written.
 
 use super::SolveReport;
-use crate::commands::format::num;
-use crate::commands::solve::modal::write;
 use crate::interrupt::StopSource;
+use crate::output::modal::write;
 use crate::progress::{FixedPointProgress, ProgressMode};
+use crate::report::format::num;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use std::path::Path;
@@ -72,7 +72,7 @@ fn solve_keeping_modes(
             st.tol,
             rayon::current_num_threads()
         );
-        for line in crate::commands::accuracy::warnings(sc, &oracle.exact)? {
+        for line in super::warnings::warnings(sc, &oracle.exact)? {
             eprintln!("  {line}");
         }
     }

@@ -6,14 +6,14 @@
 use super::grid_for;
 use super::observe::{Observers, Schedule, Scheduled, WallClock};
 use crate::checkpoint::{self, checkpoint_path, CheckpointWriter, RunRecord};
-use crate::commands::format::num;
-use crate::commands::solve::estimate;
 use crate::commands::solve::{begin_write, finish_write};
 use crate::initial::{self, FileData, InitialSpec};
 use crate::interrupt::{self, StopSource};
 use crate::oracle::LqResults;
+use crate::output::estimate;
 use crate::output::WriteTimes;
 use crate::progress::{FixedPointProgress, ProgressMode, ProgressObserver};
+use crate::report::format::num;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use ndarray::Array2;
@@ -213,7 +213,7 @@ pub fn solve_with(
         for line in initial_lines(sc, &normalisation) {
             eprintln!("{line}");
         }
-        for line in crate::commands::accuracy::warnings(sc, &oracle.exact)? {
+        for line in super::warnings::warnings(sc, &oracle.exact)? {
             eprintln!("  {line}");
         }
     }

@@ -21,14 +21,13 @@
 //! or an interruption (SIGINT, SIGTERM) leaves nothing half written. An existing DIR is replaced only if it holds a previous
 //! report (or nothing).
 
-pub mod claims;
-pub mod corrections;
 mod report;
 
 use super::plot;
 use super::simulate;
 use crate::cli::PaperArgs;
 use crate::overrides::Override;
+use crate::paper::claims;
 use crate::progress::ProgressMode;
 use crate::run::simulate::{prepare, run_copies, HeuristicMeans, PolicyChoice};
 use crate::scenario::Scenario;

@@ -1,10 +1,10 @@
 //! The file of a modal `tufield solve` (`reduction = "modal"`, solved by
 //! [`crate::run::modal`]): the HDF5 layout documented in the parent module.
 
-use super::SolveReport;
 use crate::h5::AtomicH5;
 use crate::oracle::LqResults;
 use crate::output::{layout, schema, xdmf};
+use crate::run::SolveReport;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use ndarray::Array1;
@@ -30,7 +30,7 @@ pub(crate) fn write(
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SOLVE)?;
     w.str_attr(&root, schema::ATTR_REDUCTION, "modal")?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
-    crate::commands::paper::claims::write_attributes(&w, &root, sc, None)?;
+    crate::paper::claims::write_attributes(&w, &root, sc, None)?;
     w.str_attr(&root, "status", report.outcome.as_str())?;
     w.scalar_attr(&root, schema::ATTR_ITERATIONS, report.iterations as u64)?;
     w.scalar_attr(&root, schema::MODES, dec.num_modes() as u64)?;
