@@ -8,6 +8,8 @@
 //! * [`quantize`] — netCDF BitRound rounding of the solution fields;
 //! * [`chunk`] — snapshot chunks encoded in parallel and written directly;
 //! * [`oracle`] — the LQ oracle's groups `/model` and `/lq` (`lq` and `solve` files);
+//! * [`solve`], [`quantities`], [`estimate`], [`modal`] — the file of `tufield solve`
+//!   (projected: the fields, the per-population quantities, the error estimate; modal);
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
 //! The layout of every file is described in docs/output-files.md.
@@ -21,6 +23,7 @@ pub mod oracle;
 pub mod quantities;
 pub mod quantize;
 pub mod schema;
+pub mod solve;
 pub mod xdmf;
 
 pub use crate::h5::{AtomicH5, SnapshotWriter};

@@ -1,5 +1,25 @@
-//! The file of a modal `tufield solve` (`reduction = "modal"`, solved by
-//! [`crate::run::modal`]): the HDF5 layout documented in the parent module.
+//! The file of a modal `tufield solve` (`reduction = "modal"`, solved mode by mode by
+//! [`crate::run::solve()`]). It has the root attributes of a projected solve file
+//! ([`super::solve`]; axis_labels = the q coalitions, plus `reduction = "modal"` and
+//! `modes`; `iterations` is the total over modes, `residual` the largest last residual),
+//! `/time`, `/snapshot_time`, `/snapshot_level`, `/model` and `/lq` as there, and instead of
+//! `/grid`, `/populations/<k>/{density, …}` and `/fixed_point`:
+//!
+//! ```text
+//! /populations/<k>       attr name
+//!     mean, target       (steps+1, q)       m̄_k = U ȳ_k and ρ_k in coalition coordinates
+//! /modes                 attrs count; eigenvalues (q) λ_i, eigenvectors (q, q) U
+//!                        (column i = mode i in coalition coordinates), q, s (q) the
+//!                        mode cost weights (UᵀQU)_ii, (UᵀSU)_ii
+//! /modes/<i>             attrs eigenvalue, q, s, outcome, iterations, residual,
+//!                              mass_error
+//!     grid               (n)                the mode's 1-D grid, dimension scale;
+//!                                           attrs label, lo, hi, spacing
+//!     populations/<k>    attr name
+//!         mean, target, variance, mass, boundary_mass (steps+1)
+//!         density, value (snapshots, n)     scales snapshot_time and grid
+//!     fixed_point/residual, damping, wall_s (iterations) f64; accelerated u8
+//! ```
 
 use crate::h5::AtomicH5;
 use crate::oracle::LqResults;
@@ -13,8 +33,8 @@ use tufield_solvers::equilibrium::snapshot_levels;
 use tufield_solvers::fixed_point::IterationRecord;
 use tufield_solvers::modal::ModalSolution;
 
-/// Writes the modal results atomically (layout in the parent module docs).
-pub(crate) fn write(
+/// Writes the modal results atomically (layout in the module docs).
+pub fn write(
     out: &Path,
     sc: &Scenario,
     sol: &ModalSolution,

@@ -28,7 +28,7 @@ use tufield_solvers::lq::LqEquilibrium;
 
 /// Writes the quantities of population `k` into `/populations/<k>`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn write(
+pub(super) fn write(
     w: &AtomicH5,
     sc: &Scenario,
     grid: &Grid,

@@ -5,10 +5,14 @@
 //! * [`solve`]: the equilibrium of a scenario written to a file (projected or modal,
 //!   [`SolveReport`]), resumable from a [`Resume`]; [`solve_with`] takes the stop token
 //!   ([`crate::interrupt::StopSource`]) and further observers;
+//! * [`estimate`]: the solve's error estimate (the equilibrium again on the coarsened grid,
+//!   Richardson's rule);
+//! * [`warnings`]: the resolution warnings printed before a silent error (`check`, `solve`);
 //! * [`simulate`]: the particle run (policy, system, mean-field references, the copies);
 //! * [`observe`]: observers of the fixed point (checkpoints, progress, logs) and their
 //!   schedules.
 
+pub mod estimate;
 mod grid;
 pub(crate) mod modal;
 pub mod observe;
@@ -16,7 +20,6 @@ pub mod simulate;
 pub(crate) mod solve;
 pub mod warnings;
 
-pub use crate::output::estimate;
 pub use grid::grid_for;
 pub use modal::solve_modal_keeping_modes;
 pub use solve::{resume_command, solve, solve_with, Resume, SolveReport};

@@ -3,14 +3,14 @@
 //! every iteration, the file written by `tufield solve` and the report. Modal scenarios
 //! go to [`super::modal`].
 
+use super::estimate;
 use super::grid_for;
 use super::observe::{Observers, Schedule, Scheduled, WallClock};
 use crate::checkpoint::{self, checkpoint_path, CheckpointWriter, RunRecord};
-use crate::commands::solve::{begin_write, finish_write};
 use crate::initial::{self, FileData, InitialSpec};
 use crate::interrupt::{self, StopSource};
 use crate::oracle::LqResults;
-use crate::output::estimate;
+use crate::output::solve::{begin_write, finish_write};
 use crate::output::WriteTimes;
 use crate::progress::{FixedPointProgress, ProgressMode, ProgressObserver};
 use crate::report::format::num;
