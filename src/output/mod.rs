@@ -10,6 +10,7 @@
 //! * [`oracle`] — the LQ oracle's groups `/model` and `/lq` (`lq` and `solve` files);
 //! * [`solve`], [`quantities`], [`estimate`], [`modal`] — the file of `tufield solve`
 //!   (projected: the fields, the per-population quantities, the error estimate; modal);
+//! * [`simulate`] — the file of `tufield simulate`;
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
 //! The layout of every file is described in docs/output-files.md.
@@ -23,6 +24,7 @@ pub mod oracle;
 pub mod quantities;
 pub mod quantize;
 pub mod schema;
+pub mod simulate;
 pub mod solve;
 pub mod xdmf;
 

@@ -7,9 +7,11 @@
 //! * [`axes`]: padded ranges with readable ticks, equal axis scales, framing on the mass.
 //! * [`colourbar`]: the viridis-like colour map and the colour bar of every heat map.
 //! * [`heatmap`]: a heat map with equal axis scales, framed on a view box.
+//! * [`epsilon_nash`]: the figure of `tufield simulate --epsilon-nash`.
 
 pub mod axes;
 pub mod colourbar;
+pub mod epsilon_nash;
 pub mod heatmap;
 
 use crate::{AppError, AppResult};

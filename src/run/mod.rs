@@ -9,15 +9,18 @@
 //!   Richardson's rule);
 //! * [`warnings`]: the resolution warnings printed before a silent error (`check`, `solve`);
 //! * [`simulate`]: the particle run (policy, system, mean-field references, the copies);
+//!   [`study`] and [`epsilon_nash`]: its N-study and ε-Nash study;
 //! * [`observe`]: observers of the fixed point (checkpoints, progress, logs) and their
 //!   schedules.
 
+pub mod epsilon_nash;
 pub mod estimate;
 mod grid;
 pub(crate) mod modal;
 pub mod observe;
 pub mod simulate;
 pub(crate) mod solve;
+pub mod study;
 pub mod warnings;
 
 pub use grid::grid_for;

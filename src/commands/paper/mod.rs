@@ -24,8 +24,8 @@
 mod report;
 
 use super::plot;
-use super::simulate;
 use crate::cli::PaperArgs;
+use crate::output::simulate::write as simulate_file;
 use crate::overrides::Override;
 use crate::paper::claims;
 use crate::progress::ProgressMode;
@@ -294,7 +294,7 @@ fn run_once(
     )?;
     let stem = format!("figure_{}{suffix}", paper.figure);
     let file = dir.join(format!("{stem}.h5"));
-    let assessment = simulate::write(
+    let assessment = simulate_file(
         &file,
         &sc,
         &choice,
