@@ -10,6 +10,7 @@
 //! * [`oracle`] — the LQ oracle's groups `/model` and `/lq` (`lq` and `solve` files);
 //! * [`solve`], [`quantities`], [`estimate`], [`modal`] — the file of `tufield solve`
 //!   (projected: the fields, the per-population quantities, the error estimate; modal);
+//! * [`lq`] — the file of `tufield lq`;
 //! * [`simulate`] — the file of `tufield simulate`;
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
@@ -18,6 +19,7 @@
 pub mod chunk;
 pub mod estimate;
 pub mod layout;
+pub mod lq;
 pub mod modal;
 pub mod netcdf;
 pub mod oracle;
