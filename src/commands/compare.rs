@@ -249,7 +249,7 @@ pub fn drift_norm(b: &ArrayD<f64>, c: &ArrayD<f64>) -> ArrayD<f64> {
 
 /// Default output directory: `output/<scenario file stem>_compare/`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    super::default_output_in(scenario, "_compare")
+    crate::outpath::default_output_in(scenario, "_compare")
 }
 
 /// Runs the command.
@@ -272,7 +272,7 @@ pub fn run(args: &CompareArgs, quiet: bool) -> AppResult<()> {
     let inputs = crate::outpath::scenario_inputs(&sc, Some(&args.scenario.scenario));
     crate::outpath::prepare_dir(&dir, "--out", &inputs)?;
     let _lock = crate::outpath::RunLock::acquire(&dir, "--out")?;
-    let stem = super::scenario_stem(&args.scenario.scenario);
+    let stem = crate::outpath::scenario_stem(&args.scenario.scenario);
     let pde_path = dir.join(format!("{stem}_pde.h5"));
     let mode = ProgressMode::detect(quiet);
     let mut progress = |msg: &str| {
@@ -560,7 +560,7 @@ fn write_h5(
             )?;
         }
         for (k, m) in cmp.means[pi].iter().enumerate() {
-            let pg = w.group(&format!("{name}/populations/{k}"))?;
+            let pg = w.group(&schema::population_in(name, k))?;
             let ds = w.array(&pg, "mean", m.view())?;
             layout::over_time(&w, &ds, &time)?;
             let pm = w.array(&pg, "played_mean", cmp.played_means[pi][k].view())?;
@@ -568,7 +568,7 @@ fn write_h5(
         }
     }
     let rc = w.array(
-        &w.group("lq")?,
+        &w.group(schema::LQ)?,
         "riccati_cost",
         Array1::from(cmp.riccati_cost.clone()).view(),
     )?;
@@ -581,7 +581,7 @@ fn write_h5(
         }
     };
     for k in 0..cmp.names.len() {
-        let g = w.group(&format!("fields/{k}"))?;
+        let g = w.group(&schema::fields(k))?;
         w.str_attr(&g, "name", &cmp.names[k])?;
         let dp = w.array(&g, "drift_pde_t0", fields.drift_pde[k].view())?;
         let dl = w.array(&g, "drift_lq_t0", fields.drift_lq[k].view())?;
@@ -622,7 +622,7 @@ fn write_mode_fields(
     let mg = w.group(schema::MODES)?;
     w.str_attr(
         &mg,
-        "note",
+        schema::ATTR_NOTE,
         "exact modal decomposition x = U y: the robust cost of each policy is the sum of \
          its mode costs, the drift is U times the mode drifts (docs/design.md §2)",
     )?;
@@ -634,7 +634,7 @@ fn write_mode_fields(
         w.dims(&ds, &[schema::DIM_AXIS, schema::DIM_MODE])?;
     }
     for (i, m) in modes.iter().enumerate() {
-        let g = w.group(&format!("{}/{i}", schema::MODES))?;
+        let g = w.group(&schema::mode(i))?;
         w.scalar_attr(&g, "eigenvalue", m.eigenvalue)?;
         let grid = w.coordinate(
             &g,
@@ -647,7 +647,7 @@ fn write_mode_fields(
         let ds = w.array(&g, "cost", costs.view())?;
         w.dims(&ds, &["policy", schema::DIM_POPULATION])?;
         for k in 0..cmp.names.len() {
-            let fg = w.group(&format!("{}/{i}/fields/{k}", schema::MODES))?;
+            let fg = w.group(&schema::member(&schema::mode(i), &schema::fields(k)))?;
             w.str_attr(&fg, "name", &cmp.names[k])?;
             for (name, data) in [
                 ("drift_pde_t0", &m.drift_pde[k]),

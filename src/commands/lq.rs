@@ -15,7 +15,7 @@ use std::time::Instant;
 
 /// Default output path: `output/<scenario file stem>_lq.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    super::default_output_in(scenario, "_lq.h5")
+    crate::outpath::default_output_in(scenario, "_lq.h5")
 }
 
 /// Runs the command: load, compute, write, summarise.

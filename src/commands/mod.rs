@@ -12,20 +12,6 @@ pub mod sweep;
 
 use crate::cli::{Cli, Command};
 use crate::AppResult;
-use std::path::{Path, PathBuf};
-
-/// The scenario file's stem ("scenario" if it has none): names the default outputs.
-pub fn scenario_stem(scenario: &Path) -> String {
-    scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".to_string())
-}
-
-/// Default output `output/<scenario stem><suffix>` of a command.
-pub fn default_output_in(scenario: &Path, suffix: &str) -> PathBuf {
-    PathBuf::from("output").join(format!("{}{suffix}", scenario_stem(scenario)))
-}
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> AppResult<()> {

@@ -60,7 +60,7 @@ pub const DEFAULT_TRAJECTORIES: usize = 10;
 
 /// Default output path: `output/<scenario file stem>_simulate.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    super::default_output_in(scenario, "_simulate.h5")
+    crate::outpath::default_output_in(scenario, "_simulate.h5")
 }
 
 /// Parses `--study 10,100,1000`: at least two distinct counts in 1..=[`MAX_COPIES`].

@@ -73,7 +73,7 @@ pub fn estimate_lines(sc: &Scenario, est: &Result<ErrorEstimate, String>) -> Vec
 
 /// Default output path: `output/<scenario file stem>.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    super::default_output_in(scenario, ".h5")
+    crate::outpath::default_output_in(scenario, ".h5")
 }
 
 /// Runs the command: load, (resume), iterate with progress and checkpoints, write,
@@ -181,7 +181,7 @@ fn scenario_of_checkpoint(
     let scenario_path = PathBuf::from(&run.scenario_file);
     let mut sc = Scenario::from_text_in(
         &run.scenario_file,
-        &super::scenario_stem(&scenario_path),
+        &crate::outpath::scenario_stem(&scenario_path),
         &ck.scenario,
         overrides,
         &run.base_dir,

@@ -91,7 +91,7 @@ pub fn write(
     w.scalar_attr(&mg, "count", dec.num_modes() as u64)?;
     w.str_attr(
         &mg,
-        "note",
+        schema::ATTR_NOTE,
         "exact modal decomposition: x = U y, mode i is a 1-D equilibrium with a = λ_i, \
          q = (UᵀQU)_ii, s = (UᵀSU)_ii (docs/design.md §2)",
     )?;

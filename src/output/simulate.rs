@@ -118,7 +118,7 @@ pub fn write(
             let ds = w.array(&pg, name, data)?;
             layout::over_time(&w, &ds, &time)?;
             if name == "reference_mean" {
-                w.str_attr(&ds, "note", prep.reference_note)?;
+                w.str_attr(&ds, schema::ATTR_NOTE, prep.reference_note)?;
             }
         }
         let cov = w.array(&pg, schema::EMPIRICAL_COV, &run.cov)?;
@@ -127,7 +127,7 @@ pub fn write(
         layout::over_time(&w, &cf, &time)?;
         w.str_attr(
             &cf,
-            "note",
+            schema::ATTR_NOTE,
             "fraction of the copies whose every excess coordinate is >= 0 (the excess core)",
         )?;
         if let Some(f) = &run.allocation_core_fraction {
@@ -135,7 +135,7 @@ pub fn write(
             layout::over_time(&w, &ds, &time)?;
             w.str_attr(
                 &ds,
-                "note",
+                schema::ATTR_NOTE,
                 "fraction of the copies whose efficient least-squares allocation \
                  a = (B_H^T B_H)^-1 B_H^T (x + v) + (v(N) - a(N))/n is in the core of [game.values]",
             )?;
@@ -174,13 +174,13 @@ pub fn write(
             )?;
             if prep.mean_field_cost[k].is_finite() {
                 let mf = w.array(&pg, "mean_field_cost", arr0(prep.mean_field_cost[k]).view())?;
-                w.str_attr(&mf, "note", "E[v_k(0, X0)] over the initial law")?;
+                w.str_attr(&mf, schema::ATTR_NOTE, "E[v_k(0, X0)] over the initial law")?;
             }
             if let Some(rc) = &prep.reference_cost {
                 let ds = w.array(&pg, "reference_cost", arr0(rc[k]).view())?;
                 w.str_attr(
                     &ds,
-                    "note",
+                    schema::ATTR_NOTE,
                     "exact expected realised cost of the Euler chain as N -> infinity, at the \
                      simulation's time step (no time-step bias)",
                 )?;
@@ -202,11 +202,11 @@ pub fn write(
                 let sg = w.group(schema::HEURISTIC_INTERNAL_MODEL)?;
                 w.str_attr(
                     &g,
-                    "note",
+                    schema::ATTR_NOTE,
                     "the paper's Section 8.1 heuristic (not an equilibrium): least-squares \
                      control (41) towards the internal model m~(t+dt) = m~(t)(1 - theta dt)",
                 )?;
-                w.scalar_attr(&sg, "theta", *theta)?;
+                w.scalar_attr(&sg, schema::ATTR_THETA, *theta)?;
                 let ds = w.array(&sg, schema::MEAN, &stack(mean))?;
                 w.attach_scale(&ds, &time, 0)?;
                 w.label_dim(&ds, 0, schema::TIME)?;
@@ -225,12 +225,12 @@ pub fn write(
                 let sg = w.group(schema::HEURISTIC_SECOND_ORDER)?;
                 w.str_attr(
                     &g,
-                    "note",
+                    schema::ATTR_NOTE,
                     "the paper's Section 8.2 heuristic (not an equilibrium): feedback \
                      A phi (x - mu_k) towards the second-order consensus means of (43), one \
                      iteration per time step",
                 )?;
-                w.scalar_attr(&sg, "theta", params.theta)?;
+                w.scalar_attr(&sg, schema::ATTR_THETA, params.theta)?;
                 w.scalar_attr(&sg, "theta_tilde", params.theta_tilde)?;
                 w.scalar_attr(&sg, "theta_hat", params.theta_hat)?;
                 w.scalar_attr(&sg, "spectral_radius", *spectral_radius)?;
@@ -297,7 +297,7 @@ fn epsilon_nash(w: &mut AtomicH5, st: &EpsilonStudy) -> AppResult<()> {
     let g = w.group(schema::EPSILON_NASH)?;
     w.str_attr(
         &g,
-        "note",
+        schema::ATTR_NOTE,
         "gain of one copy that best-responds (exact discrete-time dynamic programming on its \
          own state and the others' empirical means) while the others keep the policy; \
          monte_carlo_* from sampled paths with common random numbers",
