@@ -12,11 +12,13 @@
 //!   (projected: the fields, the per-population quantities, the error estimate; modal);
 //! * [`lq`] — the file of `tufield lq`;
 //! * [`simulate`] — the file of `tufield simulate`;
+//! * [`compare`] — the file `compare.h5` of `tufield compare`;
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
 //! The layout of every file is described in docs/output-files.md.
 
 pub mod chunk;
+pub mod compare;
 pub mod estimate;
 pub mod layout;
 pub mod lq;

@@ -10,10 +10,12 @@
 //! * [`legend_box`]: a legend alone in a free panel.
 //! * [`input`]: the output file a figure is read from.
 //! * [`trajectories`]: the copies' paths of a `simulate` file (`plot`, `paper`).
+//! * [`compare`]: the figures of `tufield compare`.
 //! * [`epsilon_nash`]: the figure of `tufield simulate --epsilon-nash`.
 
 pub mod axes;
 pub mod colourbar;
+pub mod compare;
 pub mod epsilon_nash;
 pub mod heatmap;
 pub mod input;

@@ -8,11 +8,13 @@
 //! * [`estimate`]: the solve's error estimate (the equilibrium again on the coarsened grid,
 //!   Richardson's rule);
 //! * [`warnings`]: the resolution warnings printed before a silent error (`check`, `solve`);
+//! * [`compare`]: the policies of `tufield compare` evaluated in the full model;
 //! * [`simulate`]: the particle run (policy, system, mean-field references, the copies);
 //!   [`study`] and [`epsilon_nash`]: its N-study and ε-Nash study;
 //! * [`observe`]: observers of the fixed point (checkpoints, progress, logs) and their
 //!   schedules.
 
+pub mod compare;
 pub mod epsilon_nash;
 pub mod estimate;
 mod grid;
