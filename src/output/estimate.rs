@@ -1,5 +1,5 @@
 //! The error estimate's datasets in the solve file (the estimate is computed by
-//! [`crate::run::estimate`]; [`super::solve::finish_write`] calls [`write`]).
+//! [`crate::run::estimate`]; [`super::solve::finish_write`] calls [`write()`]).
 //!
 //! Datasets added to the solve file (nothing else changes; the fine datasets are the same
 //! bits as without the estimate):

@@ -1,7 +1,7 @@
 //! Text for people: the pieces several commands' terminal summaries (and some files'
 //! attributes) share.
 //!
-//! * [`format`] — numbers, vectors and matrices as compact text;
+//! * [`mod@format`] — numbers, vectors and matrices as compact text;
 //! * [`stability`] — stability verdicts in words (the consensus step (43), Theorem 2);
 //! * [`coalition_values`] — the static TU game of `[game.values]` described.
 
