@@ -10,6 +10,7 @@
 //! * [`legend_box`]: a legend alone in a free panel.
 //! * [`input`]: the output file a figure is read from.
 //! * [`trajectories`]: the copies' paths of a `simulate` file (`plot`, `paper`).
+//! * [`files`]: the figures of an output file (`tufield plot`).
 //! * [`compare`]: the figures of `tufield compare`.
 //! * [`epsilon_nash`]: the figure of `tufield simulate --epsilon-nash`.
 
@@ -17,6 +18,7 @@ pub mod axes;
 pub mod colourbar;
 pub mod compare;
 pub mod epsilon_nash;
+pub mod files;
 pub mod heatmap;
 pub mod input;
 pub mod legend_box;
