@@ -17,9 +17,9 @@ mod common;
 use criterion::Criterion;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tufield::commands::solve::{grid_for, solve};
 use tufield::overrides::Override;
 use tufield::progress::ProgressMode;
+use tufield::run::{grid_for, solve};
 use tufield::Scenario;
 
 const SCENARIO: &str = "scenarios/lqc_2d_chain3.toml";

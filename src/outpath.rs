@@ -14,6 +14,8 @@
 //!   (device and inode, so links and other spellings are caught) and canonical paths;
 //! * stale temporaries (`*.tmp-<pid>` of processes that no longer exist) in the output's
 //!   directory are removed ([`crate::interrupt::remove_stale_temps`]);
+//! * default outputs are named after the scenario file: [`default_output_in`]
+//!   (`output/<scenario stem><suffix>`), [`scenario_stem`];
 //! * [`RunLock`]: an advisory lock (`flock`) on `<out>.lock` for the run; a second run on the
 //!   same output fails at once with exit 2, naming the holder (pid, host, start time).
 
@@ -23,6 +25,19 @@ use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+/// The scenario file's stem ("scenario" if it has none): names the default outputs.
+pub fn scenario_stem(scenario: &Path) -> String {
+    scenario
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string())
+}
+
+/// Default output `output/<scenario stem><suffix>` of a command.
+pub fn default_output_in(scenario: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from("output").join(format!("{}{suffix}", scenario_stem(scenario)))
+}
 
 /// An input of a command: what it is (for messages) and where.
 #[derive(Debug, Clone)]

@@ -8,7 +8,8 @@ use hdf5::types::VarLenUnicode;
 use ndarray::{Array1, Array2, Array3};
 use std::path::Path;
 use tempfile::TempDir;
-use tufield::commands::lq::{compute, HEURISTIC_NOTE};
+use tufield::oracle::compute;
+use tufield::output::oracle::HEURISTIC_NOTE;
 use tufield::overrides::Override;
 use tufield::Scenario;
 

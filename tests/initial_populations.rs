@@ -11,8 +11,8 @@ use ndarray::{array, Array1, Array2, ArrayD, IxDyn};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use tempfile::TempDir;
-use tufield::commands::solve::grid_for;
 use tufield::initial::{self, InitialSpec};
+use tufield::run::grid_for;
 use tufield::scenario::Scenario;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
 use tufield_solvers::fixed_point::{

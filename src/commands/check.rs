@@ -2,8 +2,8 @@
 //! axis labels, its eigenvalues and the margin in condition (17), the populations, the
 //! graph and the numerical settings.
 
-use super::format::{matrix, num, vec1, vector, weight};
 use crate::cli::ScenarioArgs;
+use crate::report::format::{matrix, num, vec1, vector, weight};
 use crate::scenario::{Reduction, Scenario};
 use crate::settings::Domain;
 use crate::{AppError, AppResult};
@@ -197,7 +197,10 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
         ));
     }
     if let Some(values) = &sc.values {
-        out.push_str(&super::coalition_values::describe(values, &sc.source_name)?);
+        out.push_str(&crate::report::coalition_values::describe(
+            values,
+            &sc.source_name,
+        )?);
     }
     out.push_str(&format!("graph       {}", sc.graph_kind));
     if m.num_populations() > 1 {
@@ -251,7 +254,7 @@ pub fn describe(sc: &Scenario) -> AppResult<String> {
     if s.scheme != tufield_solvers::scheme::SchemeKind::Monotone {
         out.push_str(&format!("            scheme {}\n", s.scheme.name()));
     }
-    for w in super::accuracy::check_warnings(sc)? {
+    for w in crate::run::warnings::check_warnings(sc)? {
         out.push_str(&format!("{w}\n"));
     }
     Ok(out)

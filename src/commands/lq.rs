@@ -1,46 +1,21 @@
 //! `tufield lq SCENARIO [--out FILE.h5]`: the exact linear-quadratic equilibrium
 //! (Riccati oracle, docs/design.md §3) and the paper's heuristics, written to HDF5.
 //!
-//! File layout (paths are a contract; `<k>` is the 0-based population index):
-//!
-//! ```text
-//! /                       attrs tufield_version, scenario (TOML after overrides), name,
-//!                               command = "lq", axis_labels
-//! /time                   (steps+1)            dimension scale of every time axis
-//! /model/a, /q, /s        (d, d)               attrs sigma, horizon
-//! /lq/exact               attrs residual_initial, residual_terminal, note
-//! /lq/exact/phi           (steps+1, d, d)
-//! /lq/exact/populations/<k>/{mean, h, target} (steps+1, d), chi (steps+1),
-//!                          cov (steps+1, d, d); attr name
-//! /lq/heuristic          attr note
-//! /lq/heuristic/augmented_state      Section 5: attrs note, method, theta, theorem_2
-//!                                    ("satisfied"/"violated"), theorem_2_max_eigenvalue;
-//!                          p (steps+1, 2d, 2d) (game Riccati (20));
-//!                          populations/<k>/{mean, mean_with_estimate, estimate} (steps+1, d)
-//! /lq/heuristic/consensus            Section 7: attrs note, method; phi (steps+1, d, d);
-//!                          populations/<k>/{mean, target, h} (steps+1, d)
-//! ```
-//!
-//! Every heuristic group carries the attribute `note` = [`HEURISTIC_NOTE`]; the groups
-//! `/model` and `/lq` are written by the output layer ([`crate::output::oracle`]), which
-//! `solve` shares.
+//! The file is written by [`crate::output::lq`], which lists its layout.
 
-use super::format::{num, vector};
 use crate::cli::LqArgs;
-use crate::h5::AtomicH5;
-use crate::output::{oracle, schema};
+use crate::oracle::{compute, LqResults};
+use crate::output::lq::write;
+use crate::report::format::{num, vector};
 use crate::scenario::Scenario;
 use crate::AppResult;
 use ndarray::{s, Array2};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub use crate::oracle::{compute, LqResults};
-pub use crate::output::oracle::HEURISTIC_NOTE;
-
 /// Default output path: `output/<scenario file stem>_lq.h5`.
 pub fn default_output(scenario: &Path) -> PathBuf {
-    super::default_output_in(scenario, "_lq.h5")
+    crate::outpath::default_output_in(scenario, "_lq.h5")
 }
 
 /// Runs the command: load, compute, write, summarise.
@@ -62,38 +37,10 @@ pub fn run(args: &LqArgs, quiet: bool) -> AppResult<()> {
     let wall = start.elapsed().as_secs_f64();
     if !quiet {
         print!("{}", summary(&sc, &results, &out, compute_s, wall));
-        if let Some(a) = super::paper::claims::assess(&sc, None)? {
+        if let Some(a) = crate::paper::claims::assess(&sc, None)? {
             print!("{}", a.summary());
         }
     }
-    Ok(())
-}
-
-/// Writes the results to `out` atomically (see the module docs for the layout).
-pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
-    let w = AtomicH5::create(out, &sc.text)?;
-    let root = w.root()?.clone();
-    w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
-    w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_LQ)?;
-    w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
-    super::paper::claims::write_attributes(&w, &root, sc, None)?;
-    if let Some(terms) = sc.non_lq_terms() {
-        w.str_attr(
-            &root,
-            "lq_note",
-            &format!("not LQ ({terms}): the LQ approximation of the model"),
-        )?;
-    }
-
-    let time = w.coordinate(
-        &root,
-        schema::TIME,
-        &res.exact.time,
-        schema::TIME_LONG_NAME,
-        Some(schema::DIMENSIONLESS),
-    )?;
-    oracle::write_groups(&w, sc, res, &time)?;
-    w.commit()?;
     Ok(())
 }
 
@@ -147,7 +94,7 @@ pub fn summary(sc: &Scenario, res: &LqResults, out: &Path, compute_s: f64, wall_
     if let Ok(c) = res.augmented.theorem_2(&m.a) {
         s.push_str(&format!(
             "  Theorem 2     (Section 5 heuristic, mean-square stability of (23)) {}\n",
-            super::stability::theorem_2_verdict(&c)
+            crate::report::stability::theorem_2_verdict(&c)
         ));
     }
     s.push_str(&format!(

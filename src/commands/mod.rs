@@ -1,35 +1,17 @@
 //! The subcommands of `tufield`. Each module has a `run` taking its parsed arguments and
 //! returning an [`AppResult`]; printing goes to stdout unless `quiet`.
 
-pub mod accuracy;
 pub mod check;
-pub mod coalition_values;
 pub mod compare;
-pub mod format;
 pub mod lq;
 pub mod paper;
 pub mod plot;
 pub mod simulate;
 pub mod solve;
-pub mod stability;
 pub mod sweep;
 
 use crate::cli::{Cli, Command};
 use crate::AppResult;
-use std::path::{Path, PathBuf};
-
-/// The scenario file's stem ("scenario" if it has none): names the default outputs.
-pub fn scenario_stem(scenario: &Path) -> String {
-    scenario
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".to_string())
-}
-
-/// Default output `output/<scenario stem><suffix>` of a command.
-pub fn default_output_in(scenario: &Path, suffix: &str) -> PathBuf {
-    PathBuf::from("output").join(format!("{}{suffix}", scenario_stem(scenario)))
-}
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> AppResult<()> {

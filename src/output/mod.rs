@@ -8,16 +8,28 @@
 //! * [`quantize`] — netCDF BitRound rounding of the solution fields;
 //! * [`chunk`] — snapshot chunks encoded in parallel and written directly;
 //! * [`oracle`] — the LQ oracle's groups `/model` and `/lq` (`lq` and `solve` files);
+//! * [`solve`], [`quantities`], [`estimate`], [`modal`] — the file of `tufield solve`
+//!   (projected: the fields, the per-population quantities, the error estimate; modal);
+//! * [`lq`] — the file of `tufield lq`;
+//! * [`simulate`] — the file of `tufield simulate`;
+//! * [`compare`] — the file `compare.h5` of `tufield compare`;
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
 //! The layout of every file is described in docs/output-files.md.
 
 pub mod chunk;
+pub mod compare;
+pub mod estimate;
 pub mod layout;
+pub mod lq;
+pub mod modal;
 pub mod netcdf;
 pub mod oracle;
+pub mod quantities;
 pub mod quantize;
 pub mod schema;
+pub mod simulate;
+pub mod solve;
 pub mod xdmf;
 
 pub use crate::h5::{AtomicH5, SnapshotWriter};

@@ -51,7 +51,7 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     let exact = w.group(schema::LQ_EXACT)?;
     w.str_attr(
         &exact,
-        "note",
+        schema::ATTR_NOTE,
         "exact LQ mean-field equilibrium (Riccati φ, forward–backward means and h, docs/design.md §3)",
     )?;
     w.scalar_attr(&exact, "residual_initial", ex.residual_initial)?;
@@ -96,18 +96,18 @@ fn timed<'a, D: ndarray::Dimension>(
 
 fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset) -> AppResult<()> {
     let top = w.group(schema::LQ_HEURISTIC)?;
-    w.str_attr(&top, "note", HEURISTIC_NOTE)?;
+    w.str_attr(&top, schema::ATTR_NOTE, HEURISTIC_NOTE)?;
 
     let aug = &res.augmented;
     let g = w.group(schema::LQ_AUGMENTED_STATE)?;
-    w.str_attr(&g, "note", HEURISTIC_NOTE)?;
+    w.str_attr(&g, schema::ATTR_NOTE, HEURISTIC_NOTE)?;
     w.str_attr(
         &g,
         "method",
         "Section 5: internal model m̃' = −θm̃ (19), game Riccati (20) in (x, m̃), policies (21)-(22); \
          mean: policy fed the actual mean, m̄' = A(P11 + P12)m̄; mean_with_estimate: policy fed m̃",
     )?;
-    w.scalar_attr(&g, "theta", aug.theta)?;
+    w.scalar_attr(&g, schema::ATTR_THETA, aug.theta)?;
     let theorem_2 = aug
         .theorem_2(&sc.model.a)
         .map_err(|e| AppError::from_solver(&sc.source_name, sc.ill_posed_key(), e))?;
@@ -135,7 +135,7 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
 
     let con = &res.consensus;
     let g = w.group(schema::LQ_CONSENSUS)?;
-    w.str_attr(&g, "note", HEURISTIC_NOTE)?;
+    w.str_attr(&g, schema::ATTR_NOTE, HEURISTIC_NOTE)?;
     w.str_attr(
         &g,
         "method",

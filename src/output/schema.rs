@@ -22,6 +22,11 @@ pub const ATTR_LABEL: &str = "label";
 pub const ATTR_LONG_NAME: &str = "long_name";
 /// CF attribute: units (UDUNITS; `1` for dimensionless).
 pub const ATTR_UNITS: &str = "units";
+/// Attribute of groups and datasets: what they hold, in words.
+pub const ATTR_NOTE: &str = "note";
+/// Attribute of the heuristics' groups: the rate θ of the internal model or of the
+/// second-order consensus (43).
+pub const ATTR_THETA: &str = "theta";
 
 /// Root attribute of solve files: the fixed-point iterations done.
 pub const ATTR_ITERATIONS: &str = "iterations";
@@ -200,6 +205,15 @@ pub fn population_dataset_in(group: &str, k: usize, name: &str) -> String {
 /// `<group>/<name>`: a dataset or group inside `group`.
 pub fn member(group: &str, name: &str) -> String {
     format!("{group}/{name}")
+}
+
+/// `/fields` of `compare` files: the fields of each population at t = 0 (also under each
+/// `/modes/<i>` of a modal comparison).
+pub const FIELDS: &str = "fields";
+
+/// Path of population `k`'s fields in a `compare` file: `fields/<k>`.
+pub fn fields(k: usize) -> String {
+    format!("{FIELDS}/{k}")
 }
 
 /// Path of mode `i`'s group in a modal solve: `modes/<i>`.

@@ -7,10 +7,22 @@
 //! * [`axes`]: padded ranges with readable ticks, equal axis scales, framing on the mass.
 //! * [`colourbar`]: the viridis-like colour map and the colour bar of every heat map.
 //! * [`heatmap`]: a heat map with equal axis scales, framed on a view box.
+//! * [`legend_box`]: a legend alone in a free panel.
+//! * [`input`]: the output file a figure is read from.
+//! * [`trajectories`]: the copies' paths of a `simulate` file (`plot`, `paper`).
+//! * [`files`]: the figures of an output file (`tufield plot`).
+//! * [`compare`]: the figures of `tufield compare`.
+//! * [`epsilon_nash`]: the figure of `tufield simulate --epsilon-nash`.
 
 pub mod axes;
 pub mod colourbar;
+pub mod compare;
+pub mod epsilon_nash;
+pub mod files;
 pub mod heatmap;
+pub mod input;
+pub mod legend_box;
+pub mod trajectories;
 
 use crate::{AppError, AppResult};
 use plotters::coord::Shift;

@@ -7,10 +7,10 @@
 use super::driver::Driver;
 use super::observe::Observers;
 use super::SolveReport;
-use crate::commands::format::num;
-use crate::commands::solve::modal::write;
 use crate::interrupt::StopSource;
+use crate::output::modal::write;
 use crate::progress::ProgressMode;
+use crate::report::format::num;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use std::cell::RefCell;
@@ -85,7 +85,7 @@ fn solve_keeping_modes(
             st.tol,
             rayon::current_num_threads()
         );
-        for line in crate::commands::accuracy::warnings(sc, &oracle.exact)? {
+        for line in super::warnings::warnings(sc, &oracle.exact)? {
             eprintln!("  {line}");
         }
     }

@@ -4,17 +4,17 @@
 //! `tufield solve` and the report. Modal scenarios go to [`super::modal`].
 
 use super::driver::Driver;
+use super::estimate;
 use super::grid_for;
 use super::observe::{Observers, Schedule, Scheduled, WallClock};
 use crate::checkpoint::{self, checkpoint_path, CheckpointWriter, RunRecord};
-use crate::commands::format::num;
-use crate::commands::solve::estimate;
-use crate::commands::solve::{begin_write, finish_write};
 use crate::initial::{self, FileData, InitialSpec};
 use crate::interrupt::{self, StopSource};
 use crate::oracle::LqResults;
+use crate::output::solve::{begin_write, finish_write};
 use crate::output::WriteTimes;
 use crate::progress::ProgressMode;
+use crate::report::format::num;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use ndarray::Array2;
@@ -211,7 +211,7 @@ pub fn solve_with(
         for line in initial_lines(sc, &normalisation) {
             eprintln!("{line}");
         }
-        for line in crate::commands::accuracy::warnings(sc, &oracle.exact)? {
+        for line in super::warnings::warnings(sc, &oracle.exact)? {
             eprintln!("  {line}");
         }
     }

@@ -3,7 +3,7 @@
 //! difference `compare` reports, and on LQ models the gap between the PDE cost and the
 //! exact Riccati cost, which is then pure discretisation error.
 
-use super::Comparison;
+use crate::run::compare::Comparison;
 use crate::run::estimate::ErrorEstimate;
 use crate::scenario::Scenario;
 

@@ -21,14 +21,13 @@
 //! or an interruption (SIGINT, SIGTERM) leaves nothing half written. An existing DIR is replaced only if it holds a previous
 //! report (or nothing).
 
-pub mod claims;
-pub mod corrections;
 mod report;
 
-use super::plot;
-use super::simulate;
 use crate::cli::PaperArgs;
+use crate::output::simulate::write as simulate_file;
 use crate::overrides::Override;
+use crate::paper::claims;
+use crate::plotting::trajectories::trajectories_of;
 use crate::progress::ProgressMode;
 use crate::run::simulate::{prepare, run_copies, HeuristicMeans, PolicyChoice};
 use crate::scenario::Scenario;
@@ -295,7 +294,7 @@ fn run_once(
     )?;
     let stem = format!("figure_{}{suffix}", paper.figure);
     let file = dir.join(format!("{stem}.h5"));
-    let assessment = simulate::write(
+    let assessment = simulate_file(
         &file,
         &sc,
         &choice,
@@ -307,7 +306,7 @@ fn run_once(
     )?
     .ok_or_else(|| AppError::invalid(&sc.source_name, "paper", "no [paper] table"))?;
     let caption = report::caption(&assessment, overrides);
-    let figure = plot::trajectories_of(&file, dir, &stem, args.format, &caption)?;
+    let figure = trajectories_of(&file, dir, &stem, args.format, &caption)?;
     let spectral_radius = match &prep.heuristic {
         Some(HeuristicMeans::SecondOrder {
             spectral_radius, ..

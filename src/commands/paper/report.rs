@@ -1,11 +1,11 @@
 //! The Markdown report of `tufield paper`: claims next to measurements, figures with
 //! captions, the parameters of Tables 2 and 5, and the corrections to the paper.
 
-use super::claims::Assessment;
-use super::corrections::CORRECTIONS;
 use super::{Figure, FigureRun};
 use crate::cli::PaperArgs;
-use crate::commands::format::{num, vector};
+use crate::paper::claims::Assessment;
+use crate::paper::corrections::CORRECTIONS;
+use crate::report::format::{num, vector};
 use std::fmt::Write as _;
 
 /// `--set a --set b` for overrides `[a, b]`.

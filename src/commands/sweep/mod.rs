@@ -305,7 +305,7 @@ fn build_manifest(
         }
     }
     let coords = axes::points(axes, zip)?;
-    let stem = crate::commands::scenario_stem(scenario_path);
+    let stem = crate::outpath::scenario_stem(scenario_path);
     let base_dir = scenario_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -438,7 +438,7 @@ fn define_and_run(a: &DefineArgs, threads: Option<u16>, quiet: bool) -> AppResul
     let dir = a
         .out
         .clone()
-        .unwrap_or_else(|| crate::commands::default_output_in(scenario_path, "_sweep"));
+        .unwrap_or_else(|| crate::outpath::default_output_in(scenario_path, "_sweep"));
     std::fs::create_dir_all(&dir)
         .map_err(|e| AppError::io(&dir, "cannot create the sweep directory", &e))?;
     let dir = std::fs::canonicalize(&dir)
@@ -549,7 +549,7 @@ fn write_slurm(
     quiet: bool,
 ) -> AppResult<()> {
     let exe = runner::tufield_exe()?;
-    let name = format!("tufield-{}", crate::commands::scenario_stem(&m.scenario));
+    let name = format!("tufield-{}", crate::outpath::scenario_stem(&m.scenario));
     let o = SlurmOptions {
         partition: a.partition.clone(),
         time: a.time.clone(),

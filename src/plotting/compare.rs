@@ -3,11 +3,11 @@
 //! field of the LQ policy. Heat maps have equal axis scales, a colour bar each, and are
 //! framed on the initial population.
 
-use super::{drift_norm, Comparison, Fields, GridFields, ModeFields};
-use crate::plotting::{
+use super::{
     dashed_legend_entry, dotted_legend_entry, err as e, figure, frame_on_mass, heat_map, legend,
     range, solid_legend_entry, square_layout, ticks, Area, Format, HeatMap, PALETTE,
 };
+use crate::run::compare::{drift_norm, Comparison, Fields, GridFields, ModeFields};
 use crate::AppResult;
 use ndarray::{Array1, Array2, ArrayD, Axis};
 use plotters::prelude::*;

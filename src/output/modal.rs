@@ -1,10 +1,30 @@
-//! The file of a modal `tufield solve` (`reduction = "modal"`, solved by
-//! [`crate::run::modal`]): the HDF5 layout documented in the parent module.
+//! The file of a modal `tufield solve` (`reduction = "modal"`, solved mode by mode by
+//! [`crate::run::solve()`]). It has the root attributes of a projected solve file
+//! ([`super::solve`]; axis_labels = the q coalitions, plus `reduction = "modal"` and
+//! `modes`; `iterations` is the total over modes, `residual` the largest last residual),
+//! `/time`, `/snapshot_time`, `/snapshot_level`, `/model` and `/lq` as there, and instead of
+//! `/grid`, `/populations/<k>/{density, …}` and `/fixed_point`:
+//!
+//! ```text
+//! /populations/<k>       attr name
+//!     mean, target       (steps+1, q)       m̄_k = U ȳ_k and ρ_k in coalition coordinates
+//! /modes                 attrs count; eigenvalues (q) λ_i, eigenvectors (q, q) U
+//!                        (column i = mode i in coalition coordinates), q, s (q) the
+//!                        mode cost weights (UᵀQU)_ii, (UᵀSU)_ii
+//! /modes/<i>             attrs eigenvalue, q, s, outcome, iterations, residual,
+//!                              mass_error
+//!     grid               (n)                the mode's 1-D grid, dimension scale;
+//!                                           attrs label, lo, hi, spacing
+//!     populations/<k>    attr name
+//!         mean, target, variance, mass, boundary_mass (steps+1)
+//!         density, value (snapshots, n)     scales snapshot_time and grid
+//!     fixed_point/residual, damping, wall_s (iterations) f64; accelerated u8
+//! ```
 
-use super::SolveReport;
 use crate::h5::AtomicH5;
 use crate::oracle::LqResults;
 use crate::output::{layout, schema, xdmf};
+use crate::run::SolveReport;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use ndarray::Array1;
@@ -13,8 +33,8 @@ use tufield_solvers::equilibrium::snapshot_levels;
 use tufield_solvers::fixed_point::IterationRecord;
 use tufield_solvers::modal::ModalSolution;
 
-/// Writes the modal results atomically (layout in the parent module docs).
-pub(crate) fn write(
+/// Writes the modal results atomically (layout in the module docs).
+pub fn write(
     out: &Path,
     sc: &Scenario,
     sol: &ModalSolution,
@@ -30,7 +50,7 @@ pub(crate) fn write(
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SOLVE)?;
     w.str_attr(&root, schema::ATTR_REDUCTION, "modal")?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
-    crate::commands::paper::claims::write_attributes(&w, &root, sc, None)?;
+    crate::paper::claims::write_attributes(&w, &root, sc, None)?;
     w.str_attr(&root, "status", report.outcome.as_str())?;
     w.scalar_attr(&root, schema::ATTR_ITERATIONS, report.iterations as u64)?;
     w.scalar_attr(&root, schema::MODES, dec.num_modes() as u64)?;
@@ -71,7 +91,7 @@ pub(crate) fn write(
     w.scalar_attr(&mg, "count", dec.num_modes() as u64)?;
     w.str_attr(
         &mg,
-        "note",
+        schema::ATTR_NOTE,
         "exact modal decomposition: x = U y, mode i is a 1-D equilibrium with a = λ_i, \
          q = (UᵀQU)_ii, s = (UᵀSU)_ii (docs/design.md §2)",
     )?;

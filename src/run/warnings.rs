@@ -7,7 +7,7 @@
 //! covariances Σ_k(t).
 //!
 //! (The third warning, an estimated discretisation error far above `solver.tol`, needs the
-//! solve's error estimate and is printed by its summary, see `solve/estimate.rs`.)
+//! solve's error estimate ([`super::estimate`]) and is printed by `tufield solve`'s summary.)
 
 use crate::run::grid_for;
 use crate::scenario::Scenario;

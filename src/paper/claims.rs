@@ -17,10 +17,10 @@
 //!   least-squares allocation, which falls by (1 − dt) per step, is below e⁻³ at T; the
 //!   run reports |(B_HᵀB_H)⁻¹B_Hᵀ(x̄(T) − m̄(0))|.
 
-use super::super::format::num;
-use super::super::stability::consensus_verdict;
 use crate::h5::AtomicH5;
 use crate::reduction::GameSpec;
+use crate::report::format::num;
+use crate::report::stability::consensus_verdict;
 use crate::scenario::{PaperCheck, PaperRef, Reduction, Scenario};
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
@@ -527,7 +527,7 @@ fn least_squares_limit(sc: &Scenario, run: Option<&RunEvidence<'_>>) -> AppResul
             finding.push_str(&format!(
                 " Measured: |(B_HᵀB_H)⁻¹B_Hᵀ(x̄(T) − m̄(0))| = {} (allocation of m̄(0): {}).",
                 num(err, 3),
-                super::super::format::vector(least_squares(&bh, &start).view(), 4)
+                crate::report::format::vector(least_squares(&bh, &start).view(), 4)
             ));
         }
     }

@@ -1,0 +1,324 @@
+//! The file of `tufield simulate` (the particle run of [`crate::run::simulate`], its
+//! N-study [`crate::run::study`] and ε-Nash study [`crate::run::epsilon_nash`]).
+//!
+//! File layout (paths are a contract; `<k>` is the 0-based population index):
+//!
+//! ```text
+//! /                      attrs tufield_version, scenario, name, command = "simulate",
+//!                              copies, seed, policy, axis_labels, steps, threads
+//! /time                  (steps+1)
+//! /snapshot_time         (snapshots); /snapshot_level (snapshots) u64
+//! /grid/x<i>             (n_i) histogram grid; attrs label, lo, hi, spacing
+//! /populations/<k>       attrs name, state_axes (state coordinate of each grid axis)
+//!     empirical_mean, empirical_target, mean_field_mean   (steps+1, d)
+//!     reference_mean     (steps+1, d) the N → ∞ limit of the simulated scheme (attr note:
+//!                        the Euler chain's exact mean, or the solve file's FPK mean)
+//!     empirical_cov      (steps+1, d, d)
+//!     trajectories       (K, steps+1, d) the first K copies
+//!     histogram          (snapshots, n_0[, n_1[, n_2]]) cloud-in-cell, Σ m·cell = 1
+//!     realised_cost      (2) = [mean, std] over copies; attr standard_error   (with costs)
+//!     mean_field_cost    scalar: E[v_k(0, X0)]                                (lq, FILE)
+//!     reference_cost     scalar: exact E J_k of the Euler chain as N → ∞ at this dt
+//!                        (affine policies with costs)
+//!     core_fraction      (steps+1) fraction of copies with every excess ≥ 0
+//!     allocation_core_fraction (steps+1) with [game.values] on the full coalition space:
+//!                        fraction whose efficient least-squares allocation is in the core
+//!     density_l1         (snapshots) Σ|histogram − FPK density|·cell          (FILE)
+//! /heuristic             (internal-model, second-order) attr note
+//!     internal_model/mean       (steps+1, p, q) m̃_k(t_n); attr theta
+//!     second_order/mean, increment  (steps+1, p, q) μ₁, μ₂ of (43);
+//!                               attrs theta, theta_tilde, theta_hat, spectral_radius,
+//!                               stability ("stable" iff spectral_radius < 1)
+//! /study                 (with --study) attrs mean_deviation_slope, cost_gap_slope,
+//!                        cost_reference, cost_bias_slope, cost_fluctuation_slope, seeds,
+//!                        reference; copies (m) u64, mean_deviation (m), cost_gap (m),
+//!                        cost_bias (m), cost_fluctuation (m)
+//! /epsilon_nash          (with --epsilon-nash) attrs replicates, note; copies (m) u64;
+//!                        epsilon, mean_field_cost, best_response_cost,
+//!                        monte_carlo_epsilon, monte_carlo_standard_error (m, p);
+//!                        epsilon_limit (p), rate (p, NaN where ε(N) − ε(∞) is not
+//!                        positive at every N)
+//! ```
+//!
+//! The quantities of `/study` are described in [`crate::run::study`].
+
+use super::{layout, schema};
+use crate::h5::AtomicH5;
+use crate::paper::claims::{self, Assessment, RunEvidence};
+use crate::run::epsilon_nash::EpsilonStudy;
+use crate::run::simulate::{HeuristicMeans, PolicyChoice, Prepared};
+use crate::run::study::{Study, STUDY_SEEDS};
+use crate::scenario::Scenario;
+use crate::AppResult;
+use ndarray::{arr0, Array1, Array2};
+use std::path::Path;
+use tufield_solvers::particles::Simulation;
+
+/// What the run measured for the checks of the scenario's `[paper]` figure.
+pub fn paper_evidence<'a>(prep: &'a Prepared, empirical: &'a [Array2<f64>]) -> RunEvidence<'a> {
+    RunEvidence {
+        empirical_mean: empirical,
+        target: match &prep.heuristic {
+            Some(HeuristicMeans::SecondOrder { mean, .. }) => Some(mean),
+            Some(HeuristicMeans::InternalModel { mean, .. }) => Some(mean),
+            None => None,
+        },
+    }
+}
+
+/// Writes the output file atomically; returns the assessment of the scenario's `[paper]`
+/// figure (also in the root attributes) when it has one.
+#[allow(clippy::too_many_arguments)]
+pub fn write(
+    out: &Path,
+    sc: &Scenario,
+    choice: &PolicyChoice,
+    prep: &Prepared,
+    sim: &Simulation,
+    seed: u64,
+    l1: Option<&[Array1<f64>]>,
+    (st, eps): (Option<&Study>, Option<&EpsilonStudy>),
+) -> AppResult<Option<Assessment>> {
+    let mut w = AtomicH5::create(out, &sc.text)?;
+    w.set_compression(sc.output.compression);
+    let root = w.root()?.clone();
+    w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
+    w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SIMULATE)?;
+    w.scalar_attr(&root, "copies", sim.copies as u64)?;
+    w.scalar_attr(&root, "seed", seed)?;
+    w.str_attr(&root, "policy", &choice.name())?;
+    w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &prep.axis_labels)?;
+    w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
+    w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
+    let empirical: Vec<Array2<f64>> = sim.populations.iter().map(|r| r.mean.clone()).collect();
+    let paper = claims::write_attributes(&w, &root, sc, Some(&paper_evidence(prep, &empirical)))?;
+
+    let axes_t = layout::time_axes(&w, &sim.time, &prep.snapshot_levels)?;
+    let time = axes_t.time.clone();
+    let grid_labels: Vec<String> = prep
+        .hist_axes
+        .iter()
+        .map(|&i| prep.axis_labels[i].clone())
+        .collect();
+    let axes = layout::grid(&w, &prep.grid, &grid_labels)?;
+
+    w.group(schema::POPULATIONS)?;
+    let state_axes: Array1<u64> = prep.hist_axes.iter().map(|&i| i as u64).collect();
+    for (k, run) in sim.populations.iter().enumerate() {
+        let pg = w.group(&schema::population(k))?;
+        w.str_attr(&pg, schema::ATTR_NAME, &prep.system.populations[k].name)?;
+        let sa = w.array(&pg, "state_axes", &state_axes)?;
+        w.dims(&sa, &["grid_axis"])?;
+        for (name, data) in [
+            (schema::EMPIRICAL_MEAN, &run.mean),
+            ("empirical_target", &run.target),
+            (schema::MEAN_FIELD_MEAN, &prep.mean_field_mean[k]),
+            ("reference_mean", &prep.reference_mean[k]),
+        ] {
+            let ds = w.array(&pg, name, data)?;
+            layout::over_time(&w, &ds, &time)?;
+            if name == "reference_mean" {
+                w.str_attr(&ds, schema::ATTR_NOTE, prep.reference_note)?;
+            }
+        }
+        let cov = w.array(&pg, schema::EMPIRICAL_COV, &run.cov)?;
+        layout::over_time(&w, &cov, &time)?;
+        let cf = w.array(&pg, schema::CORE_FRACTION, &run.core_fraction)?;
+        layout::over_time(&w, &cf, &time)?;
+        w.str_attr(
+            &cf,
+            schema::ATTR_NOTE,
+            "fraction of the copies whose every excess coordinate is >= 0 (the excess core)",
+        )?;
+        if let Some(f) = &run.allocation_core_fraction {
+            let ds = w.array(&pg, "allocation_core_fraction", f)?;
+            layout::over_time(&w, &ds, &time)?;
+            w.str_attr(
+                &ds,
+                schema::ATTR_NOTE,
+                "fraction of the copies whose efficient least-squares allocation \
+                 a = (B_H^T B_H)^-1 B_H^T (x + v) + (v(N) - a(N))/n is in the core of [game.values]",
+            )?;
+        }
+        let tr = w.array(&pg, schema::TRAJECTORIES, &run.trajectories)?;
+        w.attach_scale(&tr, &time, 1)?;
+        w.label_dim(&tr, 0, "copy")?;
+        w.label_dim(&tr, 1, schema::TIME)?;
+        let mut names = vec!["copy", schema::TIME, schema::DIM_AXIS];
+        names.truncate(tr.ndim());
+        w.dims(&tr, &names)?;
+        let mut sw = w.snapshots(
+            &pg,
+            schema::HISTOGRAM,
+            run.histograms.len(),
+            prep.grid.shape(),
+        )?;
+        for h in &run.histograms {
+            sw.push(h.view())?;
+        }
+        let ds = sw.dataset().clone();
+        layout::over_snapshots(&w, &ds, &axes_t.snapshot, &axes, &grid_labels)?;
+        w.str_attr(&ds, "deposit", "cloud-in-cell, states clamped to the box")?;
+        if prep.system.cost.is_some() {
+            let rc = w.array(
+                &pg,
+                "realised_cost",
+                &Array1::from(vec![run.cost_mean, run.cost_std]),
+            )?;
+            w.str_attr(&rc, "entries", "mean, std over copies")?;
+            w.dims(&rc, &["statistic"])?;
+            w.scalar_attr(
+                &rc,
+                "standard_error",
+                run.cost_std / (sim.copies as f64).sqrt(),
+            )?;
+            if prep.mean_field_cost[k].is_finite() {
+                let mf = w.array(&pg, "mean_field_cost", arr0(prep.mean_field_cost[k]).view())?;
+                w.str_attr(&mf, schema::ATTR_NOTE, "E[v_k(0, X0)] over the initial law")?;
+            }
+            if let Some(rc) = &prep.reference_cost {
+                let ds = w.array(&pg, "reference_cost", arr0(rc[k]).view())?;
+                w.str_attr(
+                    &ds,
+                    schema::ATTR_NOTE,
+                    "exact expected realised cost of the Euler chain as N -> infinity, at the \
+                     simulation's time step (no time-step bias)",
+                )?;
+            }
+        }
+        if let Some(l1) = l1 {
+            let ds = w.array(&pg, "density_l1", &l1[k])?;
+            w.attach_scale(&ds, &axes_t.snapshot, 0)?;
+        }
+    }
+    if let Some(h) = &prep.heuristic {
+        let g = w.group(schema::HEURISTIC)?;
+        let stack = |paths: &[Array2<f64>]| {
+            let (levels, q) = paths[0].dim();
+            ndarray::Array3::from_shape_fn((levels, paths.len(), q), |(n, k, j)| paths[k][[n, j]])
+        };
+        match h {
+            HeuristicMeans::InternalModel { theta, mean } => {
+                let sg = w.group(schema::HEURISTIC_INTERNAL_MODEL)?;
+                w.str_attr(
+                    &g,
+                    schema::ATTR_NOTE,
+                    "the paper's Section 8.1 heuristic (not an equilibrium): least-squares \
+                     control (41) towards the internal model m~(t+dt) = m~(t)(1 - theta dt)",
+                )?;
+                w.scalar_attr(&sg, schema::ATTR_THETA, *theta)?;
+                let ds = w.array(&sg, schema::MEAN, &stack(mean))?;
+                w.attach_scale(&ds, &time, 0)?;
+                w.label_dim(&ds, 0, schema::TIME)?;
+                w.label_dim(&ds, 1, schema::DIM_POPULATION)?;
+                w.dims(
+                    &ds,
+                    &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
+                )?;
+            }
+            HeuristicMeans::SecondOrder {
+                params,
+                mean,
+                increment,
+                spectral_radius,
+            } => {
+                let sg = w.group(schema::HEURISTIC_SECOND_ORDER)?;
+                w.str_attr(
+                    &g,
+                    schema::ATTR_NOTE,
+                    "the paper's Section 8.2 heuristic (not an equilibrium): feedback \
+                     A phi (x - mu_k) towards the second-order consensus means of (43), one \
+                     iteration per time step",
+                )?;
+                w.scalar_attr(&sg, schema::ATTR_THETA, params.theta)?;
+                w.scalar_attr(&sg, "theta_tilde", params.theta_tilde)?;
+                w.scalar_attr(&sg, "theta_hat", params.theta_hat)?;
+                w.scalar_attr(&sg, "spectral_radius", *spectral_radius)?;
+                w.str_attr(
+                    &sg,
+                    "stability",
+                    crate::report::stability::iteration_stability(*spectral_radius),
+                )?;
+                for (name, data) in [(schema::MEAN, mean), ("increment", increment)] {
+                    let ds = w.array(&sg, name, &stack(data))?;
+                    w.attach_scale(&ds, &time, 0)?;
+                    w.label_dim(&ds, 0, schema::TIME)?;
+                    w.label_dim(&ds, 1, schema::DIM_POPULATION)?;
+                    w.dims(
+                        &ds,
+                        &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
+                    )?;
+                }
+            }
+        }
+    }
+    if let Some(st) = st {
+        let g = w.group(schema::STUDY)?;
+        w.scalar_attr(&g, "mean_deviation_slope", st.mean_deviation_slope)?;
+        if let Some(cg) = &st.cost_gap {
+            w.scalar_attr(&g, "cost_gap_slope", cg.slope)?;
+            w.str_attr(&g, "cost_reference", cg.reference)?;
+        }
+        w.scalar_attr(&g, "seeds", STUDY_SEEDS)?;
+        w.str_attr(&g, "reference", prep.reference_note)?;
+        let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
+        let cds = w.array(&g, "copies", &c)?;
+        w.dims(&cds, &["study_run"])?;
+        let md = w.array(
+            &g,
+            "mean_deviation",
+            &Array1::from(st.mean_deviation.clone()),
+        )?;
+        w.dims(&md, &["study_run"])?;
+        if let Some(cg) = &st.cost_gap {
+            let ds = w.array(&g, "cost_gap", &Array1::from(cg.gap.clone()))?;
+            w.dims(&ds, &["study_run"])?;
+            for (name, part) in [
+                ("cost_bias", &cg.bias),
+                ("cost_fluctuation", &cg.fluctuation),
+            ] {
+                if let Some((v, slope)) = part {
+                    let ds = w.array(&g, name, &Array1::from(v.clone()))?;
+                    w.dims(&ds, &["study_run"])?;
+                    w.scalar_attr(&g, &format!("{name}_slope"), *slope)?;
+                }
+            }
+        }
+    }
+    if let Some(e) = eps {
+        epsilon_nash(&mut w, e)?;
+    }
+    w.commit()?;
+    Ok(paper)
+}
+
+/// Writes `/epsilon_nash` (layout in the module docs).
+fn epsilon_nash(w: &mut AtomicH5, st: &EpsilonStudy) -> AppResult<()> {
+    let g = w.group(schema::EPSILON_NASH)?;
+    w.str_attr(
+        &g,
+        schema::ATTR_NOTE,
+        "gain of one copy that best-responds (exact discrete-time dynamic programming on its \
+         own state and the others' empirical means) while the others keep the policy; \
+         monte_carlo_* from sampled paths with common random numbers",
+    )?;
+    w.scalar_attr(&g, "replicates", st.replicates as u64)?;
+    let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
+    let ds = w.array(&g, "copies", &c)?;
+    w.dims(&ds, &["epsilon_run"])?;
+    for (name, data) in [
+        ("epsilon", &st.epsilon),
+        ("mean_field_cost", &st.mean_field_cost),
+        ("best_response_cost", &st.best_response_cost),
+        ("monte_carlo_epsilon", &st.monte_carlo),
+        ("monte_carlo_standard_error", &st.standard_error),
+    ] {
+        let ds = w.array(&g, name, data)?;
+        w.dims(&ds, &["epsilon_run", "population"])?;
+    }
+    for (name, data) in [("epsilon_limit", &st.limit), ("rate", &st.rate)] {
+        let ds = w.array(&g, name, data)?;
+        w.dims(&ds, &["population"])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! The application's layering, checked on the source tree: no command reaches into another
+//! command's module (what several commands share lives in the run, output, plotting,
+//! report or paper layers), and nothing outside `src/commands/` names a command module
+//! (`src/cli.rs` excepted: the command line embeds the commands' argument structs).
+//!
+//! Paths are resolved from the module a file defines (`super::`, `super::super::`,
+//! `crate::`), including the names inside `use …::{…}` groups; comments and the unit-test
+//! modules at the end of a file are not read.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file under `dir`, sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The source of a file without `//` comments and without its trailing `#[cfg(test)]`
+/// module (whose `super::` means the file's own module).
+fn code_of(text: &str) -> String {
+    let text = match text.find("#[cfg(test)]") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    text.lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The module path a file under `src/` defines: `src/commands/paper/mod.rs` →
+/// `[commands, paper]`, `src/commands/simulate/epsilon.rs` → `[commands, simulate,
+/// epsilon]`.
+fn module_of(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap();
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    let last = parts.pop().unwrap();
+    let stem = last.trim_end_matches(".rs");
+    if stem != "mod" && stem != "lib" && stem != "main" {
+        parts.push(stem.to_string());
+    }
+    parts
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Every absolute module path named in `code` (a file defining module `module`), as its
+/// segments: `super::plot::x` in `commands::paper` gives `[commands, plot, x]`, `use
+/// super::{plot, simulate};` gives `[commands, plot]` and `[commands, simulate]`,
+/// `crate::commands::solve::f` gives `[commands, solve, f]`.
+fn paths_in(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let bytes = code.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !code.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
+        let starts_word = i == 0 || !is_ident_byte(bytes[i - 1]) && bytes[i - 1] != b':';
+        let rest = &code[i..];
+        if !(starts_word && (rest.starts_with("crate::") || rest.starts_with("super::"))) {
+            i += 1;
+            continue;
+        }
+        let mut base: Vec<String> = Vec::new();
+        let mut j = i;
+        if code[j..].starts_with("crate::") {
+            j += "crate::".len();
+        } else {
+            base = module.to_vec();
+            while code[j..].starts_with("super::") {
+                base.pop();
+                j += "super::".len();
+            }
+        }
+        let mut names = Vec::new();
+        if code[j..].starts_with('{') {
+            // A `use` group: the first segment of each item at its top level.
+            let mut depth = 0;
+            let mut item_start = true;
+            for (k, c) in code[j..].char_indices() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        item_start = depth == 1;
+                    }
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            j += k;
+                            break;
+                        }
+                    }
+                    ',' if depth == 1 => item_start = true,
+                    c if depth == 1 && item_start && (c.is_alphanumeric() || c == '_') => {
+                        let s = &code[j + k..];
+                        let end = s
+                            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .unwrap_or(s.len());
+                        names.push(vec![s[..end].to_string()]);
+                        item_start = false;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            let mut segs = Vec::new();
+            let mut s = &code[j..];
+            loop {
+                let end = s
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(s.len());
+                if end == 0 {
+                    break;
+                }
+                segs.push(s[..end].to_string());
+                j += end;
+                s = &s[end..];
+                if s.starts_with("::") && !s[2..].starts_with('{') {
+                    s = &s[2..];
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+            names.push(segs);
+        }
+        for n in names {
+            let mut p = base.clone();
+            p.extend(n);
+            out.push(p);
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
+
+/// The commands: the modules in `src/commands/` (files and directories, `mod.rs` aside).
+fn commands(src: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(src.join("commands"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|n| n != "mod")
+        .collect()
+}
+
+/// The violations in one file: `(file, path)` for every path from a command into another
+/// command, or from a non-command module into any command.
+fn violations_in(src: &Path, file: &Path, text: &str, commands: &BTreeSet<String>) -> Vec<String> {
+    let module = module_of(src, file);
+    let own = match module.as_slice() {
+        [top, cmd, ..] if top == "commands" => Some(cmd.clone()),
+        [top] if top == "commands" => return Vec::new(),
+        _ => None,
+    };
+    paths_in(&code_of(text), &module)
+        .into_iter()
+        .filter(|p| {
+            p.len() >= 2
+                && p[0] == "commands"
+                && commands.contains(&p[1])
+                && own.as_deref() != Some(p[1].as_str())
+        })
+        .map(|p| format!("{}: {}", file.display(), p.join("::")))
+        .collect()
+}
+
+fn src_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
+fn no_command_reaches_into_another_command() {
+    let src = src_dir();
+    let cmds = commands(&src);
+    assert!(cmds.contains("solve") && cmds.contains("paper") && cmds.contains("simulate"));
+    let mut bad = Vec::new();
+    for f in rust_files(&src.join("commands")) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        bad.extend(violations_in(&src, &f, &text, &cmds));
+    }
+    assert!(
+        bad.is_empty(),
+        "commands reach into other commands (move what they share out of src/commands):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn no_layer_below_the_commands_names_a_command() {
+    let src = src_dir();
+    let cmds = commands(&src);
+    let mut bad = Vec::new();
+    let mut read = 0;
+    for f in rust_files(&src) {
+        let rel = f.strip_prefix(&src).unwrap();
+        if rel.starts_with("commands") || rel == Path::new("cli.rs") || rel == Path::new("main.rs")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        read += 1;
+        bad.extend(violations_in(&src, &f, &text, &cmds));
+        if code_of(&text).contains("commands::") {
+            bad.push(format!("{}: names crate::commands", f.display()));
+        }
+    }
+    assert!(read > 40, "only {read} files read under {}", src.display());
+    assert!(
+        bad.is_empty(),
+        "modules below the commands name a command (move the code into their layer):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn every_file_writer_is_in_the_output_layer() {
+    // HDF5 files are created only by the output layer, the checkpoint and the sweep's
+    // gathered results (written by the sweep command from the points' files).
+    let src = src_dir();
+    let allowed = [
+        Path::new("output"),
+        Path::new("h5.rs"),
+        Path::new("checkpoint.rs"),
+        Path::new("commands/sweep"),
+    ];
+    let mut bad = Vec::new();
+    for f in rust_files(&src) {
+        let rel = f.strip_prefix(&src).unwrap();
+        if allowed.iter().any(|a| rel.starts_with(a)) {
+            continue;
+        }
+        if code_of(&std::fs::read_to_string(&f).unwrap()).contains("AtomicH5::create") {
+            bad.push(rel.display().to_string());
+        }
+    }
+    assert!(bad.is_empty(), "files written outside src/output/: {bad:?}");
+}
+
+/// The checker itself, on the imports the tree had before the layering: each is caught.
+#[test]
+fn the_checker_catches_the_old_imports() {
+    let src = Path::new("/x/src");
+    // The modules of src/commands/ before the layering, shared ones included.
+    let cmds: BTreeSet<String> = [
+        "solve",
+        "paper",
+        "plot",
+        "simulate",
+        "lq",
+        "check",
+        "format",
+        "stability",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let caught =
+        |file: &str, text: &str| !violations_in(src, &src.join(file), text, &cmds).is_empty();
+    // A command's directory module: `super` is `commands`.
+    assert!(caught("commands/paper/mod.rs", "use super::plot;\n"));
+    assert!(caught(
+        "commands/paper/mod.rs",
+        "use super::{plot, simulate};\n"
+    ));
+    // A submodule of a command: `super::super` is `commands`.
+    assert!(caught(
+        "commands/paper/claims.rs",
+        "use super::super::format::num;\n"
+    ));
+    assert!(caught(
+        "commands/check.rs",
+        "use super::format::{matrix, num};\n"
+    ));
+    assert!(caught(
+        "commands/solve/modal.rs",
+        "crate::commands::paper::claims::w(&w);\n"
+    ));
+    assert!(caught(
+        "commands/lq.rs",
+        "    super::paper::claims::assess(&sc, None)?;\n"
+    ));
+    assert!(caught(
+        "commands/simulate.rs",
+        "f(super::paper::claims::RunEvidence { a });"
+    ));
+    // The run layer naming a command.
+    assert!(caught(
+        "run/solve.rs",
+        "use crate::commands::solve::{begin_write, finish_write};\n"
+    ));
+    assert!(caught(
+        "run/mod.rs",
+        "pub use crate::commands::solve::estimate;\n"
+    ));
+    // Not violations: a command's own submodules, shared layers, comments, unit tests.
+    assert!(!caught(
+        "commands/solve.rs",
+        "use crate::run::solve;\nmod x;\n"
+    ));
+    assert!(!caught(
+        "commands/simulate/epsilon.rs",
+        "use super::{num, Prepared};\n"
+    ));
+    assert!(!caught(
+        "commands/paper/mod.rs",
+        "use crate::paper::claims;\nmod report;\n"
+    ));
+    assert!(!caught(
+        "commands/paper/report.rs",
+        "use super::{Figure, FigureRun};\n"
+    ));
+    assert!(!caught("commands/lq.rs", "// see super::solve::x\n"));
+    assert!(!caught(
+        "commands/lq.rs",
+        "fn a() {}\n#[cfg(test)]\nmod tests {\n    use super::super::solve::x;\n}\n"
+    ));
+}
