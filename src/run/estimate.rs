@@ -10,15 +10,17 @@
 //! ([`crate::settings::default_error_estimate`]: 2-D and 3-D grids). Modal scenarios have
 //! no estimate (their modes are 1-D problems; use `error_estimate = false` there).
 
+use super::driver::Driver;
+use super::observe::Observers;
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::settings::SolverSettings;
 use crate::{AppError, AppResult};
 use ndarray::{Array2, ArrayD};
-use std::sync::atomic::AtomicBool;
+use std::cell::RefCell;
 use std::time::Instant;
 use tufield_solvers::equilibrium::MeanFieldMap;
-use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
+use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Outcome, RunError};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::richardson::{self as rich, Richardson, MIN_POINTS, MIN_STEPS};
 
@@ -132,13 +134,13 @@ pub fn possible(sc: &Scenario) -> bool {
 
 /// Solves the coarse equilibrium and compares it with the fine one in `fine` (the map of
 /// the converged run). `Err(reason)` inside `Ok` when the estimate could not be formed
-/// (the coarse solve did not converge); the run itself is not affected.
+/// (the coarse solve did not converge); the run itself is not affected. The coarse fixed
+/// point is run by the solves' driver, its progress shown in `mode`.
 pub fn compute(
     sc: &Scenario,
     fine_grid: &Grid,
     fine: &MeanFieldMap,
     mode: ProgressMode,
-    interrupt: &AtomicBool,
 ) -> AppResult<Result<ErrorEstimate, String>> {
     let start = Instant::now();
     let err = |e| AppError::from_solver(&sc.source_name, "solver.error_estimate", e);
@@ -169,13 +171,17 @@ pub fn compute(
             .map_err(err)?;
     let state = FixedPointState::new(map.initial_guess());
     let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
-    let outcome = fp
+    let outcome = Driver::new(mode, None)
         .run(
-            &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
-            &mut |_: &FixedPointState, _: &_, _: &[f64]| Control::Continue,
-            interrupt,
+            &mut map,
+            &mut fp,
+            &RefCell::new(None),
+            &mut Observers::new(),
         )
-        .map_err(err)?;
+        .map_err(|e| match e {
+            RunError::Solver(e) => err(e),
+            RunError::Observer(e) => e,
+        })?;
     let iterations = fp.state().history.len();
     if outcome != Outcome::Converged {
         return Ok(Err(format!(

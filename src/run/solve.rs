@@ -20,7 +20,6 @@ use crate::{AppError, AppResult};
 use ndarray::Array2;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tufield_solvers::equilibrium::{snapshot_levels, MeanFieldMap};
 use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Observer, Outcome, RunError};
@@ -286,12 +285,11 @@ pub fn solve_with(
         // The fine solution is written by a second thread while the error estimate's
         // coarse solve runs; the estimate's datasets are added once both are done.
         let t_write = Instant::now();
-        let never = AtomicBool::new(false);
         let (opened, est, est_done) = std::thread::scope(|s| {
             let rep = &report;
             let writer =
                 s.spawn(|| begin_write(out, sc, &grid, &map, &fp, &oracle, rep, &normalisation));
-            let est = with_estimate.then(|| estimate::compute(sc, &grid, &map, mode, &never));
+            let est = with_estimate.then(|| estimate::compute(sc, &grid, &map, mode));
             let est_done = Instant::now();
             let opened = writer
                 .join()
@@ -414,7 +412,7 @@ fn header(sc: &Scenario, grid: &Grid, done: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use tufield_solvers::fixed_point::{Control, IterationRecord};
 

@@ -18,15 +18,18 @@
 //! (1-D problems: a small fraction of the fine solve).
 
 use super::{riccati_cost, Comparison, Fields, ModeFields};
+use crate::progress::ProgressMode;
 use crate::reduction::GameSpec;
+use crate::run::driver::Driver;
 use crate::run::estimate::{ErrorEstimate, PopulationEstimate};
+use crate::run::observe::Observers;
 use crate::scenario::{Reduction, Scenario};
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
-use std::sync::atomic::AtomicBool;
+use std::cell::RefCell;
 use std::time::Instant;
 use tufield_solvers::equilibrium::MeanFieldMap;
-use tufield_solvers::fixed_point::{Control, FixedPoint, FixedPointState, Outcome};
+use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Outcome, RunError};
 use tufield_solvers::game::Game;
 use tufield_solvers::modal::ModalSolution;
 use tufield_solvers::policy_eval::modal::{
@@ -191,7 +194,6 @@ pub fn estimate(sc: &Scenario, sol: &ModalSolution) -> AppResult<Result<ErrorEst
     let Ok(coarse_steps) = rich::coarse_steps(steps) else {
         return Ok(Err(format!("{steps} time step(s) cannot be halved")));
     };
-    let never = AtomicBool::new(false);
     let mut fine_cost = vec![0.0; p];
     let mut coarse_cost = vec![0.0; p];
     let mut fine_means: Vec<Vec<Array1<f64>>> = vec![Vec::new(); p];
@@ -212,13 +214,17 @@ pub fn estimate(sc: &Scenario, sol: &ModalSolution) -> AppResult<Result<ErrorEst
             FixedPointState::new(map.initial_guess()),
         )
         .map_err(err)?;
-        let outcome = fp
+        let outcome = Driver::new(ProgressMode::Quiet, None)
             .run(
-                &mut |x: &[f64]| map.evaluate(x, &mut |_| {}),
-                &mut |_: &FixedPointState, _: &_, _: &[f64]| Control::Continue,
-                &never,
+                &mut map,
+                &mut fp,
+                &RefCell::new(None),
+                &mut Observers::new(),
             )
-            .map_err(err)?;
+            .map_err(|e| match e {
+                RunError::Solver(e) => err(e),
+                RunError::Observer(e) => e,
+            })?;
         iterations += fp.state().history.len();
         if outcome != Outcome::Converged {
             return Ok(Err(format!(
