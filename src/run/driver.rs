@@ -111,4 +111,20 @@ impl Driver {
         }
         Ok(outcome)
     }
+
+    /// Runs a fresh fixed point `fp` of `map` (no completed evaluation yet, no observers
+    /// of the caller) with [`Driver::run`]; a numerical error that is not a non-finite value
+    /// is mapped by `solver_error`.
+    pub(crate) fn run_afresh(
+        &self,
+        map: &mut MeanFieldMap,
+        fp: &mut FixedPoint,
+        solver_error: impl Fn(SolverError) -> AppError,
+    ) -> Result<Outcome, AppError> {
+        self.run(map, fp, &RefCell::new(None), &mut Observers::new())
+            .map_err(|e| match e {
+                RunError::Solver(e) => solver_error(e),
+                RunError::Observer(e) => e,
+            })
+    }
 }

@@ -11,16 +11,14 @@
 //! no estimate (their modes are 1-D problems; use `error_estimate = false` there).
 
 use super::driver::Driver;
-use super::observe::Observers;
 use crate::progress::ProgressMode;
 use crate::scenario::Scenario;
 use crate::settings::SolverSettings;
 use crate::{AppError, AppResult};
 use ndarray::{Array2, ArrayD};
-use std::cell::RefCell;
 use std::time::Instant;
 use tufield_solvers::equilibrium::MeanFieldMap;
-use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Outcome, RunError};
+use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Outcome};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::richardson::{self as rich, Richardson, MIN_POINTS, MIN_STEPS};
 
@@ -171,17 +169,7 @@ pub fn compute(
             .map_err(err)?;
     let state = FixedPointState::new(map.initial_guess());
     let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
-    let outcome = Driver::new(mode, None)
-        .run(
-            &mut map,
-            &mut fp,
-            &RefCell::new(None),
-            &mut Observers::new(),
-        )
-        .map_err(|e| match e {
-            RunError::Solver(e) => err(e),
-            RunError::Observer(e) => e,
-        })?;
+    let outcome = Driver::new(mode, None).run_afresh(&mut map, &mut fp, err)?;
     let iterations = fp.state().history.len();
     if outcome != Outcome::Converged {
         return Ok(Err(format!(

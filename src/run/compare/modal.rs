@@ -22,14 +22,12 @@ use crate::progress::ProgressMode;
 use crate::reduction::GameSpec;
 use crate::run::driver::Driver;
 use crate::run::estimate::{ErrorEstimate, PopulationEstimate};
-use crate::run::observe::Observers;
 use crate::scenario::{Reduction, Scenario};
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
-use std::cell::RefCell;
 use std::time::Instant;
 use tufield_solvers::equilibrium::MeanFieldMap;
-use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Outcome, RunError};
+use tufield_solvers::fixed_point::{FixedPoint, FixedPointState, Outcome};
 use tufield_solvers::game::Game;
 use tufield_solvers::modal::ModalSolution;
 use tufield_solvers::policy_eval::modal::{
@@ -214,17 +212,7 @@ pub fn estimate(sc: &Scenario, sol: &ModalSolution) -> AppResult<Result<ErrorEst
             FixedPointState::new(map.initial_guess()),
         )
         .map_err(err)?;
-        let outcome = Driver::new(ProgressMode::Quiet, None)
-            .run(
-                &mut map,
-                &mut fp,
-                &RefCell::new(None),
-                &mut Observers::new(),
-            )
-            .map_err(|e| match e {
-                RunError::Solver(e) => err(e),
-                RunError::Observer(e) => e,
-            })?;
+        let outcome = Driver::new(ProgressMode::Quiet, None).run_afresh(&mut map, &mut fp, err)?;
         iterations += fp.state().history.len();
         if outcome != Outcome::Converged {
             return Ok(Err(format!(
