@@ -24,7 +24,11 @@ pub fn write(
     w.set_compression(sc.output.compression);
     let root = w.root()?.clone();
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_COMPARE)?;
-    w.str_attr(&root, "lq_note", &crate::output::oracle::lq_note(sc))?;
+    w.str_attr(
+        &root,
+        schema::ATTR_LQ_NOTE,
+        &crate::output::oracle::lq_note(sc),
+    )?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     w.str_list_attr(
         &root,

@@ -42,7 +42,7 @@ pub fn write(out: &Path, sc: &Scenario, res: &LqResults) -> AppResult<()> {
     if let Some(terms) = sc.non_lq_terms() {
         w.str_attr(
             &root,
-            "lq_note",
+            schema::ATTR_LQ_NOTE,
             &format!("not LQ ({terms}): the LQ approximation of the model"),
         )?;
     }

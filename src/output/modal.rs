@@ -51,19 +51,9 @@ pub fn write(
     w.str_attr(&root, schema::ATTR_REDUCTION, "modal")?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     crate::paper::claims::write_attributes(&w, &root, sc, None)?;
-    w.str_attr(&root, "status", report.outcome.as_str())?;
-    w.scalar_attr(&root, schema::ATTR_ITERATIONS, report.iterations as u64)?;
+    super::solve::write_run_attributes(&w, &root, sc, report, report.iterations)?;
     w.scalar_attr(&root, schema::MODES, dec.num_modes() as u64)?;
-    w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
-    w.scalar_attr(&root, schema::ATTR_RESIDUAL, report.residual)?;
-    w.scalar_attr(&root, schema::ATTR_TOL, sc.settings.tol)?;
-    w.scalar_attr(&root, schema::ATTR_MASS_ERROR, report.mass_error)?;
-    w.scalar_attr(
-        &root,
-        schema::ATTR_LQ_MEAN_DISTANCE,
-        report.lq_mean_distance,
-    )?;
-    w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
+    w.scalar_attr(&root, schema::ATTR_BOUNDARY_MASS, report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
 
     let levels = snapshot_levels(sc.settings.steps, sc.settings.snapshot_every());
@@ -137,8 +127,8 @@ pub fn write(
                 (schema::MEAN, &mean),
                 (schema::TARGET, &target),
                 ("variance", &variance),
-                ("mass", &res.fpk.mass),
-                ("boundary_mass", &res.fpk.boundary_mass),
+                (schema::MASS, &res.fpk.mass),
+                (schema::BOUNDARY_MASS, &res.fpk.boundary_mass),
             ] {
                 let ds = w.array(&pg, name, data)?;
                 layout::over_time(&w, &ds, &time)?;

@@ -28,6 +28,15 @@ pub const ATTR_NOTE: &str = "note";
 /// second-order consensus (43).
 pub const ATTR_THETA: &str = "theta";
 
+/// Root attribute of solve files: the run's outcome (`converged`, `max_iter`, …).
+pub const ATTR_STATUS: &str = "status";
+/// Root attribute of solve and simulate files: the worker threads of the run.
+pub const ATTR_THREADS: &str = "threads";
+/// Root attribute of solve, lq and compare files: how the LQ results relate to the model.
+pub const ATTR_LQ_NOTE: &str = "lq_note";
+/// Root attribute of solve files: the largest mass on the walls over populations and
+/// times.
+pub const ATTR_BOUNDARY_MASS: &str = "boundary_mass";
 /// Root attribute of solve files: the fixed-point iterations done.
 pub const ATTR_ITERATIONS: &str = "iterations";
 /// Root attribute of solve files: the last fixed-point residual.

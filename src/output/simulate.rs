@@ -89,7 +89,11 @@ pub fn write(
     w.str_attr(&root, "policy", &choice.name())?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &prep.axis_labels)?;
     w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
-    w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
+    w.scalar_attr(
+        &root,
+        schema::ATTR_THREADS,
+        rayon::current_num_threads() as u64,
+    )?;
     let empirical: Vec<Array2<f64>> = sim.populations.iter().map(|r| r.mean.clone()).collect();
     let paper = claims::write_attributes(&w, &root, sc, Some(&paper_evidence(prep, &empirical)))?;
 

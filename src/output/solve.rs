@@ -84,18 +84,8 @@ pub fn begin_write(
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SOLVE)?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     crate::paper::claims::write_attributes(&w, &root, sc, None)?;
-    w.str_attr(&root, "status", report.outcome.as_str())?;
-    w.scalar_attr(&root, schema::ATTR_ITERATIONS, hist.len() as u64)?;
-    w.scalar_attr(&root, "threads", rayon::current_num_threads() as u64)?;
-    w.scalar_attr(&root, schema::ATTR_RESIDUAL, report.residual)?;
-    w.scalar_attr(&root, schema::ATTR_TOL, sc.settings.tol)?;
-    w.scalar_attr(&root, schema::ATTR_MASS_ERROR, report.mass_error)?;
-    w.scalar_attr(
-        &root,
-        schema::ATTR_LQ_MEAN_DISTANCE,
-        report.lq_mean_distance,
-    )?;
-    w.str_attr(&root, "lq_note", &lq_output::lq_note(sc))?;
+    write_run_attributes(&w, &root, sc, report, hist.len())?;
+    w.str_attr(&root, schema::ATTR_LQ_NOTE, &lq_output::lq_note(sc))?;
     w.scalar_attr(&root, "core_penalty", sc.model.core_penalty)?;
     w.scalar_attr(
         &root,
@@ -107,7 +97,7 @@ pub fn begin_write(
         "disturbance_bound",
         sc.bounds.disturbance.unwrap_or(f64::INFINITY),
     )?;
-    w.scalar_attr(&root, "boundary_mass", report.boundary_mass)?;
+    w.scalar_attr(&root, schema::ATTR_BOUNDARY_MASS, report.boundary_mass)?;
     w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
     w.str_attr(&root, "scheme", sc.settings.scheme.name())?;
 
@@ -218,6 +208,30 @@ pub fn begin_write(
         snapshot_times,
         times,
     })
+}
+
+/// Root attributes of every solve file (projected and modal) that describe its run: the
+/// outcome, the fixed-point `iterations`, the worker threads, the last residual and the
+/// tolerance, the largest mass error and the distance of the means to the exact LQ means.
+pub(crate) fn write_run_attributes(
+    w: &AtomicH5,
+    root: &hdf5::Group,
+    sc: &Scenario,
+    report: &SolveReport,
+    iterations: usize,
+) -> AppResult<()> {
+    w.str_attr(root, schema::ATTR_STATUS, report.outcome.as_str())?;
+    w.scalar_attr(root, schema::ATTR_ITERATIONS, iterations as u64)?;
+    w.scalar_attr(
+        root,
+        schema::ATTR_THREADS,
+        rayon::current_num_threads() as u64,
+    )?;
+    w.scalar_attr(root, schema::ATTR_RESIDUAL, report.residual)?;
+    w.scalar_attr(root, schema::ATTR_TOL, sc.settings.tol)?;
+    w.scalar_attr(root, schema::ATTR_MASS_ERROR, report.mass_error)?;
+    w.scalar_attr(root, schema::ATTR_LQ_MEAN_DISTANCE, report.lq_mean_distance)?;
+    Ok(())
 }
 
 /// Adds the error estimate of `report` to the open file, commits it and writes the XDMF

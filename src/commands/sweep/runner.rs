@@ -173,7 +173,7 @@ fn last_error(log: &Path, offset: u64) -> String {
 fn result_status(out: &Path) -> Option<String> {
     let f = hdf5::File::open(out).ok()?;
     let s = f
-        .attr("status")
+        .attr(crate::output::schema::ATTR_STATUS)
         .ok()?
         .read_scalar::<hdf5::types::VarLenUnicode>()
         .ok()?;
