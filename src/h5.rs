@@ -416,12 +416,44 @@ where
         }
         return Ok(());
     };
-    let encode = |s: usize| -> AppResult<Vec<Vec<u8>>> {
+    push_encoded_together(writers, count, |s| {
         produce(s)?
             .iter()
             .zip(&encoders)
             .map(|(f, e)| e.encode(f.view()))
             .collect()
+    })
+}
+
+/// Writes `count` snapshots into every one of the filtered `writers` (each with its
+/// [`SnapshotWriter::encoder`]): `chunks(s)` gives the encoded chunk of snapshot `s` of
+/// each writer, in the order of `writers`. The snapshots are encoded in parallel on the
+/// current rayon pool, a batch of snapshots while the previous batch is written; the file
+/// does not depend on the number of threads.
+pub fn push_encoded_together<F>(
+    writers: &mut [SnapshotWriter],
+    count: usize,
+    chunks: F,
+) -> AppResult<()>
+where
+    F: Fn(usize) -> AppResult<Vec<Vec<u8>>> + Sync,
+{
+    let Some(first) = writers.first() else {
+        return Ok(());
+    };
+    let (n, dest, name) = (writers.len(), first.dest.clone(), first.name.clone());
+    let encode = |s: usize| -> AppResult<Vec<Vec<u8>>> {
+        let c = chunks(s)?;
+        if c.len() != n {
+            return Err(AppError::Io {
+                path: dest.display().to_string(),
+                message: format!(
+                    "snapshot {s}: {} chunks for {n} datasets ({name} …)",
+                    c.len()
+                ),
+            });
+        }
+        Ok(c)
     };
     let mut write = |chunks: &[Vec<Vec<u8>>]| -> AppResult<()> {
         for snapshot in chunks {
@@ -465,6 +497,17 @@ pub struct ChunkEncoder {
 }
 
 impl ChunkEncoder {
+    /// An empty chunk of this dataset (its frame's values, rounded as the dataset wants),
+    /// to be filled piece by piece and encoded by [`ChunkEncoder::finish`].
+    pub fn chunk(&self) -> crate::output::chunk::Shuffled {
+        crate::output::chunk::Shuffled::new(self.frame.iter().product(), self.significant_bits)
+    }
+
+    /// The stored bytes of `chunk`, a filled [`ChunkEncoder::chunk`].
+    pub fn finish(&self, chunk: crate::output::chunk::Shuffled) -> Vec<u8> {
+        chunk.encode(self.level, self.search)
+    }
+
     /// The stored bytes of the chunk of `snapshot` (its shape must equal the frame).
     pub fn encode(&self, snapshot: ArrayViewD<'_, f64>) -> AppResult<Vec<u8>> {
         if snapshot.shape() != self.frame.as_slice() {

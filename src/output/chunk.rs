@@ -61,8 +61,110 @@ pub fn encode_with(
     level: u8,
     search: Search,
 ) -> Vec<u8> {
-    let shuffled = shuffle(values, significant_bits);
-    let n = values.len();
+    let mut chunk = Shuffled::new(values.len(), significant_bits);
+    chunk.put(0, values);
+    chunk.encode(level, search)
+}
+
+/// The shuffled bytes of one chunk of `n` values, filled piece by piece ([`Shuffled::put`])
+/// and then encoded ([`Shuffled::encode`]): a chunk whose values are computed block by
+/// block needs no array of its values. The buffer is reused by the next chunk of the same
+/// thread (a fresh one of a hundred megabytes costs the kernel a page fault and a zeroed
+/// page per 4 KiB).
+#[derive(Debug)]
+pub struct Shuffled {
+    bytes: Vec<u8>,
+    n: usize,
+    filled: usize,
+    significant_bits: Option<u32>,
+}
+
+thread_local! {
+    /// The buffer of the last [`Shuffled`] dropped on this thread.
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `len` bytes from this thread's spare (any content) or a new one.
+fn take_spare(len: usize) -> Vec<u8> {
+    let mut buf = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    if buf.len() < len {
+        buf = vec![0; len];
+    }
+    buf.truncate(len);
+    buf
+}
+
+impl Shuffled {
+    /// An empty chunk of `n` values, rounded to `significant_bits` when given.
+    pub fn new(n: usize, significant_bits: Option<u32>) -> Self {
+        Self {
+            bytes: take_spare(n * VALUE_BYTES),
+            n,
+            filled: 0,
+            significant_bits,
+        }
+    }
+
+    /// Stores `values` as the values `at, at + 1, …` of the chunk (rounded, shuffled:
+    /// byte j of value i at position j·n + i). Eight values at a time are transposed as an
+    /// 8 × 8 byte matrix held in eight words.
+    pub fn put(&mut self, at: usize, values: &[f64]) {
+        let n = self.n;
+        assert!(at + values.len() <= n, "values beyond the chunk");
+        self.filled += values.len();
+        let bits = |v: f64| match self.significant_bits {
+            Some(nsb) => super::quantize::bitround(v, nsb).to_bits(),
+            None => v.to_bits(),
+        };
+        let whole = values.len() - values.len() % VALUE_BYTES;
+        let mut planes: Vec<&mut [u8]> = self
+            .bytes
+            .chunks_exact_mut(n)
+            .map(|p| &mut p[at..at + values.len()])
+            .collect();
+        for (b, block) in values[..whole].chunks_exact(VALUE_BYTES).enumerate() {
+            let mut w = [0u64; VALUE_BYTES];
+            for (wk, &v) in w.iter_mut().zip(block) {
+                *wk = bits(v);
+            }
+            for (j, plane) in planes.iter_mut().enumerate() {
+                let mut out = 0u64;
+                for (k, &wk) in w.iter().enumerate() {
+                    out |= ((wk >> (8 * j)) & 0xff) << (8 * k);
+                }
+                let at = b * VALUE_BYTES;
+                plane[at..at + VALUE_BYTES].copy_from_slice(&out.to_le_bytes());
+            }
+        }
+        for (i, &v) in values.iter().enumerate().skip(whole) {
+            for (plane, byte) in planes.iter_mut().zip(bits(v).to_le_bytes()) {
+                plane[i] = byte;
+            }
+        }
+    }
+
+    /// The stored bytes of the chunk (see [`encode_with`]); every value must have been
+    /// stored once.
+    pub fn encode(self, level: u8, search: Search) -> Vec<u8> {
+        assert_eq!(self.filled, self.n, "every value of the chunk stored once");
+        encode_shuffled(&self.bytes, self.n, level, search)
+    }
+}
+
+impl Drop for Shuffled {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        SPARE.with(|s| {
+            let mut spare = s.borrow_mut();
+            if bytes.capacity() > spare.capacity() {
+                *spare = bytes;
+            }
+        });
+    }
+}
+
+/// The zlib stream of the shuffled bytes `shuffled` of `n` values (module docs).
+fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<u8> {
     let strategy = match search {
         Search::Matches => zlib_rs::Strategy::Default,
         Search::Runs => zlib_rs::Strategy::Rle,
@@ -89,7 +191,7 @@ pub fn encode_with(
     }
     // The empty final block (stored), then the checksum of the uncompressed bytes.
     out.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]);
-    out.extend_from_slice(&zlib_rs::adler32::adler32(1, &shuffled).to_be_bytes());
+    out.extend_from_slice(&zlib_rs::adler32::adler32(1, shuffled).to_be_bytes());
     out
 }
 
@@ -123,43 +225,6 @@ fn stored(data: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(&(!len).to_le_bytes());
         out.extend_from_slice(block);
     }
-}
-
-/// The bytes of `values` (rounded to `significant_bits` when given) as HDF5's shuffle
-/// filter stores them: byte j of value i at position j·n + i. Eight values at a time are
-/// transposed as an 8 × 8 byte matrix held in eight words.
-fn shuffle(values: &[f64], significant_bits: Option<u32>) -> Vec<u8> {
-    let n = values.len();
-    let mut shuffled = vec![0u8; n * VALUE_BYTES];
-    if n == 0 {
-        return shuffled;
-    }
-    let bits = |v: f64| match significant_bits {
-        Some(nsb) => super::quantize::bitround(v, nsb).to_bits(),
-        None => v.to_bits(),
-    };
-    let mut planes: Vec<&mut [u8]> = shuffled.chunks_exact_mut(n).collect();
-    let whole = n - n % VALUE_BYTES;
-    for (b, block) in values[..whole].chunks_exact(VALUE_BYTES).enumerate() {
-        let mut w = [0u64; VALUE_BYTES];
-        for (wk, &v) in w.iter_mut().zip(block) {
-            *wk = bits(v);
-        }
-        for (j, plane) in planes.iter_mut().enumerate() {
-            let mut out = 0u64;
-            for (k, &wk) in w.iter().enumerate() {
-                out |= ((wk >> (8 * j)) & 0xff) << (8 * k);
-            }
-            let at = b * VALUE_BYTES;
-            plane[at..at + VALUE_BYTES].copy_from_slice(&out.to_le_bytes());
-        }
-    }
-    for (i, &v) in values.iter().enumerate().skip(whole) {
-        for (plane, byte) in planes.iter_mut().zip(bits(v).to_le_bytes()) {
-            plane[i] = byte;
-        }
-    }
-    shuffled
 }
 
 /// Encodes `frames` (each a whole chunk, in standard layout) in parallel on the current
