@@ -163,30 +163,39 @@ impl Drop for Shuffled {
     }
 }
 
-/// The zlib stream of the shuffled bytes `shuffled` of `n` values (module docs).
+/// The zlib stream of the shuffled bytes `shuffled` of `n` values (module docs). The
+/// planes are deflated into this thread's scratch buffer and the stream is assembled in
+/// one allocation of its exact size.
 fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<u8> {
     let strategy = match search {
         Search::Matches => zlib_rs::Strategy::Default,
         Search::Runs => zlib_rs::Strategy::Rle,
     };
     let level = i32::from(level.clamp(1, 9));
+    // Per plane: its deflate blocks, or `None` when it is stored.
+    let planes: Vec<Option<Vec<u8>>> = if n == 0 {
+        Vec::new()
+    } else {
+        shuffled
+            .chunks(n)
+            .map(|plane| {
+                plane_strategy(plane, level, strategy)
+                    .map(|s| deflate_raw(plane, level, s, <[u8]>::to_vec).1)
+            })
+            .collect()
+    };
+    let stored_len = |len: usize| len + 5 * len.div_ceil(STORED_BLOCK);
+    let len: usize = planes
+        .iter()
+        .map(|p| p.as_ref().map_or(stored_len(n), Vec::len))
+        .sum();
     // zlib header: deflate with a 32 KiB window, no dictionary, check bits (0x7801 % 31 = 0).
-    let mut out = Vec::with_capacity(shuffled.len() / 2 + 64);
+    let mut out = Vec::with_capacity(2 + len + 5 + 4);
     out.extend_from_slice(&[0x78, 0x01]);
-    if n > 0 {
-        for plane in shuffled.chunks(n) {
-            let probe_len = (plane.len() / 8)
-                .clamp(PROBE_MIN, PROBE_MAX)
-                .min(plane.len());
-            let from = (plane.len() - probe_len) / 2;
-            let probe = &plane[from..from + probe_len];
-            let mut trial = Vec::new();
-            let shrunk = deflate_raw(probe, level, strategy, &mut trial);
-            if 10 * shrunk <= 9 * probe.len() {
-                deflate_raw(plane, level, strategy, &mut out);
-            } else {
-                stored(plane, &mut out);
-            }
+    for (plane, deflated) in shuffled.chunks(n.max(1)).zip(&planes) {
+        match deflated {
+            Some(blocks) => out.extend_from_slice(blocks),
+            None => stored(plane, &mut out),
         }
     }
     // The empty final block (stored), then the checksum of the uncompressed bytes.
@@ -195,9 +204,35 @@ fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<
     out
 }
 
-/// Appends `data` as raw deflate blocks ending on a byte boundary (sync flush, no final
-/// block); returns the number of bytes appended.
-fn deflate_raw(data: &[u8], level: i32, strategy: zlib_rs::Strategy, out: &mut Vec<u8>) -> usize {
+/// How the plane `plane` is stored: `None` (stored blocks) unless deflate with `search`
+/// shrinks a probe of it (a slice from its middle) by at least a tenth.
+fn plane_strategy(
+    plane: &[u8],
+    level: i32,
+    search: zlib_rs::Strategy,
+) -> Option<zlib_rs::Strategy> {
+    let probe_len = (plane.len() / 8)
+        .clamp(PROBE_MIN, PROBE_MAX)
+        .min(plane.len());
+    let from = (plane.len() - probe_len) / 2;
+    let probe = &plane[from..from + probe_len];
+    let (shrunk, ()) = deflate_raw(probe, level, search, |_| ());
+    (10 * shrunk <= 9 * probe.len()).then_some(search)
+}
+
+thread_local! {
+    /// Room for the deflate blocks of one plane, reused by every plane of this thread.
+    static DEFLATED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Deflates `data` into raw deflate blocks ending on a byte boundary (sync flush, no final
+/// block) in this thread's scratch buffer; returns `keep` of those bytes and their number.
+fn deflate_raw<T>(
+    data: &[u8],
+    level: i32,
+    strategy: zlib_rs::Strategy,
+    keep: impl FnOnce(&[u8]) -> T,
+) -> (usize, T) {
     let config = zlib_rs::DeflateConfig {
         level,
         method: zlib_rs::Method::Deflated,
@@ -206,13 +241,17 @@ fn deflate_raw(data: &[u8], level: i32, strategy: zlib_rs::Strategy, out: &mut V
         strategy,
     };
     let mut z = zlib_rs::Deflate::new_with_config(config);
-    let start = out.len();
-    out.resize(start + zlib_rs::compress_bound(data.len()) + 64, 0);
-    // The bound holds any stream of `data`, so one call consumes the whole input.
-    let _ = z.compress(data, &mut out[start..], zlib_rs::DeflateFlush::SyncFlush);
-    let len = usize::try_from(z.total_out()).unwrap_or(0);
-    out.truncate(start + len);
-    len
+    DEFLATED.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        let bound = zlib_rs::compress_bound(data.len()) + 64;
+        if buf.len() < bound {
+            buf.resize(bound, 0);
+        }
+        // The bound holds any stream of `data`, so one call consumes the whole input.
+        let _ = z.compress(data, &mut buf[..bound], zlib_rs::DeflateFlush::SyncFlush);
+        let len = usize::try_from(z.total_out()).unwrap_or(0);
+        (len, keep(&buf[..len]))
+    })
 }
 
 /// Appends `data` as stored (uncompressed) non-final deflate blocks.
