@@ -841,6 +841,72 @@ mod tests {
     }
 
     #[test]
+    fn chunks_filled_piece_by_piece_read_back_rounded_for_any_thread_count() {
+        use crate::output::chunk::Search;
+        use crate::output::quantize::bitround;
+        use ndarray::ArrayD;
+        // Values whose byte planes are runs, noise and smooth, so that planes are
+        // deflated and stored, with both searches.
+        let value = |s: usize, i: usize| match i % 3 {
+            0 => (s as f64 + 1.0) * 0.25,
+            1 => ((s * 1000 + i) as f64 * 1.618).sin() * 1e3,
+            _ => (i as f64).sqrt() - s as f64,
+        };
+        let frame = [3usize, 11, 9];
+        let n: usize = frame.iter().product();
+        let write = |threads: usize| {
+            let dir = tempfile::TempDir::new().unwrap();
+            let dest = dir.path().join("p.h5");
+            let mut w = AtomicH5::create(&dest, "").unwrap();
+            w.set_compression(Compression::Deflate(1));
+            w.set_significant_bits(Some(14));
+            let g = w.group("/g").unwrap();
+            let mut writers = [
+                w.quantized_snapshots(&g, "matches", 5, &frame).unwrap(),
+                w.quantized_snapshots(&g, "runs", 5, &frame).unwrap(),
+            ];
+            writers[1].set_search(Search::Runs);
+            let enc: Vec<ChunkEncoder> = writers.iter().map(|w| w.encoder().unwrap()).collect();
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    push_encoded_together(&mut writers, 5, |s| {
+                        let vals: Vec<f64> = (0..n).map(|i| value(s, i)).collect();
+                        // Pieces of uneven lengths, the last first.
+                        let cuts = [0, 5, 6, 70, 161, 290, n];
+                        Ok(enc
+                            .iter()
+                            .map(|e| {
+                                let mut c = e.chunk();
+                                for w in cuts.windows(2).rev() {
+                                    c.put(w[0], &vals[w[0]..w[1]]);
+                                }
+                                e.finish(c)
+                            })
+                            .collect())
+                    })
+                })
+                .unwrap();
+            drop((g, writers));
+            w.commit().unwrap();
+            let f = hdf5::File::open(&dest).unwrap();
+            let m: ArrayD<f64> = f.dataset("g/matches").unwrap().read_dyn().unwrap();
+            let r: ArrayD<f64> = f.dataset("g/runs").unwrap().read_dyn().unwrap();
+            (m, r)
+        };
+        let (m1, r1) = write(1);
+        assert_eq!((&m1, &r1), (&write(2).0, &write(2).1), "1 and 2 threads");
+        for (s, (ms, rs)) in m1.outer_iter().zip(r1.outer_iter()).enumerate() {
+            for (i, (a, b)) in ms.iter().zip(rs.iter()).enumerate() {
+                let q = bitround(value(s, i), 14);
+                assert_eq!((a.to_bits(), b.to_bits()), (q.to_bits(), q.to_bits()));
+            }
+        }
+    }
+
+    #[test]
     fn direct_chunk_writes_read_back_as_hdf5s_own_filters_write() {
         use crate::output::quantize::bitround;
         use ndarray::{s, Array4, ArrayD};

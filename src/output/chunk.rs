@@ -314,6 +314,36 @@ mod tests {
     use std::io::Read as _;
 
     #[test]
+    fn a_chunk_filled_piece_by_piece_is_the_chunk_of_its_values() {
+        let values: Vec<f64> = (0..4099)
+            .map(|i| match i % 4 {
+                0 => 0.0,
+                1 => (i as f64 * 0.01).exp(),
+                2 => -(i as f64).ln_1p(),
+                _ => f64::from(i % 7),
+            })
+            .collect();
+        for bits in [None, Some(9), Some(20)] {
+            for search in [Search::Matches, Search::Runs] {
+                let whole = encode_with(&values, bits, 1, search);
+                let mut c = Shuffled::new(values.len(), bits);
+                // Uneven pieces in reverse order, one of them empty.
+                let cuts = [0, 1, 9, 9, 1000, 3001, values.len()];
+                for w in cuts.windows(2).rev() {
+                    c.put(w[0], &values[w[0]..w[1]]);
+                }
+                assert_eq!(c.encode(1, search), whole, "bits {bits:?}, {search:?}");
+            }
+        }
+        // An empty chunk is a valid stream of no bytes.
+        let mut plain = Vec::new();
+        ZlibDecoder::new(Shuffled::new(0, None).encode(1, Search::Matches).as_slice())
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert!(plain.is_empty());
+    }
+
+    #[test]
     fn chunks_are_shuffled_zlib_streams_independent_of_the_thread_count() {
         let frames: Vec<Vec<f64>> = (0..7)
             .map(|n| (0..1003).map(|i| ((n * 1003 + i) as f64).sqrt()).collect())
