@@ -88,6 +88,8 @@ pub struct FeedbackDrifts<'a> {
     strides: [usize; MAX_DIM],
     spacing: [f64; MAX_DIM],
     d: usize,
+    /// 1/r of every channel of the model's control law.
+    inv_weights: Vec<f64>,
 }
 
 impl<'a> FeedbackDrifts<'a> {
@@ -120,6 +122,11 @@ impl<'a> FeedbackDrifts<'a> {
             strides,
             spacing,
             d,
+            inv_weights: model
+                .controls
+                .iter()
+                .flat_map(|law| law.channels.iter().map(|ch| 1.0 / ch.weight))
+                .collect(),
         })
     }
 
@@ -161,9 +168,9 @@ impl<'a> FeedbackDrifts<'a> {
         let mut di = [0.0; MAX_DIM];
         match &self.model.controls {
             Some(law) => {
-                for ch in &law.channels {
+                for (ch, &inv_r) in law.channels.iter().zip(&self.inv_weights) {
                     let s: f64 = ch.column.iter().zip(p).map(|(c, p)| c * p).sum();
-                    let a = channel_control(ch.player, 1.0 / ch.weight, ch.bound, s);
+                    let a = channel_control(ch.player, inv_r, ch.bound, s);
                     let out = match ch.player {
                         Player::Designer => &mut al,
                         Player::Disturbance => &mut di,
@@ -270,17 +277,30 @@ pub fn expected_cost(grid: &Grid, v0: ArrayViewD<f64>, m0: ArrayViewD<f64>) -> R
 pub fn core_fraction(grid: &Grid, m: ArrayViewD<f64>) -> Result<f64> {
     check_shape(grid, "density", m.shape())?;
     let shape = grid.shape();
-    let strides = grid.strides();
-    let lows: Vec<f64> = grid.axes().iter().map(|a| a.lo()).collect();
-    let hs: Vec<f64> = grid.axes().iter().map(|a| a.spacing()).collect();
+    let d = grid.dim();
+    // Per axis, whether each node's coordinate is ≥ 0; the nodes are visited in row-major
+    // order with their multi-index advanced node by node (the sum in the same order).
+    let inside_axis: Vec<Vec<bool>> = grid
+        .axes()
+        .iter()
+        .map(|a| {
+            (0..a.len())
+                .map(|i| a.lo() + i as f64 * a.spacing() >= 0.0)
+                .collect()
+        })
+        .collect();
+    let mut idx = [0usize; MAX_DIM];
     let mut s = 0.0;
-    for (flat, &mv) in m.iter().enumerate() {
-        let inside = (0..grid.dim()).all(|k| {
-            let i = (flat / strides[k]) % shape[k];
-            lows[k] + i as f64 * hs[k] >= 0.0
-        });
-        if inside {
+    for &mv in m.iter() {
+        if (0..d).all(|k| inside_axis[k][idx[k]]) {
             s += mv;
+        }
+        for k in (0..d).rev() {
+            idx[k] += 1;
+            if idx[k] < shape[k] {
+                break;
+            }
+            idx[k] = 0;
         }
     }
     Ok(s * grid.cell_volume())
