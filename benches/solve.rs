@@ -79,6 +79,9 @@ fn report(threads: &[usize]) {
     }
 }
 
+/// Receives the drifts of a block of nodes: (first node, nodes, allocation, disturbance).
+type BlockSink<'a> = dyn FnMut(usize, usize, &[f64], &[f64]) + 'a;
+
 /// Times the chunk encoder on the snapshot fields of the solve file `file`.
 fn encode_report(file: &str) {
     use tufield::output::chunk::{encode_with, Search, Shuffled};
@@ -160,7 +163,7 @@ fn encode_report(file: &str) {
         .expect("drifts");
     let len = drifts.len();
     let block = 4096;
-    let blocks = |put: &mut dyn FnMut(usize, usize, &[f64], &[f64])| {
+    let blocks = |put: &mut BlockSink| {
         let (mut a, mut b) = (vec![0.0; d * block], vec![0.0; d * block]);
         for first in (0..len).step_by(block) {
             let m = block.min(len - first);
