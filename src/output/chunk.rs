@@ -26,7 +26,9 @@ pub enum Search {
     Matches,
     /// Runs of one byte only (zlib's `Z_RLE`): for fields whose compressible byte planes
     /// are runs, such as the error estimate's errors; as fast as `Matches` there and
-    /// smaller.
+    /// smaller. A plane whose probe matches at any distance shrink by a further tenth is
+    /// deflated with matches instead (the smooth leading mantissa byte of a smooth error:
+    /// at 128³ a third smaller, and searched 2.7 times as fast as by runs).
     Runs,
 }
 
@@ -205,7 +207,9 @@ fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<
 }
 
 /// How the plane `plane` is stored: `None` (stored blocks) unless deflate with `search`
-/// shrinks a probe of it (a slice from its middle) by at least a tenth.
+/// shrinks a probe of it (a slice from its middle) by at least a tenth; with runs
+/// ([`Search::Runs`]), matches at any distance when they make the probe a further tenth
+/// smaller.
 fn plane_strategy(
     plane: &[u8],
     level: i32,
@@ -216,8 +220,15 @@ fn plane_strategy(
         .min(plane.len());
     let from = (plane.len() - probe_len) / 2;
     let probe = &plane[from..from + probe_len];
-    let (shrunk, ()) = deflate_raw(probe, level, search, |_| ());
-    (10 * shrunk <= 9 * probe.len()).then_some(search)
+    let (mut shrunk, ()) = deflate_raw(probe, level, search, |_| ());
+    let mut strategy = search;
+    if search == zlib_rs::Strategy::Rle {
+        let (matched, ()) = deflate_raw(probe, level, zlib_rs::Strategy::Default, |_| ());
+        if 10 * matched <= 9 * shrunk {
+            (shrunk, strategy) = (matched, zlib_rs::Strategy::Default);
+        }
+    }
+    (10 * shrunk <= 9 * probe.len()).then_some(strategy)
 }
 
 thread_local! {
