@@ -27,8 +27,8 @@ pub enum Search {
     /// Runs of one byte only (zlib's `Z_RLE`): for fields whose compressible byte planes
     /// are runs, such as the error estimate's errors; as fast as `Matches` there and
     /// smaller. A plane whose probe matches at any distance shrink by a further tenth is
-    /// deflated with matches instead (the smooth leading mantissa byte of a smooth error:
-    /// at 128³ a third smaller, and searched 2.7 times as fast as by runs).
+    /// deflated with matches instead (the leading mantissa byte of a smooth error: at
+    /// 128³ to 0.29 of its size against 0.50 by runs, and searched 2.7 times as fast).
     Runs,
 }
 
