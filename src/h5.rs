@@ -416,12 +416,44 @@ where
         }
         return Ok(());
     };
-    let encode = |s: usize| -> AppResult<Vec<Vec<u8>>> {
+    push_encoded_together(writers, count, |s| {
         produce(s)?
             .iter()
             .zip(&encoders)
             .map(|(f, e)| e.encode(f.view()))
             .collect()
+    })
+}
+
+/// Writes `count` snapshots into every one of the filtered `writers` (each with its
+/// [`SnapshotWriter::encoder`]): `chunks(s)` gives the encoded chunk of snapshot `s` of
+/// each writer, in the order of `writers`. The snapshots are encoded in parallel on the
+/// current rayon pool, a batch of snapshots while the previous batch is written; the file
+/// does not depend on the number of threads.
+pub fn push_encoded_together<F>(
+    writers: &mut [SnapshotWriter],
+    count: usize,
+    chunks: F,
+) -> AppResult<()>
+where
+    F: Fn(usize) -> AppResult<Vec<Vec<u8>>> + Sync,
+{
+    let Some(first) = writers.first() else {
+        return Ok(());
+    };
+    let (n, dest, name) = (writers.len(), first.dest.clone(), first.name.clone());
+    let encode = |s: usize| -> AppResult<Vec<Vec<u8>>> {
+        let c = chunks(s)?;
+        if c.len() != n {
+            return Err(AppError::Io {
+                path: dest.display().to_string(),
+                message: format!(
+                    "snapshot {s}: {} chunks for {n} datasets ({name} …)",
+                    c.len()
+                ),
+            });
+        }
+        Ok(c)
     };
     let mut write = |chunks: &[Vec<Vec<u8>>]| -> AppResult<()> {
         for snapshot in chunks {
@@ -465,6 +497,17 @@ pub struct ChunkEncoder {
 }
 
 impl ChunkEncoder {
+    /// An empty chunk of this dataset (its frame's values, rounded as the dataset wants),
+    /// to be filled piece by piece and encoded by [`ChunkEncoder::finish`].
+    pub fn chunk(&self) -> crate::output::chunk::Shuffled {
+        crate::output::chunk::Shuffled::new(self.frame.iter().product(), self.significant_bits)
+    }
+
+    /// The stored bytes of `chunk`, a filled [`ChunkEncoder::chunk`].
+    pub fn finish(&self, chunk: crate::output::chunk::Shuffled) -> Vec<u8> {
+        chunk.encode(self.level, self.search)
+    }
+
     /// The stored bytes of the chunk of `snapshot` (its shape must equal the frame).
     pub fn encode(&self, snapshot: ArrayViewD<'_, f64>) -> AppResult<Vec<u8>> {
         if snapshot.shape() != self.frame.as_slice() {
@@ -795,6 +838,72 @@ mod tests {
         }
         assert_eq!((&r1, &e1), (&r3, &e3), "the same for 1 and 3 threads");
         assert_eq!(e1, en);
+    }
+
+    #[test]
+    fn chunks_filled_piece_by_piece_read_back_rounded_for_any_thread_count() {
+        use crate::output::chunk::Search;
+        use crate::output::quantize::bitround;
+        use ndarray::ArrayD;
+        // Values whose byte planes are runs, noise and smooth, so that planes are
+        // deflated and stored, with both searches.
+        let value = |s: usize, i: usize| match i % 3 {
+            0 => (s as f64 + 1.0) * 0.25,
+            1 => ((s * 1000 + i) as f64 * 1.618).sin() * 1e3,
+            _ => (i as f64).sqrt() - s as f64,
+        };
+        let frame = [3usize, 11, 9];
+        let n: usize = frame.iter().product();
+        let write = |threads: usize| {
+            let dir = tempfile::TempDir::new().unwrap();
+            let dest = dir.path().join("p.h5");
+            let mut w = AtomicH5::create(&dest, "").unwrap();
+            w.set_compression(Compression::Deflate(1));
+            w.set_significant_bits(Some(14));
+            let g = w.group("/g").unwrap();
+            let mut writers = [
+                w.quantized_snapshots(&g, "matches", 5, &frame).unwrap(),
+                w.quantized_snapshots(&g, "runs", 5, &frame).unwrap(),
+            ];
+            writers[1].set_search(Search::Runs);
+            let enc: Vec<ChunkEncoder> = writers.iter().map(|w| w.encoder().unwrap()).collect();
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    push_encoded_together(&mut writers, 5, |s| {
+                        let vals: Vec<f64> = (0..n).map(|i| value(s, i)).collect();
+                        // Pieces of uneven lengths, the last first.
+                        let cuts = [0, 5, 6, 70, 161, 290, n];
+                        Ok(enc
+                            .iter()
+                            .map(|e| {
+                                let mut c = e.chunk();
+                                for w in cuts.windows(2).rev() {
+                                    c.put(w[0], &vals[w[0]..w[1]]);
+                                }
+                                e.finish(c)
+                            })
+                            .collect())
+                    })
+                })
+                .unwrap();
+            drop((g, writers));
+            w.commit().unwrap();
+            let f = hdf5::File::open(&dest).unwrap();
+            let m: ArrayD<f64> = f.dataset("g/matches").unwrap().read_dyn().unwrap();
+            let r: ArrayD<f64> = f.dataset("g/runs").unwrap().read_dyn().unwrap();
+            (m, r)
+        };
+        let (m1, r1) = write(1);
+        assert_eq!((&m1, &r1), (&write(2).0, &write(2).1), "1 and 2 threads");
+        for (s, (ms, rs)) in m1.outer_iter().zip(r1.outer_iter()).enumerate() {
+            for (i, (a, b)) in ms.iter().zip(rs.iter()).enumerate() {
+                let q = bitround(value(s, i), 14);
+                assert_eq!((a.to_bits(), b.to_bits()), (q.to_bits(), q.to_bits()));
+            }
+        }
     }
 
     #[test]

@@ -77,34 +77,79 @@ pub fn gradient(grid: &Grid, v: ArrayViewD<f64>) -> Result<Vec<Vec<f64>>> {
 /// Nodes per task of [`feedback_fields`].
 const FEEDBACK_BLOCK: usize = 4096;
 
-/// The allocation and disturbance drift fields of the value snapshot `v` (module docs).
-/// Nodes are computed in parallel blocks (the gradient on the fly, the sweeps' rule of
-/// [`gradient`]); every node is independent, so the result does not depend on the number
-/// of threads.
-pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result<FeedbackFields> {
-    let d = grid.dim();
-    if model.dim() != d {
-        return Err(SolverError::invalid(
-            Param::Argument("value"),
-            "model and grid dimensions differ",
-        ));
+/// The two players' drifts (module docs) at any node of one value snapshot, evaluated a
+/// block of nodes at a time, so that a caller can consume them block by block without
+/// holding the whole fields ([`feedback_fields`] assembles them).
+#[derive(Debug)]
+pub struct FeedbackDrifts<'a> {
+    model: &'a Model,
+    v: ndarray::CowArray<'a, f64, IxDyn>,
+    shape: [usize; MAX_DIM],
+    strides: [usize; MAX_DIM],
+    spacing: [f64; MAX_DIM],
+    d: usize,
+    /// 1/r of every channel of the model's control law.
+    inv_weights: Vec<f64>,
+}
+
+impl<'a> FeedbackDrifts<'a> {
+    /// The drifts of the value snapshot `v` (the grid's shape) under `model`.
+    pub fn new(model: &'a Model, grid: &Grid, v: ArrayViewD<'a, f64>) -> Result<Self> {
+        let d = grid.dim();
+        if model.dim() != d {
+            return Err(SolverError::invalid(
+                Param::Argument("value"),
+                "model and grid dimensions differ",
+            ));
+        }
+        check_shape(grid, "value", v.shape())?;
+        let mut shape = [1; MAX_DIM];
+        let mut strides = [1; MAX_DIM];
+        let mut spacing = [1.0; MAX_DIM];
+        for k in 0..d {
+            shape[k] = grid.shape()[k];
+            strides[k] = grid.strides()[k];
+            spacing[k] = grid.axis(k).spacing();
+        }
+        Ok(Self {
+            model,
+            v: if v.is_standard_layout() {
+                ndarray::CowArray::from(v)
+            } else {
+                ndarray::CowArray::from(v.as_standard_layout().into_owned())
+            },
+            shape,
+            strides,
+            spacing,
+            d,
+            inv_weights: model
+                .controls
+                .iter()
+                .flat_map(|law| law.channels.iter().map(|ch| 1.0 / ch.weight))
+                .collect(),
+        })
     }
-    check_shape(grid, "value", v.shape())?;
-    let v = v.as_standard_layout();
-    let v = v.as_slice().expect("standard layout");
-    let shape = grid.shape();
-    let strides = grid.strides();
-    let spacing: Vec<f64> = (0..d).map(|k| grid.axis(k).spacing()).collect();
-    let len = grid.len();
-    // The sweeps' discrete gradient at one node (centred inside, one-sided on the walls).
-    let gradient_at = |flat: usize| {
+
+    /// Nodes of the grid.
+    pub fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Whether the grid has no node.
+    pub fn is_empty(&self) -> bool {
+        self.v.is_empty()
+    }
+
+    /// The sweeps' discrete gradient at the node `flat` of multi-index `idx` (centred
+    /// inside, one-sided on the walls), as [`gradient`].
+    fn gradient_at(&self, v: &[f64], flat: usize, idx: &[usize; MAX_DIM]) -> [f64; MAX_DIM] {
         let mut p = [0.0; MAX_DIM];
-        for (k, pk) in p.iter_mut().enumerate().take(d) {
-            let (n, s, h) = (shape[k], strides[k], spacing[k]);
+        for (k, pk) in p.iter_mut().enumerate().take(self.d) {
+            let (n, s, h) = (self.shape[k], self.strides[k], self.spacing[k]);
             if n < 2 {
                 continue;
             }
-            let i = (flat / s) % n;
+            let i = idx[k];
             *pk = if i == 0 {
                 (v[flat + s] - v[flat]) / h
             } else if i + 1 == n {
@@ -114,15 +159,18 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
             };
         }
         p
-    };
-    let drifts_at = |p: &[f64; MAX_DIM]| -> NodeDrifts {
+    }
+
+    /// (allocation, disturbance) drift at gradient `p`.
+    fn drifts_at(&self, p: &[f64; MAX_DIM]) -> NodeDrifts {
+        let d = self.d;
         let mut al = [0.0; MAX_DIM];
         let mut di = [0.0; MAX_DIM];
-        match &model.controls {
+        match &self.model.controls {
             Some(law) => {
-                for ch in &law.channels {
+                for (ch, &inv_r) in law.channels.iter().zip(&self.inv_weights) {
                     let s: f64 = ch.column.iter().zip(p).map(|(c, p)| c * p).sum();
-                    let a = channel_control(ch.player, 1.0 / ch.weight, ch.bound, s);
+                    let a = channel_control(ch.player, inv_r, ch.bound, s);
                     let out = match ch.player {
                         Player::Designer => &mut al,
                         Player::Disturbance => &mut di,
@@ -134,12 +182,53 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
             }
             None => {
                 for (i, o) in al.iter_mut().enumerate().take(d) {
-                    *o = (0..d).map(|k| model.a[[i, k]] * p[k]).sum();
+                    *o = (0..d).map(|k| self.model.a[[i, k]] * p[k]).sum();
                 }
             }
         }
         (al, di)
-    };
+    }
+
+    /// The drifts of the nodes `first, first + 1, …` (row-major flat indices), as many as
+    /// `allocation` and `disturbance` hold per component: component i of node
+    /// `first + j` goes to index `i·m + j` of each, m = `allocation.len() / d`
+    /// (component-major, like a slice of the (d, n_0, …) fields).
+    pub fn fill(&self, first: usize, allocation: &mut [f64], disturbance: &mut [f64]) {
+        let d = self.d;
+        let m = allocation.len() / d;
+        debug_assert_eq!(allocation.len(), disturbance.len());
+        let v = self.v.as_slice().expect("standard layout");
+        // The multi-index of `first`, then advanced node by node (row-major, last axis
+        // fastest) without a division per node.
+        let mut idx = [0; MAX_DIM];
+        for (k, i) in idx.iter_mut().enumerate().take(d) {
+            *i = (first / self.strides[k]) % self.shape[k];
+        }
+        for j in 0..m {
+            let (a, w) = self.drifts_at(&self.gradient_at(v, first + j, &idx));
+            for i in 0..d {
+                allocation[i * m + j] = a[i];
+                disturbance[i * m + j] = w[i];
+            }
+            for k in (0..d).rev() {
+                idx[k] += 1;
+                if idx[k] < self.shape[k] {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+    }
+}
+
+/// The allocation and disturbance drift fields of the value snapshot `v` (module docs).
+/// Nodes are computed in parallel blocks (the gradient on the fly, the sweeps' rule of
+/// [`gradient`]); every node is independent, so the result does not depend on the number
+/// of threads.
+pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result<FeedbackFields> {
+    let drifts = FeedbackDrifts::new(model, grid, v)?;
+    let d = grid.dim();
+    let len = grid.len();
     // Per block: the d components of each player, component-major.
     let blocks: Vec<BlockDrifts> = (0..len.div_ceil(FEEDBACK_BLOCK))
         .into_par_iter()
@@ -148,13 +237,7 @@ pub fn feedback_fields(model: &Model, grid: &Grid, v: ArrayViewD<f64>) -> Result
             let m = nodes.len();
             let mut al = vec![0.0; d * m];
             let mut di = vec![0.0; d * m];
-            for (j, node) in nodes.enumerate() {
-                let (a, w) = drifts_at(&gradient_at(node));
-                for i in 0..d {
-                    al[i * m + j] = a[i];
-                    di[i * m + j] = w[i];
-                }
-            }
+            drifts.fill(nodes.start, &mut al, &mut di);
             (al, di)
         })
         .collect();
@@ -194,17 +277,30 @@ pub fn expected_cost(grid: &Grid, v0: ArrayViewD<f64>, m0: ArrayViewD<f64>) -> R
 pub fn core_fraction(grid: &Grid, m: ArrayViewD<f64>) -> Result<f64> {
     check_shape(grid, "density", m.shape())?;
     let shape = grid.shape();
-    let strides = grid.strides();
-    let lows: Vec<f64> = grid.axes().iter().map(|a| a.lo()).collect();
-    let hs: Vec<f64> = grid.axes().iter().map(|a| a.spacing()).collect();
+    let d = grid.dim();
+    // Per axis, whether each node's coordinate is ≥ 0; the nodes are visited in row-major
+    // order with their multi-index advanced node by node (the sum in the same order).
+    let inside_axis: Vec<Vec<bool>> = grid
+        .axes()
+        .iter()
+        .map(|a| {
+            (0..a.len())
+                .map(|i| a.lo() + i as f64 * a.spacing() >= 0.0)
+                .collect()
+        })
+        .collect();
+    let mut idx = [0usize; MAX_DIM];
     let mut s = 0.0;
-    for (flat, &mv) in m.iter().enumerate() {
-        let inside = (0..grid.dim()).all(|k| {
-            let i = (flat / strides[k]) % shape[k];
-            lows[k] + i as f64 * hs[k] >= 0.0
-        });
-        if inside {
+    for &mv in m.iter() {
+        if (0..d).all(|k| inside_axis[k][idx[k]]) {
             s += mv;
+        }
+        for k in (0..d).rev() {
+            idx[k] += 1;
+            if idx[k] < shape[k] {
+                break;
+            }
+            idx[k] = 0;
         }
     }
     Ok(s * grid.cell_volume())

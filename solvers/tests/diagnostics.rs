@@ -2,6 +2,8 @@
 //!
 //! * the allocation and disturbance drift fields add up to the sweep's own drift
 //!   (`Sweeper::optimal_drift`) with bounded and unbounded channels, in 1-3 dimensions;
+//! * the drifts evaluated a block of nodes at a time (`FeedbackDrifts::fill`) are the
+//!   fields' values bit for bit;
 //! * on a quadratic value (the form of the exact LQ value) the unbounded fields are
 //!   −Σ_designer ccᵀ/r ∇v and Σ_disturbance ccᵀ/r ∇v exactly at interior nodes;
 //! * the expected cost of the exact LQ value v(0, x) = ½xᵀφx + hᵀx + χ under the
@@ -12,7 +14,7 @@
 mod common;
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
-use tufield_solvers::diagnostics::{core_fraction, expected_cost, feedback_fields};
+use tufield_solvers::diagnostics::{core_fraction, expected_cost, feedback_fields, FeedbackDrifts};
 use tufield_solvers::grid::Grid;
 use tufield_solvers::hamiltonian::{ControlLaw, Player};
 use tufield_solvers::lq::exact_equilibrium;
@@ -106,6 +108,58 @@ fn fields_add_up_to_the_sweep_drift() {
                     max_w <= wb + 1e-15,
                     "disturbance drift {max_w} exceeds {wb}"
                 );
+            }
+        }
+    }
+}
+
+#[test]
+fn drifts_filled_block_by_block_are_the_fields_bit_for_bit() {
+    for d in 1..=3 {
+        let n = [41, 21, 11][d - 1];
+        let g = grid(d, n);
+        let (phi, h) = phi_h(d);
+        let v = quadratic(&g, &phi, &h);
+        let l = law(d, 0.4, 0.2);
+        for m in [
+            model(d, Some(l.clone()), l.unbounded_matrix()),
+            model(d, None, l.unbounded_matrix()),
+        ] {
+            let f = feedback_fields(&m, &g, v.view()).unwrap();
+            let drifts = FeedbackDrifts::new(&m, &g, v.view()).unwrap();
+            let len = g.len();
+            assert_eq!(drifts.len(), len);
+            // Blocks of odd lengths that start anywhere on a row.
+            let mut first = 0;
+            for (b, size) in [1usize, 7, 40, 3, 333].iter().cycle().enumerate() {
+                if first >= len {
+                    break;
+                }
+                let size = (*size + b).min(len - first);
+                let (mut al, mut di) = (vec![f64::NAN; d * size], vec![f64::NAN; d * size]);
+                drifts.fill(first, &mut al, &mut di);
+                for i in 0..d {
+                    for j in 0..size {
+                        let at = i * len + first + j;
+                        let (ea, ed) = (
+                            f.allocation.as_slice().unwrap()[at],
+                            f.disturbance.as_slice().unwrap()[at],
+                        );
+                        assert_eq!(
+                            al[i * size + j].to_bits(),
+                            ea.to_bits(),
+                            "d {d} node {}",
+                            first + j
+                        );
+                        assert_eq!(
+                            di[i * size + j].to_bits(),
+                            ed.to_bits(),
+                            "d {d} node {}",
+                            first + j
+                        );
+                    }
+                }
+                first += size;
             }
         }
     }

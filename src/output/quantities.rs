@@ -51,13 +51,42 @@ pub(super) fn write(
         // Each snapshot's fields computed and encoded by one task, a few snapshots at a
         // time (the fields of all snapshots would take 2·d times the memory of the values).
         let mut writers = [alloc, dist];
-        crate::h5::push_together(&mut writers, n, |s| {
-            let f = feedback_fields(&sc.model, grid, res.value[s].view()).map_err(err)?;
-            Ok(vec![
-                CowArray::from(f.allocation),
-                CowArray::from(f.disturbance),
-            ])
-        })?;
+        /// Nodes whose drifts are computed at a time (a few hundred KiB).
+        const DRIFT_BLOCK: usize = 4096;
+        let encoders: Option<Vec<crate::h5::ChunkEncoder>> =
+            writers.iter().map(|w| w.encoder()).collect();
+        match encoders {
+            // Filtered: the drifts of a block of nodes at a time go straight into the
+            // chunks' shuffled bytes (no field of the snapshot is held whole).
+            Some(enc) => crate::h5::push_encoded_together(&mut writers, n, |s| {
+                let drifts = tufield_solvers::diagnostics::FeedbackDrifts::new(
+                    &sc.model,
+                    grid,
+                    res.value[s].view(),
+                )
+                .map_err(err)?;
+                let len = drifts.len();
+                let (mut al, mut di) = (enc[0].chunk(), enc[1].chunk());
+                let mut a = vec![0.0; d * DRIFT_BLOCK];
+                let mut b = vec![0.0; d * DRIFT_BLOCK];
+                for first in (0..len).step_by(DRIFT_BLOCK) {
+                    let m = DRIFT_BLOCK.min(len - first);
+                    drifts.fill(first, &mut a[..d * m], &mut b[..d * m]);
+                    for i in 0..d {
+                        al.put(i * len + first, &a[i * m..(i + 1) * m]);
+                        di.put(i * len + first, &b[i * m..(i + 1) * m]);
+                    }
+                }
+                Ok(vec![enc[0].finish(al), enc[1].finish(di)])
+            })?,
+            None => crate::h5::push_together(&mut writers, n, |s| {
+                let f = feedback_fields(&sc.model, grid, res.value[s].view()).map_err(err)?;
+                Ok(vec![
+                    CowArray::from(f.allocation),
+                    CowArray::from(f.disturbance),
+                ])
+            })?,
+        }
         let [alloc, dist] = writers;
         times.lap("drift fields");
         for (sw, long) in [
