@@ -55,7 +55,7 @@ pub struct SolverSettings {
     /// this many iterations (0 disables). Default 30.
     pub stagnation_window: usize,
     /// `error_estimate`: also solve on the grid coarsened by 2 in space and time and store
-    /// the Richardson error estimate (`src/commands/solve/estimate.rs`). Default `None` =
+    /// the Richardson error estimate (`src/run/estimate.rs`). Default `None` =
     /// [`default_error_estimate`] for the grid's dimension.
     pub error_estimate: Option<bool>,
     /// `scheme`: `"monotone"` (first order, non-negative density; the default) or

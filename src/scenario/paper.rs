@@ -12,7 +12,7 @@
 //! restore = ["cost.q=10", "cost.s=10"]
 //! ```
 //!
-//! The verdicts are computed (src/commands/paper/claims.rs), never stored: a run with
+//! The verdicts are computed (src/paper/claims.rs), never stored: a run with
 //! other parameters gets the verdicts of its own parameters.
 
 use crate::error::{AppError, AppResult};
