@@ -133,7 +133,8 @@ pub fn possible(sc: &Scenario) -> bool {
 /// Solves the coarse equilibrium and compares it with the fine one in `fine` (the map of
 /// the converged run). `Err(reason)` inside `Ok` when the estimate could not be formed
 /// (the coarse solve did not converge); the run itself is not affected. The coarse fixed
-/// point is run by the solves' driver, its progress shown in `mode`.
+/// point is run by the solves' driver without progress of its own (in `mode` other than
+/// quiet one line says it started), so that every iteration line is the fine solve's.
 pub fn compute(
     sc: &Scenario,
     fine_grid: &Grid,
@@ -169,7 +170,7 @@ pub fn compute(
             .map_err(err)?;
     let state = FixedPointState::new(map.initial_guess());
     let mut fp = FixedPoint::new(st.fixed_point(), map.scale(), state).map_err(err)?;
-    let outcome = Driver::new(mode, None).run_afresh(&mut map, &mut fp, err)?;
+    let outcome = Driver::new(ProgressMode::Quiet, None).run_afresh(&mut map, &mut fp, err)?;
     let iterations = fp.state().history.len();
     if outcome != Outcome::Converged {
         return Ok(Err(format!(
