@@ -188,7 +188,7 @@ pub fn scenario_key(param: Param) -> String {
         Param::Populations => "population".into(),
         Param::MixtureWeights => "population.weights".into(),
         Param::InitialLaw => "population.kind".into(),
-        Param::InitialLawFile => "population.path".into(),
+        Param::InitialLawFile | Param::InitialSamples => "population.path".into(),
         Param::UniformBox => "population.low".into(),
         Param::Graph => "graph".into(),
         Param::GraphKind => "graph.kind".into(),

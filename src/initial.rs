@@ -13,6 +13,8 @@
 //!
 //! Every density is checked (finite, ≥ 0, positive mass) and normalised to mass 1;
 //! [`Initial::normalisation`] is the factor applied (1 / mass before normalisation).
+//! The numerics of these discretisations live in [`tufield_solvers::initial_law`]; this
+//! module keeps the scenario side: the spec, reading files, and error keys.
 //! The exact LQ oracle and the automatic domain use the law's mean and covariance
 //! (moment matching, [`InitialSpec::moments`]): in the LQ model the mean and covariance
 //! ODEs (docs/design.md §3) hold for any initial law.
@@ -21,9 +23,10 @@ use crate::error::{AppError, AppResult};
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 use tufield_solvers::grid::Grid;
-use tufield_solvers::linalg::symmetric_eigen;
+use tufield_solvers::initial_law;
 use tufield_solvers::model::{GaussianMixture, Population, UniformBox};
 use tufield_solvers::particles::InitialSampler;
+use tufield_solvers::{Param, SolverError};
 
 /// Contents of a population file.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,14 +57,8 @@ pub enum InitialSpec {
     },
 }
 
-/// A discretised initial density and the normalisation applied to it.
-#[derive(Debug, Clone)]
-pub struct Initial {
-    /// m_k(·, 0) on the grid, Σ m · cell = 1.
-    pub density: ArrayD<f64>,
-    /// Factor applied to reach mass 1 (1 / mass of the raw discretisation).
-    pub normalisation: f64,
-}
+/// A discretised initial density m_k(·, 0) and the normalisation applied to it.
+pub use tufield_solvers::initial_law::InitialDensity as Initial;
 
 impl InitialSpec {
     /// The law as a particle sampler for `tufield simulate`: Gaussian, mixture and uniform
@@ -137,48 +134,18 @@ fn outer(a: &Array1<f64>, b: &Array1<f64>) -> Array2<f64> {
     Array2::from_shape_fn((a.len(), b.len()), |(i, j)| a[i] * b[j])
 }
 
-/// Multi-index of flat node `flat` (C order).
-fn multi_index(shape: &[usize], mut flat: usize) -> Vec<usize> {
-    let mut idx = vec![0; shape.len()];
-    for i in (0..shape.len()).rev() {
-        idx[i] = flat % shape[i];
-        flat /= shape[i];
+/// Maps an error of the initial-law numerics to scenario key `key` (the indexed
+/// `population[k].…` the user wrote): an invalid parameter keeps its message under `key`;
+/// anything else is mapped as [`AppError::from_solver`] does.
+fn at_key(src: &str, key: &str, err: SolverError) -> AppError {
+    match err {
+        SolverError::InvalidParameter { message, .. } => AppError::invalid(src, key, message),
+        e => AppError::from_solver(src, key, e),
     }
-    idx
 }
 
-/// Refuses negative or non-finite entries (naming `key` and the first bad index) and a
-/// zero mass; returns the density normalised to mass 1 and the factor applied.
-pub fn normalise(src: &str, key: &str, grid: &Grid, mut m: ArrayD<f64>) -> AppResult<Initial> {
-    if let Some((flat, v)) = m
-        .iter()
-        .enumerate()
-        .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
-    {
-        let idx = multi_index(m.shape(), flat);
-        return Err(AppError::invalid(
-            src,
-            key,
-            format!("density entries must be finite and ≥ 0; entry {idx:?} (0-based) is {v}"),
-        ));
-    }
-    let mass = m.sum() * grid.cell_volume();
-    if !(mass.is_finite() && mass > 0.0) {
-        return Err(AppError::invalid(
-            src,
-            key,
-            format!("the density has no mass on the grid (mass {mass:e})"),
-        ));
-    }
-    let factor = 1.0 / mass;
-    m.mapv_inplace(|v| v * factor);
-    Ok(Initial {
-        density: m,
-        normalisation: factor,
-    })
-}
-
-/// Discretises population `k`'s initial law on `grid` (errors name `population[k+1].…`).
+/// Discretises population `k`'s initial law on `grid` (errors name `population[k+1].…`):
+/// the numerics are [`tufield_solvers::initial_law`] and [`Grid::gaussian`].
 pub fn discretise(
     src: &str,
     k: usize,
@@ -191,7 +158,10 @@ pub fn discretise(
         let f = f.to_string();
         move |e| AppError::from_solver(src, &key(&f), e)
     };
-    let shape = IxDyn(grid.shape());
+    // The density built from `field` (scenario key `population[k+1].f`), normalised.
+    let normalised = |field: Param, f: &str, m: ArrayD<f64>| {
+        initial_law::normalise(field, grid, m).map_err(|e| at_key(src, &key(f), e))
+    };
     match spec {
         InitialSpec::Gaussian => {
             let m = grid
@@ -202,54 +172,15 @@ pub fn discretise(
                 normalisation: 1.0,
             })
         }
-        InitialSpec::Mixture(GaussianMixture {
-            weights,
-            means,
-            covs,
-        }) => {
-            let d = grid.dim();
-            let mut m = ArrayD::<f64>::zeros(shape);
-            for ((w, mu), c) in weights.iter().zip(means).zip(covs) {
-                let (lambda, u) = symmetric_eigen(c).map_err(solver_err("covs"))?;
-                let norm = (2.0 * std::f64::consts::PI).powi(d as i32).sqrt()
-                    * lambda.iter().product::<f64>().sqrt();
-                for (flat, v) in m.iter_mut().enumerate() {
-                    let x = grid.point(flat);
-                    let dx = &x - mu;
-                    let mut q = 0.0;
-                    for i in 0..d {
-                        let proj: f64 = u.column(i).dot(&dx);
-                        q += proj * proj / lambda[i];
-                    }
-                    *v += w * (-0.5 * q).exp() / norm;
-                }
-            }
-            normalise(src, &key("weights"), grid, m)
+        InitialSpec::Mixture(mixture) => {
+            let m = initial_law::mixture_density(grid, mixture).map_err(solver_err("covs"))?;
+            normalised(Param::MixtureWeights, "weights", m)
         }
-        InitialSpec::Uniform(UniformBox { low, high }) => {
-            let d = grid.dim();
-            // Per axis: fraction of each node's cell [x − h/2, x + h/2] (clipped to the
-            // grid) inside [low, high], divided by the box width.
-            let fractions: Vec<Vec<f64>> = (0..d)
-                .map(|i| {
-                    let ax = grid.axis(i);
-                    let h = ax.spacing();
-                    (0..ax.len())
-                        .map(|j| {
-                            let x = ax.node(j);
-                            let a = (x - 0.5 * h).max(ax.lo());
-                            let b = (x + 0.5 * h).min(ax.hi());
-                            let overlap = (b.min(high[i]) - a.max(low[i])).max(0.0);
-                            overlap / h / (high[i] - low[i])
-                        })
-                        .collect()
-                })
-                .collect();
-            let m = ArrayD::from_shape_fn(shape, |idx| {
-                (0..d).map(|i| fractions[i][idx[i]]).product::<f64>()
-            });
-            normalise(src, &key("low"), grid, m)
-        }
+        InitialSpec::Uniform(uniform) => normalised(
+            Param::UniformBox,
+            "low",
+            initial_law::uniform_box_density(grid, uniform),
+        ),
         InitialSpec::File { data, .. } => match data {
             FileData::Density(m) => {
                 if m.shape() != grid.shape() {
@@ -263,58 +194,20 @@ pub fn discretise(
                         ),
                     ));
                 }
-                normalise(src, &key("path"), grid, m.clone())
+                normalised(Param::InitialLawFile, "path", m.clone())
             }
             FileData::Samples(s) => {
                 let m = cloud_in_cell(src, &key("path"), grid, s)?;
-                normalise(src, &key("path"), grid, m)
+                normalised(Param::InitialSamples, "path", m)
             }
         },
     }
 }
 
-/// Cloud-in-cell histogram of N × d samples: each sample spreads weight 1/N over the 2^d
-/// nodes of its cell with multilinear weights; density = weight / cell volume. Samples
-/// outside the grid are refused (naming the first).
+/// Cloud-in-cell histogram of N × d samples ([`initial_law::cloud_in_cell`]); a sample
+/// outside the grid is refused under scenario key `key`, naming the first.
 pub fn cloud_in_cell(src: &str, key: &str, grid: &Grid, s: &Array2<f64>) -> AppResult<ArrayD<f64>> {
-    let d = grid.dim();
-    let mut m = ArrayD::<f64>::zeros(IxDyn(grid.shape()));
-    let w = 1.0 / s.nrows() as f64 / grid.cell_volume();
-    for (r, row) in s.rows().into_iter().enumerate() {
-        let mut base = [0usize; 3];
-        let mut frac = [0.0f64; 3];
-        for i in 0..d {
-            let ax = grid.axis(i);
-            let x = row[i];
-            if !(x.is_finite() && x >= ax.lo() && x <= ax.hi()) {
-                return Err(AppError::invalid(
-                    src,
-                    key,
-                    format!(
-                        "sample {r} (0-based) has coordinate {x} on axis {}, outside the grid [{}, {}]",
-                        i + 1,
-                        ax.lo(),
-                        ax.hi()
-                    ),
-                ));
-            }
-            let t = (x - ax.lo()) / ax.spacing();
-            let j = (t.floor() as usize).min(ax.len() - 2);
-            base[i] = j;
-            frac[i] = t - j as f64;
-        }
-        for corner in 0..(1usize << d) {
-            let mut idx = vec![0usize; d];
-            let mut weight = w;
-            for i in 0..d {
-                let up = (corner >> i) & 1 == 1;
-                idx[i] = base[i] + usize::from(up);
-                weight *= if up { frac[i] } else { 1.0 - frac[i] };
-            }
-            m[IxDyn(&idx)] += weight;
-        }
-    }
-    Ok(m)
+    initial_law::cloud_in_cell(grid, s).map_err(|e| at_key(src, key, e))
 }
 
 /// Reads a population file: `.npy` (float64, C order) or HDF5 (`dataset`). The key names

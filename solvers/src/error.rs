@@ -121,6 +121,8 @@ pub enum Param {
     InitialLaw,
     /// The file an initial law is read from.
     InitialLawFile,
+    /// The N × d samples of an empirical initial law.
+    InitialSamples,
     /// The box of a uniform initial law.
     UniformBox,
     /// The graph of who tracks whom.
@@ -204,6 +206,7 @@ impl std::fmt::Display for Param {
             Param::MixtureWeights => "mixture weights",
             Param::InitialLaw => "initial law",
             Param::InitialLawFile => "initial law file",
+            Param::InitialSamples => "initial samples",
             Param::UniformBox => "uniform box",
             Param::Graph => "graph",
             Param::GraphKind => "graph kind",

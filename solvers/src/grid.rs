@@ -267,7 +267,7 @@ impl Grid {
 
     /// Discretised Gaussian N(mean, cov): nodal values of the normal density, scaled so that
     /// `Σ m · cell = 1` exactly (up to round-off). Initial condition m(0) = m0 of the FPK.
-    /// Errors name `population.mean` / `population.cov`.
+    /// Errors name [`Param::PopulationMean`] / [`Param::PopulationCov`].
     pub fn gaussian(&self, mean: ArrayView1<f64>, cov: ArrayView2<f64>) -> Result<ArrayD<f64>> {
         let d = self.dim();
         if mean.len() != d || mean.iter().any(|v| !v.is_finite()) {

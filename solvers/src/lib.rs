@@ -13,6 +13,7 @@ pub mod game;
 pub mod graph;
 pub mod grid;
 pub mod hamiltonian;
+pub mod initial_law;
 pub mod linalg;
 pub mod lq;
 pub mod modal;
