@@ -205,13 +205,25 @@ fn a_second_sigint_stops_at_once_and_the_checkpoint_stays_intact() {
     let mut seen = Vec::new();
     wait_for(&rx, "iteration    1:", &mut seen);
     // Two different signals back to back (two SIGINTs could merge into one delivery):
-    // the first asks for a checkpoint, the second ends the process at once.
+    // the first handled asks for a checkpoint, the second ends the process at once with
+    // the first's code. Sent within microseconds to a process whose threads are all
+    // busy, the two can be handled in either order (each on the thread the kernel picks),
+    // so the code is 128 + either signal's number — but never anything else.
     signal(&child, libc::SIGINT);
     signal(&child, libc::SIGTERM);
     seen.extend(rx.iter());
     let status = child.wait().unwrap();
     let stderr = seen.join("\n");
-    assert_eq!(status.code(), Some(130), "SIGINT exits 130: {stderr}");
+    assert!(
+        matches!(status.code(), Some(130) | Some(143)),
+        "the first signal's code, 130 (SIGINT) or 143 (SIGTERM): {:?}: {stderr}",
+        status.code()
+    );
+    assert_eq!(
+        stderr.matches("interrupted — writing checkpoint").count(),
+        1,
+        "one checkpoint request: {stderr}"
+    );
     assert!(stderr.contains("interrupted — stopped at once"), "{stderr}");
     let ckpt = dir.path().join("b.checkpoint.h5");
     let f = hdf5::File::open(&ckpt).expect("the checkpoint is a readable HDF5 file");
