@@ -29,7 +29,7 @@ use ndarray::{Array1, Array2, Axis};
 pub const MAX_PLAYERS: usize = 6;
 
 /// Number of non-empty coalitions q = 2ⁿ − 1 (Section 1.3.1), for 1 ≤ n ≤ [`MAX_PLAYERS`].
-/// Errors with field `game.players` otherwise.
+/// Errors with `Param::Players` otherwise.
 pub fn num_coalitions(n: usize) -> Result<usize> {
     check_players(n)?;
     Ok((1usize << n) - 1)
@@ -47,7 +47,7 @@ fn check_players(n: usize) -> Result<()> {
 
 /// All non-empty coalitions S_1, …, S_q of n players in the order of Table 1 (by size,
 /// then lexicographically), each a sorted list of 0-based players. For n = 3:
-/// {1},{2},{3},{1,2},{1,3},{2,3},{1,2,3}. Errors with field `game.players` unless
+/// {1},{2},{3},{1,2},{1,3},{2,3},{1,2,3}. Errors with `Param::Players` unless
 /// 1 ≤ n ≤ [`MAX_PLAYERS`].
 pub fn coalitions(n: usize) -> Result<Vec<Vec<usize>>> {
     check_players(n)?;
@@ -79,20 +79,20 @@ pub fn coalition_label(coalition: &[usize]) -> String {
 /// Weight R of the allocations u = (ũ, s) in the running cost ½uᵀRu (Section 2).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ControlWeight {
-    /// R = r I with r > 0 (the paper takes r = 1 in (17)). Field `cost.r`.
+    /// R = r I with r > 0 (the paper takes r = 1 in (17)). Parameter `Param::ControlWeight`.
     Scalar(f64),
-    /// R itself: (n+q−1)×(n+q−1), symmetric positive definite. Field `cost.r`.
+    /// R itself: (n+q−1)×(n+q−1), symmetric positive definite. Parameter `Param::ControlWeight`.
     Matrix(Array2<f64>),
 }
 
 /// Weight Γ of the disturbance w in the cost −½wᵀΓw (Section 2).
 #[derive(Debug, Clone, PartialEq)]
 pub enum DisturbanceWeight {
-    /// Γ = γ² I with γ > 0, the setting of (17). Field `cost.gamma`.
+    /// Γ = γ² I with γ > 0, the setting of (17). Parameter `Param::Gamma`.
     Gamma(f64),
-    /// Γ itself: q×q symmetric positive definite. Field `cost.gamma_matrix`.
+    /// Γ itself: q×q symmetric positive definite. Parameter `Param::GammaMatrix`.
     Matrix(Array2<f64>),
-    /// Γ⁻¹ given directly: q×q symmetric positive definite. Field `cost.gamma_matrix`.
+    /// Γ⁻¹ given directly: q×q symmetric positive definite. Parameter `Param::GammaMatrix`.
     InverseMatrix(Array2<f64>),
 }
 
@@ -170,8 +170,8 @@ fn check_positive(value: f64, field: Param, what: &str) -> Result<()> {
 }
 
 impl DisturbanceWeight {
-    /// Γ⁻¹ (q×q), validated: γ > 0 (`cost.gamma`), or a symmetric positive definite q×q
-    /// matrix (`cost.gamma_matrix`).
+    /// Γ⁻¹ (q×q), validated: γ > 0 (`Param::Gamma`), or a symmetric positive definite q×q
+    /// matrix (`Param::GammaMatrix`).
     pub fn inverse(&self, q: usize) -> Result<Array2<f64>> {
         match self {
             DisturbanceWeight::Gamma(g) => {
@@ -208,7 +208,7 @@ pub struct Game {
 }
 
 impl Game {
-    /// The n-player game, 1 ≤ n ≤ [`MAX_PLAYERS`] (else field `game.players`).
+    /// The n-player game, 1 ≤ n ≤ [`MAX_PLAYERS`] (else `Param::Players`).
     ///
     /// B_H (q × n, Section 1.3.4): row j is the characteristic vector c^{S_j}, a 1 where
     /// player i belongs to S_j. B (eq. (2) and Table 1): q × (n+q−1),
@@ -261,7 +261,7 @@ impl Game {
         &self.coalitions
     }
 
-    /// The 1-based label of coalition `j` ("{1,2}"); field `game.coalitions` if out of range.
+    /// The 1-based label of coalition `j` ("{1,2}"); `Param::Coalitions` if out of range.
     pub fn label(&self, j: usize) -> Result<String> {
         self.check_index(j)?;
         Ok(coalition_label(&self.coalitions[j]))
@@ -287,7 +287,7 @@ impl Game {
 
     /// Index (0-based, Table 1 order) of the coalition whose **1-based** players are
     /// listed, in any order, as a scenario writes them (e.g. `[2, 1]` → index of {1,2}).
-    /// Field `game.coalitions` for an empty list, a player outside 1..=n, or a repeat.
+    /// `Param::Coalitions` for an empty list, a player outside 1..=n, or a repeat.
     pub fn index_of(&self, players: &[i64]) -> Result<usize> {
         if players.is_empty() {
             return Err(SolverError::invalid(
@@ -329,7 +329,7 @@ impl Game {
     }
 
     /// Checks a list J of coalition indices: non-empty, in range, no repeats
-    /// (field `game.coalitions`).
+    /// (`Param::Coalitions`).
     pub fn check_selection(&self, selection: &[usize]) -> Result<()> {
         if selection.is_empty() {
             return Err(SolverError::invalid(
@@ -353,7 +353,7 @@ impl Game {
     }
 
     /// M = B R⁻¹ Bᵀ (q×q, symmetric positive semidefinite), the control part of
-    /// A = −B R⁻¹ Bᵀ + Γ⁻¹ (Theorem 1, (11)-(12), (17)). R is validated (field `cost.r`).
+    /// A = −B R⁻¹ Bᵀ + Γ⁻¹ (Theorem 1, (11)-(12), (17)). R is validated (`Param::ControlWeight`).
     pub fn gram(&self, r: &ControlWeight) -> Result<Array2<f64>> {
         match r {
             ControlWeight::Scalar(r) => {
@@ -432,8 +432,8 @@ pub struct ReducedGame {
 /// Table 1 order; any non-empty set without repeats, though the grid takes d ≤ 3) and
 /// checks condition (17) on A_P, returning [`SolverError::IllPosed`] (with the smallest
 /// admissible γ when Γ = γ² I) if A_P is not negative definite.
-/// Input errors: `game.players`, `game.coalitions`, `cost.r`, `cost.gamma`,
-/// `cost.gamma_matrix`.
+/// Input errors: `Param::Players`, `Coalitions`, `ControlWeight`, `Gamma`,
+/// `GammaMatrix`.
 pub fn projected_game(
     n: usize,
     selection: &[usize],

@@ -42,7 +42,7 @@ impl Graph {
     }
 
     /// Builds a graph on `p` populations. `p = 1` gives [`Graph::single`] whatever the kind.
-    /// Errors (field `graph.kind` / `graph.edges`) for self-loops, out-of-range endpoints,
+    /// Errors (`Param::GraphKind` / `GraphEdges`) for self-loops, out-of-range endpoints,
     /// a ring on fewer than 3 populations, and any population without a neighbour.
     pub fn new(p: usize, kind: &GraphKind) -> Result<Self> {
         if p == 0 {

@@ -41,7 +41,7 @@ pub struct Axis {
 
 impl Axis {
     /// Axis with `n ≥ 3` nodes on `[lo, hi]`, `lo < hi` finite.
-    /// Errors name `solver.points` / `solver.domain`.
+    /// Errors name `Param::Points` / `Param::Domain`.
     pub fn new(lo: f64, hi: f64, n: usize) -> Result<Self> {
         if n < 3 {
             return Err(SolverError::invalid(

@@ -157,7 +157,7 @@ impl ControlLaw {
 
     /// Checks the channels (finite columns of length d, r > 0, ā > 0) and that their
     /// unbounded matrix equals `a` (the model's A) to 1e-9 relative. Errors name
-    /// `bounds.allocation` / `bounds.disturbance` for bad bounds, `model.a` otherwise.
+    /// `Param::AllocationBound` / `DisturbanceBound` for bad bounds, `Drift` otherwise.
     pub fn validate(&self, a: &Array2<f64>) -> Result<()> {
         let d = a.nrows();
         if d > MAX_DIM {

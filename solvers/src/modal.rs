@@ -121,7 +121,7 @@ impl ModalDecomposition {
     /// Builds the decomposition of the full q-dimensional `model` (validated first).
     ///
     /// Errors: the model's validation; [`SolverError::InvalidParameter`] with field
-    /// [`MODAL_FIELD`] (`game.reduction`) when A, Q and S do not commute pairwise
+    /// [`MODAL_FIELD`] (`Param::Reduction`) when A, Q and S do not commute pairwise
     /// ([`commute_pairwise`] with [`COMMUTE_TOL`]) or no common eigenbasis diagonalises
     /// them to [`DIAGONAL_TOL`].
     pub fn new(model: &Model) -> Result<Self> {
@@ -249,7 +249,7 @@ impl ModalDecomposition {
 
     /// The 1-D model of mode i (0-based): a = λ_i, q = (UᵀQU)_ii, s = (UᵀSU)_ii, the same
     /// σ, T and graph; population k starts from N((Uᵀm̄_k(0))_i, (UᵀC_kU)_ii). Axis label
-    /// "mode <i+1>". Field `game.reduction` if i ≥ q.
+    /// "mode <i+1>". `Param::Reduction` if i ≥ q.
     pub fn mode_model(&self, i: usize) -> Result<Model> {
         if i >= self.num_modes() {
             return Err(SolverError::invalid(
@@ -319,9 +319,9 @@ impl ModalDecomposition {
 /// Numerical settings of [`solve_modal`] (shared by every mode).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModalSettings {
-    /// Grid points of each mode's 1-D grid (`solver.points`, ≥ 3).
+    /// Grid points of each mode's 1-D grid (`Param::Points`, ≥ 3).
     pub points: usize,
-    /// Time steps (`solver.steps`).
+    /// Time steps (`Param::Steps`).
     pub steps: usize,
     /// Half-width of each mode's automatic domain in standard deviations
     /// (see [`Grid::auto`]; use [`crate::grid::DEFAULT_STD_MULTIPLE`]).
@@ -416,7 +416,7 @@ impl ModalSolution {
 }
 
 /// Solves the full game of `model` exactly by its modes (docs/design.md §2): decomposes it
-/// ([`ModalDecomposition::new`], field `game.reduction` when A, Q, S do not commute),
+/// ([`ModalDecomposition::new`], `Param::Reduction` when A, Q, S do not commute),
 /// then for each mode i in order builds its 1-D grid ([`Grid::auto`] with
 /// `settings.points`), the [`MeanFieldMap`] and a [`FixedPoint`] from the held initial
 /// means, and hands them to `solve_mode` ([`ModeRun`]), which runs the fixed point to its

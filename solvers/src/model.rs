@@ -79,7 +79,7 @@ pub struct Model {
     /// HJI running cost f of docs/design.md §1 only. κ = 0 is the LQ model; κ > 0 is not LQ.
     pub core_penalty: f64,
     /// Control channels of the projected game ([`crate::hamiltonian`]), with the bounds
-    /// `bounds.allocation` / `bounds.disturbance`. `None` for an expert A
+    /// on the allocation and the disturbance. `None` for an expert A
     /// (no split into designer and disturbance); an unbounded law is the LQ model.
     pub controls: Option<ControlLaw>,
 }

@@ -92,8 +92,8 @@ fn check_players(n: usize) -> Result<()> {
 
 impl TuGame {
     /// The value game with `values[mask]` = v(S) for every coalition bitmask (length 2ⁿ;
-    /// `values[0]`, the empty coalition, must be 0). Errors: field `game.players` (n outside
-    /// 1..=[`MAX_PLAYERS`]), `game.values` (wrong length, v(∅) ≠ 0, a non-finite value).
+    /// `values[0]`, the empty coalition, must be 0). Errors: `Param::Players` (n outside
+    /// 1..=[`MAX_PLAYERS`]), `CoalitionValues` (wrong length, v(∅) ≠ 0, a non-finite value).
     pub fn new(n: usize, values: Vec<f64>) -> Result<Self> {
         check_players(n)?;
         if values.len() != 1 << n {

@@ -38,8 +38,8 @@ fn check_tol(tol: f64) -> Result<()> {
 }
 
 impl CharacteristicFunction {
-    /// η for n players from its q = 2ⁿ − 1 values in Table 1 order. Errors: field
-    /// `game.players` (n outside 1..=6), `game.characteristic_function` (wrong length or
+    /// η for n players from its q = 2ⁿ − 1 values in Table 1 order. Errors:
+    /// `Param::Players` (n outside 1..=6), `CharacteristicFunction` (wrong length or
     /// non-finite value).
     pub fn new(n: usize, values: &[f64]) -> Result<Self> {
         let coalitions = coalitions(n)?;

@@ -41,7 +41,7 @@ fn check_square(a: &Array2<f64>, field: Param, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The margin of condition (17): −λ_max(A) for a symmetric A (field `model.a` if A is
+/// The margin of condition (17): −λ_max(A) for a symmetric A (`Param::Drift` if A is
 /// not square, finite and symmetric). Positive exactly when A is negative definite; the
 /// larger, the better conditioned the HJI (`tufield check` prints it).
 pub fn condition_17_margin(a: &Array2<f64>) -> Result<f64> {
@@ -57,7 +57,7 @@ pub fn condition_17_margin(a: &Array2<f64>) -> Result<f64> {
 /// Returns `None` when M is singular (λ_min(M) ≤ [`DEFINITENESS_TOL`] · λ_max(M)): then
 /// A has an eigenvalue ≥ γ⁻² > 0 for every γ and **no γ is admissible** — the case of
 /// B_H alone, whose B_H B_Hᵀ has eigenvalues 0,0,0,0,2,2,8 for n = 3.
-/// Field `model.a` if M is not square, finite and symmetric.
+/// `Param::Drift` if M is not square, finite and symmetric.
 pub fn min_gamma(gram: &Array2<f64>) -> Result<Option<f64>> {
     check_square(gram, Param::Drift, "P B R⁻¹ Bᵀ Pᵀ")?;
     let ev = symmetric_eigenvalues(gram)?;
@@ -80,7 +80,7 @@ pub fn min_gamma(gram: &Array2<f64>) -> Result<Option<f64>> {
 /// single γ to suggest; Γ must be made larger), or M is singular so that **no** γ makes A
 /// negative definite (the excess directions in the kernel of Bᵀ are not controlled; use
 /// the augmented B of eq. (2), or a projection whose M is nonsingular).
-/// Field `model.a` if A (or M) is not a finite symmetric square matrix, or if the shapes
+/// `Param::Drift` if A (or M) is not a finite symmetric square matrix, or if the shapes
 /// of A and M differ.
 pub fn check_condition_17(a: &Array2<f64>, scalar_gamma_gram: Option<&Array2<f64>>) -> Result<f64> {
     check_square(a, Param::Drift, "A")?;

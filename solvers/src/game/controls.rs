@@ -48,13 +48,13 @@ impl Game {
     ///
     /// * designer: one channel per component of the augmented allocation u = (ũ, s) of
     ///   eq. (2) (the n allocations ũ_i and the q − 1 surpluses s_j) with column (PB)_{·i},
-    ///   weight R_ii, each bounded by `allocation_bound` (field `bounds.allocation`:
+    ///   weight R_ii, each bounded by `allocation_bound` (`Param::AllocationBound`:
     ///   |u_i| ≤ ū for every component; bounding ũ alone would leave the surpluses to
     ///   supply any drift). A bound needs a diagonal R
-    ///   (`cost.r` scalar or diagonal); an unbounded non-diagonal R gives the eigen-channels
+    ///   (R scalar or diagonal); an unbounded non-diagonal R gives the eigen-channels
     ///   of P B R⁻¹ Bᵀ Pᵀ.
     /// * disturbance: one channel per selected coalition j with column −e_j, weight Γ_jj,
-    ///   bounded by `disturbance_bound` (field `bounds.disturbance`, needs a diagonal Γ);
+    ///   bounded by `disturbance_bound` (`Param::DisturbanceBound`, needs a diagonal Γ);
     ///   an unbounded non-diagonal Γ gives the eigen-channels of (Γ⁻¹)_JJ.
     pub fn control_law(
         &self,
@@ -110,8 +110,8 @@ impl Game {
             None if allocation_bound.is_some() => {
                 return Err(SolverError::invalid(
                     Param::AllocationBound,
-                    "bounded allocations need a diagonal R (cost.r a number or a diagonal \
-                     matrix): with cross weights the bound does not act channel by channel",
+                    "bounded allocations need a diagonal R (the control weight: a number or a \
+                     diagonal matrix): with cross weights the bound does not act channel by channel",
                 ));
             }
             None => channels.extend(eigen_channels(
@@ -146,8 +146,8 @@ impl Game {
             None if disturbance_bound.is_some() => {
                 return Err(SolverError::invalid(
                     Param::DisturbanceBound,
-                    "a bounded disturbance needs a diagonal Γ (cost.gamma, or a diagonal \
-                     cost.gamma_matrix)",
+                    "a bounded disturbance needs a diagonal Γ (the disturbance weight: γ²I or a \
+                     diagonal matrix)",
                 ));
             }
             None => {

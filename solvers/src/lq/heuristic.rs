@@ -170,7 +170,7 @@ pub struct ConsensusHeuristic {
 
 /// Section 5 heuristic (augmented state with m̃' = −θm̃, game Riccati (20), policies
 /// (21)-(22)) for every population of `model` on `steps` output intervals.
-/// `theta` must be finite and ≥ 0 (field `heuristic.theta`; θ = 0 is the paper's second
+/// `theta` must be finite and ≥ 0 (`Param::Theta`; θ = 0 is the paper's second
 /// scenario of Section 8.1). Blow-up: `NonFinite { stage: "riccati", .. }`.
 pub fn heuristic_augmented_state(
     model: &Model,

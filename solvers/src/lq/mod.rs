@@ -64,8 +64,8 @@ pub struct TimeGrid {
 }
 
 impl TimeGrid {
-    /// Builds a grid, refusing T ≤ 0 or non-finite (field `horizon.t`) and `steps = 0`
-    /// (field `horizon.steps`).
+    /// Builds a grid, refusing T ≤ 0 or non-finite (`Param::Horizon`) and `steps = 0`
+    /// (`Param::OutputSteps`).
     pub fn new(horizon: f64, steps: usize) -> Result<Self> {
         let grid = TimeGrid { horizon, steps };
         grid.validate()?;
@@ -123,7 +123,7 @@ impl TimeGrid {
 }
 
 /// Checks that `a`, `q`, `s` are finite symmetric d×d matrices of one size d ≥ 1
-/// (fields `model.a`, `cost.q`, `cost.s`) and returns d.
+/// (`Param::Drift`, `RunningCost`, `TerminalCost`) and returns d.
 pub(crate) fn check_coefficients(
     a: &Array2<f64>,
     q: &Array2<f64>,
@@ -157,7 +157,7 @@ pub(crate) fn check_coefficients(
     Ok(d)
 }
 
-/// Checks σ finite and ≥ 0 (field `noise.sigma`).
+/// Checks σ finite and ≥ 0 (`Param::Noise`).
 pub(crate) fn check_sigma(sigma: f64) -> Result<()> {
     if !(sigma.is_finite() && sigma >= 0.0) {
         return Err(SolverError::invalid(Param::Noise, "must be finite and ≥ 0"));

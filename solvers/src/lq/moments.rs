@@ -53,8 +53,8 @@ fn check_cov(field: Param, cov: &Array2<f64>, d: usize) -> Result<()> {
 /// piecewise-linear feedback, and within O(dt²) of the moments for smooth φ, h. For the
 /// exact Riccati covariance use [`exact_covariance`]; the exact equilibrium
 /// ([`crate::lq::exact_equilibrium`]) already carries exact means and covariances.
-/// Fields in errors: `model.a`, `noise.sigma`, `phi`, `h`, `population.mean`,
-/// `population.cov`.
+/// Parameters in errors: `Param::Drift`, `Noise`, `Argument("phi")`, `Argument("h")`,
+/// `PopulationMean`, `PopulationCov`.
 pub fn closed_loop_moments(
     a: &Array2<f64>,
     sigma: f64,
@@ -211,8 +211,8 @@ pub(crate) fn propagate_covariance(
 /// Exact covariance Σ' = AφΣ + ΣφA + σ²I, Σ(0) = `cov0`, under the Riccati φ of (15)
 /// for (A, Q, S): propagated with the one-interval transition matrices and Gramians of
 /// x' = Aφx (computed backward, the stable direction), so it is exact at every level to
-/// integrator accuracy, whatever dt. Fields: `model.a`, `cost.q`, `cost.s`,
-/// `noise.sigma`, `population.cov`.
+/// integrator accuracy, whatever dt. Parameters: `Param::Drift`,
+/// `RunningCost`, `TerminalCost`, `Noise`, `PopulationCov`.
 pub fn exact_covariance(
     a: &Array2<f64>,
     q: &Array2<f64>,

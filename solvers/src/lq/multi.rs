@@ -166,7 +166,7 @@ fn mm_acc(alpha: f64, a: &[f64], transpose_a: bool, b: &[f64], c: &mut [f64], d:
 /// population, φ, and the independent boundary residuals. For p = 1 it reduces to
 /// [`crate::lq::single_population_equilibrium`].
 ///
-/// Errors: the model's validation (fields named), `horizon.steps` for `steps = 0`,
+/// Errors: the model's validation (parameters named), `Param::OutputSteps` for `steps = 0`,
 /// `NonFinite { stage: "riccati" | "lq", level, population }` on numerical failure.
 pub fn exact_equilibrium(model: &Model, steps: usize) -> Result<LqEquilibrium> {
     let grid = TimeGrid::new(model.horizon, steps)?;

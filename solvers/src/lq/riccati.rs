@@ -41,7 +41,7 @@ pub(crate) fn riccati_rhs(
 /// (rtol 1e-12) and symmetrised at each level.
 ///
 /// `a`, `q`, `s` must be finite symmetric d×d matrices (`InvalidParameter` naming
-/// `model.a` / `cost.q` / `cost.s` otherwise). A negative definite and Q, S PSD guarantee a
+/// `Param::Drift` / `RunningCost` / `TerminalCost` otherwise). A negative definite and Q, S PSD guarantee a
 /// bounded solution; otherwise a finite-time blow-up is reported as
 /// `NonFinite { stage: "riccati", level, population: 0 }`.
 pub fn riccati(

@@ -20,7 +20,7 @@ use ndarray::{Array1, Array2};
 /// The exact equilibrium of a single-population model (p = 1, the population tracks its
 /// own mean): m̄ ≡ m̄(0), h = −φm̄(0), χ from (15) with ρ ≡ m̄(0), exact covariance, and the
 /// independent boundary residuals of [`LqEquilibrium`]. `steps` output intervals on
-/// [0, T]. Errors: the model's own validation, `population` if p ≠ 1, `horizon.steps`.
+/// [0, T]. Errors: the model's own validation, `Param::Populations` if p ≠ 1, `OutputSteps`.
 pub fn single_population_equilibrium(model: &Model, steps: usize) -> Result<LqEquilibrium> {
     if model.num_populations() != 1 {
         return Err(SolverError::invalid(

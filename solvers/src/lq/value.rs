@@ -128,8 +128,8 @@ impl ValueFunction {
 
 /// Solves the corrected ODEs (15) for φ, h, χ backward from T for the target `target`
 /// (constant or piecewise linear between levels, see [`TargetPath`]), noise σ, on `grid`.
-/// Fields named in errors: `model.a`, `cost.q`, `cost.s`, `noise.sigma`, `target`,
-/// `horizon.*`. Blow-up: `NonFinite { stage: "lq", .. }`.
+/// Parameters named in errors: `Param::Drift`, `RunningCost`, `TerminalCost`, `Noise`,
+/// `Argument("target")`, `Horizon`, `OutputSteps`. Blow-up: `NonFinite { stage: "lq", .. }`.
 pub fn value_function(
     a: &Array2<f64>,
     q: &Array2<f64>,

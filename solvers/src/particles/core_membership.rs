@@ -36,7 +36,7 @@ pub struct AllocationCore {
 
 impl AllocationCore {
     /// The test for the coalition values `game` (its players = the game's n; states have
-    /// q = 2ⁿ − 1 axes in Table 1 order). Field `game.values` when n is not the number of
+    /// q = 2ⁿ − 1 axes in Table 1 order). `Param::CoalitionValues` when n is not the number of
     /// players of the coalition game.
     pub fn new(game: TuGame) -> Result<Self> {
         let n = game.players();

@@ -52,8 +52,8 @@ pub struct Simulation {
 /// realised costs. Bit-identical for any number of rayon threads.
 ///
 /// Errors (`InvalidParameter`): `copies` (0 or above [`MAX_COPIES`]), `trajectories`
-/// (> copies), `noise.sigma`, `horizon.t`, `solver.steps`, `population.mean`,
-/// `population.cov`, `graph`, `policy` (dimension, populations or levels do not match),
+/// (> copies), `Param::Noise`, `Horizon`, `Steps`, `PopulationMean`,
+/// `PopulationCov`, `Graph`, `policy` (dimension, populations or levels do not match),
 /// `histogram` (levels or axes out of range). A non-finite state gives
 /// `NonFinite { stage: "particles", level, population }`.
 pub fn simulate<P: Policy + ?Sized>(

@@ -57,7 +57,7 @@ pub struct LeastSquaresPolicy {
 }
 
 impl LeastSquaresPolicy {
-    /// The control of an n-player game (B_H from [`Game`]); field `game.players` for a
+    /// The control of an n-player game (B_H from [`Game`]); `Param::Players` for a
     /// bad n, `policy` for a given target of the wrong width.
     pub fn new(players: usize, target: LeastSquaresTarget) -> Result<Self> {
         let game = Game::new(players)?;

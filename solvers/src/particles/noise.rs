@@ -40,7 +40,7 @@ pub(super) fn normals(rng: &mut ChaCha8Rng, out: &mut [f64]) {
 }
 
 /// Lower-triangular L with LLᵀ = C for a symmetric positive semidefinite C (zero pivots
-/// give zero columns). Field `population.cov` when C is not PSD.
+/// give zero columns). `Param::PopulationCov` when C is not PSD.
 pub(super) fn cholesky_psd(c: &Array2<f64>) -> Result<Array2<f64>> {
     let d = c.nrows();
     let scale = c

@@ -67,7 +67,7 @@ impl ModeFeedback {
 /// channel √d_i (weights 1, unbounded), g_i = (UᵀGU)_ii, d_i = (UᵀDU)_ii, for the full
 /// game's G = B R⁻¹ Bᵀ (`gram`) and D = Γ⁻¹ (`gamma_inverse`).
 ///
-/// Errors (field `game.reduction`): UᵀGU or UᵀDU not diagonal to [`DIAGONAL_TOL`] — the
+/// Errors (`Param::Reduction`): UᵀGU or UᵀDU not diagonal to [`DIAGONAL_TOL`] — the
 /// designer's and the disturbance's parts of the drift then mix modes (a non-scalar Γ or
 /// R whose parts do not commute with A) — or D − G ≠ A.
 pub fn mode_control_laws(
@@ -99,8 +99,8 @@ pub fn mode_control_laws(
                 format!(
                     "the designer's and the disturbance's parts of the drift do not separate \
                      into modes: {what} has a relative off-diagonal part {:.2e} (tolerance \
-                     {DIAGONAL_TOL:.0e}); the policy comparison needs cost.r and cost.gamma \
-                     scalar (R = rI, Γ = γ²I) or commuting with A",
+                     {DIAGONAL_TOL:.0e}); the policy comparison needs scalar control and \
+                     disturbance weights (R = rI, Γ = γ²I) or weights commuting with A",
                     off / scale
                 ),
             ));
@@ -165,7 +165,7 @@ pub struct ModeEvaluation {
 /// policies `linear[k]` (one list per population, same length for all) of every
 /// population against the mode's equilibrium targets (module docs).
 ///
-/// Errors: `mode` without results (field `game.reduction`), and those of
+/// Errors: `mode` without results (`Param::Reduction`), and those of
 /// [`Sweeper::new`] / [`evaluate_policy`].
 pub fn evaluate_mode(
     mode: &ModeSolution,

@@ -74,7 +74,7 @@ pub struct SecondOrder {
 
 impl SecondOrder {
     /// Validates the model's coefficients against the grid and allocates the workspace.
-    /// `steps ≥ 1` (field `solver.steps`).
+    /// `steps ≥ 1` (`Param::Steps`).
     pub fn new(model: &Model, grid: &Grid, steps: usize) -> Result<Self> {
         if model.dim() != grid.dim() {
             return Err(SolverError::invalid(

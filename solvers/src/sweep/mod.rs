@@ -287,8 +287,7 @@ pub struct Sweeper {
 
 impl Sweeper {
     /// The sweeps of a (validated) model on `grid`: checks that the model has one axis per
-    /// grid axis and allocates the workspace (one field). `steps ≥ 1` (field
-    /// `solver.steps`). The model's A, Q, S, σ, T, κ and control channels are the
+    /// grid axis and allocates the workspace (one field). `steps ≥ 1` (`Param::Steps`). The model's A, Q, S, σ, T, κ and control channels are the
     /// coefficients; its populations are not read.
     pub fn new(model: &Model, grid: &Grid, steps: usize) -> Result<Self> {
         let d = grid.dim();
