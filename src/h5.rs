@@ -394,19 +394,7 @@ where
         return Ok(());
     };
     let (n, dest, name) = (writers.len(), first.dest.clone(), first.name.clone());
-    let produce = |s: usize| -> AppResult<Vec<CowArray<'a, f64, IxDyn>>> {
-        let f = frames(s)?;
-        if f.len() != n {
-            return Err(AppError::Io {
-                path: dest.display().to_string(),
-                message: format!(
-                    "snapshot {s}: {} fields for {n} datasets ({name} …)",
-                    f.len()
-                ),
-            });
-        }
-        Ok(f)
-    };
+    let produce = |s: usize| one_per_dataset(frames(s)?, n, s, "fields", &dest, &name);
     let encoders: Option<Vec<ChunkEncoder>> = writers.iter().map(|w| w.encoder()).collect();
     let Some(encoders) = encoders else {
         for s in 0..count {
@@ -423,6 +411,29 @@ where
             .map(|(f, e)| e.encode(f.view()))
             .collect()
     })
+}
+
+/// `items` (the `what` of snapshot `s`) when there is one per each of the `n` datasets
+/// being written together into `dest` (the first named `name`), else an I/O error saying
+/// how many came.
+fn one_per_dataset<T>(
+    items: Vec<T>,
+    n: usize,
+    s: usize,
+    what: &str,
+    dest: &Path,
+    name: &str,
+) -> AppResult<Vec<T>> {
+    if items.len() != n {
+        return Err(AppError::Io {
+            path: dest.display().to_string(),
+            message: format!(
+                "snapshot {s}: {} {what} for {n} datasets ({name} …)",
+                items.len()
+            ),
+        });
+    }
+    Ok(items)
 }
 
 /// Writes `count` snapshots into every one of the filtered `writers` (each with its
@@ -442,19 +453,7 @@ where
         return Ok(());
     };
     let (n, dest, name) = (writers.len(), first.dest.clone(), first.name.clone());
-    let encode = |s: usize| -> AppResult<Vec<Vec<u8>>> {
-        let c = chunks(s)?;
-        if c.len() != n {
-            return Err(AppError::Io {
-                path: dest.display().to_string(),
-                message: format!(
-                    "snapshot {s}: {} chunks for {n} datasets ({name} …)",
-                    c.len()
-                ),
-            });
-        }
-        Ok(c)
-    };
+    let encode = |s: usize| one_per_dataset(chunks(s)?, n, s, "chunks", &dest, &name);
     let mut write = |chunks: &[Vec<Vec<u8>>]| -> AppResult<()> {
         for snapshot in chunks {
             for (w, c) in writers.iter_mut().zip(snapshot) {

@@ -197,9 +197,20 @@ pub fn write(
     }
     if let Some(h) = &prep.heuristic {
         let g = w.group(schema::HEURISTIC)?;
-        let stack = |paths: &[Array2<f64>]| {
+        // One (time, population, axis) dataset of the populations' paths.
+        let paths_dataset = |sg: &hdf5::Group, name: &str, paths: &[Array2<f64>]| {
             let (levels, q) = paths[0].dim();
-            ndarray::Array3::from_shape_fn((levels, paths.len(), q), |(n, k, j)| paths[k][[n, j]])
+            let stacked = ndarray::Array3::from_shape_fn((levels, paths.len(), q), |(n, k, j)| {
+                paths[k][[n, j]]
+            });
+            let ds = w.array(sg, name, &stacked)?;
+            w.attach_scale(&ds, &time, 0)?;
+            w.label_dim(&ds, 0, schema::TIME)?;
+            w.label_dim(&ds, 1, schema::DIM_POPULATION)?;
+            w.dims(
+                &ds,
+                &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
+            )
         };
         match h {
             HeuristicMeans::InternalModel { theta, mean } => {
@@ -211,14 +222,7 @@ pub fn write(
                      control (41) towards the internal model m~(t+dt) = m~(t)(1 - theta dt)",
                 )?;
                 w.scalar_attr(&sg, schema::ATTR_THETA, *theta)?;
-                let ds = w.array(&sg, schema::MEAN, &stack(mean))?;
-                w.attach_scale(&ds, &time, 0)?;
-                w.label_dim(&ds, 0, schema::TIME)?;
-                w.label_dim(&ds, 1, schema::DIM_POPULATION)?;
-                w.dims(
-                    &ds,
-                    &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
-                )?;
+                paths_dataset(&sg, schema::MEAN, mean)?;
             }
             HeuristicMeans::SecondOrder {
                 params,
@@ -243,16 +247,8 @@ pub fn write(
                     "stability",
                     crate::report::stability::iteration_stability(*spectral_radius),
                 )?;
-                for (name, data) in [(schema::MEAN, mean), ("increment", increment)] {
-                    let ds = w.array(&sg, name, &stack(data))?;
-                    w.attach_scale(&ds, &time, 0)?;
-                    w.label_dim(&ds, 0, schema::TIME)?;
-                    w.label_dim(&ds, 1, schema::DIM_POPULATION)?;
-                    w.dims(
-                        &ds,
-                        &[schema::TIME, schema::DIM_POPULATION, schema::DIM_AXIS],
-                    )?;
-                }
+                paths_dataset(&sg, schema::MEAN, mean)?;
+                paths_dataset(&sg, "increment", increment)?;
             }
         }
     }

@@ -58,6 +58,47 @@ pub struct Comparison {
     pub exact_costs: Option<[Vec<f64>; 2]>,
 }
 
+impl Comparison {
+    /// The comparison of `sc` from its parts: the three policies' means (the PDE
+    /// equilibrium's `pde_means`, the exact LQ and the consensus heuristic's of `oracle`),
+    /// the costs and played means of the evaluations, the exact LQ cost of every
+    /// population ([`riccati_cost`]), names, labels, `fields` and `exact_costs`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        sc: &Scenario,
+        oracle: &crate::oracle::LqResults,
+        pde_means: Vec<Array2<f64>>,
+        costs: [Vec<f64>; 3],
+        played_means: [Vec<Array2<f64>>; 3],
+        fields: Fields,
+        exact_costs: Option<[Vec<f64>; 2]>,
+    ) -> Self {
+        let exact = &oracle.exact;
+        Comparison {
+            time: exact.time.clone(),
+            means: [
+                pde_means,
+                exact.populations.iter().map(|q| q.mean.clone()).collect(),
+                oracle.consensus.mean.clone(),
+            ],
+            costs,
+            played_means,
+            riccati_cost: (0..sc.model.num_populations())
+                .map(|k| riccati_cost(sc, exact, k))
+                .collect(),
+            names: sc
+                .model
+                .populations
+                .iter()
+                .map(|q| q.name.clone())
+                .collect(),
+            labels: sc.model.axis_labels.clone(),
+            fields,
+            exact_costs,
+        }
+    }
+}
+
 /// Where the drift and loss fields live.
 #[derive(Debug, Clone)]
 pub enum Fields {
@@ -251,8 +292,7 @@ pub fn compare(
     let mut costs: [Vec<f64>; 3] = Default::default();
     let mut played_means: [Vec<Array2<f64>>; 3] = Default::default();
     let mut loss: [Vec<ArrayD<f64>>; 2] = Default::default();
-    let (mut drift_pde, mut drift_lq, mut initial_fields, mut riccati_cost) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut drift_pde, mut drift_lq, mut initial_fields) = (Vec::new(), Vec::new(), Vec::new());
     if targets.len() != p || pde_means.len() != p {
         return Err(AppError::invalid(
             &sc.source_name,
@@ -309,34 +349,22 @@ pub fn compare(
         }
         loss[0].push(&values[1] - &values[0]);
         loss[1].push(&values[2] - &values[0]);
-        riccati_cost.push(self::riccati_cost(sc, exact, k));
         initial_fields.push(m0);
     }
     sw.set_designer_policy(None).map_err(err)?;
-    Ok(Comparison {
-        time: exact.time.clone(),
-        means: [
-            pde_means.to_vec(),
-            exact.populations.iter().map(|q| q.mean.clone()).collect(),
-            heur.mean.clone(),
-        ],
+    Ok(Comparison::assemble(
+        sc,
+        &oracle,
+        pde_means.to_vec(),
         costs,
         played_means,
-        riccati_cost,
-        names: sc
-            .model
-            .populations
-            .iter()
-            .map(|q| q.name.clone())
-            .collect(),
-        labels: sc.model.axis_labels.clone(),
-        fields: Fields::Grid(GridFields {
+        Fields::Grid(GridFields {
             axes: (0..d).map(|i| grid.axis(i).nodes()).collect(),
             drift_pde,
             drift_lq,
             loss,
             initial: initial_fields,
         }),
-        exact_costs: None,
-    })
+        None,
+    ))
 }

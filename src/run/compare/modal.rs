@@ -17,7 +17,7 @@
 //! rule against every mode solved again on its grid coarsened by 2 in space and time
 //! (1-D problems: a small fraction of the fine solve).
 
-use super::{riccati_cost, Comparison, Fields, ModeFields};
+use super::{Comparison, Fields, ModeFields};
 use crate::progress::ProgressMode;
 use crate::reduction::GameSpec;
 use crate::run::driver::Driver;
@@ -155,26 +155,15 @@ pub fn compare(
             played_means[pi].push(dec.to_coalitions(&per_mode).map_err(err)?);
         }
     }
-    Ok(Comparison {
-        time: exact.time.clone(),
-        means: [
-            pde_means.clone(),
-            exact.populations.iter().map(|e| e.mean.clone()).collect(),
-            heur.mean.clone(),
-        ],
+    Ok(Comparison::assemble(
+        sc,
+        &oracle,
+        pde_means.clone(),
         costs,
         played_means,
-        riccati_cost: (0..p).map(|k| riccati_cost(sc, exact, k)).collect(),
-        names: sc
-            .model
-            .populations
-            .iter()
-            .map(|q| q.name.clone())
-            .collect(),
-        labels: sc.model.axis_labels.clone(),
-        fields: Fields::Modal(modes),
-        exact_costs: Some(exact_costs),
-    })
+        Fields::Modal(modes),
+        Some(exact_costs),
+    ))
 }
 
 /// The PDE reference's error by Richardson's rule: every mode solved again on its grid
