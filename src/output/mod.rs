@@ -17,6 +17,7 @@
 //!
 //! The layout of every file is described in docs/output-files.md.
 
+pub mod checkpoint;
 pub mod chunk;
 pub mod compare;
 pub mod estimate;
