@@ -4,6 +4,7 @@
 //! Exit codes and error messages: see [`error`].
 
 pub mod budget;
+pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod commands;

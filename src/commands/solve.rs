@@ -9,7 +9,7 @@
 //! description, with the netCDF dimensions, the quantities and the XDMF sidecar, is
 //! docs/output-files.md.
 //!
-//! The checkpoint (`<out stem>.checkpoint.h5`, see [`crate::output::checkpoint`]) is rewritten
+//! The checkpoint (`<out stem>.checkpoint.h5`, see [`crate::checkpoint`]) is rewritten
 //! after every iteration and removed once the run has converged and the output is written.
 //!
 //! # Modal scenarios (`reduction = "modal"`)
@@ -21,7 +21,7 @@
 //! Modal runs write no checkpoint and refuse `--resume` (exit 2): each mode is a small
 //! 1-D problem, so a stopped run is simply started again.
 
-use crate::output::checkpoint::{self, checkpoint_path, Checkpoint};
+use crate::checkpoint::{self, checkpoint_path, Checkpoint};
 use crate::cli::SolveArgs;
 use crate::outpath;
 use crate::progress::ProgressMode;

@@ -1,9 +1,10 @@
-//! Checkpoints of the fixed-point iteration (`tufield solve`): the complete
-//! [`FixedPointState`] after an iteration, written atomically (temporary file + rename, see
+//! The checkpoint file of the fixed-point iteration (`tufield solve`; where and when it is
+//! written: [`crate::checkpoint`]): the complete [`FixedPointState`] after an iteration,
+//! written atomically (temporary file + rename, see
 //! [`AtomicH5`]) so a killed run always leaves the previous or the new checkpoint, never a
 //! torn one. `--resume` reloads it and continues bit for bit.
 //!
-//! Layout (HDF5):
+//! Layout (HDF5; the names are [`schema`]'s checkpoint and history constants):
 //!
 //! ```text
 //! /            attrs tufield_version, scenario (TOML after overrides), kind = "checkpoint",
@@ -19,31 +20,25 @@
 //! Root attributes recording the run, so that `tufield solve --resume CHECKPOINT` alone
 //! continues it: `scenario_file` (the scenario path as given), `base_dir` (absolute
 //! directory that relative initial-law paths resolve against), `overrides` (the `--set`
-//! overrides, a string list; absent when there are none) and `out` (absolute output path). Checkpoints without them
-//! need the scenario on the command line.
+//! overrides, a string list; absent when there are none) and `out` (absolute output path).
+//! Checkpoints without them need the scenario on the command line.
 //!
 //! A run whose fixed point has stopped (converged, max_iterations, stagnated, diverged)
 //! leaves a checkpoint from which [`tufield_solvers::fixed_point::FixedPoint::finished`]
 //! reads that outcome: a resume evaluates the map once more at `/evaluated_x` (no new
 //! iteration) and writes the same file as the uninterrupted run.
 
+use super::schema::{
+    self, ATTR_BASE_DIR, ATTR_KIND, ATTR_LENGTH, ATTR_MEMORY, ATTR_OUT, ATTR_OVERRIDES,
+    ATTR_SCENARIO, ATTR_SCENARIO_FILE, CHECKPOINT_EVALUATED_X, CHECKPOINT_HISTORY,
+    CHECKPOINT_PAST_F, CHECKPOINT_PAST_X, CHECKPOINT_X, HISTORY_ACCELERATED, HISTORY_DAMPING,
+    HISTORY_RESIDUAL, HISTORY_WALL_S, KIND_CHECKPOINT,
+};
 use crate::h5::AtomicH5;
 use crate::{AppError, AppResult};
 use ndarray::{Array1, Array2};
 use std::path::{Path, PathBuf};
-use tufield_solvers::fixed_point::{Control, FixedPointState, IterationRecord, Observer};
-
-/// Value of the root attribute `kind` of a checkpoint file.
-pub const CHECKPOINT_KIND: &str = "checkpoint";
-
-/// Checkpoint path belonging to an output file: `<dir>/<stem>.checkpoint.h5`.
-pub fn checkpoint_path(out: &Path) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "tufield".to_string());
-    out.with_file_name(format!("{stem}.checkpoint.h5"))
-}
+use tufield_solvers::fixed_point::{FixedPointState, IterationRecord};
 
 /// What a checkpoint records about its run besides the iteration state.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -56,12 +51,6 @@ pub struct RunRecord {
     pub overrides: Vec<String>,
     /// Absolute output path.
     pub out: PathBuf,
-}
-
-/// Absolute form of `p` (relative paths joined to the working directory; not resolved
-/// through symbolic links so that the path stays what the user named).
-pub fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Writes `state` for the scenario text `scenario` to `path` atomically, with the record
@@ -77,23 +66,26 @@ pub fn save(
     let root = w.root()?.clone();
     let len = state.x.len();
     let memory = state.past_x.len();
-    w.str_attr(&root, "kind", CHECKPOINT_KIND)?;
-    w.scalar_attr(&root, "memory", memory as u64)?;
-    w.scalar_attr(&root, "length", len as u64)?;
+    w.str_attr(&root, ATTR_KIND, KIND_CHECKPOINT)?;
+    w.scalar_attr(&root, ATTR_MEMORY, memory as u64)?;
+    w.scalar_attr(&root, ATTR_LENGTH, len as u64)?;
     if let Some(r) = run {
-        w.str_attr(&root, "scenario_file", &r.scenario_file)?;
-        w.str_attr(&root, "base_dir", &r.base_dir.to_string_lossy())?;
+        w.str_attr(&root, ATTR_SCENARIO_FILE, &r.scenario_file)?;
+        w.str_attr(&root, ATTR_BASE_DIR, &r.base_dir.to_string_lossy())?;
         if !r.overrides.is_empty() {
-            w.str_list_attr(&root, "overrides", &r.overrides)?;
+            w.str_list_attr(&root, ATTR_OVERRIDES, &r.overrides)?;
         }
-        w.str_attr(&root, "out", &r.out.to_string_lossy())?;
+        w.str_attr(&root, ATTR_OUT, &r.out.to_string_lossy())?;
     }
-    w.array(&root, "x", &Array1::from(state.x.clone()))?;
+    w.array(&root, CHECKPOINT_X, &Array1::from(state.x.clone()))?;
     if let Some(e) = evaluated {
-        w.array(&root, "evaluated_x", &Array1::from(e.to_vec()))?;
+        w.array(&root, CHECKPOINT_EVALUATED_X, &Array1::from(e.to_vec()))?;
     }
     if memory > 0 {
-        for (name, rows) in [("past_x", &state.past_x), ("past_f", &state.past_f)] {
+        for (name, rows) in [
+            (CHECKPOINT_PAST_X, &state.past_x),
+            (CHECKPOINT_PAST_F, &state.past_f),
+        ] {
             let flat: Vec<f64> = rows.iter().flatten().copied().collect();
             let a = Array2::from_shape_vec((memory, len), flat).map_err(|_| AppError::Io {
                 path: path.display().to_string(),
@@ -102,62 +94,32 @@ pub fn save(
             w.array(&root, name, &a)?;
         }
     }
-    let hist = w.group("/history")?;
+    let hist = w.group(&format!("/{CHECKPOINT_HISTORY}"))?;
     let h = &state.history;
     w.array(
         &hist,
-        "residual",
+        HISTORY_RESIDUAL,
         &h.iter().map(|r| r.residual).collect::<Array1<f64>>(),
     )?;
     w.array(
         &hist,
-        "damping",
+        HISTORY_DAMPING,
         &h.iter().map(|r| r.damping).collect::<Array1<f64>>(),
     )?;
     w.array(
         &hist,
-        "wall_s",
+        HISTORY_WALL_S,
         &h.iter().map(|r| r.wall_s).collect::<Array1<f64>>(),
     )?;
     w.array(
         &hist,
-        "accelerated",
+        HISTORY_ACCELERATED,
         &h.iter()
             .map(|r| u8::from(r.accelerated))
             .collect::<Array1<u8>>(),
     )?;
     w.commit()?;
     Ok(())
-}
-
-/// Writes a checkpoint after the iterations it is told of (an observer of the fixed
-/// point, [`crate::run::observe`]): the state, the run record and the point of the last
-/// completed evaluation, read from `evaluated` (the map records it there). A checkpoint
-/// that cannot be written is an I/O error that ends the run.
-pub struct CheckpointWriter<'a> {
-    /// The checkpoint file.
-    pub path: &'a Path,
-    /// The scenario text after overrides.
-    pub scenario: &'a str,
-    /// The record of the run (scenario file, overrides, output).
-    pub run: Option<&'a RunRecord>,
-    /// The point of the last completed evaluation, if any.
-    pub evaluated: &'a std::cell::RefCell<Option<Vec<f64>>>,
-}
-
-impl Observer for CheckpointWriter<'_> {
-    type Error = AppError;
-
-    fn iteration(
-        &mut self,
-        state: &FixedPointState,
-        _record: &IterationRecord,
-        _g: &[f64],
-    ) -> AppResult<Control> {
-        let ev = self.evaluated.borrow();
-        save(self.path, self.scenario, self.run, state, ev.as_deref())?;
-        Ok(Control::Continue)
-    }
 }
 
 /// A loaded checkpoint.
@@ -197,35 +159,37 @@ pub fn load(path: &Path) -> AppResult<Checkpoint> {
             .map_err(|e| bad(format!("attribute {name}: {e}")))?;
         Ok(s.as_str().to_string())
     };
-    if read_str("kind")? != CHECKPOINT_KIND {
-        return Err(bad(
-            "this file is not a checkpoint (attribute kind ≠ \"checkpoint\"); pass the \
-             <output>.checkpoint.h5 file written next to the output"
-                .to_string(),
-        ));
+    if read_str(ATTR_KIND)? != KIND_CHECKPOINT {
+        return Err(bad(format!(
+            "this file is not a checkpoint (attribute {ATTR_KIND} ≠ \"{KIND_CHECKPOINT}\"); pass \
+             the <output>.checkpoint.h5 file written next to the output"
+        )));
     }
-    let scenario = read_str("scenario")?;
+    let scenario = read_str(ATTR_SCENARIO)?;
     let read_u64 = |name: &str| -> AppResult<u64> {
         file.attr(name)
             .and_then(|a| a.read_scalar::<u64>())
             .map_err(|e| bad(format!("attribute {name}: {e}")))
     };
-    let memory = read_u64("memory")? as usize;
-    let len = read_u64("length")? as usize;
+    let memory = read_u64(ATTR_MEMORY)? as usize;
+    let len = read_u64(ATTR_LENGTH)? as usize;
     let vec = |name: &str| -> AppResult<Vec<f64>> {
         file.dataset(name)
             .and_then(|d| d.read_raw::<f64>())
             .map_err(|e| bad(format!("dataset {name}: {e}")))
     };
-    let x = vec("x")?;
+    let x = vec(CHECKPOINT_X)?;
     if x.len() != len {
-        return Err(bad(format!("/x has {} values, expected {len}", x.len())));
+        return Err(bad(format!(
+            "/{CHECKPOINT_X} has {} values, expected {len}",
+            x.len()
+        )));
     }
-    let evaluated = if file.link_exists("evaluated_x") {
-        let e = vec("evaluated_x")?;
+    let evaluated = if file.link_exists(CHECKPOINT_EVALUATED_X) {
+        let e = vec(CHECKPOINT_EVALUATED_X)?;
         if e.len() != len {
             return Err(bad(format!(
-                "/evaluated_x has {} values, expected {len}",
+                "/{CHECKPOINT_EVALUATED_X} has {} values, expected {len}",
                 e.len()
             )));
         }
@@ -233,21 +197,21 @@ pub fn load(path: &Path) -> AppResult<Checkpoint> {
     } else {
         None
     };
-    let run = if file.attr("scenario_file").is_ok() {
-        let overrides: Vec<String> = match file.attr("overrides") {
+    let run = if file.attr(ATTR_SCENARIO_FILE).is_ok() {
+        let overrides: Vec<String> = match file.attr(ATTR_OVERRIDES) {
             Ok(a) => a
                 .read_raw::<hdf5::types::VarLenUnicode>()
-                .map_err(|e| bad(format!("attribute overrides: {e}")))?
+                .map_err(|e| bad(format!("attribute {ATTR_OVERRIDES}: {e}")))?
                 .iter()
                 .map(|s| s.as_str().to_string())
                 .collect(),
             Err(_) => Vec::new(),
         };
         Some(RunRecord {
-            scenario_file: read_str("scenario_file")?,
-            base_dir: PathBuf::from(read_str("base_dir")?),
+            scenario_file: read_str(ATTR_SCENARIO_FILE)?,
+            base_dir: PathBuf::from(read_str(ATTR_BASE_DIR)?),
             overrides,
-            out: PathBuf::from(read_str("out")?),
+            out: PathBuf::from(read_str(ATTR_OUT)?),
         })
     } else {
         None
@@ -262,20 +226,22 @@ pub fn load(path: &Path) -> AppResult<Checkpoint> {
         }
         Ok(flat.chunks(len).map(|c| c.to_vec()).collect())
     };
-    let past_x = rows("past_x")?;
-    let past_f = rows("past_f")?;
-    let residual = vec("history/residual")?;
-    let damping = vec("history/damping")?;
-    let wall_s = vec("history/wall_s")?;
+    let past_x = rows(CHECKPOINT_PAST_X)?;
+    let past_f = rows(CHECKPOINT_PAST_F)?;
+    let history = |name: &str| schema::member(CHECKPOINT_HISTORY, name);
+    let residual = vec(&history(HISTORY_RESIDUAL))?;
+    let damping = vec(&history(HISTORY_DAMPING))?;
+    let wall_s = vec(&history(HISTORY_WALL_S))?;
+    let accelerated_name = history(HISTORY_ACCELERATED);
     let accelerated = file
-        .dataset("history/accelerated")
+        .dataset(&accelerated_name)
         .and_then(|d| d.read_raw::<u8>())
-        .map_err(|e| bad(format!("dataset history/accelerated: {e}")))?;
+        .map_err(|e| bad(format!("dataset {accelerated_name}: {e}")))?;
     let n = residual.len();
     if damping.len() != n || wall_s.len() != n || accelerated.len() != n {
-        return Err(bad(
-            "the /history datasets have different lengths".to_string()
-        ));
+        return Err(bad(format!(
+            "the /{CHECKPOINT_HISTORY} datasets have different lengths"
+        )));
     }
     let history = (0..n)
         .map(|i| IterationRecord {
@@ -359,13 +325,5 @@ mod tests {
         let e = load(&p).unwrap_err();
         assert!(e.to_string().contains("not a tufield checkpoint"), "{e}");
         assert_eq!(e.exit_code(), crate::error::EXIT_INVALID);
-    }
-
-    #[test]
-    fn checkpoint_path_sits_next_to_the_output() {
-        assert_eq!(
-            checkpoint_path(Path::new("output/run.h5")),
-            PathBuf::from("output/run.checkpoint.h5")
-        );
     }
 }

@@ -13,6 +13,7 @@
 //! * [`lq`] — the file of `tufield lq`;
 //! * [`simulate`] — the file of `tufield simulate`;
 //! * [`compare`] — the file `compare.h5` of `tufield compare`;
+//! * [`checkpoint`] — the checkpoint file of `tufield solve` (read by `--resume`);
 //! * the atomic HDF5 writer itself is [`crate::h5::AtomicH5`].
 //!
 //! The layout of every file is described in docs/output-files.md.

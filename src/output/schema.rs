@@ -163,6 +163,51 @@ pub const HISTOGRAM: &str = "histogram";
 /// `/modes`: the modes of a modal solve.
 pub const MODES: &str = "modes";
 
+// ---- Iteration histories: `/fixed_point` of solve files (also under each `/modes/<i>`),
+// `/history` of checkpoints; one value per fixed-point iteration. ----
+
+/// History dataset: the fixed-point residual ‖G(x) − x‖ (scaled sup-norm) per iteration.
+pub const HISTORY_RESIDUAL: &str = "residual";
+/// History dataset: the damping used by each iteration.
+pub const HISTORY_DAMPING: &str = "damping";
+/// History dataset: the wall time of each iteration (units `s`).
+pub const HISTORY_WALL_S: &str = "wall_s";
+/// History dataset (u8): 1 where the iteration took the Anderson step, 0 where it damped.
+pub const HISTORY_ACCELERATED: &str = "accelerated";
+
+// ---- Checkpoint files (`<out stem>.checkpoint.h5`, written by `tufield solve`). ----
+
+/// Root attribute of checkpoints: the file kind, [`KIND_CHECKPOINT`].
+pub const ATTR_KIND: &str = "kind";
+/// Value of the root attribute `kind` of a checkpoint file.
+pub const KIND_CHECKPOINT: &str = "checkpoint";
+/// Root attribute of checkpoints: the number of Anderson pairs held (rows of `past_x`).
+pub const ATTR_MEMORY: &str = "memory";
+/// Root attribute of checkpoints: the length of the iterate `x`.
+pub const ATTR_LENGTH: &str = "length";
+/// Root attribute of checkpoints: the scenario path as given on the command line.
+pub const ATTR_SCENARIO_FILE: &str = "scenario_file";
+/// Root attribute of checkpoints: the absolute directory relative initial-law paths
+/// resolve against.
+pub const ATTR_BASE_DIR: &str = "base_dir";
+/// Root attribute of checkpoints: the `--set` overrides (a string list; absent when none).
+pub const ATTR_OVERRIDES: &str = "overrides";
+/// Root attribute of checkpoints: the absolute output path of the run.
+pub const ATTR_OUT: &str = "out";
+/// Checkpoint dataset `/x` (length): the next iterate.
+pub const CHECKPOINT_X: &str = "x";
+/// Checkpoint dataset `/evaluated_x` (length): the point of the last completed
+/// evaluation (absent before the first).
+pub const CHECKPOINT_EVALUATED_X: &str = "evaluated_x";
+/// Checkpoint dataset `/past_x` (memory, length): the Anderson memory of iterates (absent
+/// when memory = 0).
+pub const CHECKPOINT_PAST_X: &str = "past_x";
+/// Checkpoint dataset `/past_f` (memory, length): the Anderson memory of map values
+/// (absent when memory = 0).
+pub const CHECKPOINT_PAST_F: &str = "past_f";
+/// Checkpoint group `/history`: the iteration history (`HISTORY_*` datasets).
+pub const CHECKPOINT_HISTORY: &str = "history";
+
 /// Dimension name of the reduced coordinates' index (`d`).
 pub const DIM_AXIS: &str = "axis";
 /// Dimension names of a d × d matrix.

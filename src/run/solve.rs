@@ -7,7 +7,7 @@ use super::driver::Driver;
 use super::estimate;
 use super::grid_for;
 use super::observe::{Observers, Schedule, Scheduled, WallClock};
-use crate::output::checkpoint::{self, checkpoint_path, CheckpointWriter, RunRecord};
+use crate::checkpoint::{self, checkpoint_path, CheckpointWriter, RunRecord};
 use crate::initial::{self, FileData, InitialSpec};
 use crate::interrupt::{self, StopSource};
 use crate::oracle::LqResults;

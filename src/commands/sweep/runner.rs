@@ -3,7 +3,7 @@
 //! points with one progress bar over the points.
 
 use super::manifest::{self, point_dir, result_path, Manifest, PointStatus, State};
-use crate::output::checkpoint::checkpoint_path;
+use crate::checkpoint::checkpoint_path;
 use crate::error::EXIT_INVALID;
 use crate::interrupt;
 use crate::progress::{bar_style, timestamp, ProgressMode};
