@@ -32,6 +32,7 @@ pub mod quantize;
 pub mod schema;
 pub mod simulate;
 pub mod solve;
+pub mod sweep;
 pub mod xdmf;
 
 pub use crate::h5::{AtomicH5, SnapshotWriter};

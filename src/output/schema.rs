@@ -63,6 +63,15 @@ pub const COMMAND_SIMULATE: &str = "simulate";
 /// Value of the root attribute `command` of `tufield compare` files.
 pub const COMMAND_COMPARE: &str = "compare";
 
+/// CF root attribute: the conventions followed ([`CONVENTIONS`]).
+pub const ATTR_CONVENTIONS: &str = "Conventions";
+/// CF root attribute: what the file holds, in words.
+pub const ATTR_TITLE: &str = "title";
+/// CF root attribute: the program that wrote the file.
+pub const ATTR_SOURCE: &str = "source";
+/// CF root attribute: when and by which command line the file was written.
+pub const ATTR_HISTORY: &str = "history";
+
 /// CF conventions version written at the root.
 pub const CONVENTIONS: &str = "CF-1.10";
 
@@ -76,6 +85,8 @@ pub const SNAPSHOT_LEVEL: &str = "snapshot_level";
 pub const TIME_LONG_NAME: &str = "model time t_n = n·T/steps";
 /// Units of model time, coordinates and costs (the model is dimensionless).
 pub const DIMENSIONLESS: &str = "1";
+/// Units of wall times (UDUNITS seconds).
+pub const SECONDS: &str = "s";
 /// `/grid`: the grid group (datasets `x<i>` with attributes label, lo, hi, spacing).
 pub const GRID: &str = "grid";
 /// `/populations`: one group per population.
@@ -208,6 +219,56 @@ pub const CHECKPOINT_PAST_F: &str = "past_f";
 /// Checkpoint group `/history`: the iteration history (`HISTORY_*` datasets).
 pub const CHECKPOINT_HISTORY: &str = "history";
 
+// ---- Sweep summaries (`DIR/summary.nc` of `tufield sweep gather`; docs/output-files.md). ----
+
+/// File name of a gathered sweep's summary in the sweep directory.
+pub const SUMMARY_FILE: &str = "summary.nc";
+/// Root attribute of summaries: the fixed `--set` overrides of every point (string list).
+pub const SUMMARY_SWEEP_SET: &str = "sweep_set";
+/// Root attribute of summaries: the number of points.
+pub const SUMMARY_POINTS: &str = "points";
+/// Root attribute of summaries: the infimum of admissible γ of condition (17) (Γ = γ²I).
+pub const SUMMARY_CONDITION_17_MIN_GAMMA: &str = "condition_17_min_gamma";
+/// Attribute of a summary's key coordinate: the TOML text of each value (string list).
+pub const SUMMARY_VALUES: &str = "values";
+/// CF attribute `comment` (a summary's key coordinate with non-numeric values).
+pub const SUMMARY_COMMENT: &str = "comment";
+/// CF attribute `coordinates`: the auxiliary coordinates of a zipped summary's variables.
+pub const SUMMARY_COORDINATES: &str = "coordinates";
+/// Summary dimension and coordinate variable of zipped sweeps: the point index.
+pub const SUMMARY_POINT: &str = "point";
+/// Summary dimension and coordinate variable: the population index (0-based).
+pub const SUMMARY_POPULATION: &str = "population";
+/// Attribute of the summary's `population`: the population names (string list).
+pub const SUMMARY_NAMES: &str = "names";
+/// Summary dimension and coordinate variable: the model's axis index.
+pub const SUMMARY_MODEL_AXIS: &str = "model_axis";
+/// Attribute of the summary's `model_axis`: the axis labels (string list).
+pub const SUMMARY_LABELS: &str = "labels";
+/// Summary variable (i8): the status code of each point.
+pub const SUMMARY_STATUS: &str = "status";
+/// CF attribute of the summary's `status`: the status codes.
+pub const SUMMARY_FLAG_VALUES: &str = "flag_values";
+/// CF attribute of the summary's `status`: the status names, space-separated.
+pub const SUMMARY_FLAG_MEANINGS: &str = "flag_meanings";
+/// Summary variable (i32): the exit code of each point's solve (-1: none).
+pub const SUMMARY_EXIT_CODE: &str = "exit_code";
+/// Summary variable (i64): the solve file's [`ATTR_ITERATIONS`] (-1: no result).
+pub const SUMMARY_ITERATIONS: &str = ATTR_ITERATIONS;
+/// Summary variable: the solve file's [`ATTR_RESIDUAL`] (units `1`; NaN: no result).
+pub const SUMMARY_RESIDUAL: &str = ATTR_RESIDUAL;
+/// Summary variable: the wall time of each point's solve (units `s`; NaN: no result).
+pub const SUMMARY_WALL_TIME: &str = "wall_time";
+/// Summary variable: the solve file's [`ATTR_MASS_ERROR`] (units `1`; NaN: no result).
+pub const SUMMARY_MASS_ERROR: &str = ATTR_MASS_ERROR;
+/// Summary variable: the solve file's [`ATTR_LQ_MEAN_DISTANCE`] (NaN: no result).
+pub const SUMMARY_LQ_MEAN_DISTANCE: &str = ATTR_LQ_MEAN_DISTANCE;
+/// Summary variable (points…, population, model_axis): m̄_k(T), the last row of each
+/// population's [`MEAN`].
+pub const SUMMARY_FINAL_MEAN: &str = "final_mean";
+/// Summary variable (points…, population): each population's [`EXPECTED_COST`] J_k.
+pub const SUMMARY_EXPECTED_COST: &str = EXPECTED_COST;
+
 /// Dimension name of the reduced coordinates' index (`d`).
 pub const DIM_AXIS: &str = "axis";
 /// Dimension names of a d × d matrix.
@@ -291,10 +352,13 @@ pub fn cf_root_attributes(dest: &Path, scenario_text: &str) -> Vec<(&'static str
         .unwrap_or_default();
     let args: Vec<String> = std::env::args().collect();
     vec![
-        ("Conventions", CONVENTIONS.to_string()),
-        ("title", format!("tufield output: {name}")),
-        ("source", format!("tufield {}", crate::h5::TUFIELD_VERSION)),
-        ("history", format!("{} {}", utc_now(), args.join(" "))),
+        (ATTR_CONVENTIONS, CONVENTIONS.to_string()),
+        (ATTR_TITLE, format!("tufield output: {name}")),
+        (
+            ATTR_SOURCE,
+            format!("tufield {}", crate::h5::TUFIELD_VERSION),
+        ),
+        (ATTR_HISTORY, format!("{} {}", utc_now(), args.join(" "))),
     ]
 }
 

@@ -6,6 +6,7 @@ use super::manifest::{self, point_dir, result_path, Manifest, PointStatus, State
 use crate::checkpoint::checkpoint_path;
 use crate::error::EXIT_INVALID;
 use crate::interrupt;
+use crate::output::sweep::result_status;
 use crate::progress::{bar_style, timestamp, ProgressMode};
 use crate::{AppError, AppResult};
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -167,17 +168,6 @@ fn last_error(log: &Path, offset: u64) -> String {
         .find_map(|l| l.strip_prefix("error: "))
         .map(str::to_string)
         .unwrap_or_else(|| format!("the solve failed; see {}", log.display()))
-}
-
-/// Root attribute `status` of a solve output, if readable.
-fn result_status(out: &Path) -> Option<String> {
-    let f = hdf5::File::open(out).ok()?;
-    let s = f
-        .attr(crate::output::schema::ATTR_STATUS)
-        .ok()?
-        .read_scalar::<hdf5::types::VarLenUnicode>()
-        .ok()?;
-    Some(s.as_str().to_string())
 }
 
 /// Runs the points `todo` with `jobs` concurrent solves of `threads` threads each; one
