@@ -29,6 +29,7 @@ pub mod netcdf;
 pub mod oracle;
 pub mod quantities;
 pub mod quantize;
+pub mod reader;
 pub mod schema;
 pub mod simulate;
 pub mod solve;

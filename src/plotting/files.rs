@@ -25,8 +25,8 @@
 //! `--times` chooses density panels and applies to `solve` files only (refused otherwise).
 //! Each figure is written to a temporary name and renamed when complete.
 
+use crate::output::reader::Input;
 use crate::output::schema;
-use crate::plotting::input::Input;
 use crate::plotting::legend_box::{legend_box, LineStyle};
 use crate::plotting::trajectories::trajectories_figure;
 use crate::plotting::{

@@ -8,7 +8,7 @@
 //! * [`colourbar`]: the viridis-like colour map and the colour bar of every heat map.
 //! * [`heatmap`]: a heat map with equal axis scales, framed on a view box.
 //! * [`legend_box`]: a legend alone in a free panel.
-//! * [`input`]: the output file a figure is read from.
+//! * the output file a figure is read from is [`crate::output::reader::Input`].
 //! * [`trajectories`]: the copies' paths of a `simulate` file (`plot`, `paper`).
 //! * [`files`]: the figures of an output file (`tufield plot`).
 //! * [`compare`]: the figures of `tufield compare`.
@@ -20,7 +20,6 @@ pub mod compare;
 pub mod epsilon_nash;
 pub mod files;
 pub mod heatmap;
-pub mod input;
 pub mod legend_box;
 pub mod trajectories;
 

@@ -1,9 +1,9 @@
 //! The trajectories figure of a `simulate` file (`plot`, and the paper's Figures 5–9 in
 //! `paper`).
 
-use super::input::Input;
 use super::legend_box::{legend_box, LineStyle};
 use super::{dashed_legend_entry, err, range, ticks, Area, Chart, Format, PALETTE};
+use crate::output::reader::Input;
 use crate::output::schema;
 use crate::AppResult;
 use ndarray::Axis as NdAxis;
