@@ -219,21 +219,8 @@ pub fn read_file(src: &str, key: &str, path: &Path, dataset: &str) -> AppResult<
             .map_err(|e| bad(format!("cannot read: {e}")))?;
         return parse_npy(&bytes).map_err(bad);
     }
-    let file = hdf5::File::open(path).map_err(|e| bad(format!("cannot open as HDF5: {e}")))?;
-    let ds = file.dataset(dataset).map_err(|e| {
-        bad(format!(
-            "no dataset `{dataset}` (set population.dataset): {e}"
-        ))
-    })?;
-    if (ds.size() as u64).saturating_mul(8) > crate::budget::MAX_DATA_BYTES {
-        return Err(bad(format!(
-            "dataset `{dataset}` has {} values, more than the {} allowed",
-            ds.size(),
-            crate::budget::human(crate::budget::MAX_DATA_BYTES)
-        )));
-    }
-    ds.read_dyn::<f64>()
-        .map_err(|e| bad(format!("cannot read dataset `{dataset}` as float64: {e}")))
+    crate::output::reader::read_f64_dataset(path, dataset, crate::budget::MAX_DATA_BYTES)
+        .map_err(bad)
 }
 
 /// Minimal `.npy` reader (format versions 1–3): little-endian float64 (`<f8`), C order.

@@ -1,7 +1,9 @@
 //! The application's layering, checked on the source tree: no command reaches into another
 //! command's module (what several commands share lives in the run, output, plotting,
-//! report or paper layers), and nothing outside `src/commands/` names a command module
-//! (`src/cli.rs` excepted: the command line embeds the commands' argument structs).
+//! report or paper layers), nothing outside `src/commands/` names a command module
+//! (`src/cli.rs` excepted: the command line embeds the commands' argument structs), and
+//! HDF5 files are created and opened only by the output layer (`src/output/` and its HDF5
+//! helper `src/h5.rs`), which owns the file schema.
 //!
 //! Paths are resolved from the module a file defines (`super::`, `super::super::`,
 //! `crate::`), including the names inside `use …::{…}` groups; comments and the unit-test
@@ -237,28 +239,130 @@ fn no_layer_below_the_commands_names_a_command() {
     );
 }
 
+/// The output layer, which alone creates and opens HDF5 files: `src/output/` and its HDF5
+/// helper `src/h5.rs` (the atomic writer, re-exported as `crate::output::AtomicH5`).
+const OUTPUT_LAYER: [&str; 2] = ["output", "h5.rs"];
+
+/// How code creates or opens an HDF5 file: the atomic writer, the `hdf5` crate's file type
+/// (open, create, append, builder), or that type imported under its own name.
+const FILE_ACCESS: [&str; 4] = [
+    "AtomicH5::create",
+    "hdf5::File",
+    "hdf5::FileBuilder",
+    "use hdf5::{",
+];
+
+/// The HDF5 file accesses in a file `rel` (relative to `src/`) outside the output layer:
+/// `(file, pattern)` for each pattern of [`FILE_ACCESS`] its code contains (a `use hdf5::{…}`
+/// group only when it imports `File`).
+fn file_access_outside_the_output_layer(rel: &Path, text: &str) -> Vec<String> {
+    if OUTPUT_LAYER.iter().any(|a| rel.starts_with(a)) {
+        return Vec::new();
+    }
+    let code = code_of(text);
+    FILE_ACCESS
+        .iter()
+        .filter(|pat| match code.find(**pat) {
+            Some(i) if **pat == "use hdf5::{" => {
+                let group = &code[i..];
+                let group = &group[..group.find('}').unwrap_or(group.len())];
+                group
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|w| w == "File" || w == "FileBuilder")
+            }
+            Some(_) => true,
+            None => false,
+        })
+        .map(|pat| format!("{}: {pat}", rel.display()))
+        .collect()
+}
+
 #[test]
-fn every_file_writer_is_in_the_output_layer() {
-    // HDF5 files are created only by the output layer, the checkpoint and the sweep's
-    // gathered results (written by the sweep command from the points' files).
+fn hdf5_files_are_created_and_opened_only_in_the_output_layer() {
     let src = src_dir();
-    let allowed = [
-        Path::new("output"),
-        Path::new("h5.rs"),
-        Path::new("checkpoint.rs"),
-        Path::new("commands/sweep"),
-    ];
     let mut bad = Vec::new();
+    let mut read = 0;
     for f in rust_files(&src) {
         let rel = f.strip_prefix(&src).unwrap();
-        if allowed.iter().any(|a| rel.starts_with(a)) {
-            continue;
-        }
-        if code_of(&std::fs::read_to_string(&f).unwrap()).contains("AtomicH5::create") {
-            bad.push(rel.display().to_string());
-        }
+        bad.extend(file_access_outside_the_output_layer(
+            rel,
+            &std::fs::read_to_string(&f).unwrap(),
+        ));
+        read += 1;
     }
-    assert!(bad.is_empty(), "files written outside src/output/: {bad:?}");
+    assert!(read > 40, "only {read} files read under {}", src.display());
+    assert!(
+        bad.is_empty(),
+        "HDF5 files created or opened outside the output layer (src/output/, src/h5.rs):\n{}",
+        bad.join("\n")
+    );
+}
+
+/// The file check itself, on the writers and readers the tree had outside the output layer
+/// before they moved into it: each is caught; the output layer, comments and unit tests are
+/// not.
+#[test]
+fn the_file_check_catches_the_old_writers_and_readers() {
+    let caught = |file: &str, text: &str| {
+        !file_access_outside_the_output_layer(Path::new(file), text).is_empty()
+    };
+    // The checkpoint's save and load.
+    assert!(caught(
+        "checkpoint.rs",
+        "    let w = AtomicH5::create(path, scenario)?;\n"
+    ));
+    assert!(caught(
+        "checkpoint.rs",
+        "    let file =\n        hdf5::File::open(path).map_err(|e| bad(e))?;\n"
+    ));
+    // The sweep's summary writer and result reader.
+    assert!(caught(
+        "commands/sweep/gather.rs",
+        "    let w = AtomicH5::create(&dest, &base_text)?;\n"
+    ));
+    assert!(caught(
+        "commands/sweep/gather.rs",
+        "    let Ok(f) = hdf5::File::open(result_path(dir, i)) else {\n"
+    ));
+    assert!(caught(
+        "commands/sweep/runner.rs",
+        "fn result_status(out: &Path) -> Option<String> {\n    let f = hdf5::File::open(out).ok()?;\n"
+    ));
+    // The readers of plot, simulate --policy and the initial laws.
+    assert!(caught(
+        "plotting/input.rs",
+        "            file: hdf5::File::open(file).map_err(|e| x(e))?,\n"
+    ));
+    assert!(caught(
+        "run/simulate.rs",
+        "    let file =\n        hdf5::File::open(path).map_err(|e| bad(e))?;\n"
+    ));
+    assert!(caught(
+        "initial.rs",
+        "    let file = hdf5::File::open(path).map_err(|e| bad(e))?;\n"
+    ));
+    assert!(caught(
+        "run/x.rs",
+        "use hdf5::{File, H5Type};\nFile::open(p)?;\n"
+    ));
+    // Not violations: the output layer, other hdf5 types, comments, unit tests.
+    assert!(!caught(
+        "output/checkpoint.rs",
+        "    let w = AtomicH5::create(path, scenario)?;\n"
+    ));
+    assert!(!caught("h5.rs", "    hdf5::File::create(&tmp)\n"));
+    assert!(!caught(
+        "paper/claims.rs",
+        "    root: &hdf5::Location,\nuse hdf5::{Dataset, H5Type};\n"
+    ));
+    assert!(!caught(
+        "initial.rs",
+        "// hdf5::File::open(path) is the output layer's\n"
+    ));
+    assert!(!caught(
+        "initial.rs",
+        "fn a() {}\n#[cfg(test)]\nmod tests {\n    let w = AtomicH5::create(&p, \"\").unwrap();\n}\n"
+    ));
 }
 
 /// The checker itself, on the imports the tree had before the layering: each is caught.

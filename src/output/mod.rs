@@ -32,6 +32,7 @@ pub mod quantize;
 pub mod reader;
 pub mod schema;
 pub mod simulate;
+pub mod solution;
 pub mod solve;
 pub mod sweep;
 pub mod xdmf;

@@ -1,4 +1,7 @@
-//! The tufield output file a figure is read from (`plot`, `paper`).
+//! Reading HDF5 files back: a tufield output file opened for its figures (`plot`,
+//! `paper`; [`Input`]) and a dataset of a user's HDF5 file (an initial law,
+//! [`read_f64_dataset`]). The readers of other kinds live with their writers
+//! ([`super::checkpoint`], [`super::solution`], [`super::sweep`]).
 
 use crate::output::schema;
 use crate::{AppError, AppResult};
@@ -97,4 +100,23 @@ impl Input {
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|_| format!("population {}", k + 1))
     }
+}
+
+/// The float64 dataset `dataset` of the HDF5 file `path` (a population's initial law,
+/// `population[k].path`), refused when it holds more than `max_bytes` of values; an error
+/// is the message to show after the file's name.
+pub fn read_f64_dataset(path: &Path, dataset: &str, max_bytes: u64) -> Result<ArrayD<f64>, String> {
+    let file = hdf5::File::open(path).map_err(|e| format!("cannot open as HDF5: {e}"))?;
+    let ds = file
+        .dataset(dataset)
+        .map_err(|e| format!("no dataset `{dataset}` (set population.dataset): {e}"))?;
+    if (ds.size() as u64).saturating_mul(8) > max_bytes {
+        return Err(format!(
+            "dataset `{dataset}` has {} values, more than the {} allowed",
+            ds.size(),
+            crate::budget::human(max_bytes)
+        ));
+    }
+    ds.read_dyn::<f64>()
+        .map_err(|e| format!("cannot read dataset `{dataset}` as float64: {e}"))
 }

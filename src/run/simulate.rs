@@ -2,13 +2,13 @@
 //! policy chosen, the particle system and its mean-field references ([`prepare`]), and the
 //! copies run with progress ([`run_copies`]).
 
-use crate::output::schema;
+use crate::output::solution::{Solution, SolveFile};
 use crate::progress::{bar_style, ProgressMode};
 use crate::reduction::GameSpec;
 use crate::scenario::{Reduction, Scenario};
 use crate::{AppError, AppResult};
 use indicatif::ProgressBar;
-use ndarray::{s, Array1, Array2, ArrayD, Axis as NdAxis};
+use ndarray::{s, Array1, Array2, ArrayD};
 use std::path::{Path, PathBuf};
 use tufield_solvers::equilibrium::snapshot_levels;
 use tufield_solvers::game::Game;
@@ -391,15 +391,6 @@ fn full_space_costs(
     Ok(Some(w))
 }
 
-/// A `tufield solve` output read back for the drift field.
-struct Solution {
-    grid: Grid,
-    levels: Vec<usize>,
-    values: Vec<Vec<ArrayD<f64>>>,
-    densities: Vec<Vec<ArrayD<f64>>>,
-    means: Vec<Array2<f64>>,
-}
-
 fn prepare_file(sc: &Scenario, path: &Path) -> AppResult<Prepared> {
     let err = |e| solver_err(sc, e);
     let sol = read_solution(sc, path)?;
@@ -444,110 +435,27 @@ fn prepare_file(sc: &Scenario, path: &Path) -> AppResult<Prepared> {
     })
 }
 
+/// The `tufield solve` file `path` read back for the drift field, refused (naming
+/// `--policy`) when it was solved for another model or number of time steps.
 fn read_solution(sc: &Scenario, path: &Path) -> AppResult<Solution> {
-    let source = path.display().to_string();
-    let bad = |m: String| AppError::invalid(&source, "--policy", m);
-    if !path.is_file() {
-        return Err(bad(
-            "no such file; give lq, least-squares or a `tufield solve` output".into(),
-        ));
-    }
-    let file =
-        hdf5::File::open(path).map_err(|e| bad(format!("not a readable HDF5 file ({e})")))?;
-    let read_str = |name: &str| -> AppResult<String> {
-        let a = file.attr(name).map_err(|_| {
-            bad(format!(
-                "missing root attribute {name}; not a tufield solve output"
-            ))
-        })?;
-        let s: hdf5::types::VarLenUnicode = a
-            .read_scalar()
-            .map_err(|e| bad(format!("attribute {name}: {e}")))?;
-        Ok(s.as_str().to_string())
-    };
-    if read_str(schema::ATTR_COMMAND)? != schema::COMMAND_SOLVE {
-        return Err(bad("the file was not written by `tufield solve`".into()));
-    }
-    let text = read_str(schema::ATTR_SCENARIO)?;
-    let old = Scenario::from_text(&source, &sc.name, &text, &[])
-        .map_err(|_| bad("its stored scenario no longer loads".into()))?;
+    let file = SolveFile::open(path)?;
+    let text = file.scenario()?;
+    let old = Scenario::from_text(&path.display().to_string(), &sc.name, &text, &[])
+        .map_err(|_| file.bad("its stored scenario no longer loads".into()))?;
     if old.model != sc.model {
-        return Err(bad(
+        return Err(file.bad(
             "the solution was computed for a different model than this scenario (with its \
              --set overrides); simulate the scenario it was solved for"
                 .into(),
         ));
     }
     if old.settings.steps != sc.settings.steps {
-        return Err(bad(format!(
+        return Err(file.bad(format!(
             "the solution has {} time steps, this run {}; pass --set solver.steps={}",
             old.settings.steps, sc.settings.steps, old.settings.steps
         )));
     }
-    let h5 = |what: String| move |e: hdf5::Error| bad(format!("{what}: {e}"));
-    let d = sc.dim();
-    let mut axes = Vec::with_capacity(d);
-    for i in 0..d {
-        let name = schema::grid_axis(i);
-        let ds = file.dataset(&name).map_err(h5(name.clone()))?;
-        let n = ds.size();
-        let lo: f64 = ds
-            .attr(schema::ATTR_LO)
-            .and_then(|a| a.read_scalar())
-            .map_err(h5(format!("{name} attribute lo")))?;
-        let hi: f64 = ds
-            .attr(schema::ATTR_HI)
-            .and_then(|a| a.read_scalar())
-            .map_err(h5(format!("{name} attribute hi")))?;
-        axes.push((lo, hi, n));
-    }
-    let grid = Grid::from_bounds(
-        &axes.iter().map(|a| a.0).collect::<Vec<_>>(),
-        &axes.iter().map(|a| a.1).collect::<Vec<_>>(),
-        &axes.iter().map(|a| a.2).collect::<Vec<_>>(),
-    )
-    .map_err(|e| bad(format!("grid: {e}")))?;
-    let levels: Vec<usize> = file
-        .dataset(schema::SNAPSHOT_LEVEL)
-        .and_then(|ds| ds.read_raw::<u64>())
-        .map_err(h5(schema::SNAPSHOT_LEVEL.into()))?
-        .into_iter()
-        .map(|l| l as usize)
-        .collect();
-    let frames = |name: &str| -> AppResult<Vec<ArrayD<f64>>> {
-        let a = file
-            .dataset(name)
-            .and_then(|ds| ds.read_dyn::<f64>())
-            .map_err(h5(name.to_string()))?;
-        if a.ndim() != d + 1 || a.shape()[0] != levels.len() || &a.shape()[1..] != grid.shape() {
-            return Err(bad(format!("{name} has shape {:?}", a.shape())));
-        }
-        Ok(a.axis_iter(NdAxis(0)).map(|f| f.to_owned()).collect())
-    };
-    let p = sc.model.num_populations();
-    let mut values = Vec::with_capacity(p);
-    let mut densities = Vec::with_capacity(p);
-    let mut means = Vec::with_capacity(p);
-    for k in 0..p {
-        values.push(frames(&schema::population_dataset(k, schema::VALUE))?);
-        densities.push(frames(&schema::population_dataset(k, schema::DENSITY))?);
-        let name = schema::population_dataset(k, schema::MEAN);
-        let m = file
-            .dataset(&name)
-            .and_then(|ds| ds.read_2d::<f64>())
-            .map_err(h5(name.clone()))?;
-        if m.dim() != (sc.settings.steps + 1, d) {
-            return Err(bad(format!("{name} has shape {:?}", m.dim())));
-        }
-        means.push(m);
-    }
-    Ok(Solution {
-        grid,
-        levels,
-        values,
-        densities,
-        means,
-    })
+    file.read(sc.dim(), sc.model.num_populations(), sc.settings.steps)
 }
 
 /// Progress of the copies: a bar on a terminal, a line every 10 % otherwise.
