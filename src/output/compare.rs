@@ -32,13 +32,13 @@ pub fn write(
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     w.str_list_attr(
         &root,
-        "policies",
+        schema::ATTR_POLICIES,
         &POLICIES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     )?;
-    w.scalar_attr(&root, "pde_iterations", iterations as u64)?;
+    w.scalar_attr(&root, schema::ATTR_PDE_ITERATIONS, iterations as u64)?;
     w.str_attr(
         &root,
-        "cost_definition",
+        schema::ATTR_COST_DEFINITION,
         "robust cost J_k = ∫ v_k(0,x) m_k(0,x) dx of a designer playing the policy's \
          allocation (clipped to bounds.allocation) against the best-responding disturbance, \
          the population at the full-PDE equilibrium",
@@ -77,25 +77,33 @@ pub fn write(
     }
     for (pi, name) in POLICIES.iter().enumerate() {
         let g = w.group(name)?;
-        w.str_attr(&g, "description", POLICY_NAMES[pi])?;
-        let costs = w.array(&g, "cost", Array1::from(cmp.costs[pi].clone()).view())?;
+        w.str_attr(&g, schema::ATTR_DESCRIPTION, POLICY_NAMES[pi])?;
+        let costs = w.array(&g, schema::COST, Array1::from(cmp.costs[pi].clone()).view())?;
         w.str_attr(
             &costs,
-            "units",
+            schema::ATTR_UNITS,
             "robust cost per population (see root attr cost_definition)",
         )?;
         let rel: Vec<f64> = (0..cmp.names.len())
             .map(|k| cmp.relative_loss(pi, k))
             .collect();
         w.dims(&costs, &[schema::DIM_POPULATION])?;
-        let rd = w.array(&g, "relative_cost_difference", Array1::from(rel).view())?;
+        let rd = w.array(
+            &g,
+            schema::RELATIVE_COST_DIFFERENCE,
+            Array1::from(rel).view(),
+        )?;
         w.dims(&rd, &[schema::DIM_POPULATION])?;
         if let (Some(exact), 1..) = (&cmp.exact_costs, pi) {
-            let ds = w.array(&g, "exact_cost", Array1::from(exact[pi - 1].clone()).view())?;
+            let ds = w.array(
+                &g,
+                schema::EXACT_COST,
+                Array1::from(exact[pi - 1].clone()).view(),
+            )?;
             w.dims(&ds, &[schema::DIM_POPULATION])?;
             w.str_attr(
                 &ds,
-                "definition",
+                schema::ATTR_DEFINITION,
                 "robust cost without a grid: per mode the Riccati/Lyapunov ODE of the \
                  disturbance's best response to the linear policy, the population at the \
                  exact LQ equilibrium, summed over the modes",
@@ -103,26 +111,26 @@ pub fn write(
         }
         if let (Ok(e), Fields::Modal(_), 0) = (est, &cmp.fields, pi) {
             let err: Array1<f64> = e.populations.iter().map(|p| p.cost_error).collect();
-            let ds = w.array(&g, "cost_error", err.view())?;
+            let ds = w.array(&g, schema::COST_ERROR, err.view())?;
             w.dims(&ds, &[schema::DIM_POPULATION])?;
             w.str_attr(
                 &ds,
-                "definition",
+                schema::ATTR_DEFINITION,
                 "estimated discretisation error of the equilibrium cost (Richardson against \
                  every mode on its grid coarsened by 2 in space and time)",
             )?;
         }
         for (k, m) in cmp.means[pi].iter().enumerate() {
             let pg = w.group(&schema::population_in(name, k))?;
-            let ds = w.array(&pg, "mean", m.view())?;
+            let ds = w.array(&pg, schema::MEAN, m.view())?;
             layout::over_time(&w, &ds, &time)?;
-            let pm = w.array(&pg, "played_mean", cmp.played_means[pi][k].view())?;
+            let pm = w.array(&pg, schema::PLAYED_MEAN, cmp.played_means[pi][k].view())?;
             layout::over_time(&w, &pm, &time)?;
         }
     }
     let rc = w.array(
         &w.group(schema::LQ)?,
-        "riccati_cost",
+        schema::RICCATI_COST,
         Array1::from(cmp.riccati_cost.clone()).view(),
     )?;
     w.dims(&rc, &[schema::DIM_POPULATION])?;
@@ -135,12 +143,12 @@ pub fn write(
     };
     for k in 0..cmp.names.len() {
         let g = w.group(&schema::fields(k))?;
-        w.str_attr(&g, "name", &cmp.names[k])?;
-        let dp = w.array(&g, "drift_pde_t0", fields.drift_pde[k].view())?;
-        let dl = w.array(&g, "drift_lq_t0", fields.drift_lq[k].view())?;
-        let lq = w.array(&g, "loss_lq", fields.loss[0][k].view())?;
-        let lh = w.array(&g, "loss_heuristic", fields.loss[1][k].view())?;
-        let m0 = w.array(&g, "initial_density", fields.initial[k].view())?;
+        w.str_attr(&g, schema::ATTR_NAME, &cmp.names[k])?;
+        let dp = w.array(&g, schema::DRIFT_PDE_T0, fields.drift_pde[k].view())?;
+        let dl = w.array(&g, schema::DRIFT_LQ_T0, fields.drift_lq[k].view())?;
+        let lq = w.array(&g, schema::LOSS_LQ, fields.loss[0][k].view())?;
+        let lh = w.array(&g, schema::LOSS_HEURISTIC, fields.loss[1][k].view())?;
+        let m0 = w.array(&g, schema::INITIAL_DENSITY, fields.initial[k].view())?;
         for (i, s) in scales.iter().enumerate() {
             for ds in [&dp, &dl] {
                 w.attach_scale(ds, s, i + 1)?;
@@ -151,7 +159,7 @@ pub fn write(
         }
         for ds in [&dp, &dl] {
             let mut names = vec![schema::DIM_AXIS];
-            names.extend(std::iter::repeat_n("x", scales.len()));
+            names.extend(std::iter::repeat_n(schema::DIM_SCALED, scales.len()));
             w.dims(ds, &names)?;
         }
     }
@@ -170,8 +178,8 @@ fn write_mode_fields(
     cmp: &Comparison,
     modes: &[ModeFields],
 ) -> AppResult<()> {
-    w.str_attr(root, schema::ATTR_REDUCTION, "modal")?;
-    w.scalar_attr(root, "modes", modes.len() as u64)?;
+    w.str_attr(root, schema::ATTR_REDUCTION, schema::REDUCTION_MODAL)?;
+    w.scalar_attr(root, schema::ATTR_MODES, modes.len() as u64)?;
     let mg = w.group(schema::MODES)?;
     w.str_attr(
         &mg,
@@ -180,34 +188,34 @@ fn write_mode_fields(
          its mode costs, the drift is U times the mode drifts (docs/design.md §2)",
     )?;
     let ev: Array1<f64> = modes.iter().map(|m| m.eigenvalue).collect();
-    let ds = w.array(&mg, "eigenvalues", ev.view())?;
+    let ds = w.array(&mg, schema::EIGENVALUES, ev.view())?;
     w.dims(&ds, &[schema::DIM_MODE])?;
     if let Some(dec) = &sc.modal {
-        let ds = w.array(&mg, "eigenvectors", dec.eigenvectors())?;
+        let ds = w.array(&mg, schema::EIGENVECTORS, dec.eigenvectors())?;
         w.dims(&ds, &[schema::DIM_AXIS, schema::DIM_MODE])?;
     }
     for (i, m) in modes.iter().enumerate() {
         let g = w.group(&schema::mode(i))?;
-        w.scalar_attr(&g, "eigenvalue", m.eigenvalue)?;
+        w.scalar_attr(&g, schema::ATTR_EIGENVALUE, m.eigenvalue)?;
         let grid = w.coordinate(
             &g,
-            "grid",
+            schema::GRID,
             &m.axis,
             &format!("mode {i} coordinate y_{i}"),
             Some(schema::DIMENSIONLESS),
         )?;
         let costs = Array2::from_shape_fn((3, cmp.names.len()), |(pi, k)| m.costs[pi][k]);
-        let ds = w.array(&g, "cost", costs.view())?;
-        w.dims(&ds, &["policy", schema::DIM_POPULATION])?;
+        let ds = w.array(&g, schema::COST, costs.view())?;
+        w.dims(&ds, &[schema::DIM_POLICY, schema::DIM_POPULATION])?;
         for k in 0..cmp.names.len() {
             let fg = w.group(&schema::member(&schema::mode(i), &schema::fields(k)))?;
-            w.str_attr(&fg, "name", &cmp.names[k])?;
+            w.str_attr(&fg, schema::ATTR_NAME, &cmp.names[k])?;
             for (name, data) in [
-                ("drift_pde_t0", &m.drift_pde[k]),
-                ("drift_lq_t0", &m.drift_lq[k]),
-                ("loss_lq", &m.loss[0][k]),
-                ("loss_heuristic", &m.loss[1][k]),
-                ("initial_density", &m.initial[k]),
+                (schema::DRIFT_PDE_T0, &m.drift_pde[k]),
+                (schema::DRIFT_LQ_T0, &m.drift_lq[k]),
+                (schema::LOSS_LQ, &m.loss[0][k]),
+                (schema::LOSS_HEURISTIC, &m.loss[1][k]),
+                (schema::INITIAL_DENSITY, &m.initial[k]),
             ] {
                 let ds = w.array(&fg, name, data.view())?;
                 w.attach_scale(&ds, &grid, 0)?;

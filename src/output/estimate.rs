@@ -110,13 +110,13 @@ pub fn write(
          time for the means; linearly for snapshots between coarse levels) off the common \
          nodes and levels"
     };
-    w.str_attr(&g, "method", method)?;
-    w.scalar_attr(&g, "order", est.order as u64)?;
+    w.str_attr(&g, schema::ATTR_METHOD, method)?;
+    w.scalar_attr(&g, schema::ATTR_ORDER, est.order as u64)?;
     let pts: ndarray::Array1<u64> = est.coarse_points.iter().map(|&n| n as u64).collect();
     w.array(&g, schema::COARSE_POINTS, &pts)?;
-    w.scalar_attr(&g, "coarse_steps", est.coarse_steps as u64)?;
-    w.scalar_attr(&g, "iterations", est.iterations as u64)?;
-    w.scalar_attr(&g, "mean_error_max", est.mean_error_max())?;
-    w.scalar_attr(&g, "cost_error_max", est.cost_error_max())?;
+    w.scalar_attr(&g, schema::ATTR_COARSE_STEPS, est.coarse_steps as u64)?;
+    w.scalar_attr(&g, schema::ATTR_ITERATIONS, est.iterations as u64)?;
+    w.scalar_attr(&g, schema::ATTR_MEAN_ERROR_MAX, est.mean_error_max())?;
+    w.scalar_attr(&g, schema::ATTR_COST_ERROR_MAX, est.cost_error_max())?;
     Ok(())
 }

@@ -48,13 +48,13 @@ pub fn write(
     let dec = &sol.decomposition;
     w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SOLVE)?;
-    w.str_attr(&root, schema::ATTR_REDUCTION, "modal")?;
+    w.str_attr(&root, schema::ATTR_REDUCTION, schema::REDUCTION_MODAL)?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &sc.model.axis_labels)?;
     crate::paper::claims::write_attributes(&w, &root, sc, None)?;
     super::solve::write_run_attributes(&w, &root, sc, report, report.iterations)?;
     w.scalar_attr(&root, schema::MODES, dec.num_modes() as u64)?;
     w.scalar_attr(&root, schema::ATTR_BOUNDARY_MASS, report.boundary_mass)?;
-    w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
+    w.scalar_attr(&root, schema::ATTR_STEPS, sc.settings.steps as u64)?;
 
     let levels = snapshot_levels(sc.settings.steps, sc.settings.snapshot_every());
     let axes_t = layout::time_axes(&w, &oracle.exact.time, &levels)?;
@@ -78,7 +78,7 @@ pub fn write(
     }
 
     let mg = w.group(schema::MODES)?;
-    w.scalar_attr(&mg, "count", dec.num_modes() as u64)?;
+    w.scalar_attr(&mg, schema::ATTR_COUNT, dec.num_modes() as u64)?;
     w.str_attr(
         &mg,
         schema::ATTR_NOTE,
@@ -86,21 +86,21 @@ pub fn write(
          q = (UᵀQU)_ii, s = (UᵀSU)_ii (docs/design.md §2)",
     )?;
     for (name, data) in [
-        ("eigenvalues", dec.eigenvalues()),
-        ("q", dec.q_diagonal()),
-        ("s", dec.s_diagonal()),
+        (schema::EIGENVALUES, dec.eigenvalues()),
+        (schema::MODE_Q, dec.q_diagonal()),
+        (schema::MODE_S, dec.s_diagonal()),
     ] {
         let ds = w.array(&mg, name, data)?;
         w.dims(&ds, &[schema::DIM_MODE])?;
     }
-    let ev = w.array(&mg, "eigenvectors", dec.eigenvectors())?;
+    let ev = w.array(&mg, schema::EIGENVECTORS, dec.eigenvectors())?;
     w.dims(&ev, &[schema::DIM_AXIS, schema::DIM_MODE])?;
     for (i, m) in sol.modes.iter().enumerate() {
         let g = w.group(&schema::mode(i))?;
-        w.scalar_attr(&g, "eigenvalue", dec.eigenvalues()[i])?;
-        w.scalar_attr(&g, "q", dec.q_diagonal()[i])?;
-        w.scalar_attr(&g, "s", dec.s_diagonal()[i])?;
-        w.str_attr(&g, "outcome", m.outcome.as_str())?;
+        w.scalar_attr(&g, schema::ATTR_EIGENVALUE, dec.eigenvalues()[i])?;
+        w.scalar_attr(&g, schema::MODE_Q, dec.q_diagonal()[i])?;
+        w.scalar_attr(&g, schema::MODE_S, dec.s_diagonal()[i])?;
+        w.str_attr(&g, schema::ATTR_OUTCOME, m.outcome.as_str())?;
         w.scalar_attr(&g, schema::ATTR_ITERATIONS, m.history.len() as u64)?;
         w.scalar_attr(&g, schema::ATTR_RESIDUAL, m.residual())?;
         w.scalar_attr(&g, schema::ATTR_MASS_ERROR, m.mass_error)?;
@@ -126,14 +126,14 @@ pub fn write(
             for (name, data) in [
                 (schema::MEAN, &mean),
                 (schema::TARGET, &target),
-                ("variance", &variance),
+                (schema::VARIANCE, &variance),
                 (schema::MASS, &res.fpk.mass),
                 (schema::BOUNDARY_MASS, &res.fpk.boundary_mass),
             ] {
                 let ds = w.array(&pg, name, data)?;
                 layout::over_time(&w, &ds, &time)?;
             }
-            for (name, frames) in [("density", &res.density), ("value", &res.value)] {
+            for (name, frames) in [(schema::DENSITY, &res.density), (schema::VALUE, &res.value)] {
                 let mut sw = w.quantized_snapshots(&pg, name, frames.len(), m.grid.shape())?;
                 sw.push_all(frames)?;
                 let ds = sw.dataset().clone();
@@ -150,15 +150,15 @@ pub fn write(
         let col =
             |f: fn(&IterationRecord) -> f64| -> Array1<f64> { m.history.iter().map(f).collect() };
         for (name, data) in [
-            ("residual", col(|r| r.residual)),
-            ("damping", col(|r| r.damping)),
-            ("wall_s", col(|r| r.wall_s)),
+            (schema::HISTORY_RESIDUAL, col(|r| r.residual)),
+            (schema::HISTORY_DAMPING, col(|r| r.damping)),
+            (schema::HISTORY_WALL_S, col(|r| r.wall_s)),
         ] {
             let ds = w.array(&fpg, name, &data)?;
             w.dims(&ds, &[schema::DIM_ITERATION])?;
         }
         let acc: Array1<u8> = m.history.iter().map(|r| u8::from(r.accelerated)).collect();
-        let ds = w.array(&fpg, "accelerated", &acc)?;
+        let ds = w.array(&fpg, schema::HISTORY_ACCELERATED, &acc)?;
         w.dims(&ds, &[schema::DIM_ITERATION])?;
     }
 

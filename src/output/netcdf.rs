@@ -12,6 +12,7 @@
 //! dimension still without a scale (named after the dataset and the dimension index), so
 //! every file is readable by netCDF-4 even where a writer named nothing.
 
+use super::schema;
 use hdf5::{Dataset, Group};
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_uint};
@@ -162,7 +163,7 @@ pub fn is_dimension_only(ds: &Dataset) -> bool {
 
 /// The `NAME` attribute of a scale (a fixed-length C string written by H5DSset_scale).
 fn name_attr(ds: &Dataset) -> Option<String> {
-    let a = ds.attr("NAME").ok()?;
+    let a = ds.attr(schema::ATTR_DIMENSION_SCALE_NAME).ok()?;
     let dt = a.dtype().ok()?;
     let mut buf = vec![0u8; dt.size().max(1)];
     let st = hdf5::sync::sync(|| unsafe {

@@ -40,13 +40,17 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     let out = w.dest();
     let ex = &res.exact;
     let model = w.group(schema::MODEL)?;
-    for (name, data) in [("a", &sc.model.a), ("q", &sc.model.q), ("s", &sc.model.s)] {
+    for (name, data) in [
+        (schema::MODEL_A, &sc.model.a),
+        (schema::MODEL_Q, &sc.model.q),
+        (schema::MODEL_S, &sc.model.s),
+    ] {
         let ds = w.array(&model, name, data)?;
         w.dims(&ds, &[schema::DIM_ROW, schema::DIM_COL])?;
     }
-    w.scalar_attr(&model, "sigma", sc.model.sigma)?;
-    w.scalar_attr(&model, "horizon", sc.model.horizon)?;
-    w.scalar_attr(&model, "steps", sc.settings.steps as u64)?;
+    w.scalar_attr(&model, schema::ATTR_SIGMA, sc.model.sigma)?;
+    w.scalar_attr(&model, schema::ATTR_HORIZON, sc.model.horizon)?;
+    w.scalar_attr(&model, schema::ATTR_STEPS, sc.settings.steps as u64)?;
 
     let exact = w.group(schema::LQ_EXACT)?;
     w.str_attr(
@@ -54,9 +58,9 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
         schema::ATTR_NOTE,
         "exact LQ mean-field equilibrium (Riccati φ, forward–backward means and h, docs/design.md §3)",
     )?;
-    w.scalar_attr(&exact, "residual_initial", ex.residual_initial)?;
-    w.scalar_attr(&exact, "residual_terminal", ex.residual_terminal)?;
-    let phi = w.array(&exact, "phi", &ex.phi)?;
+    w.scalar_attr(&exact, schema::ATTR_RESIDUAL_INITIAL, ex.residual_initial)?;
+    w.scalar_attr(&exact, schema::ATTR_RESIDUAL_TERMINAL, ex.residual_terminal)?;
+    let phi = w.array(&exact, schema::PHI, &ex.phi)?;
     time_axis(w, &phi, time)?;
     let pops = w.group(&schema::populations_in(schema::LQ_EXACT))?;
     for (k, (pop, spec)) in ex.populations.iter().zip(&sc.model.populations).enumerate() {
@@ -66,13 +70,13 @@ pub fn write_groups(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
         w.str_attr(&g, schema::ATTR_NAME, &spec.name)?;
         for (name, data) in [
             (schema::MEAN, &pop.mean),
-            ("h", &pop.h),
+            (schema::LQ_H, &pop.h),
             (schema::TARGET, &pop.target),
         ] {
             let ds = w.array(&g, name, data)?;
             time_axis(w, &ds, time)?;
         }
-        let chi = w.array(&g, "chi", &pop.chi)?;
+        let chi = w.array(&g, schema::LQ_CHI, &pop.chi)?;
         time_axis(w, &chi, time)?;
         let cov = w.array(&g, schema::COV, &pop.cov)?;
         time_axis(w, &cov, time)?;
@@ -103,7 +107,7 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     w.str_attr(&g, schema::ATTR_NOTE, HEURISTIC_NOTE)?;
     w.str_attr(
         &g,
-        "method",
+        schema::ATTR_METHOD,
         "Section 5: internal model m̃' = −θm̃ (19), game Riccati (20) in (x, m̃), policies (21)-(22); \
          mean: policy fed the actual mean, m̄' = A(P11 + P12)m̄; mean_with_estimate: policy fed m̃",
     )?;
@@ -116,9 +120,13 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     } else {
         "violated"
     };
-    w.str_attr(&g, "theorem_2", status)?;
-    w.scalar_attr(&g, "theorem_2_max_eigenvalue", theorem_2.max_eigenvalue)?;
-    timed(w, &g, "p", &aug.p, time)?;
+    w.str_attr(&g, schema::ATTR_THEOREM_2, status)?;
+    w.scalar_attr(
+        &g,
+        schema::ATTR_THEOREM_2_MAX_EIGENVALUE,
+        theorem_2.max_eigenvalue,
+    )?;
+    timed(w, &g, schema::AUGMENTED_P, &aug.p, time)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
         let pg = w.group(&schema::population_in(schema::LQ_AUGMENTED_STATE, k))?;
         w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
@@ -126,11 +134,11 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
         timed(
             w,
             &pg,
-            "mean_with_estimate",
+            schema::MEAN_WITH_ESTIMATE,
             &aug.mean_with_estimate[k],
             time,
         )?;
-        timed(w, &pg, "estimate", &aug.estimate[k], time)?;
+        timed(w, &pg, schema::ESTIMATE, &aug.estimate[k], time)?;
     }
 
     let con = &res.consensus;
@@ -138,16 +146,16 @@ fn write_heuristics(w: &AtomicH5, sc: &Scenario, res: &LqResults, time: &Dataset
     w.str_attr(&g, schema::ATTR_NOTE, HEURISTIC_NOTE)?;
     w.str_attr(
         &g,
-        "method",
+        schema::ATTR_METHOD,
         "Section 7 (Theorem 4): h_k = −φρ_k, consensus dynamics m̄_k' = Aφ(m̄_k − ρ_k) on the graph",
     )?;
-    timed(w, &g, "phi", &con.phi, time)?;
+    timed(w, &g, schema::PHI, &con.phi, time)?;
     for (k, spec) in sc.model.populations.iter().enumerate() {
         let pg = w.group(&schema::population_in(schema::LQ_CONSENSUS, k))?;
         w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
         timed(w, &pg, schema::MEAN, &con.mean[k], time)?;
-        timed(w, &pg, "target", &con.target[k], time)?;
-        timed(w, &pg, "h", &con.h[k], time)?;
+        timed(w, &pg, schema::TARGET, &con.target[k], time)?;
+        timed(w, &pg, schema::LQ_H, &con.h[k], time)?;
     }
     Ok(())
 }

@@ -105,7 +105,7 @@ pub(super) fn write(
                 w.attach_scale(&ds, c, i + 2)?;
             }
             let mut names = vec![schema::SNAPSHOT_TIME, schema::DIM_AXIS];
-            names.extend(std::iter::repeat_n("x", d));
+            names.extend(std::iter::repeat_n(schema::DIM_SCALED, d));
             w.dims(&ds, &names)?;
             w.str_attr(&ds, schema::ATTR_LONG_NAME, long)?;
         }

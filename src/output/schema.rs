@@ -269,6 +269,278 @@ pub const SUMMARY_FINAL_MEAN: &str = "final_mean";
 /// Summary variable (points…, population): each population's [`EXPECTED_COST`] J_k.
 pub const SUMMARY_EXPECTED_COST: &str = EXPECTED_COST;
 
+// ---- Solve files (`tufield solve`, projected and modal): root, population and `/fixed_point` attributes. ----
+/// Root attribute of solve files: the weight of the core penalty in the running cost
+/// (`cost.core_penalty`).
+pub const ATTR_CORE_PENALTY: &str = "core_penalty";
+/// Root attribute of solve files: the bound on each allocation |u_i| (`bounds.allocation`;
+/// +∞ when unbounded).
+pub const ATTR_ALLOCATION_BOUND: &str = "allocation_bound";
+/// Root attribute of solve files: the bound on the disturbance |w| (`bounds.disturbance`;
+/// +∞ when unbounded).
+pub const ATTR_DISTURBANCE_BOUND: &str = "disturbance_bound";
+/// Attribute (root of solve and simulate files, `/model`): the number of time steps.
+pub const ATTR_STEPS: &str = "steps";
+/// Root attribute of solve files: the finite-difference scheme (`solver.scheme`).
+pub const ATTR_SCHEME: &str = "scheme";
+/// Population group attribute of solve files: the kind of the initial law
+/// (`population.kind`).
+pub const ATTR_INITIAL_KIND: &str = "initial_kind";
+/// Population group attribute of solve files: the factor that gave the initial density mass
+/// 1 on the grid.
+pub const ATTR_NORMALISATION: &str = "normalisation";
+/// Population group attribute of solve files: the most negative density value met (only
+/// when the density went negative).
+pub const ATTR_NEGATIVE_DENSITY_MIN: &str = "negative_density_min";
+/// Population group attribute of solve files: the time level of `negative_density_min`.
+pub const ATTR_NEGATIVE_DENSITY_LEVEL: &str = "negative_density_level";
+/// Population group attribute of solve files: the grid point of `negative_density_min`
+/// (string list, one per axis).
+pub const ATTR_NEGATIVE_DENSITY_POINT: &str = "negative_density_point";
+/// Population group attribute of solve files: the mass of the negative part of the density
+/// at that level.
+pub const ATTR_NEGATIVE_MASS: &str = "negative_mass";
+/// Attribute of `/fixed_point` and of each `/modes/<i>`: how the fixed point ended
+/// (`converged`, `max_iterations`, …).
+pub const ATTR_OUTCOME: &str = "outcome";
+/// Attribute of `/fixed_point`: the damping setting (`solver.damping`).
+pub const ATTR_DAMPING: &str = "damping";
+/// Attribute of `/fixed_point`: the acceleration setting (`solver.acceleration`).
+pub const ATTR_ACCELERATION: &str = "acceleration";
+
+// ---- Modal solves and modal comparisons (`reduction = "modal"`): `/modes`. ----
+/// Value of the root attribute [`ATTR_REDUCTION`] of modal files.
+pub const REDUCTION_MODAL: &str = "modal";
+/// Attribute of `/modes` of modal solves: the number of modes.
+pub const ATTR_COUNT: &str = "count";
+/// Root attribute of modal `compare` files: the number of modes.
+pub const ATTR_MODES: &str = "modes";
+/// Dataset of `/modes` (mode): the eigenvalues λ_i of the drift matrix.
+pub const EIGENVALUES: &str = "eigenvalues";
+/// Dataset of `/modes` (axis, mode): the eigenvectors U (x = U y).
+pub const EIGENVECTORS: &str = "eigenvectors";
+/// Dataset of `/modes` of modal solves (mode): the diagonal of UᵀQU; also the attribute q
+/// of each `/modes/<i>`.
+pub const MODE_Q: &str = "q";
+/// Dataset of `/modes` of modal solves (mode): the diagonal of UᵀSU; also the attribute s
+/// of each `/modes/<i>`.
+pub const MODE_S: &str = "s";
+/// Attribute of `/modes/<i>`: the mode's eigenvalue λ_i.
+pub const ATTR_EIGENVALUE: &str = "eigenvalue";
+/// Mode population dataset (steps+1): the variance of the mode's density.
+pub const VARIANCE: &str = "variance";
+
+// ---- The LQ oracle (`/model` and `/lq` of `lq` and `solve` files). ----
+/// `/model` dataset (d, d): the drift matrix A.
+pub const MODEL_A: &str = "a";
+/// `/model` dataset (d, d): the state cost weight Q.
+pub const MODEL_Q: &str = "q";
+/// `/model` dataset (d, d): the terminal cost weight S.
+pub const MODEL_S: &str = "s";
+/// `/model` attribute: the noise intensity σ.
+pub const ATTR_SIGMA: &str = "sigma";
+/// `/model` attribute: the horizon T (model time, units `1`).
+pub const ATTR_HORIZON: &str = "horizon";
+/// `/lq/exact` attribute: the residual of the forward–backward system at t = 0.
+pub const ATTR_RESIDUAL_INITIAL: &str = "residual_initial";
+/// `/lq/exact` attribute: the residual of the forward–backward system at t = T.
+pub const ATTR_RESIDUAL_TERMINAL: &str = "residual_terminal";
+/// Dataset (steps+1, d, d) of `/lq/exact` and `/lq/heuristic/consensus`: the Riccati
+/// solution φ(t).
+pub const PHI: &str = "phi";
+/// LQ population dataset (steps+1, d): the affine term h_k(t) of the value.
+pub const LQ_H: &str = "h";
+/// `/lq/exact` population dataset (steps+1): the scalar term χ_k(t) of the value.
+pub const LQ_CHI: &str = "chi";
+/// Attribute of the heuristics' groups and of `/error_estimate`: the method, in words.
+pub const ATTR_METHOD: &str = "method";
+/// `/lq/heuristic/augmented_state` attribute: whether Theorem 2's condition holds
+/// (`satisfied`, `violated`).
+pub const ATTR_THEOREM_2: &str = "theorem_2";
+/// `/lq/heuristic/augmented_state` attribute: the largest eigenvalue of Theorem 2's
+/// condition.
+pub const ATTR_THEOREM_2_MAX_EIGENVALUE: &str = "theorem_2_max_eigenvalue";
+/// `/lq/heuristic/augmented_state` dataset (steps+1, 2d, 2d): the game Riccati solution
+/// P(t) of (20).
+pub const AUGMENTED_P: &str = "p";
+/// `/lq/heuristic/augmented_state` population dataset (steps+1, d): the mean when the
+/// policy is fed the internal model m̃.
+pub const MEAN_WITH_ESTIMATE: &str = "mean_with_estimate";
+/// `/lq/heuristic/augmented_state` population dataset (steps+1, d): the internal model
+/// m̃_k(t).
+pub const ESTIMATE: &str = "estimate";
+
+// ---- Error estimate (`/error_estimate` of solve files). ----
+/// `/error_estimate` attribute: the order of the scheme the Richardson estimate assumes.
+pub const ATTR_ORDER: &str = "order";
+/// `/error_estimate` attribute: the time steps of the coarse solve.
+pub const ATTR_COARSE_STEPS: &str = "coarse_steps";
+/// `/error_estimate` attribute: the largest estimated error of the mean paths.
+pub const ATTR_MEAN_ERROR_MAX: &str = "mean_error_max";
+/// `/error_estimate` attribute: the largest estimated error of the expected costs.
+pub const ATTR_COST_ERROR_MAX: &str = "cost_error_max";
+
+// ---- Simulate files (`tufield simulate`). ----
+/// Root attribute of simulate files: the number N of simulated copies.
+pub const ATTR_COPIES: &str = "copies";
+/// Root attribute of simulate files: the random seed.
+pub const ATTR_SEED: &str = "seed";
+/// Root attribute of simulate files: the policy played (`lq`, a solve file, …).
+pub const ATTR_POLICY: &str = "policy";
+/// Simulate population dataset (grid_axis): the state axes the histograms are taken over.
+pub const STATE_AXES: &str = "state_axes";
+/// Simulate population dataset (steps+1, d): the copies' empirical target path.
+pub const EMPIRICAL_TARGET: &str = "empirical_target";
+/// Simulate population dataset (steps+1, d): the mean the copies are checked against (its
+/// `note` says which).
+pub const REFERENCE_MEAN: &str = "reference_mean";
+/// Simulate population dataset (steps+1): the fraction of copies whose least-squares
+/// allocation is in the core of `[game.values]`.
+pub const ALLOCATION_CORE_FRACTION: &str = "allocation_core_fraction";
+/// Attribute of the simulate `histogram`: how copies are deposited on the grid.
+pub const ATTR_DEPOSIT: &str = "deposit";
+/// Simulate population dataset (statistic): the mean and standard deviation over copies of
+/// the realised cost.
+pub const REALISED_COST: &str = "realised_cost";
+/// Attribute of `realised_cost`: what its entries are.
+pub const ATTR_ENTRIES: &str = "entries";
+/// Attribute of `realised_cost`: the standard error of its mean.
+pub const ATTR_STANDARD_ERROR: &str = "standard_error";
+/// Dataset: the mean-field expected cost (simulate population: E[v_k(0, X0)], scalar;
+/// `/epsilon_nash`: (epsilon_run, population)).
+pub const MEAN_FIELD_COST: &str = "mean_field_cost";
+/// Simulate population dataset (scalar): the exact expected realised cost of the Euler
+/// chain as N → ∞.
+pub const REFERENCE_COST: &str = "reference_cost";
+/// Simulate population dataset (snapshots): the L1 distance of the histogram to the FPK
+/// density.
+pub const DENSITY_L1: &str = "density_l1";
+/// `/heuristic/second_order` attribute: the rate θ̃ of the consensus (43).
+pub const ATTR_THETA_TILDE: &str = "theta_tilde";
+/// `/heuristic/second_order` attribute: the rate θ̂ of the consensus (43).
+pub const ATTR_THETA_HAT: &str = "theta_hat";
+/// `/heuristic/second_order` attribute: the spectral radius of the consensus iteration.
+pub const ATTR_SPECTRAL_RADIUS: &str = "spectral_radius";
+/// `/heuristic/second_order` attribute: the iteration's stability, in words.
+pub const ATTR_STABILITY: &str = "stability";
+/// `/heuristic/second_order` dataset (time, population, axis): the consensus increment per
+/// step.
+pub const INCREMENT: &str = "increment";
+/// `/study` attribute: the log-log slope of `mean_deviation` against the copies.
+pub const ATTR_MEAN_DEVIATION_SLOPE: &str = "mean_deviation_slope";
+/// `/study` attribute: the log-log slope of `cost_gap` against the copies.
+pub const ATTR_COST_GAP_SLOPE: &str = "cost_gap_slope";
+/// `/study` attribute: the cost the gaps are measured against.
+pub const ATTR_COST_REFERENCE: &str = "cost_reference";
+/// `/study` attribute: the seeds averaged per run.
+pub const ATTR_SEEDS: &str = "seeds";
+/// `/study` attribute: the mean the deviations are measured against.
+pub const ATTR_REFERENCE: &str = "reference";
+/// Dataset of `/study` (study_run) and `/epsilon_nash` (epsilon_run): the copies N of each
+/// run.
+pub const COPIES: &str = "copies";
+/// `/study` dataset (study_run): the deviation of the empirical mean from the reference.
+pub const MEAN_DEVIATION: &str = "mean_deviation";
+/// `/study` dataset (study_run): the gap of the realised cost to the reference cost.
+pub const COST_GAP: &str = "cost_gap";
+/// `/study` dataset (study_run): the bias part of `cost_gap` (its slope: attribute
+/// `cost_bias_slope`).
+pub const COST_BIAS: &str = "cost_bias";
+/// `/study` dataset (study_run): the fluctuation part of `cost_gap` (its slope: attribute
+/// `cost_fluctuation_slope`).
+pub const COST_FLUCTUATION: &str = "cost_fluctuation";
+/// `/epsilon_nash` attribute: the Monte Carlo replicates per run.
+pub const ATTR_REPLICATES: &str = "replicates";
+/// `/epsilon_nash` dataset (epsilon_run, population): the exact gain ε(N) of one
+/// best-responding copy.
+pub const EPSILON: &str = "epsilon";
+/// `/epsilon_nash` dataset (epsilon_run, population): the best response's cost.
+pub const BEST_RESPONSE_COST: &str = "best_response_cost";
+/// `/epsilon_nash` dataset (epsilon_run, population): ε(N) from sampled paths.
+pub const MONTE_CARLO_EPSILON: &str = "monte_carlo_epsilon";
+/// `/epsilon_nash` dataset (epsilon_run, population): the standard error of
+/// `monte_carlo_epsilon`.
+pub const MONTE_CARLO_STANDARD_ERROR: &str = "monte_carlo_standard_error";
+/// `/epsilon_nash` dataset (population): the limit ε(∞) (time-step floor).
+pub const EPSILON_LIMIT: &str = "epsilon_limit";
+/// `/epsilon_nash` dataset (population): the observed rate of ε(N) → ε(∞).
+pub const RATE: &str = "rate";
+/// Dimension name of the histogram's state axes.
+pub const DIM_GRID_AXIS: &str = "grid_axis";
+/// Dimension name (and label) of the copies shown in `trajectories`.
+pub const DIM_COPY: &str = "copy";
+/// Dimension name of `realised_cost` (mean, std).
+pub const DIM_STATISTIC: &str = "statistic";
+/// Dimension name of the runs of `/study`.
+pub const DIM_STUDY_RUN: &str = "study_run";
+/// Dimension name of the runs of `/epsilon_nash`.
+pub const DIM_EPSILON_RUN: &str = "epsilon_run";
+
+// ---- Compare files (`compare.h5` of `tufield compare`). ----
+/// Root attribute of compare files: the policies compared (string list; the groups `/pde`,
+/// `/lq`, `/heuristic`).
+pub const ATTR_POLICIES: &str = "policies";
+/// Root attribute of compare files: the fixed-point iterations of the full-PDE solve.
+pub const ATTR_PDE_ITERATIONS: &str = "pde_iterations";
+/// Root attribute of compare files: the definition of the robust cost, in words.
+pub const ATTR_COST_DEFINITION: &str = "cost_definition";
+/// Attribute of each policy group of compare files: the policy, in words.
+pub const ATTR_DESCRIPTION: &str = "description";
+/// Compare dataset: the robust cost per population of a policy (per mode: (policy,
+/// population)).
+pub const COST: &str = "cost";
+/// Compare policy dataset (population): the cost relative to the PDE equilibrium's.
+pub const RELATIVE_COST_DIFFERENCE: &str = "relative_cost_difference";
+/// Compare policy dataset (population): the robust cost without a grid (modal comparisons).
+pub const EXACT_COST: &str = "exact_cost";
+/// Attribute of `exact_cost` and `cost_error`: their definition, in words.
+pub const ATTR_DEFINITION: &str = "definition";
+/// `/pde` dataset of modal comparisons (population): the estimated discretisation error of
+/// the cost.
+pub const COST_ERROR: &str = "cost_error";
+/// Compare policy population dataset (steps+1, d): the mean when the population plays the
+/// policy.
+pub const PLAYED_MEAN: &str = "played_mean";
+/// `/lq` dataset of compare files (population): the LQ cost from the Riccati solution.
+pub const RICCATI_COST: &str = "riccati_cost";
+/// `/fields/<k>` dataset (axis, grid…): the PDE equilibrium's allocation drift at t = 0.
+pub const DRIFT_PDE_T0: &str = "drift_pde_t0";
+/// `/fields/<k>` dataset (axis, grid…): the linear LQ feedback's drift at t = 0.
+pub const DRIFT_LQ_T0: &str = "drift_lq_t0";
+/// `/fields/<k>` dataset (grid…): the cost lost by playing the LQ policy, per starting
+/// state.
+pub const LOSS_LQ: &str = "loss_lq";
+/// `/fields/<k>` dataset (grid…): the cost lost by playing the heuristic, per starting
+/// state.
+pub const LOSS_HEURISTIC: &str = "loss_heuristic";
+/// `/fields/<k>` dataset (grid…): the initial density m_k(0).
+pub const INITIAL_DENSITY: &str = "initial_density";
+/// Dimension name of the policies (pde, lq, heuristic) of a modal comparison's costs.
+pub const DIM_POLICY: &str = "policy";
+
+// ---- Paper reproductions (root attributes of files of scenarios with a `[paper]` table). ----
+/// Root attribute: the paper's figure and section the scenario reproduces.
+pub const ATTR_PAPER_FIGURE: &str = "paper_figure";
+/// Root attribute: what the figure shows (`paper.shows`).
+pub const ATTR_PAPER_CLAIM: &str = "paper_claim";
+/// Root attribute: the verdict (`reproduced`, `departs`).
+pub const ATTR_PAPER_CHECK: &str = "paper_check";
+/// Root attribute: each check's finding (` | `-separated).
+pub const ATTR_PAPER_FINDINGS: &str = "paper_findings";
+/// Root attribute: how the scenario departs from the paper's setting.
+pub const ATTR_PAPER_DEPARTURE: &str = "paper_departure";
+/// Root attribute: which policy the copies played, in words.
+pub const ATTR_PAPER_POLICY_NOTE: &str = "paper_policy_note";
+/// Root attribute: the options restoring the paper's setting.
+pub const ATTR_PAPER_RESTORE: &str = "paper_restore";
+
+// ---- HDF5 and netCDF conventions. ----
+/// Attribute of an HDF5 dimension scale: its dimension name (netCDF-C's `NAME`).
+pub const ATTR_DIMENSION_SCALE_NAME: &str = "NAME";
+/// Placeholder name of a dimension that already has a scale attached (a grid axis):
+/// [`crate::h5::AtomicH5::dims`] names only the dimensions without one.
+pub const DIM_SCALED: &str = "x";
+
 /// Dimension name of the reduced coordinates' index (`d`).
 pub const DIM_AXIS: &str = "axis";
 /// Dimension names of a d × d matrix.
@@ -315,6 +587,18 @@ pub fn population_in(group: &str, k: usize) -> String {
 /// `<group>/populations/<k>/<name>`: a dataset of population `k` under `group`.
 pub fn population_dataset_in(group: &str, k: usize, name: &str) -> String {
     format!("{group}/{POPULATIONS}/{k}/{name}")
+}
+
+/// `<name>_slope`: the attribute of `/study` holding the log-log slope of its dataset
+/// `name` against the copies (`cost_bias_slope`, `cost_fluctuation_slope`).
+pub fn slope_of(name: &str) -> String {
+    format!("{name}_slope")
+}
+
+/// `<group>/<k>`: the `k`-th group inside `group` (population `k` of a populations group
+/// such as `lq/exact/populations`).
+pub fn indexed(group: &str, k: usize) -> String {
+    format!("{group}/{k}")
 }
 
 /// `<group>/<name>`: a dataset or group inside `group`.

@@ -84,11 +84,11 @@ pub fn write(
     let root = w.root()?.clone();
     w.str_attr(&root, schema::ATTR_NAME, &sc.name)?;
     w.str_attr(&root, schema::ATTR_COMMAND, schema::COMMAND_SIMULATE)?;
-    w.scalar_attr(&root, "copies", sim.copies as u64)?;
-    w.scalar_attr(&root, "seed", seed)?;
-    w.str_attr(&root, "policy", &choice.name())?;
+    w.scalar_attr(&root, schema::ATTR_COPIES, sim.copies as u64)?;
+    w.scalar_attr(&root, schema::ATTR_SEED, seed)?;
+    w.str_attr(&root, schema::ATTR_POLICY, &choice.name())?;
     w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &prep.axis_labels)?;
-    w.scalar_attr(&root, "steps", prep.system.steps as u64)?;
+    w.scalar_attr(&root, schema::ATTR_STEPS, prep.system.steps as u64)?;
     w.scalar_attr(
         &root,
         schema::ATTR_THREADS,
@@ -111,17 +111,17 @@ pub fn write(
     for (k, run) in sim.populations.iter().enumerate() {
         let pg = w.group(&schema::population(k))?;
         w.str_attr(&pg, schema::ATTR_NAME, &prep.system.populations[k].name)?;
-        let sa = w.array(&pg, "state_axes", &state_axes)?;
-        w.dims(&sa, &["grid_axis"])?;
+        let sa = w.array(&pg, schema::STATE_AXES, &state_axes)?;
+        w.dims(&sa, &[schema::DIM_GRID_AXIS])?;
         for (name, data) in [
             (schema::EMPIRICAL_MEAN, &run.mean),
-            ("empirical_target", &run.target),
+            (schema::EMPIRICAL_TARGET, &run.target),
             (schema::MEAN_FIELD_MEAN, &prep.mean_field_mean[k]),
-            ("reference_mean", &prep.reference_mean[k]),
+            (schema::REFERENCE_MEAN, &prep.reference_mean[k]),
         ] {
             let ds = w.array(&pg, name, data)?;
             layout::over_time(&w, &ds, &time)?;
-            if name == "reference_mean" {
+            if name == schema::REFERENCE_MEAN {
                 w.str_attr(&ds, schema::ATTR_NOTE, prep.reference_note)?;
             }
         }
@@ -135,7 +135,7 @@ pub fn write(
             "fraction of the copies whose every excess coordinate is >= 0 (the excess core)",
         )?;
         if let Some(f) = &run.allocation_core_fraction {
-            let ds = w.array(&pg, "allocation_core_fraction", f)?;
+            let ds = w.array(&pg, schema::ALLOCATION_CORE_FRACTION, f)?;
             layout::over_time(&w, &ds, &time)?;
             w.str_attr(
                 &ds,
@@ -146,9 +146,9 @@ pub fn write(
         }
         let tr = w.array(&pg, schema::TRAJECTORIES, &run.trajectories)?;
         w.attach_scale(&tr, &time, 1)?;
-        w.label_dim(&tr, 0, "copy")?;
+        w.label_dim(&tr, 0, schema::DIM_COPY)?;
         w.label_dim(&tr, 1, schema::TIME)?;
-        let mut names = vec!["copy", schema::TIME, schema::DIM_AXIS];
+        let mut names = vec![schema::DIM_COPY, schema::TIME, schema::DIM_AXIS];
         names.truncate(tr.ndim());
         w.dims(&tr, &names)?;
         let mut sw = w.snapshots(
@@ -162,26 +162,34 @@ pub fn write(
         }
         let ds = sw.dataset().clone();
         layout::over_snapshots(&w, &ds, &axes_t.snapshot, &axes, &grid_labels)?;
-        w.str_attr(&ds, "deposit", "cloud-in-cell, states clamped to the box")?;
+        w.str_attr(
+            &ds,
+            schema::ATTR_DEPOSIT,
+            "cloud-in-cell, states clamped to the box",
+        )?;
         if prep.system.cost.is_some() {
             let rc = w.array(
                 &pg,
-                "realised_cost",
+                schema::REALISED_COST,
                 &Array1::from(vec![run.cost_mean, run.cost_std]),
             )?;
-            w.str_attr(&rc, "entries", "mean, std over copies")?;
-            w.dims(&rc, &["statistic"])?;
+            w.str_attr(&rc, schema::ATTR_ENTRIES, "mean, std over copies")?;
+            w.dims(&rc, &[schema::DIM_STATISTIC])?;
             w.scalar_attr(
                 &rc,
-                "standard_error",
+                schema::ATTR_STANDARD_ERROR,
                 run.cost_std / (sim.copies as f64).sqrt(),
             )?;
             if prep.mean_field_cost[k].is_finite() {
-                let mf = w.array(&pg, "mean_field_cost", arr0(prep.mean_field_cost[k]).view())?;
+                let mf = w.array(
+                    &pg,
+                    schema::MEAN_FIELD_COST,
+                    arr0(prep.mean_field_cost[k]).view(),
+                )?;
                 w.str_attr(&mf, schema::ATTR_NOTE, "E[v_k(0, X0)] over the initial law")?;
             }
             if let Some(rc) = &prep.reference_cost {
-                let ds = w.array(&pg, "reference_cost", arr0(rc[k]).view())?;
+                let ds = w.array(&pg, schema::REFERENCE_COST, arr0(rc[k]).view())?;
                 w.str_attr(
                     &ds,
                     schema::ATTR_NOTE,
@@ -191,7 +199,7 @@ pub fn write(
             }
         }
         if let Some(l1) = l1 {
-            let ds = w.array(&pg, "density_l1", &l1[k])?;
+            let ds = w.array(&pg, schema::DENSITY_L1, &l1[k])?;
             w.attach_scale(&ds, &axes_t.snapshot, 0)?;
         }
     }
@@ -239,48 +247,52 @@ pub fn write(
                      iteration per time step",
                 )?;
                 w.scalar_attr(&sg, schema::ATTR_THETA, params.theta)?;
-                w.scalar_attr(&sg, "theta_tilde", params.theta_tilde)?;
-                w.scalar_attr(&sg, "theta_hat", params.theta_hat)?;
-                w.scalar_attr(&sg, "spectral_radius", *spectral_radius)?;
+                w.scalar_attr(&sg, schema::ATTR_THETA_TILDE, params.theta_tilde)?;
+                w.scalar_attr(&sg, schema::ATTR_THETA_HAT, params.theta_hat)?;
+                w.scalar_attr(&sg, schema::ATTR_SPECTRAL_RADIUS, *spectral_radius)?;
                 w.str_attr(
                     &sg,
-                    "stability",
+                    schema::ATTR_STABILITY,
                     crate::report::stability::iteration_stability(*spectral_radius),
                 )?;
                 paths_dataset(&sg, schema::MEAN, mean)?;
-                paths_dataset(&sg, "increment", increment)?;
+                paths_dataset(&sg, schema::INCREMENT, increment)?;
             }
         }
     }
     if let Some(st) = st {
         let g = w.group(schema::STUDY)?;
-        w.scalar_attr(&g, "mean_deviation_slope", st.mean_deviation_slope)?;
+        w.scalar_attr(
+            &g,
+            schema::ATTR_MEAN_DEVIATION_SLOPE,
+            st.mean_deviation_slope,
+        )?;
         if let Some(cg) = &st.cost_gap {
-            w.scalar_attr(&g, "cost_gap_slope", cg.slope)?;
-            w.str_attr(&g, "cost_reference", cg.reference)?;
+            w.scalar_attr(&g, schema::ATTR_COST_GAP_SLOPE, cg.slope)?;
+            w.str_attr(&g, schema::ATTR_COST_REFERENCE, cg.reference)?;
         }
-        w.scalar_attr(&g, "seeds", STUDY_SEEDS)?;
-        w.str_attr(&g, "reference", prep.reference_note)?;
+        w.scalar_attr(&g, schema::ATTR_SEEDS, STUDY_SEEDS)?;
+        w.str_attr(&g, schema::ATTR_REFERENCE, prep.reference_note)?;
         let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
-        let cds = w.array(&g, "copies", &c)?;
-        w.dims(&cds, &["study_run"])?;
+        let cds = w.array(&g, schema::COPIES, &c)?;
+        w.dims(&cds, &[schema::DIM_STUDY_RUN])?;
         let md = w.array(
             &g,
-            "mean_deviation",
+            schema::MEAN_DEVIATION,
             &Array1::from(st.mean_deviation.clone()),
         )?;
-        w.dims(&md, &["study_run"])?;
+        w.dims(&md, &[schema::DIM_STUDY_RUN])?;
         if let Some(cg) = &st.cost_gap {
-            let ds = w.array(&g, "cost_gap", &Array1::from(cg.gap.clone()))?;
-            w.dims(&ds, &["study_run"])?;
+            let ds = w.array(&g, schema::COST_GAP, &Array1::from(cg.gap.clone()))?;
+            w.dims(&ds, &[schema::DIM_STUDY_RUN])?;
             for (name, part) in [
-                ("cost_bias", &cg.bias),
-                ("cost_fluctuation", &cg.fluctuation),
+                (schema::COST_BIAS, &cg.bias),
+                (schema::COST_FLUCTUATION, &cg.fluctuation),
             ] {
                 if let Some((v, slope)) = part {
                     let ds = w.array(&g, name, &Array1::from(v.clone()))?;
-                    w.dims(&ds, &["study_run"])?;
-                    w.scalar_attr(&g, &format!("{name}_slope"), *slope)?;
+                    w.dims(&ds, &[schema::DIM_STUDY_RUN])?;
+                    w.scalar_attr(&g, &schema::slope_of(name), *slope)?;
                 }
             }
         }
@@ -302,23 +314,23 @@ fn epsilon_nash(w: &mut AtomicH5, st: &EpsilonStudy) -> AppResult<()> {
          own state and the others' empirical means) while the others keep the policy; \
          monte_carlo_* from sampled paths with common random numbers",
     )?;
-    w.scalar_attr(&g, "replicates", st.replicates as u64)?;
+    w.scalar_attr(&g, schema::ATTR_REPLICATES, st.replicates as u64)?;
     let c: Array1<u64> = st.copies.iter().map(|&n| n as u64).collect();
-    let ds = w.array(&g, "copies", &c)?;
-    w.dims(&ds, &["epsilon_run"])?;
+    let ds = w.array(&g, schema::COPIES, &c)?;
+    w.dims(&ds, &[schema::DIM_EPSILON_RUN])?;
     for (name, data) in [
-        ("epsilon", &st.epsilon),
-        ("mean_field_cost", &st.mean_field_cost),
-        ("best_response_cost", &st.best_response_cost),
-        ("monte_carlo_epsilon", &st.monte_carlo),
-        ("monte_carlo_standard_error", &st.standard_error),
+        (schema::EPSILON, &st.epsilon),
+        (schema::MEAN_FIELD_COST, &st.mean_field_cost),
+        (schema::BEST_RESPONSE_COST, &st.best_response_cost),
+        (schema::MONTE_CARLO_EPSILON, &st.monte_carlo),
+        (schema::MONTE_CARLO_STANDARD_ERROR, &st.standard_error),
     ] {
         let ds = w.array(&g, name, data)?;
-        w.dims(&ds, &["epsilon_run", "population"])?;
+        w.dims(&ds, &[schema::DIM_EPSILON_RUN, schema::DIM_POPULATION])?;
     }
-    for (name, data) in [("epsilon_limit", &st.limit), ("rate", &st.rate)] {
+    for (name, data) in [(schema::EPSILON_LIMIT, &st.limit), (schema::RATE, &st.rate)] {
         let ds = w.array(&g, name, data)?;
-        w.dims(&ds, &["population"])?;
+        w.dims(&ds, &[schema::DIM_POPULATION])?;
     }
     Ok(())
 }

@@ -86,20 +86,20 @@ pub fn begin_write(
     crate::paper::claims::write_attributes(&w, &root, sc, None)?;
     write_run_attributes(&w, &root, sc, report, hist.len())?;
     w.str_attr(&root, schema::ATTR_LQ_NOTE, &lq_output::lq_note(sc))?;
-    w.scalar_attr(&root, "core_penalty", sc.model.core_penalty)?;
+    w.scalar_attr(&root, schema::ATTR_CORE_PENALTY, sc.model.core_penalty)?;
     w.scalar_attr(
         &root,
-        "allocation_bound",
+        schema::ATTR_ALLOCATION_BOUND,
         sc.bounds.allocation.unwrap_or(f64::INFINITY),
     )?;
     w.scalar_attr(
         &root,
-        "disturbance_bound",
+        schema::ATTR_DISTURBANCE_BOUND,
         sc.bounds.disturbance.unwrap_or(f64::INFINITY),
     )?;
     w.scalar_attr(&root, schema::ATTR_BOUNDARY_MASS, report.boundary_mass)?;
-    w.scalar_attr(&root, "steps", sc.settings.steps as u64)?;
-    w.str_attr(&root, "scheme", sc.settings.scheme.name())?;
+    w.scalar_attr(&root, schema::ATTR_STEPS, sc.settings.steps as u64)?;
+    w.str_attr(&root, schema::ATTR_SCHEME, sc.settings.scheme.name())?;
 
     let axes_t = layout::time_axes(&w, &oracle.exact.time, map.snapshot_levels())?;
     let time = axes_t.time.clone();
@@ -110,14 +110,14 @@ pub fn begin_write(
     for (k, (res, spec)) in map.results().iter().zip(&sc.model.populations).enumerate() {
         let pg = w.group(&schema::population(k))?;
         w.str_attr(&pg, schema::ATTR_NAME, &spec.name)?;
-        w.str_attr(&pg, "initial_kind", sc.initial[k].kind())?;
-        w.scalar_attr(&pg, "normalisation", normalisation[k])?;
+        w.str_attr(&pg, schema::ATTR_INITIAL_KIND, sc.initial[k].kind())?;
+        w.scalar_attr(&pg, schema::ATTR_NORMALISATION, normalisation[k])?;
         if let Some(neg) = &res.negative_density {
-            w.scalar_attr(&pg, "negative_density_min", neg.min_value)?;
-            w.scalar_attr(&pg, "negative_density_level", neg.level as u64)?;
+            w.scalar_attr(&pg, schema::ATTR_NEGATIVE_DENSITY_MIN, neg.min_value)?;
+            w.scalar_attr(&pg, schema::ATTR_NEGATIVE_DENSITY_LEVEL, neg.level as u64)?;
             let at: Vec<String> = neg.point.iter().map(|x| format!("{x:e}")).collect();
-            w.str_list_attr(&pg, "negative_density_point", &at)?;
-            w.scalar_attr(&pg, "negative_mass", neg.negative_mass)?;
+            w.str_list_attr(&pg, schema::ATTR_NEGATIVE_DENSITY_POINT, &at)?;
+            w.scalar_attr(&pg, schema::ATTR_NEGATIVE_MASS, neg.negative_mass)?;
         }
         for (name, data) in [(schema::MEAN, &res.fpk.mean), (schema::TARGET, &res.target)] {
             let ds = w.array(&pg, name, data)?;
@@ -168,23 +168,27 @@ pub fn begin_write(
     }
 
     let fpg = w.group(schema::FIXED_POINT)?;
-    w.str_attr(&fpg, "outcome", report.outcome.as_str())?;
-    w.scalar_attr(&fpg, "tol", sc.settings.tol)?;
-    w.scalar_attr(&fpg, "damping", sc.settings.damping)?;
-    w.str_attr(&fpg, "acceleration", &sc.settings.acceleration_name())?;
+    w.str_attr(&fpg, schema::ATTR_OUTCOME, report.outcome.as_str())?;
+    w.scalar_attr(&fpg, schema::ATTR_TOL, sc.settings.tol)?;
+    w.scalar_attr(&fpg, schema::ATTR_DAMPING, sc.settings.damping)?;
+    w.str_attr(
+        &fpg,
+        schema::ATTR_ACCELERATION,
+        &sc.settings.acceleration_name(),
+    )?;
     let col = |f: fn(&tufield_solvers::fixed_point::IterationRecord) -> f64| -> Array1<f64> {
         hist.iter().map(f).collect()
     };
     for (name, data) in [
-        (schema::ATTR_RESIDUAL, col(|r| r.residual)),
-        ("damping", col(|r| r.damping)),
-        ("wall_s", col(|r| r.wall_s)),
+        (schema::HISTORY_RESIDUAL, col(|r| r.residual)),
+        (schema::HISTORY_DAMPING, col(|r| r.damping)),
+        (schema::HISTORY_WALL_S, col(|r| r.wall_s)),
     ] {
         let ds = w.array(&fpg, name, &data)?;
         w.dims(&ds, &[schema::DIM_ITERATION])?;
     }
     let acc: Array1<u8> = hist.iter().map(|r| u8::from(r.accelerated)).collect();
-    let ds = w.array(&fpg, "accelerated", &acc)?;
+    let ds = w.array(&fpg, schema::HISTORY_ACCELERATED, &acc)?;
     w.dims(&ds, &[schema::DIM_ITERATION])?;
     times.lap("file, attributes and axes");
 

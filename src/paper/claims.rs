@@ -18,6 +18,7 @@
 //!   run reports |(B_HᵀB_H)⁻¹B_Hᵀ(x̄(T) − m̄(0))|.
 
 use crate::h5::AtomicH5;
+use crate::output::schema;
 use crate::reduction::GameSpec;
 use crate::report::format::num;
 use crate::report::stability::consensus_verdict;
@@ -144,16 +145,16 @@ impl Assessment {
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         vec![
             (
-                "paper_figure",
+                schema::ATTR_PAPER_FIGURE,
                 format!(
                     "Figure {} (Section {})",
                     self.paper.figure, self.paper.section
                 ),
             ),
-            ("paper_claim", self.paper.shows.clone()),
-            ("paper_check", self.status().to_string()),
+            (schema::ATTR_PAPER_CLAIM, self.paper.shows.clone()),
+            (schema::ATTR_PAPER_CHECK, self.status().to_string()),
             (
-                "paper_findings",
+                schema::ATTR_PAPER_FINDINGS,
                 self.verdicts
                     .iter()
                     .map(|v| {
@@ -167,9 +168,12 @@ impl Assessment {
                     .collect::<Vec<_>>()
                     .join(" | "),
             ),
-            ("paper_departure", self.departure()),
-            ("paper_policy_note", self.policy_note().to_string()),
-            ("paper_restore", self.restore_options()),
+            (schema::ATTR_PAPER_DEPARTURE, self.departure()),
+            (
+                schema::ATTR_PAPER_POLICY_NOTE,
+                self.policy_note().to_string(),
+            ),
+            (schema::ATTR_PAPER_RESTORE, self.restore_options()),
         ]
     }
 }

@@ -256,8 +256,8 @@ impl Fig<'_> {
         let mut refs: Vec<Vec<Option<Array2<f64>>>> = Vec::new();
         let mut names = Vec::new();
         let mut k = 0;
-        while input.has(&format!("{group}/{k}/{dataset}")) {
-            means.push(input.mat(&format!("{group}/{k}/{dataset}"))?);
+        while input.has(&schema::member(&schema::indexed(group, k), dataset)) {
+            means.push(input.mat(&schema::member(&schema::indexed(group, k), dataset))?);
             refs.push(
                 references
                     .iter()
@@ -271,7 +271,7 @@ impl Fig<'_> {
                     })
                     .collect::<AppResult<_>>()?,
             );
-            names.push(input.population_name(&format!("{group}/{k}"), k));
+            names.push(input.population_name(&schema::indexed(group, k), k));
             k += 1;
         }
         if means.is_empty() {

@@ -9,6 +9,7 @@
 pub mod modal;
 
 use crate::initial;
+use crate::output::schema;
 use crate::run::grid_for;
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
@@ -18,8 +19,9 @@ use tufield_solvers::lq::LqEquilibrium;
 use tufield_solvers::policy_eval::{evaluate_policy, node_coordinates, quadratic_policy};
 use tufield_solvers::sweep::Sweeper;
 
-/// The three policies compared, in report order.
-pub const POLICIES: [&str; 3] = ["pde", "lq", "heuristic"];
+/// The three policies compared, in report order (also the names of their groups in
+/// `compare.h5`).
+pub const POLICIES: [&str; 3] = [schema::PDE, schema::LQ, schema::HEURISTIC];
 
 /// Human names of [`POLICIES`].
 pub const POLICY_NAMES: [&str; 3] = [
