@@ -309,7 +309,7 @@ impl AtomicH5 {
             .map_err(self.err(format!("creating dataset {name}")))?;
         if let Some(bits) = significant_bits {
             let bits = i32::try_from(bits).unwrap_or(i32::MAX);
-            self.scalar_attr(&ds, crate::output::quantize::ATTR_BITROUND, bits)?;
+            self.scalar_attr(&ds, crate::output::schema::ATTR_BITROUND, bits)?;
         }
         Ok(SnapshotWriter {
             ds,
@@ -953,7 +953,7 @@ mod tests {
         assert_eq!(a.filters(), b.filters(), "the same filter pipeline");
         assert_eq!(a.chunk(), b.chunk());
         let bits: i32 = a
-            .attr(crate::output::quantize::ATTR_BITROUND)
+            .attr(crate::output::schema::ATTR_BITROUND)
             .unwrap()
             .read_scalar()
             .unwrap();
@@ -980,7 +980,7 @@ mod tests {
         assert!(f
             .dataset("g/exact")
             .unwrap()
-            .attr(crate::output::quantize::ATTR_BITROUND)
+            .attr(crate::output::schema::ATTR_BITROUND)
             .is_err());
     }
 }

@@ -6,8 +6,7 @@
 //! plain HDF5/netCDF-4 file (no plugin is needed to read it); the number of bits kept is
 //! the dataset attribute [`ATTR_BITROUND`], under the name netCDF-C gives it.
 
-/// Dataset attribute recording the quantization (an `int`, as netCDF-C writes it).
-pub const ATTR_BITROUND: &str = "_QuantizeBitRoundNumberOfSignificantBits";
+pub use super::schema::ATTR_BITROUND;
 
 /// Default number of significant bits of the snapshot fields: a relative rounding error
 /// of at most 2^−20 ≈ 9.5·10⁻⁷, orders of magnitude below the first-order scheme's

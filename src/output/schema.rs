@@ -537,6 +537,9 @@ pub const ATTR_PAPER_RESTORE: &str = "paper_restore";
 // ---- HDF5 and netCDF conventions. ----
 /// Attribute of an HDF5 dimension scale: its dimension name (netCDF-C's `NAME`).
 pub const ATTR_DIMENSION_SCALE_NAME: &str = "NAME";
+/// Attribute of a quantized snapshot dataset: the significant bits kept by BitRound (an
+/// `int`; the name netCDF-C gives it, [`super::quantize`]).
+pub const ATTR_BITROUND: &str = "_QuantizeBitRoundNumberOfSignificantBits";
 /// Placeholder name of a dimension that already has a scale attached (a grid axis):
 /// [`crate::h5::AtomicH5::dims`] names only the dimensions without one.
 pub const DIM_SCALED: &str = "x";

@@ -5,6 +5,7 @@
 //! colours and atomic writes.
 
 use super::gather::{PointResult, Summary};
+use crate::output::schema;
 use crate::plotting::{figure, legend, range, Format, PALETTE};
 use crate::AppResult;
 use plotters::prelude::*;
@@ -24,8 +25,8 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
             .collect()
     };
     match q {
-        "expected_cost" => per_pop(&|k| r.costs.get(k).copied().unwrap_or(f64::NAN)),
-        "final_mean" => {
+        schema::SUMMARY_EXPECTED_COST => per_pop(&|k| r.costs.get(k).copied().unwrap_or(f64::NAN)),
+        schema::SUMMARY_FINAL_MEAN => {
             let mut out = Vec::new();
             for (k, name) in sum.populations.iter().enumerate() {
                 for (i, label) in sum.axis_labels.iter().enumerate() {
@@ -40,7 +41,7 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
             }
             out
         }
-        "iterations" => vec![(
+        schema::SUMMARY_ITERATIONS => vec![(
             String::new(),
             if r.iterations < 0 {
                 f64::NAN
@@ -48,15 +49,18 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
                 r.iterations as f64
             },
         )],
-        "residual" => vec![(String::new(), r.residual)],
-        "mass_error" => vec![(String::new(), r.mass_error)],
-        "wall_time" => vec![(String::new(), r.wall_s)],
+        schema::SUMMARY_RESIDUAL => vec![(String::new(), r.residual)],
+        schema::SUMMARY_MASS_ERROR => vec![(String::new(), r.mass_error)],
+        schema::SUMMARY_WALL_TIME => vec![(String::new(), r.wall_s)],
         _ => vec![(String::new(), r.lq_mean_distance)],
     }
 }
 
 fn logarithmic(q: &str) -> bool {
-    matches!(q, "residual" | "mass_error" | "lq_mean_distance")
+    matches!(
+        q,
+        schema::SUMMARY_RESIDUAL | schema::SUMMARY_MASS_ERROR | schema::SUMMARY_LQ_MEAN_DISTANCE
+    )
 }
 
 /// Draws `<DIR>/<q>.png`; `None` when there is nothing finite to draw.
