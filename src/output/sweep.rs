@@ -558,3 +558,47 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
     }
     w.commit()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{arr0, Array2};
+
+    #[test]
+    fn a_result_file_is_read_through_the_solve_names() {
+        let dir = tempfile::TempDir::new().unwrap();
+        assert!(read_result(&dir.path().join("missing.h5")).is_none());
+        assert!(result_status(&dir.path().join("missing.h5")).is_none());
+        let p = dir.path().join("point.h5");
+        let w = AtomicH5::create(&p, "").unwrap();
+        let root = w.root().unwrap().clone();
+        w.scalar_attr(&root, schema::ATTR_ITERATIONS, 7u64).unwrap();
+        w.scalar_attr(&root, schema::ATTR_RESIDUAL, 1.5e-9).unwrap();
+        w.str_attr(&root, schema::ATTR_STATUS, "converged").unwrap();
+        w.str_list_attr(&root, schema::ATTR_AXIS_LABELS, &["{1}".to_string()])
+            .unwrap();
+        w.group(schema::POPULATIONS).unwrap();
+        // Populations in numeric order (10 after 2), the second without a name or a cost.
+        for (k, name) in [(2, Some("b")), (10, None)] {
+            let g = w.group(&schema::population(k)).unwrap();
+            if let Some(n) = name {
+                w.str_attr(&g, schema::ATTR_NAME, n).unwrap();
+                w.array(&g, schema::EXPECTED_COST, arr0(0.25).view())
+                    .unwrap();
+            }
+            let mean = Array2::from_shape_vec((2, 1), vec![0.0, k as f64]).unwrap();
+            w.array(&g, schema::MEAN, &mean).unwrap();
+        }
+        w.commit().unwrap();
+        let r = read_result(&p).unwrap();
+        assert_eq!(r.iterations, 7);
+        assert_eq!(r.residual, 1.5e-9);
+        assert!(r.mass_error.is_nan() && r.lq_mean_distance.is_nan());
+        assert_eq!(r.axis_labels, ["{1}"]);
+        assert_eq!(r.populations, ["b", "population 10"]);
+        assert_eq!(r.means, [vec![2.0], vec![10.0]]);
+        assert_eq!(r.costs[0], 0.25);
+        assert!(r.costs[1].is_nan());
+        assert_eq!(result_status(&p).as_deref(), Some("converged"));
+    }
+}

@@ -13,7 +13,7 @@ use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use std::path::{Path, PathBuf};
 
-/// Quantities that can be drawn against the axes (`--plot`).
+/// Quantities that can be drawn against the axes (`--plot`): variables of `summary.nc`.
 pub const QUANTITIES: [&str; 7] = [
     schema::SUMMARY_EXPECTED_COST,
     schema::SUMMARY_FINAL_MEAN,
