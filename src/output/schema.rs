@@ -4,6 +4,8 @@
 use crate::clock::utc_now;
 use std::path::Path;
 
+// ---- Attributes shared by every file kind. ----
+
 /// Root attribute: the crate version.
 pub const ATTR_VERSION: &str = "tufield_version";
 /// Root attribute: the scenario TOML after overrides.
@@ -27,6 +29,9 @@ pub const ATTR_NOTE: &str = "note";
 /// Attribute of the heuristics' groups: the rate θ of the internal model or of the
 /// second-order consensus (43).
 pub const ATTR_THETA: &str = "theta";
+
+// ---- Solve files: the run's root attributes (some shared with simulate, lq, compare), and
+// the attributes of grid axes. ----
 
 /// Root attribute of solve files: the run's outcome (`converged`, `max_iter`, …).
 pub const ATTR_STATUS: &str = "status";
@@ -54,6 +59,8 @@ pub const ATTR_HI: &str = "hi";
 /// Attribute of a grid axis: its node spacing.
 pub const ATTR_SPACING: &str = "spacing";
 
+// ---- Values of the root attribute `command`. ----
+
 /// Value of the root attribute `command` of `tufield solve` files.
 pub const COMMAND_SOLVE: &str = "solve";
 /// Value of the root attribute `command` of `tufield lq` files.
@@ -62,6 +69,8 @@ pub const COMMAND_LQ: &str = "lq";
 pub const COMMAND_SIMULATE: &str = "simulate";
 /// Value of the root attribute `command` of `tufield compare` files.
 pub const COMMAND_COMPARE: &str = "compare";
+
+// ---- CF root attributes (every file). ----
 
 /// CF root attribute: the conventions followed ([`CONVENTIONS`]).
 pub const ATTR_CONVENTIONS: &str = "Conventions";
@@ -74,6 +83,8 @@ pub const ATTR_HISTORY: &str = "history";
 
 /// CF conventions version written at the root.
 pub const CONVENTIONS: &str = "CF-1.10";
+
+// ---- Coordinates, units, groups and datasets of solve, lq, simulate and compare files. ----
 
 /// `/time`: the time levels t_n = n·T/steps (coordinate variable).
 pub const TIME: &str = "time";
@@ -219,7 +230,7 @@ pub const CHECKPOINT_PAST_F: &str = "past_f";
 /// Checkpoint group `/history`: the iteration history (`HISTORY_*` datasets).
 pub const CHECKPOINT_HISTORY: &str = "history";
 
-// ---- Sweep summaries (`DIR/summary.nc` of `tufield sweep gather`; docs/output-files.md). ----
+// ---- Sweep summaries (`DIR/summary.nc` of `tufield sweep gather`). ----
 
 /// File name of a gathered sweep's summary in the sweep directory.
 pub const SUMMARY_FILE: &str = "summary.nc";
@@ -269,7 +280,8 @@ pub const SUMMARY_FINAL_MEAN: &str = "final_mean";
 /// Summary variable (points…, population): each population's [`EXPECTED_COST`] J_k.
 pub const SUMMARY_EXPECTED_COST: &str = EXPECTED_COST;
 
-// ---- Solve files (`tufield solve`, projected and modal): root, population and `/fixed_point` attributes. ----
+// ---- Solve files (`tufield solve`): root, population and `/fixed_point` attributes. ----
+
 /// Root attribute of solve files: the weight of the core penalty in the running cost
 /// (`cost.core_penalty`).
 pub const ATTR_CORE_PENALTY: &str = "core_penalty";
@@ -279,23 +291,23 @@ pub const ATTR_ALLOCATION_BOUND: &str = "allocation_bound";
 /// Root attribute of solve files: the bound on the disturbance |w| (`bounds.disturbance`;
 /// +∞ when unbounded).
 pub const ATTR_DISTURBANCE_BOUND: &str = "disturbance_bound";
-/// Attribute (root of solve and simulate files, `/model`): the number of time steps.
+/// Attribute (root of solve, modal and simulate files; `/model`): the number of time steps.
 pub const ATTR_STEPS: &str = "steps";
 /// Root attribute of solve files: the finite-difference scheme (`solver.scheme`).
 pub const ATTR_SCHEME: &str = "scheme";
 /// Population group attribute of solve files: the kind of the initial law
 /// (`population.kind`).
 pub const ATTR_INITIAL_KIND: &str = "initial_kind";
-/// Population group attribute of solve files: the factor that gave the initial density mass
-/// 1 on the grid.
+/// Population group attribute of solve files: the factor that normalised the initial
+/// density to mass 1 on the grid.
 pub const ATTR_NORMALISATION: &str = "normalisation";
-/// Population group attribute of solve files: the most negative density value met (only
-/// when the density went negative).
+/// Population group attribute of solve files (second-order scheme, only when the density
+/// went negative): the most negative nodal value.
 pub const ATTR_NEGATIVE_DENSITY_MIN: &str = "negative_density_min";
 /// Population group attribute of solve files: the time level of `negative_density_min`.
 pub const ATTR_NEGATIVE_DENSITY_LEVEL: &str = "negative_density_level";
-/// Population group attribute of solve files: the grid point of `negative_density_min`
-/// (string list, one per axis).
+/// Population group attribute of solve files: the coordinates of the node of
+/// `negative_density_min` (string list, one per axis).
 pub const ATTR_NEGATIVE_DENSITY_POINT: &str = "negative_density_point";
 /// Population group attribute of solve files: the mass of the negative part of the density
 /// at that level.
@@ -309,6 +321,7 @@ pub const ATTR_DAMPING: &str = "damping";
 pub const ATTR_ACCELERATION: &str = "acceleration";
 
 // ---- Modal solves and modal comparisons (`reduction = "modal"`): `/modes`. ----
+
 /// Value of the root attribute [`ATTR_REDUCTION`] of modal files.
 pub const REDUCTION_MODAL: &str = "modal";
 /// Attribute of `/modes` of modal solves: the number of modes.
@@ -331,6 +344,7 @@ pub const ATTR_EIGENVALUE: &str = "eigenvalue";
 pub const VARIANCE: &str = "variance";
 
 // ---- The LQ oracle (`/model` and `/lq` of `lq` and `solve` files). ----
+
 /// `/model` dataset (d, d): the drift matrix A.
 pub const MODEL_A: &str = "a";
 /// `/model` dataset (d, d): the state cost weight Q.
@@ -371,6 +385,7 @@ pub const MEAN_WITH_ESTIMATE: &str = "mean_with_estimate";
 pub const ESTIMATE: &str = "estimate";
 
 // ---- Error estimate (`/error_estimate` of solve files). ----
+
 /// `/error_estimate` attribute: the order of the scheme the Richardson estimate assumes.
 pub const ATTR_ORDER: &str = "order";
 /// `/error_estimate` attribute: the time steps of the coarse solve.
@@ -381,26 +396,28 @@ pub const ATTR_MEAN_ERROR_MAX: &str = "mean_error_max";
 pub const ATTR_COST_ERROR_MAX: &str = "cost_error_max";
 
 // ---- Simulate files (`tufield simulate`). ----
+
 /// Root attribute of simulate files: the number N of simulated copies.
 pub const ATTR_COPIES: &str = "copies";
 /// Root attribute of simulate files: the random seed.
 pub const ATTR_SEED: &str = "seed";
 /// Root attribute of simulate files: the policy played (`lq`, a solve file, …).
 pub const ATTR_POLICY: &str = "policy";
-/// Simulate population dataset (grid_axis): the state axes the histograms are taken over.
+/// Simulate population dataset (grid_axis): the state coordinate of each histogram grid
+/// axis.
 pub const STATE_AXES: &str = "state_axes";
 /// Simulate population dataset (steps+1, d): the copies' empirical target path.
 pub const EMPIRICAL_TARGET: &str = "empirical_target";
-/// Simulate population dataset (steps+1, d): the mean the copies are checked against (its
-/// `note` says which).
+/// Simulate population dataset (steps+1, d): the N → ∞ limit of the simulated scheme (its
+/// `note` says which: the Euler chain's exact mean, or the solve file's FPK mean).
 pub const REFERENCE_MEAN: &str = "reference_mean";
 /// Simulate population dataset (steps+1): the fraction of copies whose least-squares
 /// allocation is in the core of `[game.values]`.
 pub const ALLOCATION_CORE_FRACTION: &str = "allocation_core_fraction";
 /// Attribute of the simulate `histogram`: how copies are deposited on the grid.
 pub const ATTR_DEPOSIT: &str = "deposit";
-/// Simulate population dataset (statistic): the mean and standard deviation over copies of
-/// the realised cost.
+/// Simulate population dataset (statistic): [mean, std] over the copies of the realised
+/// cost.
 pub const REALISED_COST: &str = "realised_cost";
 /// Attribute of `realised_cost`: what its entries are.
 pub const ATTR_ENTRIES: &str = "entries";
@@ -412,19 +429,19 @@ pub const MEAN_FIELD_COST: &str = "mean_field_cost";
 /// Simulate population dataset (scalar): the exact expected realised cost of the Euler
 /// chain as N → ∞.
 pub const REFERENCE_COST: &str = "reference_cost";
-/// Simulate population dataset (snapshots): the L1 distance of the histogram to the FPK
-/// density.
+/// Simulate population dataset (snapshots; with `--policy FILE`): Σ|histogram − FPK
+/// density|·cell.
 pub const DENSITY_L1: &str = "density_l1";
-/// `/heuristic/second_order` attribute: the rate θ̃ of the consensus (43).
+/// `/heuristic/second_order` attribute: the damping θ̃ of the consensus (43).
 pub const ATTR_THETA_TILDE: &str = "theta_tilde";
-/// `/heuristic/second_order` attribute: the rate θ̂ of the consensus (43).
+/// `/heuristic/second_order` attribute: the damping θ̂ of the consensus (43).
 pub const ATTR_THETA_HAT: &str = "theta_hat";
 /// `/heuristic/second_order` attribute: the spectral radius of the consensus iteration.
 pub const ATTR_SPECTRAL_RADIUS: &str = "spectral_radius";
-/// `/heuristic/second_order` attribute: the iteration's stability, in words.
+/// `/heuristic/second_order` attribute: the iteration's stability (`stable` iff
+/// `spectral_radius` < 1).
 pub const ATTR_STABILITY: &str = "stability";
-/// `/heuristic/second_order` dataset (time, population, axis): the consensus increment per
-/// step.
+/// `/heuristic/second_order` dataset (steps+1, p, q): μ₂ of (43) (its `mean` is μ₁).
 pub const INCREMENT: &str = "increment";
 /// `/study` attribute: the log-log slope of `mean_deviation` against the copies.
 pub const ATTR_MEAN_DEVIATION_SLOPE: &str = "mean_deviation_slope";
@@ -463,7 +480,8 @@ pub const MONTE_CARLO_EPSILON: &str = "monte_carlo_epsilon";
 pub const MONTE_CARLO_STANDARD_ERROR: &str = "monte_carlo_standard_error";
 /// `/epsilon_nash` dataset (population): the limit ε(∞) (time-step floor).
 pub const EPSILON_LIMIT: &str = "epsilon_limit";
-/// `/epsilon_nash` dataset (population): the observed rate of ε(N) → ε(∞).
+/// `/epsilon_nash` dataset (population): the observed rate of ε(N) → ε(∞) (NaN where ε(N) −
+/// ε(∞) is not positive at every N).
 pub const RATE: &str = "rate";
 /// Dimension name of the histogram's state axes.
 pub const DIM_GRID_AXIS: &str = "grid_axis";
@@ -477,6 +495,7 @@ pub const DIM_STUDY_RUN: &str = "study_run";
 pub const DIM_EPSILON_RUN: &str = "epsilon_run";
 
 // ---- Compare files (`compare.h5` of `tufield compare`). ----
+
 /// Root attribute of compare files: the policies compared (string list; the groups `/pde`,
 /// `/lq`, `/heuristic`).
 pub const ATTR_POLICIES: &str = "policies";
@@ -489,7 +508,7 @@ pub const ATTR_DESCRIPTION: &str = "description";
 /// Compare dataset: the robust cost per population of a policy (per mode: (policy,
 /// population)).
 pub const COST: &str = "cost";
-/// Compare policy dataset (population): the cost relative to the PDE equilibrium's.
+/// Compare policy dataset (population): (J_π − J_PDE)/|J_PDE| (0 for `pde`).
 pub const RELATIVE_COST_DIFFERENCE: &str = "relative_cost_difference";
 /// Compare policy dataset (population): the robust cost without a grid (modal comparisons).
 pub const EXACT_COST: &str = "exact_cost";
@@ -498,43 +517,45 @@ pub const ATTR_DEFINITION: &str = "definition";
 /// `/pde` dataset of modal comparisons (population): the estimated discretisation error of
 /// the cost.
 pub const COST_ERROR: &str = "cost_error";
-/// Compare policy population dataset (steps+1, d): the mean when the population plays the
-/// policy.
+/// Compare policy population dataset (steps+1, d): the mean of a population whose designers
+/// all play the policy in the full model.
 pub const PLAYED_MEAN: &str = "played_mean";
-/// `/lq` dataset of compare files (population): the LQ cost from the Riccati solution.
+/// `/lq` dataset of compare files (population): the LQ model's own value E[½Xᵀφ(0)X +
+/// h_k(0)ᵀX + χ_k(0)] under m_k(0).
 pub const RICCATI_COST: &str = "riccati_cost";
 /// `/fields/<k>` dataset (axis, grid…): the PDE equilibrium's allocation drift at t = 0.
 pub const DRIFT_PDE_T0: &str = "drift_pde_t0";
 /// `/fields/<k>` dataset (axis, grid…): the linear LQ feedback's drift at t = 0.
 pub const DRIFT_LQ_T0: &str = "drift_lq_t0";
-/// `/fields/<k>` dataset (grid…): the cost lost by playing the LQ policy, per starting
-/// state.
+/// `/fields/<k>` dataset (grid…): v_π(0, ·) − v_PDE(0, ·) for the LQ policy π.
 pub const LOSS_LQ: &str = "loss_lq";
-/// `/fields/<k>` dataset (grid…): the cost lost by playing the heuristic, per starting
-/// state.
+/// `/fields/<k>` dataset (grid…): v_π(0, ·) − v_PDE(0, ·) for the heuristic π.
 pub const LOSS_HEURISTIC: &str = "loss_heuristic";
 /// `/fields/<k>` dataset (grid…): the initial density m_k(0).
 pub const INITIAL_DENSITY: &str = "initial_density";
 /// Dimension name of the policies (pde, lq, heuristic) of a modal comparison's costs.
 pub const DIM_POLICY: &str = "policy";
 
-// ---- Paper reproductions (root attributes of files of scenarios with a `[paper]` table). ----
+// ---- Paper reproductions (root attributes, scenarios with a `[paper]` table). ----
+
 /// Root attribute: the paper's figure and section the scenario reproduces.
 pub const ATTR_PAPER_FIGURE: &str = "paper_figure";
 /// Root attribute: what the figure shows (`paper.shows`).
 pub const ATTR_PAPER_CLAIM: &str = "paper_claim";
 /// Root attribute: the verdict (`reproduced`, `departs`).
 pub const ATTR_PAPER_CHECK: &str = "paper_check";
-/// Root attribute: each check's finding (` | `-separated).
+/// Root attribute: each check with what was computed and measured (` | `-separated).
 pub const ATTR_PAPER_FINDINGS: &str = "paper_findings";
-/// Root attribute: how the scenario departs from the paper's setting.
+/// Root attribute: where and why the run departs from the figure (empty when it
+/// reproduces it).
 pub const ATTR_PAPER_DEPARTURE: &str = "paper_departure";
-/// Root attribute: which policy the copies played, in words.
+/// Root attribute: how the figure's policy reads the paper, in words.
 pub const ATTR_PAPER_POLICY_NOTE: &str = "paper_policy_note";
-/// Root attribute: the options restoring the paper's setting.
+/// Root attribute: the `--set` options that restore the paper's behaviour.
 pub const ATTR_PAPER_RESTORE: &str = "paper_restore";
 
 // ---- HDF5 and netCDF conventions. ----
+
 /// Attribute of an HDF5 dimension scale: its dimension name (netCDF-C's `NAME`).
 pub const ATTR_DIMENSION_SCALE_NAME: &str = "NAME";
 /// Attribute of a quantized snapshot dataset: the significant bits kept by BitRound (an
@@ -543,6 +564,8 @@ pub const ATTR_BITROUND: &str = "_QuantizeBitRoundNumberOfSignificantBits";
 /// Placeholder name of a dimension that already has a scale attached (a grid axis):
 /// [`crate::h5::AtomicH5::dims`] names only the dimensions without one.
 pub const DIM_SCALED: &str = "x";
+
+// ---- Dimension names (netCDF dimensions without a coordinate variable). ----
 
 /// Dimension name of the reduced coordinates' index (`d`).
 pub const DIM_AXIS: &str = "axis";
@@ -556,6 +579,8 @@ pub const DIM_POPULATION: &str = "population";
 pub const DIM_ITERATION: &str = "iteration";
 /// Dimension name of the modes of a modal solve.
 pub const DIM_MODE: &str = "mode";
+
+// ---- Paths built from the names above. ----
 
 /// Name of grid axis `i`: the root coordinate variable `/x<i>` and `/grid/x<i>`.
 pub fn axis_name(i: usize) -> String {
