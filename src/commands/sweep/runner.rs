@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tufield_solvers::fixed_point::Outcome;
 
 /// The binary that runs the points (this one).
 pub fn tufield_exe() -> AppResult<PathBuf> {
@@ -102,7 +103,7 @@ pub fn run_point(dir: &Path, m: &Manifest, i: usize, threads: usize) -> AppResul
         (Some(0), _) => (State::Done, String::new()),
         (Some(c), _) => {
             let msg = last_error(&log_path, offset);
-            if stopped(c) || result_status(&out).as_deref() == Some("interrupted") {
+            if stopped(c) || result_status(&out).as_deref() == Some(Outcome::Interrupted.as_str()) {
                 (State::Interrupted, msg)
             } else {
                 (State::Failed, msg)
