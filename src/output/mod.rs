@@ -99,6 +99,14 @@ impl OutputSettings {
             .map(|b| b.min(quantize::ERROR_SIGNIFICANT_BITS))
     }
 
+    /// The significant bits of the drift fields under a scheme of order `order`:
+    /// [`quantize::drift_significant_bits`], or the solution fields' bits when those are
+    /// fewer; every bit when the solution fields keep every bit.
+    pub fn drift_quantization(&self, order: u32) -> Option<u32> {
+        self.quantization()
+            .map(|b| b.min(quantize::drift_significant_bits(order)))
+    }
+
     /// The significant bits of the error estimate's `*_extrapolated` fields when the
     /// scheme has order `order`: Richardson's extrapolation is one order more accurate
     /// than the scheme, so they keep the default bits of a scheme of order `order + 1`,
