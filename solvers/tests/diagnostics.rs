@@ -159,8 +159,14 @@ fn drifts_filled_block_by_block_are_the_fields_bit_for_bit() {
                 }
                 for i in 0..d {
                     let at = i * len + node;
-                    assert_eq!(f.allocation.as_slice().unwrap()[at].to_bits(), ea[i].to_bits());
-                    assert_eq!(f.disturbance.as_slice().unwrap()[at].to_bits(), ed[i].to_bits());
+                    assert_eq!(
+                        f.allocation.as_slice().unwrap()[at].to_bits(),
+                        ea[i].to_bits()
+                    );
+                    assert_eq!(
+                        f.disturbance.as_slice().unwrap()[at].to_bits(),
+                        ed[i].to_bits()
+                    );
                 }
             }
             // Blocks of odd lengths that start anywhere on a row.
