@@ -68,7 +68,8 @@ pub struct OutputSettings {
     /// compression) keeps every bit.
     pub significant_bits: Option<u32>,
     /// `feedback_fields`: write the allocation and disturbance drift fields of a solve at
-    /// every snapshot (2·d times the size of `value`; default on, rounded like `value`).
+    /// every snapshot (2·d times the size of `value`; default on, rounded to
+    /// [`quantize::drift_significant_bits`]).
     pub feedback_fields: bool,
 }
 
