@@ -175,11 +175,11 @@ fn density_and_value_are_rounded_to_20_bits_and_stored_at_least_2x_smaller() {
             assert!(worst > 0.5 * bound, "{path}: not rounded ({worst:e})");
         }
     }
-    // The drift fields (written by default) are rounded like value; the error estimate's
-    // errors to 12 bits and its extrapolated value to 32 (one order above the scheme).
+    // The drift fields (written by default) and the error estimate's errors are rounded
+    // to 12 bits, its extrapolated value to 32 (one order above the scheme).
     for (name, nsb) in [
-        ("allocation_drift", 20),
-        ("disturbance_drift", 20),
+        ("allocation_drift", 12),
+        ("disturbance_drift", 12),
         ("value_error", 12),
         ("density_error", 12),
         ("value_extrapolated", 32),

@@ -29,9 +29,6 @@ pub struct FeedbackFields {
     pub disturbance: ArrayD<f64>,
 }
 
-/// (allocation, disturbance) drift at one node.
-type NodeDrifts = ([f64; MAX_DIM], [f64; MAX_DIM]);
-
 /// (allocation, disturbance) drifts of a block of nodes, component-major.
 type BlockDrifts = (Vec<f64>, Vec<f64>);
 
@@ -140,85 +137,136 @@ impl<'a> FeedbackDrifts<'a> {
         self.v.is_empty()
     }
 
-    /// The sweeps' discrete gradient at the node `flat` of multi-index `idx` (centred
-    /// inside, one-sided on the walls), as [`gradient`].
-    fn gradient_at(&self, v: &[f64], flat: usize, idx: &[usize; MAX_DIM]) -> [f64; MAX_DIM] {
-        let mut p = [0.0; MAX_DIM];
-        for (k, pk) in p.iter_mut().enumerate().take(self.d) {
-            let (n, s, h) = (self.shape[k], self.strides[k], self.spacing[k]);
-            if n < 2 {
-                continue;
-            }
-            let i = idx[k];
-            *pk = if i == 0 {
-                (v[flat + s] - v[flat]) / h
-            } else if i + 1 == n {
-                (v[flat] - v[flat - s]) / h
-            } else {
-                (v[flat + s] - v[flat - s]) / (2.0 * h)
-            };
-        }
-        p
-    }
-
-    /// (allocation, disturbance) drift at gradient `p`.
-    fn drifts_at(&self, p: &[f64; MAX_DIM]) -> NodeDrifts {
-        let d = self.d;
-        let mut al = [0.0; MAX_DIM];
-        let mut di = [0.0; MAX_DIM];
-        match &self.model.controls {
-            Some(law) => {
-                for (ch, &inv_r) in law.channels.iter().zip(&self.inv_weights) {
-                    let s: f64 = ch.column.iter().zip(p).map(|(c, p)| c * p).sum();
-                    let a = channel_control(ch.player, inv_r, ch.bound, s);
-                    let out = match ch.player {
-                        Player::Designer => &mut al,
-                        Player::Disturbance => &mut di,
-                    };
-                    for (o, c) in out.iter_mut().zip(&ch.column) {
-                        *o += c * a;
-                    }
-                }
-            }
-            None => {
-                for (i, o) in al.iter_mut().enumerate().take(d) {
-                    *o = (0..d).map(|k| self.model.a[[i, k]] * p[k]).sum();
-                }
-            }
-        }
-        (al, di)
-    }
-
     /// The drifts of the nodes `first, first + 1, …` (row-major flat indices), as many as
     /// `allocation` and `disturbance` hold per component: component i of node
     /// `first + j` goes to index `i·m + j` of each, m = `allocation.len() / d`
     /// (component-major, like a slice of the (d, n_0, …) fields).
+    ///
+    /// The block is evaluated component by component and channel by channel over all its
+    /// nodes (loops the compiler vectorises); every node sees the same operations in the
+    /// same order as one evaluated alone — s = Σ_k c_k p_k summed in k order from the
+    /// neutral element of a float sum, a* = [`channel_control`], the drifts accumulated in
+    /// channel order — so the values do not depend on the block.
     pub fn fill(&self, first: usize, allocation: &mut [f64], disturbance: &mut [f64]) {
         let d = self.d;
         let m = allocation.len() / d;
         debug_assert_eq!(allocation.len(), disturbance.len());
         let v = self.v.as_slice().expect("standard layout");
-        // The multi-index of `first`, then advanced node by node (row-major, last axis
-        // fastest) without a division per node.
-        let mut idx = [0; MAX_DIM];
-        for (k, i) in idx.iter_mut().enumerate().take(d) {
-            *i = (first / self.strides[k]) % self.shape[k];
-        }
-        for j in 0..m {
-            let (a, w) = self.drifts_at(&self.gradient_at(v, first + j, &idx));
-            for i in 0..d {
-                allocation[i * m + j] = a[i];
-                disturbance[i * m + j] = w[i];
-            }
-            for k in (0..d).rev() {
-                idx[k] += 1;
-                if idx[k] < self.shape[k] {
-                    break;
+        BLOCK_SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.resize((d + 1) * m, 0.0);
+            let (p, s) = scratch.split_at_mut(d * m);
+            self.gradients(v, first, p);
+            allocation.fill(0.0);
+            disturbance.fill(0.0);
+            // The neutral element `Sum` folds from (so that Σ matches `.sum()` bit for bit).
+            let zero: f64 = std::iter::empty::<f64>().sum();
+            match &self.model.controls {
+                Some(law) => {
+                    for (ch, &inv_r) in law.channels.iter().zip(&self.inv_weights) {
+                        s.fill(zero);
+                        for (c, pk) in ch.column.iter().zip(p.chunks_exact(m)) {
+                            for (sj, pj) in s.iter_mut().zip(pk) {
+                                *sj += c * pj;
+                            }
+                        }
+                        for sj in s.iter_mut() {
+                            *sj = channel_control(ch.player, inv_r, ch.bound, *sj);
+                        }
+                        let out = match ch.player {
+                            Player::Designer => &mut *allocation,
+                            Player::Disturbance => &mut *disturbance,
+                        };
+                        for (c, oi) in ch.column.iter().zip(out.chunks_exact_mut(m)) {
+                            for (o, a) in oi.iter_mut().zip(&*s) {
+                                *o += c * a;
+                            }
+                        }
+                    }
                 }
-                idx[k] = 0;
+                None => {
+                    for (i, oi) in allocation.chunks_exact_mut(m).enumerate() {
+                        oi.fill(zero);
+                        for (k, pk) in p.chunks_exact(m).enumerate() {
+                            let a = self.model.a[[i, k]];
+                            for (o, pj) in oi.iter_mut().zip(pk) {
+                                *o += a * pj;
+                            }
+                        }
+                    }
+                }
             }
+        });
+    }
+
+    /// The discrete gradients of the nodes `first, first + 1, …` into `p`, component-major
+    /// (component k of node `first + j` at `k·m + j`): the rule of [`gradient`] (centred
+    /// inside, one-sided on the walls), evaluated a grid row (last axis) at a time.
+    fn gradients(&self, v: &[f64], first: usize, p: &mut [f64]) {
+        let d = self.d;
+        let m = p.len() / d;
+        let last = d - 1;
+        let row_len = self.shape[last];
+        let mut j = 0;
+        while j < m {
+            let node = first + j;
+            // The row of `node`: its nodes `node..node + run` share every index but the
+            // last.
+            let i_last = node % row_len;
+            let run = (row_len - i_last).min(m - j);
+            for k in 0..d {
+                let (n, st, h) = (self.shape[k], self.strides[k], self.spacing[k]);
+                let out = &mut p[k * m + j..k * m + j + run];
+                if n < 2 {
+                    out.fill(0.0);
+                    continue;
+                }
+                let one_sided_lo = |f: usize| (v[f + st] - v[f]) / h;
+                let one_sided_hi = |f: usize| (v[f] - v[f - st]) / h;
+                let centred = |f: usize| (v[f + st] - v[f - st]) / (2.0 * h);
+                if k == last {
+                    for (r, o) in out.iter_mut().enumerate() {
+                        let i = i_last + r;
+                        let f = node + r;
+                        *o = if i == 0 {
+                            one_sided_lo(f)
+                        } else if i + 1 == n {
+                            one_sided_hi(f)
+                        } else {
+                            centred(f)
+                        };
+                    }
+                } else {
+                    // The row's index on axis k, the same for all its nodes.
+                    let i = (node / st) % n;
+                    if i == 0 {
+                        for (r, o) in out.iter_mut().enumerate() {
+                            *o = one_sided_lo(node + r);
+                        }
+                    } else if i + 1 == n {
+                        for (r, o) in out.iter_mut().enumerate() {
+                            *o = one_sided_hi(node + r);
+                        }
+                    } else {
+                        // Centred along the row: a loop the compiler vectorises.
+                        let h2 = 2.0 * h;
+                        let hi = &v[node + st..node + st + run];
+                        let lo = &v[node - st..node - st + run];
+                        for ((o, a), b) in out.iter_mut().zip(hi).zip(lo) {
+                            *o = (a - b) / h2;
+                        }
+                    }
+                }
+            }
+            j += run;
         }
     }
+}
+
+thread_local! {
+    /// The gradients and channel sums of one block of [`FeedbackDrifts::fill`], reused by
+    /// the next block of the same thread.
+    static BLOCK_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The allocation and disturbance drift fields of the value snapshot `v` (module docs).

@@ -3,7 +3,8 @@
 //! * the allocation and disturbance drift fields add up to the sweep's own drift
 //!   (`Sweeper::optimal_drift`) with bounded and unbounded channels, in 1-3 dimensions;
 //! * the drifts evaluated a block of nodes at a time (`FeedbackDrifts::fill`) are the
-//!   fields' values bit for bit;
+//!   fields' values bit for bit, and both are the drifts of each node evaluated alone
+//!   (the public `gradient`, s = c·p, `channel_control`, summed in channel order);
 //! * on a quadratic value (the form of the exact LQ value) the unbounded fields are
 //!   −Σ_designer ccᵀ/r ∇v and Σ_disturbance ccᵀ/r ∇v exactly at interior nodes;
 //! * the expected cost of the exact LQ value v(0, x) = ½xᵀφx + hᵀx + χ under the
@@ -14,9 +15,11 @@
 mod common;
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
-use tufield_solvers::diagnostics::{core_fraction, expected_cost, feedback_fields, FeedbackDrifts};
+use tufield_solvers::diagnostics::{
+    core_fraction, expected_cost, feedback_fields, gradient, FeedbackDrifts,
+};
 use tufield_solvers::grid::Grid;
-use tufield_solvers::hamiltonian::{ControlLaw, Player};
+use tufield_solvers::hamiltonian::{channel_control, ControlLaw, Player};
 use tufield_solvers::lq::exact_equilibrium;
 use tufield_solvers::model::{Model, Population};
 use tufield_solvers::sweep::Sweeper;
@@ -129,6 +132,43 @@ fn drifts_filled_block_by_block_are_the_fields_bit_for_bit() {
             let drifts = FeedbackDrifts::new(&m, &g, v.view()).unwrap();
             let len = g.len();
             assert_eq!(drifts.len(), len);
+            // Each node alone: (allocation, disturbance) from its gradient.
+            let p = gradient(&g, v.view()).unwrap();
+            for node in 0..len {
+                let pn: Vec<f64> = (0..d).map(|k| p[k][node]).collect();
+                let (mut ea, mut ed) = (vec![0.0; d], vec![0.0; d]);
+                match &m.controls {
+                    Some(law) => {
+                        for c in &law.channels {
+                            let s: f64 = c.column.iter().zip(&pn).map(|(c, p)| c * p).sum();
+                            let a = channel_control(c.player, 1.0 / c.weight, c.bound, s);
+                            let out = match c.player {
+                                Player::Designer => &mut ea,
+                                Player::Disturbance => &mut ed,
+                            };
+                            for (o, c) in out.iter_mut().zip(&c.column) {
+                                *o += c * a;
+                            }
+                        }
+                    }
+                    None => {
+                        for (i, o) in ea.iter_mut().enumerate() {
+                            *o = (0..d).map(|k| m.a[[i, k]] * pn[k]).sum();
+                        }
+                    }
+                }
+                for i in 0..d {
+                    let at = i * len + node;
+                    assert_eq!(
+                        f.allocation.as_slice().unwrap()[at].to_bits(),
+                        ea[i].to_bits()
+                    );
+                    assert_eq!(
+                        f.disturbance.as_slice().unwrap()[at].to_bits(),
+                        ed[i].to_bits()
+                    );
+                }
+            }
             // Blocks of odd lengths that start anywhere on a row.
             let mut first = 0;
             for (b, size) in [1usize, 7, 40, 3, 333].iter().cycle().enumerate() {

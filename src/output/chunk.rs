@@ -44,6 +44,15 @@ const PROBE_MIN: usize = 4096;
 /// See [`PROBE_MIN`].
 const PROBE_MAX: usize = 65536;
 
+/// The largest fraction of its size (numerator, denominator) to which deflate must shrink
+/// a plane's probe for the plane to be deflated rather than stored. Deflate codes a plane
+/// that is half noise (a mantissa byte with a few predictable bits) at ~100 MB/s against
+/// several GB/s for a copy; at 128³ a density's leading mantissa plane shrinks to ~0.83
+/// and a disturbance drift's second to ~0.73, which took half of those fields' encoding
+/// time to save under a tenth of their stored size. Planes of runs (the exponent bytes,
+/// the zeros BitRound leaves) and of smooth fields shrink far below it.
+const WORTH_DEFLATING: (usize, usize) = (2, 3);
+
 /// Largest length of a stored deflate block.
 const STORED_BLOCK: usize = 65535;
 
@@ -51,11 +60,12 @@ const STORED_BLOCK: usize = 65535;
 ///
 /// The zlib stream is built plane by plane (the shuffled bytes j of every value form
 /// plane j): a plane whose probe (a slice from its middle) deflate shrinks by at least a
-/// tenth is deflated as a whole (raw deflate blocks, sync-flushed to a byte boundary, so
+/// third ([`plane_strategy`]) is deflated as a whole (raw deflate blocks, sync-flushed to a byte boundary, so
 /// that the planes' blocks follow one another in one stream); any other plane — the
-/// mantissa bytes that rounding kept, which are noise to deflate — is copied into stored
-/// blocks. This costs a copy where deflate would search in vain, and stores noise in 8 bits
-/// a byte where deflate's fixed codes take up to 9. The stream ends with an empty final
+/// mantissa bytes that rounding kept, which are noise to deflate, and the half-noisy bytes
+/// that deflate would shrink by less than a third — is copied into stored blocks. This
+/// costs a copy where deflate would search in vain or buy little, and stores noise in 8
+/// bits a byte where deflate's fixed codes take up to 9. The stream ends with an empty final
 /// block and the Adler-32 of the shuffled bytes, as zlib's format wants.
 pub fn encode_with(
     values: &[f64],
@@ -81,19 +91,87 @@ pub struct Shuffled {
     significant_bits: Option<u32>,
 }
 
+/// Shuffle buffers a thread keeps for its next chunks: the drift fields' tasks fill two
+/// chunks at a time (allocation and disturbance).
+const SPARES_PER_THREAD: usize = 2;
+
 thread_local! {
-    /// The buffer of the last [`Shuffled`] dropped on this thread.
-    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The buffers of the last [`Shuffled`] chunks dropped on this thread, largest first.
+    static SPARES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A buffer of `len` bytes from this thread's spare (any content) or a new one.
+/// A buffer of `len` bytes from this thread's spares (any content) or a new one.
 fn take_spare(len: usize) -> Vec<u8> {
-    let mut buf = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    if buf.len() < len {
-        buf = vec![0; len];
-    }
+    let spare = SPARES.with(|s| {
+        let mut s = s.borrow_mut();
+        // The smallest spare that holds `len` bytes (the spares are sorted largest first).
+        let at = s.iter().rposition(|b| b.len() >= len);
+        at.map(|i| s.remove(i))
+    });
+    let mut buf = spare.unwrap_or_else(|| vec![0; len]);
     buf.truncate(len);
     buf
+}
+
+/// Returns the buffer of a dropped chunk to this thread's spares, keeping the largest
+/// [`SPARES_PER_THREAD`].
+fn keep_spare(bytes: Vec<u8>) {
+    SPARES.with(|s| {
+        let mut s = s.borrow_mut();
+        s.push(bytes);
+        s.sort_by_key(|b| std::cmp::Reverse(b.len()));
+        s.truncate(SPARES_PER_THREAD);
+    });
+}
+
+/// Most bytes of encoded chunks kept for reuse ([`recycle`]) between a batch of snapshots
+/// and the next.
+const POOL_BYTES: usize = 256 << 20;
+
+/// Buffers of written chunks, reused for the streams of the next ones: a fresh buffer of
+/// megabytes costs the kernel a page fault and a zeroed page per 4 KiB as it is filled.
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// Hands the buffers of chunks that have been written back for the next chunks (up to
+/// [`POOL_BYTES`]).
+pub fn recycle(chunks: impl IntoIterator<Item = Vec<u8>>) {
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut held: usize = pool.iter().map(Vec::capacity).sum();
+    for mut c in chunks {
+        if held + c.capacity() <= POOL_BYTES {
+            held += c.capacity();
+            c.clear();
+            pool.push(c);
+        }
+    }
+}
+
+/// Frees the buffers [`recycle`] kept (once a file's snapshots are written).
+pub fn release_pool() {
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *pool = Vec::new();
+}
+
+/// An empty buffer for a stream of `len` bytes: the smallest recycled one that holds it,
+/// or a new one an eighth larger (the next snapshot's stream may be a little longer).
+fn stream_buffer(len: usize) -> Vec<u8> {
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let best = pool
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.capacity() >= len)
+        .min_by_key(|(_, b)| b.capacity())
+        .map(|(i, _)| i);
+    match best {
+        Some(i) => pool.swap_remove(i),
+        None => Vec::with_capacity(len + len / 8),
+    }
 }
 
 impl Shuffled {
@@ -155,19 +233,13 @@ impl Shuffled {
 
 impl Drop for Shuffled {
     fn drop(&mut self) {
-        let bytes = std::mem::take(&mut self.bytes);
-        SPARE.with(|s| {
-            let mut spare = s.borrow_mut();
-            if bytes.capacity() > spare.capacity() {
-                *spare = bytes;
-            }
-        });
+        keep_spare(std::mem::take(&mut self.bytes));
     }
 }
 
 /// The zlib stream of the shuffled bytes `shuffled` of `n` values (module docs). The
 /// planes are deflated into this thread's scratch buffer and the stream is assembled in
-/// one allocation of its exact size.
+/// one buffer ([`stream_buffer`]).
 fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<u8> {
     let strategy = match search {
         Search::Matches => zlib_rs::Strategy::Default,
@@ -192,7 +264,7 @@ fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<
         .map(|p| p.as_ref().map_or(stored_len(n), Vec::len))
         .sum();
     // zlib header: deflate with a 32 KiB window, no dictionary, check bits (0x7801 % 31 = 0).
-    let mut out = Vec::with_capacity(2 + len + 5 + 4);
+    let mut out = stream_buffer(2 + len + 5 + 4);
     out.extend_from_slice(&[0x78, 0x01]);
     for (plane, deflated) in shuffled.chunks(n.max(1)).zip(&planes) {
         match deflated {
@@ -207,9 +279,9 @@ fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<
 }
 
 /// How the plane `plane` is stored: `None` (stored blocks) unless deflate with `search`
-/// shrinks a probe of it (a slice from its middle) by at least a tenth; with runs
-/// ([`Search::Runs`]), matches at any distance when they make the probe a further tenth
-/// smaller.
+/// shrinks a probe of it (a slice from its middle) to at most [`WORTH_DEFLATING`] of its
+/// size; with runs ([`Search::Runs`]), matches at any distance when they make the probe a
+/// further tenth smaller.
 fn plane_strategy(
     plane: &[u8],
     level: i32,
@@ -228,7 +300,8 @@ fn plane_strategy(
             (shrunk, strategy) = (matched, zlib_rs::Strategy::Default);
         }
     }
-    (10 * shrunk <= 9 * probe.len()).then_some(strategy)
+    let (num, den) = WORTH_DEFLATING;
+    (den * shrunk <= num * probe.len()).then_some(strategy)
 }
 
 thread_local! {

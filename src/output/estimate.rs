@@ -22,22 +22,136 @@
 //!
 //! Every `*_error` is signed: the estimate of (fine result − exact solution).
 
-use crate::h5::AtomicH5;
+use crate::h5::{AtomicH5, SnapshotWriter};
 use crate::output::chunk::Search;
 use crate::output::{layout, schema, OutputSettings};
-use crate::run::estimate::ErrorEstimate;
-use crate::AppResult;
-use ndarray::CowArray;
+use crate::run::estimate::{ErrorEstimate, SnapshotErrors};
+use crate::{AppError, AppResult};
+use rayon::prelude::*;
+use std::sync::mpsc::Receiver;
+
+/// The estimate's snapshot datasets of every population (`value_error`,
+/// `value_extrapolated`, `density_error`), filled by [`stream`] while the estimate forms
+/// them and completed by [`write()`].
+#[derive(Debug)]
+pub struct EstimateFields {
+    /// Per population, the three datasets in the order of [`SnapshotErrors`]' fields.
+    writers: Vec<[SnapshotWriter; 3]>,
+}
+
+/// What [`stream`] needs to create the estimate's snapshot datasets.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldsLayout<'a> {
+    /// Populations of the run.
+    pub populations: usize,
+    /// Snapshots per population.
+    pub snapshots: usize,
+    /// Shape of one snapshot (the fine grid's).
+    pub frame: &'a [usize],
+    /// Order of the scheme (the extrapolated values keep the bits of one order higher).
+    pub order: u32,
+}
+
+/// Writes the estimate's snapshot fields as they arrive on `fields` (population by
+/// population, snapshot by snapshot, as [`crate::run::estimate::compute`] forms them):
+/// the datasets are created when the first arrives, and each snapshot's three fields are
+/// encoded in parallel and written while the estimate forms the next. `None` when none
+/// arrives (no estimate, or the coarse solve did not converge): the file then has none of
+/// these datasets.
+pub fn stream(
+    w: &AtomicH5,
+    fields: Receiver<SnapshotErrors>,
+    layout: FieldsLayout<'_>,
+    output: &OutputSettings,
+) -> AppResult<Option<EstimateFields>> {
+    let mut open: Option<EstimateFields> = None;
+    for errors in fields {
+        let all = match &mut open {
+            Some(all) => all,
+            None => open.insert(create(w, layout, output)?),
+        };
+        let writers = all
+            .writers
+            .get_mut(errors.population)
+            .ok_or_else(|| AppError::Io {
+                path: w.dest().display().to_string(),
+                message: format!(
+                    "error estimate of population {} not expected",
+                    errors.population
+                ),
+            })?;
+        let frames = [
+            &errors.value_error,
+            &errors.value_extrapolated,
+            &errors.density_error,
+        ];
+        let encoders: Option<Vec<_>> = writers.iter().map(SnapshotWriter::encoder).collect();
+        match encoders {
+            Some(encoders) => {
+                let chunks = frames
+                    .par_iter()
+                    .zip(&encoders)
+                    .map(|(f, e)| e.encode(f.view()))
+                    .collect::<AppResult<Vec<_>>>()?;
+                for (sw, c) in writers.iter_mut().zip(&chunks) {
+                    sw.push_encoded(c)?;
+                }
+                crate::output::chunk::recycle(chunks);
+            }
+            None => {
+                for (sw, f) in writers.iter_mut().zip(frames) {
+                    sw.push(f.view())?;
+                }
+            }
+        }
+    }
+    Ok(open)
+}
+
+/// The estimate's three snapshot datasets of every population, empty.
+fn create(
+    w: &AtomicH5,
+    layout: FieldsLayout<'_>,
+    output: &OutputSettings,
+) -> AppResult<EstimateFields> {
+    // Chunked by snapshot and encoded in parallel like value: the errors rounded to few
+    // bits, the extrapolated values to the bits of a scheme one order higher.
+    let fields = [
+        (schema::VALUE_ERROR, output.error_quantization()),
+        (
+            schema::VALUE_EXTRAPOLATED,
+            output.extrapolated_quantization(layout.order),
+        ),
+        (schema::DENSITY_ERROR, output.error_quantization()),
+    ];
+    let mut writers = Vec::with_capacity(layout.populations);
+    for k in 0..layout.populations {
+        let pg = w.group(&schema::population(k))?;
+        let [a, b, c] = fields.map(|(name, bits)| {
+            let sw = w.rounded_snapshots(&pg, name, layout.snapshots, layout.frame, bits);
+            sw.map(|mut sw| {
+                if name != schema::VALUE_EXTRAPOLATED {
+                    // Errors: runs and noise, stored smaller by runs than by matches.
+                    sw.set_search(Search::Runs);
+                }
+                sw
+            })
+        });
+        writers.push([a?, b?, c?]);
+    }
+    Ok(EstimateFields { writers })
+}
 
 /// Writes the estimate's datasets into the open solve file (layout in the module docs);
-/// the `/populations/<k>` groups exist already.
+/// the `/populations/<k>` groups exist already, and `fields` holds the snapshot fields
+/// [`stream`] wrote (each must have every snapshot).
 pub fn write(
     w: &AtomicH5,
     est: &ErrorEstimate,
+    fields: Option<EstimateFields>,
     axes: &layout::TimeAxes,
     coords: &[hdf5::Dataset],
     labels: &[String],
-    output: &OutputSettings,
 ) -> AppResult<()> {
     for (k, p) in est.populations.iter().enumerate() {
         let pg = w.group(&schema::population(k))?;
@@ -55,45 +169,21 @@ pub fn write(
             let ds = w.array(&pg, name, data)?;
             layout::over_time(w, &ds, &axes.time)?;
         }
-        // Chunked by snapshot and encoded in parallel like value: the errors rounded to
-        // few bits, the extrapolated values to the bits of a scheme one order higher.
-        let fields = [
-            (
-                schema::VALUE_ERROR,
-                &p.value_error,
-                output.error_quantization(),
-            ),
-            (
-                schema::VALUE_EXTRAPOLATED,
-                &p.value_extrapolated,
-                output.extrapolated_quantization(est.order),
-            ),
-            (
-                schema::DENSITY_ERROR,
-                &p.density_error,
-                output.error_quantization(),
-            ),
-        ];
-        let count = p.value_error.len();
-        let mut writers = Vec::new();
-        for (name, frames, bits) in &fields {
-            let frame = frames.first().map_or(&[][..], |f| f.shape()).to_vec();
-            let mut sw = w.rounded_snapshots(&pg, name, count, &frame, *bits)?;
-            if *name != schema::VALUE_EXTRAPOLATED {
-                // Errors: runs and noise, stored smaller by runs than by matches.
-                sw.set_search(Search::Runs);
-            }
-            writers.push(sw);
+    }
+    let all = fields.map_or_else(Vec::new, |f| f.writers);
+    for sw in all.iter().flatten() {
+        if sw.written() != axes.snapshot.size() {
+            return Err(AppError::Io {
+                path: w.dest().display().to_string(),
+                message: format!(
+                    "the error estimate's {} has {} of {} snapshots",
+                    sw.dataset().name(),
+                    sw.written(),
+                    axes.snapshot.size()
+                ),
+            });
         }
-        crate::h5::push_together(&mut writers, count, |s| {
-            Ok(fields
-                .iter()
-                .map(|(_, frames, _)| CowArray::from(frames[s].view()))
-                .collect())
-        })?;
-        for sw in &writers {
-            layout::over_snapshots(w, sw.dataset(), &axes.snapshot, coords, labels)?;
-        }
+        layout::over_snapshots(w, sw.dataset(), &axes.snapshot, coords, labels)?;
     }
     let g = w.group(schema::ERROR_ESTIMATE)?;
     let method = if est.order == 1 {

@@ -73,7 +73,8 @@ pub struct OutputSettings {
     /// compression) keeps every bit.
     pub significant_bits: Option<u32>,
     /// `feedback_fields`: write the allocation and disturbance drift fields of a solve at
-    /// every snapshot (2·d times the size of `value`; default on, rounded like `value`).
+    /// every snapshot (2·d times the size of `value`; default on, rounded to
+    /// [`quantize::drift_significant_bits`]).
     pub feedback_fields: bool,
 }
 
@@ -102,6 +103,14 @@ impl OutputSettings {
     pub fn error_quantization(&self) -> Option<u32> {
         self.quantization()
             .map(|b| b.min(quantize::ERROR_SIGNIFICANT_BITS))
+    }
+
+    /// The significant bits of the drift fields under a scheme of order `order`:
+    /// [`quantize::drift_significant_bits`], or the solution fields' bits when those are
+    /// fewer; every bit when the solution fields keep every bit.
+    pub fn drift_quantization(&self, order: u32) -> Option<u32> {
+        self.quantization()
+            .map(|b| b.min(quantize::drift_significant_bits(order)))
     }
 
     /// The significant bits of the error estimate's `*_extrapolated` fields when the

@@ -5,8 +5,9 @@
 //! /populations/<k>/allocation_drift, disturbance_drift
 //!                        (snapshots, d, n_0[, n_1[, n_2]]) the designer's and the
 //!                        worst-case disturbance's drift ∇H split by player at ∇v(t_s)
-//!                        (rounded like value; [output] feedback_fields = false
-//!                        leaves them out)
+//!                        (rounded to 12 significant bits, 24 under the
+//!                        second-order scheme, at most value's;
+//!                        [output] feedback_fields = false leaves them out)
 //!     core_fraction      (snapshots) mass of m_k(t_s) where every excess is ≥ 0
 //!     expected_cost      scalar J_k = ∫ v_k(0, x) m_k(0, x) dx
 //!     expected_cost_lq   scalar E[½Xᵀφ(0)X + h_k(0)ᵀX + χ_k(0)] under the initial law's
@@ -46,8 +47,9 @@ pub(super) fn write(
         let mut frame = vec![d];
         frame.extend_from_slice(grid.shape());
         let n = res.value.len();
-        let alloc = w.quantized_snapshots(&pg, schema::ALLOCATION_DRIFT, n, &frame)?;
-        let dist = w.quantized_snapshots(&pg, schema::DISTURBANCE_DRIFT, n, &frame)?;
+        let bits = sc.output.drift_quantization(sc.settings.scheme.order());
+        let alloc = w.rounded_snapshots(&pg, schema::ALLOCATION_DRIFT, n, &frame, bits)?;
+        let dist = w.rounded_snapshots(&pg, schema::DISTURBANCE_DRIFT, n, &frame, bits)?;
         // Each snapshot's fields computed and encoded by one task, a few snapshots at a
         // time (the fields of all snapshots would take 2·d times the memory of the values).
         let mut writers = [alloc, dist];

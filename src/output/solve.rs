@@ -42,6 +42,7 @@
 use super::{estimate, layout, oracle as lq_output, quantities, schema, xdmf, WriteTimes};
 use crate::h5::AtomicH5;
 use crate::oracle::LqResults;
+use crate::run::estimate::SnapshotErrors;
 use crate::run::SolveReport;
 use crate::scenario::Scenario;
 use crate::AppResult;
@@ -59,6 +60,29 @@ pub struct OpenOutput {
     grid: xdmf::UniformGrid,
     snapshot_times: Vec<f64>,
     times: WriteTimes,
+    /// The error estimate's snapshot fields, written as the estimate forms them.
+    estimate_fields: Option<estimate::EstimateFields>,
+}
+
+impl OpenOutput {
+    /// Writes the error estimate's snapshot fields as they arrive on `fields` until the
+    /// estimate is done (the sender dropped); [`finish_write`] completes them.
+    pub fn receive_estimate(
+        &mut self,
+        fields: std::sync::mpsc::Receiver<SnapshotErrors>,
+        sc: &Scenario,
+    ) -> AppResult<()> {
+        let layout = estimate::FieldsLayout {
+            populations: sc.model.populations.len(),
+            snapshots: self.snapshot_times.len(),
+            frame: &self.grid.shape,
+            order: sc.settings.scheme.order(),
+        };
+        self.estimate_fields = estimate::stream(&self.w, fields, layout, &sc.output)?;
+        self.times
+            .lap("error estimate fields, as the estimate forms them");
+        Ok(())
+    }
 }
 
 /// Starts writing the results atomically (layout in the module docs): every dataset but
@@ -211,6 +235,7 @@ pub fn begin_write(
         grid,
         snapshot_times,
         times,
+        estimate_fields: None,
     })
 }
 
@@ -252,10 +277,12 @@ pub fn finish_write(
         grid,
         snapshot_times,
         mut times,
+        estimate_fields,
     } = open;
     times.lap("waiting for the error estimate");
     if let Some(Ok(est)) = &report.error_estimate {
-        estimate::write(&w, est, &axes, &coords, &sc.model.axis_labels, &sc.output)?;
+        let labels = &sc.model.axis_labels;
+        estimate::write(&w, est, estimate_fields, &axes, &coords, labels)?;
     }
     times.lap("error estimate");
     drop((axes, coords));

@@ -29,18 +29,29 @@ pub struct PopulationEstimate {
     pub mean_error: Array2<f64>,
     /// Extrapolated mean path, (steps+1) × d.
     pub mean_extrapolated: Array2<f64>,
-    /// Estimated error of the value snapshots (grid-shaped, one per snapshot).
-    pub value_error: Vec<ArrayD<f64>>,
-    /// Extrapolated value snapshots.
-    pub value_extrapolated: Vec<ArrayD<f64>>,
-    /// Estimated error of the density snapshots.
-    pub density_error: Vec<ArrayD<f64>>,
     /// Expected cost J_k = Σ v_k(x, 0) m_k(x, 0) cell on the fine grid.
     pub cost: f64,
     /// Estimated error of the cost.
     pub cost_error: f64,
     /// Extrapolated cost.
     pub cost_extrapolated: f64,
+}
+
+/// The estimated errors of one population's fields at one snapshot, handed to the caller
+/// of [`compute`] as they are formed (the output layer encodes them while the next are
+/// computed) instead of being held for all snapshots.
+#[derive(Debug, Clone)]
+pub struct SnapshotErrors {
+    /// Population index.
+    pub population: usize,
+    /// Snapshot index (the fine run's snapshots, in order).
+    pub snapshot: usize,
+    /// Estimated error of the value snapshot (grid-shaped).
+    pub value_error: ArrayD<f64>,
+    /// Extrapolated value snapshot.
+    pub value_extrapolated: ArrayD<f64>,
+    /// Estimated error of the density snapshot.
+    pub density_error: ArrayD<f64>,
 }
 
 /// The estimate of a run.
@@ -135,11 +146,14 @@ pub fn possible(sc: &Scenario) -> bool {
 /// (the coarse solve did not converge); the run itself is not affected. The coarse fixed
 /// point is run by the solves' driver without progress of its own (in `mode` other than
 /// quiet one line says it started), so that every iteration line is the fine solve's.
+/// The estimated snapshot fields go to `fields` as they are formed, population by
+/// population, snapshot by snapshot, only once the coarse solve has converged.
 pub fn compute(
     sc: &Scenario,
     fine_grid: &Grid,
     fine: &MeanFieldMap,
     mode: ProgressMode,
+    fields: &mut dyn FnMut(SnapshotErrors),
 ) -> AppResult<Result<ErrorEstimate, String>> {
     let start = Instant::now();
     let err = |e| AppError::from_solver(&sc.source_name, "solver.error_estimate", e);
@@ -183,7 +197,7 @@ pub fn compute(
     let widths: Vec<f64> = fine_grid.axes().iter().map(|a| a.hi() - a.lo()).collect();
     let mut scaled: f64 = 0.0;
     let mut populations = Vec::new();
-    for (f, c) in fine.results().iter().zip(map.results()) {
+    for (k, (f, c)) in fine.results().iter().zip(map.results()).enumerate() {
         let n_f = st.steps;
         let mut mean_error = Array2::<f64>::zeros((n_f + 1, d));
         let mut mean_extrapolated = Array2::<f64>::zeros((n_f + 1, d));
@@ -217,16 +231,18 @@ pub fn compute(
                 rich::interpolate_to_fine_cubic(at_t.view(), &grid, fine_grid).map_err(err)
             }
         };
-        let mut value_error = Vec::new();
-        let mut value_extrapolated = Vec::new();
-        let mut density_error = Vec::new();
         for (s, &l) in fine_levels.iter().enumerate() {
             let vc = coarse_at(&c.value, l)?;
             let vh = &f.value[s];
-            value_error.push(combine(vh, &vc, |a, b| rule.error(a, b)));
-            value_extrapolated.push(combine(vh, &vc, |a, b| rule.extrapolated(a, b)));
             let mc = coarse_at(&c.density, l)?;
-            density_error.push(combine(&f.density[s], &mc, |a, b| rule.error(a, b)));
+            let value_extrapolated = combine(vh, &vc, |a, b| rule.extrapolated(a, b));
+            fields(SnapshotErrors {
+                population: k,
+                snapshot: s,
+                value_error: combine_into(vh, vc, |a, b| rule.error(a, b)),
+                value_extrapolated,
+                density_error: combine_into(&f.density[s], mc, |a, b| rule.error(a, b)),
+            });
         }
         let cost =
             rich::expected_cost(fine_grid, f.value[0].view(), f.density[0].view()).map_err(err)?;
@@ -235,9 +251,6 @@ pub fn compute(
         populations.push(PopulationEstimate {
             mean_error,
             mean_extrapolated,
-            value_error,
-            value_extrapolated,
-            density_error,
             cost,
             cost_error: rule.error(cost, cost_c),
             cost_extrapolated: rule.extrapolated(cost, cost_c),
@@ -254,6 +267,18 @@ pub fn compute(
     }))
 }
 
+/// f(fine, coarse) node by node, in the buffer of `coarse` (the interpolated coarse
+/// result, not needed afterwards: no new field of the grid's size).
+fn combine_into(
+    fine: &ArrayD<f64>,
+    mut coarse: ArrayD<f64>,
+    f: impl Fn(f64, f64) -> f64,
+) -> ArrayD<f64> {
+    coarse.zip_mut_with(fine, |b, &a| *b = f(a, *b));
+    coarse
+}
+
+/// f(fine, coarse) node by node, as a new field.
 fn combine(fine: &ArrayD<f64>, coarse: &ArrayD<f64>, f: impl Fn(f64, f64) -> f64) -> ArrayD<f64> {
     let mut out = fine.clone();
     out.zip_mut_with(coarse, |a, &b| *a = f(*a, b));

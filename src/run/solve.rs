@@ -283,13 +283,30 @@ pub fn solve_with(
         report.lq_mean_distance = lq_distance(&map, &oracle);
         let with_estimate = outcome == Outcome::Converged && estimate::wanted(sc);
         // The fine solution is written by a second thread while the error estimate's
-        // coarse solve runs; the estimate's datasets are added once both are done.
+        // coarse solve runs; that thread then writes the estimate's snapshot fields as
+        // the estimate forms them, and the rest of the estimate is added once both are
+        // done.
         let t_write = Instant::now();
+        let (fields, received) = std::sync::mpsc::channel();
         let (opened, est, est_done) = std::thread::scope(|s| {
             let rep = &report;
-            let writer =
-                s.spawn(|| begin_write(out, sc, &grid, &map, &fp, &oracle, rep, &normalisation));
-            let est = with_estimate.then(|| estimate::compute(sc, &grid, &map, mode));
+            let (grid, map, fp, oracle) = (&grid, &map, &fp, &oracle);
+            let normalisation = &normalisation;
+            let writer = s.spawn(move || -> AppResult<_> {
+                let mut open = begin_write(out, sc, grid, map, fp, oracle, rep, normalisation)?;
+                open.receive_estimate(received, sc)?;
+                Ok(open)
+            });
+            // The sender is dropped with this block: the writer stops waiting for fields.
+            let est = {
+                let fields = fields;
+                with_estimate.then(|| {
+                    estimate::compute(sc, grid, map, mode, &mut |e| {
+                        // A writer that stopped reports its own error at the join.
+                        let _ = fields.send(e);
+                    })
+                })
+            };
             let est_done = Instant::now();
             let opened = writer
                 .join()

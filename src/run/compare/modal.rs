@@ -244,9 +244,6 @@ pub fn estimate(sc: &Scenario, sol: &ModalSolution) -> AppResult<Result<ErrorEst
         populations.push(PopulationEstimate {
             mean_error: dec.to_coalitions(&errors).map_err(err)?,
             mean_extrapolated: dec.to_coalitions(&extrapolated).map_err(err)?,
-            value_error: Vec::new(),
-            value_extrapolated: Vec::new(),
-            density_error: Vec::new(),
             cost: fine_cost[k],
             cost_error: rule.error(fine_cost[k], coarse_cost[k]),
             cost_extrapolated: rule.extrapolated(fine_cost[k], coarse_cost[k]),
