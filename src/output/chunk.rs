@@ -60,7 +60,7 @@ const STORED_BLOCK: usize = 65535;
 ///
 /// The zlib stream is built plane by plane (the shuffled bytes j of every value form
 /// plane j): a plane whose probe (a slice from its middle) deflate shrinks by at least a
-/// third ([`plane_strategy`]) is deflated as a whole (raw deflate blocks, sync-flushed to a byte boundary, so
+/// third is deflated as a whole (raw deflate blocks, sync-flushed to a byte boundary, so
 /// that the planes' blocks follow one another in one stream); any other plane — the
 /// mantissa bytes that rounding kept, which are noise to deflate, and the half-noisy bytes
 /// that deflate would shrink by less than a third — is copied into stored blocks. This
@@ -133,7 +133,7 @@ const POOL_BYTES: usize = 256 << 20;
 static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
 /// Hands the buffers of chunks that have been written back for the next chunks (up to
-/// [`POOL_BYTES`]).
+/// 256 MiB).
 pub fn recycle(chunks: impl IntoIterator<Item = Vec<u8>>) {
     let mut pool = POOL
         .lock()
