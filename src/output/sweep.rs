@@ -161,13 +161,9 @@ impl SummaryAxis {
     }
 }
 
-/// One point of the summary.
+/// What a sweep knows of one point's solve: from its status file and its result file.
 #[derive(Debug, Clone)]
-pub struct SummaryPoint {
-    /// Index into each axis.
-    pub coords: Vec<usize>,
-    /// The status code (one of [`Summary::states`]).
-    pub status: i8,
+pub struct PointValues {
     /// Exit code of the solve (-1: none).
     pub exit_code: i32,
     /// Fixed-point iterations (-1: no result).
@@ -184,6 +180,17 @@ pub struct SummaryPoint {
     pub means: Vec<Vec<f64>>,
     /// J_k per population.
     pub costs: Vec<f64>,
+}
+
+/// One point of the summary.
+#[derive(Debug, Clone)]
+pub struct SummaryPoint {
+    /// Index into each axis.
+    pub coords: Vec<usize>,
+    /// The status code (one of [`Summary::states`]).
+    pub status: i8,
+    /// Its solve's values.
+    pub values: PointValues,
 }
 
 /// Everything `summary.nc` holds.
@@ -286,7 +293,7 @@ impl Nc<'_> {
 /// A per-point f64 variable: name, accessor, long_name, units.
 type FloatVariable = (
     &'static str,
-    fn(&SummaryPoint) -> f64,
+    fn(&PointValues) -> f64,
     &'static str,
     Option<&'static str>,
 );
@@ -426,7 +433,7 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
 
     let dims: Vec<&Dataset> = scales.iter().collect();
     let coordinates = aux.join(" ");
-    let pts = &sum.points;
+    let pts: Vec<&PointValues> = sum.points.iter().map(|p| &p.values).collect();
     let add_coords = |ds: &Dataset| -> AppResult<()> {
         if !coordinates.is_empty() {
             w.str_attr(ds, SUMMARY_COORDINATES, &coordinates)?;
@@ -436,7 +443,7 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
 
     let status = nc.variable(
         SUMMARY_STATUS,
-        &grid(&shape, &[], pts.iter().map(|r| r.status).collect()),
+        &grid(&shape, &[], sum.points.iter().map(|r| r.status).collect()),
         &dims,
         &dim_names,
         "status of the point",
@@ -496,7 +503,7 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
     for (name, f, long, units) in floats {
         let ds = nc.variable(
             name,
-            &grid(&shape, &[], pts.iter().map(f).collect()),
+            &grid(&shape, &[], pts.iter().map(|r| f(r)).collect()),
             &dims,
             &dim_names,
             long,
@@ -506,7 +513,7 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
     }
     if let (Some(ps), Some(xs)) = (&pop_scale, &axis_scale) {
         let mut v = Vec::with_capacity(pts.len() * p * d);
-        for r in pts {
+        for r in &pts {
             for k in 0..p {
                 for i in 0..d {
                     v.push(
@@ -537,7 +544,7 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
     }
     if let Some(ps) = &pop_scale {
         let mut v = Vec::with_capacity(pts.len() * p);
-        for r in pts {
+        for r in &pts {
             for k in 0..p {
                 v.push(r.costs.get(k).copied().unwrap_or(f64::NAN));
             }

@@ -25,12 +25,15 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
             .collect()
     };
     match q {
-        schema::SUMMARY_EXPECTED_COST => per_pop(&|k| r.costs.get(k).copied().unwrap_or(f64::NAN)),
+        schema::SUMMARY_EXPECTED_COST => {
+            per_pop(&|k| r.values.costs.get(k).copied().unwrap_or(f64::NAN))
+        }
         schema::SUMMARY_FINAL_MEAN => {
             let mut out = Vec::new();
             for (k, name) in sum.populations.iter().enumerate() {
                 for (i, label) in sum.axis_labels.iter().enumerate() {
                     let v = r
+                        .values
                         .means
                         .get(k)
                         .and_then(|m| m.get(i))
@@ -43,16 +46,16 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
         }
         schema::SUMMARY_ITERATIONS => vec![(
             String::new(),
-            if r.iterations < 0 {
+            if r.values.iterations < 0 {
                 f64::NAN
             } else {
-                r.iterations as f64
+                r.values.iterations as f64
             },
         )],
-        schema::SUMMARY_RESIDUAL => vec![(String::new(), r.residual)],
-        schema::SUMMARY_MASS_ERROR => vec![(String::new(), r.mass_error)],
-        schema::SUMMARY_WALL_TIME => vec![(String::new(), r.wall_s)],
-        _ => vec![(String::new(), r.lq_mean_distance)],
+        schema::SUMMARY_RESIDUAL => vec![(String::new(), r.values.residual)],
+        schema::SUMMARY_MASS_ERROR => vec![(String::new(), r.values.mass_error)],
+        schema::SUMMARY_WALL_TIME => vec![(String::new(), r.values.wall_s)],
+        _ => vec![(String::new(), r.values.lq_mean_distance)],
     }
 }
 

@@ -8,7 +8,7 @@
 use super::figures;
 use super::manifest::{read_status, result_path, Manifest, State};
 use crate::output::schema;
-use crate::output::sweep::{self as summary, SummaryAxis, SummaryPoint};
+use crate::output::sweep::{self as summary, PointValues, SummaryAxis, SummaryPoint};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use std::path::{Path, PathBuf};
@@ -29,24 +29,10 @@ pub const QUANTITIES: [&str; 7] = [
 pub struct PointResult {
     /// Status.
     pub state: State,
-    /// Exit code of the solve (-1: none).
-    pub exit_code: i32,
     /// Error message (empty when done).
     pub message: String,
-    /// Fixed-point iterations (-1: no result file).
-    pub iterations: i64,
-    /// Last residual.
-    pub residual: f64,
-    /// Wall time of the solve.
-    pub wall_s: f64,
-    /// Largest |mass − 1|.
-    pub mass_error: f64,
-    /// Distance to the exact LQ means.
-    pub lq_mean_distance: f64,
-    /// m̄_k(T) per population and axis.
-    pub means: Vec<Vec<f64>>,
-    /// J_k per population.
-    pub costs: Vec<f64>,
+    /// What its status and result files say of its solve.
+    pub values: PointValues,
 }
 
 /// All points of a sweep.
@@ -69,15 +55,17 @@ fn read_point(dir: &Path, i: usize) -> (PointResult, Vec<String>, Vec<String>) {
     let st = read_status(dir, i);
     let mut r = PointResult {
         state: st.status,
-        exit_code: st.exit_code.unwrap_or(-1),
         message: st.message,
-        iterations: -1,
-        residual: f64::NAN,
-        wall_s: st.wall_s,
-        mass_error: f64::NAN,
-        lq_mean_distance: f64::NAN,
-        means: Vec::new(),
-        costs: Vec::new(),
+        values: PointValues {
+            exit_code: st.exit_code.unwrap_or(-1),
+            iterations: -1,
+            residual: f64::NAN,
+            wall_s: st.wall_s,
+            mass_error: f64::NAN,
+            lq_mean_distance: f64::NAN,
+            means: Vec::new(),
+            costs: Vec::new(),
+        },
     };
     let (mut names, mut labels) = (Vec::new(), Vec::new());
     if matches!(st.status, State::Pending | State::Invalid) {
@@ -86,12 +74,13 @@ fn read_point(dir: &Path, i: usize) -> (PointResult, Vec<String>, Vec<String>) {
     let Some(f) = summary::read_result(&result_path(dir, i)) else {
         return (r, names, labels);
     };
-    r.iterations = f.iterations;
-    r.residual = f.residual;
-    r.mass_error = f.mass_error;
-    r.lq_mean_distance = f.lq_mean_distance;
-    r.means = f.means;
-    r.costs = f.costs;
+    let v = &mut r.values;
+    v.iterations = f.iterations;
+    v.residual = f.residual;
+    v.mass_error = f.mass_error;
+    v.lq_mean_distance = f.lq_mean_distance;
+    v.means = f.means;
+    v.costs = f.costs;
     names = f.populations;
     labels = f.axis_labels;
     (r, names, labels)
@@ -196,14 +185,7 @@ pub fn write_netcdf(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
             .map(|(r, p)| SummaryPoint {
                 coords: p.coords.clone(),
                 status: r.state.code(),
-                exit_code: r.exit_code,
-                iterations: r.iterations,
-                residual: r.residual,
-                wall_s: r.wall_s,
-                mass_error: r.mass_error,
-                lq_mean_distance: r.lq_mean_distance,
-                means: r.means.clone(),
-                costs: r.costs.clone(),
+                values: r.values.clone(),
             })
             .collect(),
         states: State::ALL.iter().map(|s| (s.code(), s.as_str())).collect(),
@@ -264,22 +246,28 @@ pub fn write_csv(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
             )));
         }
         row.push(r.state.as_str().into());
-        row.push(if r.exit_code < 0 {
+        row.push(if r.values.exit_code < 0 {
             String::new()
         } else {
-            r.exit_code.to_string()
+            r.values.exit_code.to_string()
         });
-        row.push(if r.iterations < 0 {
+        row.push(if r.values.iterations < 0 {
             String::new()
         } else {
-            r.iterations.to_string()
+            r.values.iterations.to_string()
         });
-        for v in [r.residual, r.wall_s, r.mass_error, r.lq_mean_distance] {
+        for v in [
+            r.values.residual,
+            r.values.wall_s,
+            r.values.mass_error,
+            r.values.lq_mean_distance,
+        ] {
             row.push(num(v));
         }
         for k in 0..sum.populations.len() {
             for ax in 0..sum.axis_labels.len() {
                 row.push(num(r
+                    .values
                     .means
                     .get(k)
                     .and_then(|m| m.get(ax))
@@ -288,7 +276,7 @@ pub fn write_csv(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
             }
         }
         for k in 0..sum.populations.len() {
-            row.push(num(r.costs.get(k).copied().unwrap_or(f64::NAN)));
+            row.push(num(r.values.costs.get(k).copied().unwrap_or(f64::NAN)));
         }
         row.push(csv_field(&r.message));
         text.push_str(&row.join(","));
