@@ -85,7 +85,14 @@ pub fn encode_with(
 /// page per 4 KiB).
 #[derive(Debug)]
 pub struct Shuffled {
+    /// The planes above the rounded-off ones: plane j ≥ `zero_planes` at
+    /// (j − `zero_planes`)·n.
     bytes: Vec<u8>,
+    /// The low planes, allocated (zeroed) only when a value has a byte there that rounding
+    /// did not clear (a NaN with a payload): plane j < `zero_planes` at j·n.
+    low: Option<Vec<u8>>,
+    /// Low byte planes that rounding to `significant_bits` clears in every finite value.
+    zero_planes: usize,
     n: usize,
     filled: usize,
     significant_bits: Option<u32>,
@@ -174,11 +181,26 @@ fn stream_buffer(len: usize) -> Vec<u8> {
     }
 }
 
+/// Low byte planes that BitRound to `significant_bits` clears in every finite value: the
+/// 53 − nsb trailing bits, whole bytes of them.
+fn zero_planes(significant_bits: Option<u32>) -> usize {
+    significant_bits.map_or(0, |nsb| {
+        (DOUBLE_DIGITS - nsb.clamp(1, super::quantize::MAX_SIGNIFICANT_BITS)) as usize / 8
+    })
+}
+
+/// Bits of a double's significand, the implicit bit included.
+const DOUBLE_DIGITS: u32 = 53;
+
 impl Shuffled {
-    /// An empty chunk of `n` values, rounded to `significant_bits` when given.
+    /// An empty chunk of `n` values, rounded to `significant_bits` when given. Only the
+    /// byte planes that rounding leaves non-zero are held (see [`Shuffled::put`]).
     pub fn new(n: usize, significant_bits: Option<u32>) -> Self {
+        let zero_planes = zero_planes(significant_bits);
         Self {
-            bytes: take_spare(n * VALUE_BYTES),
+            bytes: take_spare(n * (VALUE_BYTES - zero_planes)),
+            low: None,
+            zero_planes,
             n,
             filled: 0,
             significant_bits,
@@ -197,17 +219,28 @@ impl Shuffled {
             None => v.to_bits(),
         };
         let whole = values.len() - values.len() % VALUE_BYTES;
+        let z = self.zero_planes;
+        // The bits of the low planes: zero after rounding, unless a value is a NaN with a
+        // payload there (kept by BitRound); such a value's low bytes go to `low`.
+        let low_mask = if z == 0 { 0 } else { u64::MAX >> (64 - 8 * z) };
         let mut planes: Vec<&mut [u8]> = self
             .bytes
             .chunks_exact_mut(n)
             .map(|p| &mut p[at..at + values.len()])
             .collect();
+        let mut low_values = Vec::new();
         for (b, block) in values[..whole].chunks_exact(VALUE_BYTES).enumerate() {
             let mut w = [0u64; VALUE_BYTES];
+            let mut low = 0;
             for (wk, &v) in w.iter_mut().zip(block) {
                 *wk = bits(v);
+                low |= *wk & low_mask;
+            }
+            if low != 0 {
+                low_values.extend((0..VALUE_BYTES).map(|k| (b * VALUE_BYTES + k, w[k])));
             }
             for (j, plane) in planes.iter_mut().enumerate() {
+                let j = j + z;
                 let mut out = 0u64;
                 for (k, &wk) in w.iter().enumerate() {
                     out |= ((wk >> (8 * j)) & 0xff) << (8 * k);
@@ -217,8 +250,20 @@ impl Shuffled {
             }
         }
         for (i, &v) in values.iter().enumerate().skip(whole) {
-            for (plane, byte) in planes.iter_mut().zip(bits(v).to_le_bytes()) {
-                plane[i] = byte;
+            let w = bits(v);
+            if w & low_mask != 0 {
+                low_values.push((i, w));
+            }
+            for (plane, byte) in planes.iter_mut().zip(&w.to_le_bytes()[z..]) {
+                plane[i] = *byte;
+            }
+        }
+        if !low_values.is_empty() {
+            let low = self.low.get_or_insert_with(|| vec![0; z * n]);
+            for (i, w) in low_values {
+                for (j, byte) in w.to_le_bytes()[..z].iter().enumerate() {
+                    low[j * n + at + i] = *byte;
+                }
             }
         }
     }
@@ -227,7 +272,17 @@ impl Shuffled {
     /// stored once.
     pub fn encode(self, level: u8, search: Search) -> Vec<u8> {
         assert_eq!(self.filled, self.n, "every value of the chunk stored once");
-        encode_shuffled(&self.bytes, self.n, level, search)
+        let n = self.n;
+        let low: Vec<Option<&[u8]>> = match &self.low {
+            Some(low) => low.chunks_exact(n.max(1)).map(Some).collect(),
+            None => vec![None; self.zero_planes],
+        };
+        let planes: Vec<Option<&[u8]>> = low
+            .into_iter()
+            .chain(self.bytes.chunks_exact(n.max(1)).map(Some))
+            .take(if n == 0 { 0 } else { VALUE_BYTES })
+            .collect();
+        encode_planes(&planes, n, level, search)
     }
 }
 
@@ -237,45 +292,90 @@ impl Drop for Shuffled {
     }
 }
 
-/// The zlib stream of the shuffled bytes `shuffled` of `n` values (module docs). The
-/// planes are deflated into this thread's scratch buffer and the stream is assembled in
-/// one buffer ([`stream_buffer`]).
-fn encode_shuffled(shuffled: &[u8], n: usize, level: u8, search: Search) -> Vec<u8> {
+/// The zlib stream of the shuffled bytes of `n` values (module docs), given as its byte
+/// planes in order, `None` for a plane of `n` zeros (the low planes rounding cleared,
+/// never formed: their deflate blocks come from [`zero_plane`] and their bytes enter the
+/// checksum in closed form). The planes are deflated into this thread's scratch buffer
+/// and the stream is assembled in one buffer ([`stream_buffer`]); the stream is the same
+/// as that of the planes written out.
+fn encode_planes(planes: &[Option<&[u8]>], n: usize, level: u8, search: Search) -> Vec<u8> {
     let strategy = match search {
         Search::Matches => zlib_rs::Strategy::Default,
         Search::Runs => zlib_rs::Strategy::Rle,
     };
     let level = i32::from(level.clamp(1, 9));
     // Per plane: its deflate blocks, or `None` when it is stored.
-    let planes: Vec<Option<Vec<u8>>> = if n == 0 {
-        Vec::new()
-    } else {
-        shuffled
-            .chunks(n)
-            .map(|plane| {
-                plane_strategy(plane, level, strategy)
-                    .map(|s| deflate_raw(plane, level, s, <[u8]>::to_vec).1)
-            })
-            .collect()
-    };
-    let stored_len = |len: usize| len + 5 * len.div_ceil(STORED_BLOCK);
-    let len: usize = planes
+    let deflated: Vec<Option<std::rc::Rc<Vec<u8>>>> = planes
         .iter()
-        .map(|p| p.as_ref().map_or(stored_len(n), Vec::len))
+        .map(|plane| match plane {
+            Some(plane) => plane_strategy(plane, level, strategy)
+                .map(|s| std::rc::Rc::new(deflate_raw(plane, level, s, <[u8]>::to_vec).1)),
+            None => zero_plane(n, level, strategy),
+        })
+        .collect();
+    let stored_len = |len: usize| len + 5 * len.div_ceil(STORED_BLOCK);
+    let len: usize = deflated
+        .iter()
+        .map(|p| p.as_ref().map_or(stored_len(n), |b| b.len()))
         .sum();
     // zlib header: deflate with a 32 KiB window, no dictionary, check bits (0x7801 % 31 = 0).
     let mut out = stream_buffer(2 + len + 5 + 4);
     out.extend_from_slice(&[0x78, 0x01]);
-    for (plane, deflated) in shuffled.chunks(n.max(1)).zip(&planes) {
-        match deflated {
-            Some(blocks) => out.extend_from_slice(blocks),
-            None => stored(plane, &mut out),
+    let mut adler = 1;
+    for (plane, blocks) in planes.iter().zip(&deflated) {
+        match (plane, blocks) {
+            (_, Some(blocks)) => out.extend_from_slice(blocks),
+            (Some(plane), None) => stored(plane, &mut out),
+            (None, None) => stored(&vec![0; n], &mut out),
         }
+        adler = match plane {
+            Some(plane) => zlib_rs::adler32::adler32(adler, plane),
+            None => adler32_zeros(adler, n),
+        };
     }
     // The empty final block (stored), then the checksum of the uncompressed bytes.
     out.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]);
-    out.extend_from_slice(&zlib_rs::adler32::adler32(1, shuffled).to_be_bytes());
+    out.extend_from_slice(&adler.to_be_bytes());
     out
+}
+
+/// Adler-32's modulus.
+const ADLER_BASE: u64 = 65521;
+
+/// The Adler-32 `adler` continued over `n` zero bytes: the sum A of the bytes does not
+/// change, the sum B of the A's grows by n·A.
+fn adler32_zeros(adler: u32, n: usize) -> u32 {
+    let a = u64::from(adler & 0xffff);
+    let b = (u64::from(adler >> 16) + (n as u64 % ADLER_BASE) * a) % ADLER_BASE;
+    ((b as u32) << 16) | a as u32
+}
+
+thread_local! {
+    /// The deflate blocks of the last plane of zeros this thread encoded, with its length,
+    /// level and search.
+    static ZERO_PLANE: std::cell::RefCell<Option<ZeroPlane>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A plane of zeros' length, level, search and deflate blocks (`None`: stored).
+type ZeroPlane = (usize, i32, zlib_rs::Strategy, Option<std::rc::Rc<Vec<u8>>>);
+
+/// The deflate blocks of a plane of `n` zeros, exactly as [`encode_planes`] encodes a
+/// plane it is given (same probe, same search; `None` when it would be stored, which only
+/// a plane of a few bytes is); computed once per thread, length, level and search.
+fn zero_plane(n: usize, level: i32, search: zlib_rs::Strategy) -> Option<std::rc::Rc<Vec<u8>>> {
+    ZERO_PLANE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((len, l, s, blocks)) = cache.as_ref() {
+            if (*len, *l, *s) == (n, level, search) {
+                return blocks.clone();
+            }
+        }
+        let zeros = vec![0u8; n];
+        let blocks = plane_strategy(&zeros, level, search)
+            .map(|s| std::rc::Rc::new(deflate_raw(&zeros, level, s, <[u8]>::to_vec).1));
+        *cache = Some((n, level, search, blocks.clone()));
+        blocks
+    })
 }
 
 /// How the plane `plane` is stored: `None` (stored blocks) unless deflate with `search`
@@ -399,7 +499,7 @@ mod tests {
 
     #[test]
     fn a_chunk_filled_piece_by_piece_is_the_chunk_of_its_values() {
-        let values: Vec<f64> = (0..4099)
+        let mut values: Vec<f64> = (0..4099)
             .map(|i| match i % 4 {
                 0 => 0.0,
                 1 => (i as f64 * 0.01).exp(),
@@ -407,6 +507,9 @@ mod tests {
                 _ => f64::from(i % 7),
             })
             .collect();
+        // NaNs whose payload rounding keeps, in two of the pieces below.
+        values[5] = f64::from_bits(0x7ff8_0000_0000_0001);
+        values[2050] = f64::from_bits(0x7ff8_0000_0010_0000);
         for bits in [None, Some(9), Some(20)] {
             for search in [Search::Matches, Search::Runs] {
                 let whole = encode_with(&values, bits, 1, search);
@@ -425,6 +528,58 @@ mod tests {
             .read_to_end(&mut plain)
             .unwrap();
         assert!(plain.is_empty());
+    }
+
+    /// The shuffled bytes of `values` rounded to `bits`, every plane written out.
+    fn shuffled_reference(values: &[f64], bits: Option<u32>) -> Vec<u8> {
+        let n = values.len();
+        let mut out = vec![0; VALUE_BYTES * n];
+        for (i, &v) in values.iter().enumerate() {
+            let w = bits.map_or(v, |b| super::super::quantize::bitround(v, b));
+            for (j, byte) in w.to_bits().to_le_bytes().iter().enumerate() {
+                out[j * n + i] = *byte;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn planes_rounding_clears_are_encoded_as_if_written_out() {
+        // Values whose low bytes stay after rounding: NaNs with a payload.
+        let payload = f64::from_bits(0x7ff8_0000_0000_0001);
+        let negative_payload = f64::from_bits(0xfff0_0000_0100_0000);
+        for n in [1usize, 3, 9, 4099] {
+            let plain: Vec<f64> = (0..n)
+                .map(|i| match i % 7 {
+                    0 => 0.0,
+                    1 => -(i as f64).sqrt(),
+                    2 => f64::INFINITY,
+                    3 => 5e-320,
+                    4 => (i as f64 * 0.37).sin(),
+                    5 => f64::NAN,
+                    _ => 1.0 / (1.0 + i as f64),
+                })
+                .collect();
+            let mut with_payload = plain.clone();
+            with_payload[n / 2] = payload;
+            with_payload[n - 1] = negative_payload;
+            for values in [&plain, &with_payload] {
+                for bits in [None, Some(12), Some(20), Some(32), Some(52)] {
+                    for search in [Search::Matches, Search::Runs] {
+                        let full = shuffled_reference(values, bits);
+                        let planes: Vec<Option<&[u8]>> = full.chunks(n).map(Some).collect();
+                        let expected = encode_planes(&planes, n, 1, search);
+                        let got = encode_with(values, bits, 1, search);
+                        assert_eq!(got, expected, "n {n}, bits {bits:?}, {search:?}");
+                        let mut plain_bytes = Vec::new();
+                        ZlibDecoder::new(got.as_slice())
+                            .read_to_end(&mut plain_bytes)
+                            .unwrap();
+                        assert_eq!(plain_bytes, full, "n {n}, bits {bits:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
