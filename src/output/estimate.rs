@@ -22,7 +22,7 @@
 //!
 //! Every `*_error` is signed: the estimate of (fine result − exact solution).
 
-use crate::h5::{AtomicH5, SnapshotWriter};
+use crate::h5::{AtomicH5, ChunkEncoder, SnapshotWriter};
 use crate::output::chunk::Search;
 use crate::output::{layout, schema, OutputSettings};
 use crate::run::estimate::{ErrorEstimate, SnapshotErrors};
@@ -37,6 +37,8 @@ use std::sync::mpsc::Receiver;
 pub struct EstimateFields {
     /// Per population, the three datasets in the order of [`SnapshotErrors`]' fields.
     writers: Vec<[SnapshotWriter; 3]>,
+    /// Per population, the three datasets' chunk encoders (`None`: unfiltered datasets).
+    encoders: Vec<Option<Vec<ChunkEncoder>>>,
 }
 
 /// What [`stream`] needs to create the estimate's snapshot datasets.
@@ -70,27 +72,23 @@ pub fn stream(
             Some(all) => all,
             None => open.insert(create(w, layout, output)?),
         };
-        let writers = all
-            .writers
-            .get_mut(errors.population)
-            .ok_or_else(|| AppError::Io {
+        let k = errors.population;
+        let (Some(writers), Some(encoders)) = (all.writers.get_mut(k), all.encoders.get(k)) else {
+            return Err(AppError::Io {
                 path: w.dest().display().to_string(),
-                message: format!(
-                    "error estimate of population {} not expected",
-                    errors.population
-                ),
-            })?;
+                message: format!("error estimate of population {k} not expected"),
+            });
+        };
         let frames = [
             &errors.value_error,
             &errors.value_extrapolated,
             &errors.density_error,
         ];
-        let encoders: Option<Vec<_>> = writers.iter().map(SnapshotWriter::encoder).collect();
         match encoders {
             Some(encoders) => {
                 let chunks = frames
                     .par_iter()
-                    .zip(&encoders)
+                    .zip(encoders)
                     .map(|(f, e)| e.encode(f.view()))
                     .collect::<AppResult<Vec<_>>>()?;
                 for (sw, c) in writers.iter_mut().zip(&chunks) {
@@ -139,7 +137,11 @@ fn create(
         });
         writers.push([a?, b?, c?]);
     }
-    Ok(EstimateFields { writers })
+    let encoders = writers
+        .iter()
+        .map(|ws| ws.iter().map(SnapshotWriter::encoder).collect())
+        .collect();
+    Ok(EstimateFields { writers, encoders })
 }
 
 /// Writes the estimate's datasets into the open solve file (layout in the module docs);

@@ -38,7 +38,7 @@ use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 
 /// What a point's result file (a `tufield solve` file) says about its run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SolveResult {
     /// Fixed-point iterations (root attribute `iterations`; -1 when unreadable).
     pub iterations: i64,
@@ -56,6 +56,23 @@ pub struct SolveResult {
     pub populations: Vec<String>,
     /// The root attribute `axis_labels` (empty when missing).
     pub axis_labels: Vec<String>,
+}
+
+impl SolveResult {
+    /// What is known without a readable result file: no iterations (-1), NaN figures, no
+    /// populations.
+    pub fn unread() -> Self {
+        Self {
+            iterations: -1,
+            residual: f64::NAN,
+            mass_error: f64::NAN,
+            lq_mean_distance: f64::NAN,
+            means: Vec::new(),
+            costs: Vec::new(),
+            populations: Vec::new(),
+            axis_labels: Vec::new(),
+        }
+    }
 }
 
 fn f64_attr(f: &hdf5::File, name: &str) -> f64 {
@@ -104,7 +121,7 @@ pub fn read_result(path: &Path) -> Option<SolveResult> {
             .and_then(|a| a.read_raw::<VarLenUnicode>())
             .map(|v| v.iter().map(|s| s.as_str().to_string()).collect())
             .unwrap_or_default(),
-        ..SolveResult::default()
+        ..SolveResult::unread()
     };
     for k in population_keys(&f) {
         let mean = f
@@ -166,20 +183,10 @@ impl SummaryAxis {
 pub struct PointValues {
     /// Exit code of the solve (-1: none).
     pub exit_code: i32,
-    /// Fixed-point iterations (-1: no result).
-    pub iterations: i64,
-    /// Last residual.
-    pub residual: f64,
     /// Wall time of the solve in seconds.
     pub wall_s: f64,
-    /// Largest |mass − 1|.
-    pub mass_error: f64,
-    /// Distance to the exact LQ means.
-    pub lq_mean_distance: f64,
-    /// m̄_k(T) per population and axis.
-    pub means: Vec<Vec<f64>>,
-    /// J_k per population.
-    pub costs: Vec<f64>,
+    /// What its result file says ([`SolveResult::unread`] without one).
+    pub result: SolveResult,
 }
 
 /// One point of the summary.
@@ -467,7 +474,11 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
     add_coords(&ds)?;
     let ds = nc.variable(
         SUMMARY_ITERATIONS,
-        &grid(&shape, &[], pts.iter().map(|r| r.iterations).collect()),
+        &grid(
+            &shape,
+            &[],
+            pts.iter().map(|r| r.result.iterations).collect(),
+        ),
         &dims,
         &dim_names,
         "fixed-point iterations (-1: no result)",
@@ -477,7 +488,7 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
     let floats: [FloatVariable; 4] = [
         (
             SUMMARY_RESIDUAL,
-            |r| r.residual,
+            |r| r.result.residual,
             "last fixed-point residual (scaled sup-norm)",
             Some(schema::DIMENSIONLESS),
         ),
@@ -489,13 +500,13 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
         ),
         (
             SUMMARY_MASS_ERROR,
-            |r| r.mass_error,
+            |r| r.result.mass_error,
             "largest |mass - 1|",
             Some(schema::DIMENSIONLESS),
         ),
         (
             SUMMARY_LQ_MEAN_DISTANCE,
-            |r| r.lq_mean_distance,
+            |r| r.result.lq_mean_distance,
             "max |mean_PDE - mean_exact_LQ| over populations, times and axes",
             None,
         ),
@@ -517,7 +528,8 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
             for k in 0..p {
                 for i in 0..d {
                     v.push(
-                        r.means
+                        r.result
+                            .means
                             .get(k)
                             .and_then(|m| m.get(i))
                             .copied()
@@ -546,7 +558,7 @@ pub fn write_summary(sum: &Summary<'_>) -> AppResult<PathBuf> {
         let mut v = Vec::with_capacity(pts.len() * p);
         for r in &pts {
             for k in 0..p {
-                v.push(r.costs.get(k).copied().unwrap_or(f64::NAN));
+                v.push(r.result.costs.get(k).copied().unwrap_or(f64::NAN));
             }
         }
         let mut all = dims.clone();

@@ -26,7 +26,7 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
     };
     match q {
         schema::SUMMARY_EXPECTED_COST => {
-            per_pop(&|k| r.values.costs.get(k).copied().unwrap_or(f64::NAN))
+            per_pop(&|k| r.values.result.costs.get(k).copied().unwrap_or(f64::NAN))
         }
         schema::SUMMARY_FINAL_MEAN => {
             let mut out = Vec::new();
@@ -34,6 +34,7 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
                 for (i, label) in sum.axis_labels.iter().enumerate() {
                     let v = r
                         .values
+                        .result
                         .means
                         .get(k)
                         .and_then(|m| m.get(i))
@@ -46,16 +47,16 @@ fn values(q: &str, sum: &Summary, r: &PointResult) -> Vec<(String, f64)> {
         }
         schema::SUMMARY_ITERATIONS => vec![(
             String::new(),
-            if r.values.iterations < 0 {
+            if r.values.result.iterations < 0 {
                 f64::NAN
             } else {
-                r.values.iterations as f64
+                r.values.result.iterations as f64
             },
         )],
-        schema::SUMMARY_RESIDUAL => vec![(String::new(), r.values.residual)],
-        schema::SUMMARY_MASS_ERROR => vec![(String::new(), r.values.mass_error)],
+        schema::SUMMARY_RESIDUAL => vec![(String::new(), r.values.result.residual)],
+        schema::SUMMARY_MASS_ERROR => vec![(String::new(), r.values.result.mass_error)],
         schema::SUMMARY_WALL_TIME => vec![(String::new(), r.values.wall_s)],
-        _ => vec![(String::new(), r.values.lq_mean_distance)],
+        _ => vec![(String::new(), r.values.result.lq_mean_distance)],
     }
 }
 

@@ -8,7 +8,7 @@
 use super::figures;
 use super::manifest::{read_status, result_path, Manifest, State};
 use crate::output::schema;
-use crate::output::sweep::{self as summary, PointValues, SummaryAxis, SummaryPoint};
+use crate::output::sweep::{self as summary, PointValues, SolveResult, SummaryAxis, SummaryPoint};
 use crate::scenario::Scenario;
 use crate::{AppError, AppResult};
 use std::path::{Path, PathBuf};
@@ -51,39 +51,22 @@ pub struct Summary {
 }
 
 /// Reads one point (status file and result file).
-fn read_point(dir: &Path, i: usize) -> (PointResult, Vec<String>, Vec<String>) {
+fn read_point(dir: &Path, i: usize) -> PointResult {
     let st = read_status(dir, i);
-    let mut r = PointResult {
+    let readable = !matches!(st.status, State::Pending | State::Invalid);
+    let result = readable
+        .then(|| summary::read_result(&result_path(dir, i)))
+        .flatten()
+        .unwrap_or_else(SolveResult::unread);
+    PointResult {
         state: st.status,
         message: st.message,
         values: PointValues {
             exit_code: st.exit_code.unwrap_or(-1),
-            iterations: -1,
-            residual: f64::NAN,
             wall_s: st.wall_s,
-            mass_error: f64::NAN,
-            lq_mean_distance: f64::NAN,
-            means: Vec::new(),
-            costs: Vec::new(),
+            result,
         },
-    };
-    let (mut names, mut labels) = (Vec::new(), Vec::new());
-    if matches!(st.status, State::Pending | State::Invalid) {
-        return (r, names, labels);
     }
-    let Some(f) = summary::read_result(&result_path(dir, i)) else {
-        return (r, names, labels);
-    };
-    let v = &mut r.values;
-    v.iterations = f.iterations;
-    v.residual = f.residual;
-    v.mass_error = f.mass_error;
-    v.lq_mean_distance = f.lq_mean_distance;
-    v.means = f.means;
-    v.costs = f.costs;
-    names = f.populations;
-    labels = f.axis_labels;
-    (r, names, labels)
 }
 
 /// Reads every point of the sweep in `dir`.
@@ -92,12 +75,13 @@ pub fn collect(dir: &Path) -> AppResult<Summary> {
     let mut points = Vec::with_capacity(manifest.len());
     let (mut populations, mut axis_labels) = (Vec::new(), Vec::new());
     for i in 0..manifest.len() {
-        let (r, names, labels) = read_point(dir, i);
-        if names.len() > populations.len() {
-            populations = names;
+        let r = read_point(dir, i);
+        let f = &r.values.result;
+        if f.populations.len() > populations.len() {
+            populations = f.populations.clone();
         }
-        if labels.len() > axis_labels.len() {
-            axis_labels = labels;
+        if f.axis_labels.len() > axis_labels.len() {
+            axis_labels = f.axis_labels.clone();
         }
         points.push(r);
     }
@@ -251,16 +235,16 @@ pub fn write_csv(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
         } else {
             r.values.exit_code.to_string()
         });
-        row.push(if r.values.iterations < 0 {
+        row.push(if r.values.result.iterations < 0 {
             String::new()
         } else {
-            r.values.iterations.to_string()
+            r.values.result.iterations.to_string()
         });
         for v in [
-            r.values.residual,
+            r.values.result.residual,
             r.values.wall_s,
-            r.values.mass_error,
-            r.values.lq_mean_distance,
+            r.values.result.mass_error,
+            r.values.result.lq_mean_distance,
         ] {
             row.push(num(v));
         }
@@ -268,6 +252,7 @@ pub fn write_csv(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
             for ax in 0..sum.axis_labels.len() {
                 row.push(num(r
                     .values
+                    .result
                     .means
                     .get(k)
                     .and_then(|m| m.get(ax))
@@ -276,7 +261,13 @@ pub fn write_csv(dir: &Path, sum: &Summary) -> AppResult<PathBuf> {
             }
         }
         for k in 0..sum.populations.len() {
-            row.push(num(r.values.costs.get(k).copied().unwrap_or(f64::NAN)));
+            row.push(num(r
+                .values
+                .result
+                .costs
+                .get(k)
+                .copied()
+                .unwrap_or(f64::NAN)));
         }
         row.push(csv_field(&r.message));
         text.push_str(&row.join(","));
